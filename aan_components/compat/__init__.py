@@ -1,0 +1,19 @@
+"""Compatibility with the two supported stacks (mmcv-lite and full mmcv) and current torch."""
+
+from .mmcv_lite import MissingCompiledOpError, install_missing_ops_module, mmcv_has_compiled_ops
+from .safe_checkpoint import (
+    UnsafeCheckpointError,
+    register_safe_local_loader,
+    safe_globals,
+    safe_torch_load,
+)
+
+__all__ = [
+    "MissingCompiledOpError",
+    "UnsafeCheckpointError",
+    "install_missing_ops_module",
+    "mmcv_has_compiled_ops",
+    "register_safe_local_loader",
+    "safe_globals",
+    "safe_torch_load",
+]

@@ -1,0 +1,114 @@
+"""Safe checkpoint loading for mmengine under ``torch.load(weights_only=True)``.
+
+Since torch 2.6, ``torch.load`` only unpickles tensors, containers and allowlisted globals.
+mmengine 0.10.7 checkpoints also hold numpy arrays and scalars (dataset meta, message hub)
+and mmengine's ``HistoryBuffer``, so its test and resume paths fail. The fix here is an
+allowlist of exactly those types, applied only inside this project's local checkpoint loader
+(``torch.serialization.safe_globals``, nothing process-wide), which always loads with
+``weights_only=True`` on every torch version and names the file and the refused global when a
+checkpoint holds anything else. Nothing here ever unpickles an arbitrary object.
+"""
+
+from __future__ import annotations
+
+import os.path as osp
+import pickle
+import re
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = [
+    "UnsafeCheckpointError",
+    "register_safe_local_loader",
+    "safe_globals",
+    "safe_torch_load",
+]
+
+
+class UnsafeCheckpointError(pickle.UnpicklingError):
+    """A checkpoint holds an object that safe (``weights_only``) loading refuses."""
+
+
+def _numpy_globals() -> list[Any]:
+    """numpy's reconstructors, ``ndarray``, ``dtype`` and each concrete dtype class."""
+    try:
+        from numpy._core import multiarray  # numpy >= 2
+    except ImportError:  # pragma: no cover - numpy 1.x
+        from numpy.core import multiarray  # type: ignore[no-redef]
+    kinds = [np.bool_, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32,
+             np.uint64, np.float16, np.float32, np.float64, np.complex64, np.complex128,
+             np.str_, np.bytes_]
+    return [multiarray._reconstruct, multiarray.scalar, np.ndarray, np.dtype,
+            *{type(np.dtype(kind)) for kind in kinds}]
+
+
+def _history_buffer_getattr(obj: Any, name: str) -> Any:
+    """``getattr`` restricted to what mmengine's ``HistoryBuffer`` pickles.
+
+    A ``HistoryBuffer`` stores its statistics methods, which pickle as
+    ``getattr(HistoryBuffer, 'min')``. Allowlisting the real ``getattr`` would let a crafted
+    checkpoint walk from any allowed object to arbitrary code, so checkpoints get this one,
+    which resolves exactly those methods and refuses everything else.
+    """
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
+        return getattr(HistoryBuffer, name)
+    raise pickle.UnpicklingError(
+        f"GLOBAL builtins.getattr is only allowed as getattr(HistoryBuffer, one of "
+        f"{sorted(_HISTORY_BUFFER_METHODS)}), not getattr({type(obj).__name__}, {name!r})"
+    )
+
+
+_HISTORY_BUFFER_METHODS = frozenset({"min", "max", "current", "mean"})
+
+
+def _mmengine_globals() -> list[Any]:
+    """Plain-data mmengine types found in its checkpoints (``message_hub`` state)."""
+    from mmengine.logging.history_buffer import HistoryBuffer
+
+    return [HistoryBuffer, (_history_buffer_getattr, "builtins.getattr")]
+
+
+def safe_globals() -> list[Any]:
+    """Every global this project allows in a checkpoint: data types, ``bytes`` and the
+    restricted ``getattr`` above; no callable that could run code."""
+    return [bytes, *_numpy_globals(), *_mmengine_globals()]
+
+
+_GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def safe_torch_load(filename: str, map_location: Any = None) -> Any:
+    """``torch.load(filename, weights_only=True)`` with the allowlist, clear errors.
+
+    Raises:
+        FileNotFoundError: ``filename`` does not exist.
+        UnsafeCheckpointError: the file holds a global outside the allowlist (it is never
+            executed); the message names the file and the global.
+    """
+    filename = osp.expanduser(filename)
+    if not osp.isfile(filename):
+        raise FileNotFoundError(f"{filename} can not be found.")
+    try:
+        with torch.serialization.safe_globals(safe_globals()):
+            return torch.load(filename, map_location=map_location, weights_only=True)
+    except pickle.UnpicklingError as err:
+        found = _GLOBAL_RE.search(str(err))
+        what = found.group(1) if found else "an object outside the allowlist"
+        raise UnsafeCheckpointError(
+            f"refused to load checkpoint {filename}: it contains {what}, which safe loading "
+            f"(torch.load weights_only=True) does not allow. Nothing in it was executed. "
+            f"Only load checkpoints you trust; aan-components allows tensors, containers, "
+            f"numpy arrays/scalars and mmengine's HistoryBuffer (see "
+            f"aan_components.compat.safe_checkpoint.safe_globals)."
+        ) from err
+
+
+def register_safe_local_loader() -> None:
+    """Make mmengine load local checkpoints (train resume, test, ``load_from``) safely."""
+    from mmengine.runner.checkpoint import CheckpointLoader
+
+    CheckpointLoader.register_scheme(prefixes="", loader=safe_torch_load, force=True)

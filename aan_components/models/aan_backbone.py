@@ -1,0 +1,96 @@
+"""``AANBackbone``: the AAN feature extractor as an MMPose backbone."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from mmpose.models.backbones.base_backbone import BaseBackbone
+from mmpose.registry import MODELS
+from torch import Tensor
+
+from aan_core import AANFeatureExtractor
+
+
+@MODELS.register_module()
+class AANBackbone(BaseBackbone):
+    """Stem + four attention residual stages, each followed by 2x pooling (AAN, Sec. 3.1).
+
+    Returns the attention-weighted features ``F = (1 + M) * H`` of the stages in
+    ``out_indices`` (after each stage's pooling), as a tuple, MMPose's convention. The
+    attention maps of the last forward are in :attr:`attention_maps` (Fig. 4).
+
+    Args:
+        in_channels: Image channels.
+        stem_channels: Channels of the stem.
+        stem_stride: 4 (ResNet stem), 2 or 1.
+        stage_channels: Output channels of each stage (multiples of 4).
+        blocks_per_stage: Bottleneck blocks per stage (the paper: 1).
+        attention: ``False`` gives the "w/o attention" ablation (``F = H``).
+        attention_relu: Keep the paper's ReLU before the sigmoid (map in ``[0.5, 1)``).
+        pool: ``'max'`` or ``'avg'`` pooling after each stage.
+        out_indices: Stages whose features are returned (default: all).
+        init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', checkpoint=...)``).
+
+    Shape:
+        - Input: :math:`(B, 3, H, W)`
+        - Output: tuple of :math:`(B, C_i, H / r_i, W / r_i)`, ``r_i`` in
+          :attr:`reductions`.
+
+    Example:
+        >>> import aan_components, torch
+        >>> from mmpose.registry import MODELS
+        >>> net = MODELS.build(dict(type='AANBackbone'))
+        >>> [f.shape[1] for f in net(torch.randn(1, 3, 128, 128))]
+        [128, 256, 512, 1024]
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        stem_channels: int = 64,
+        stem_stride: int = 4,
+        stage_channels: Sequence[int] = (128, 256, 512, 1024),
+        blocks_per_stage: int = 1,
+        attention: bool = True,
+        attention_relu: bool = True,
+        pool: str = "max",
+        out_indices: Sequence[int] = (0, 1, 2, 3),
+        init_cfg: dict | list | None = None,
+    ) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.features = AANFeatureExtractor(
+            in_channels=in_channels,
+            stem_channels=stem_channels,
+            stem_stride=stem_stride,
+            stage_channels=stage_channels,
+            blocks_per_stage=blocks_per_stage,
+            attention=attention,
+            attention_relu=attention_relu,
+            pool=pool,
+        )
+        num_stages = len(stage_channels)
+        out_indices = tuple(i + num_stages if i < 0 else i for i in out_indices)
+        if not out_indices or any(not 0 <= i < num_stages for i in out_indices):
+            raise ValueError(
+                f"AANBackbone.out_indices={out_indices} must name stages in [0, {num_stages})"
+            )
+        self.out_indices = out_indices
+
+    @property
+    def out_channels(self) -> tuple[int, ...]:
+        """Channels of each returned feature map."""
+        return tuple(self.features.out_channels[i] for i in self.out_indices)
+
+    @property
+    def reductions(self) -> tuple[int, ...]:
+        """Stride of each returned feature map w.r.t. the input."""
+        return tuple(self.features.reductions[i] for i in self.out_indices)
+
+    @property
+    def attention_maps(self) -> tuple[Tensor | None, ...]:
+        """Attention map of every stage from the last forward, shallow to deep."""
+        return self.features.attention_maps
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        outs = self.features(x)
+        return tuple(outs[i] for i in self.out_indices)

@@ -1,0 +1,25 @@
+"""Pure-PyTorch core of aan-components (no MMPose, no timm).
+
+Attentional Alignment Networks: residual stages with spatial attention ``F = (1 + M) * H``,
+the cosine "nonlinear embedding" ``cos(W x + b)`` and a coordinate regressor.
+``timm_hooks`` and the MMPose layer (``aan_components``) build on these modules.
+"""
+
+from .aan_features import AANFeatureExtractor, make_pool, make_stem
+from .attention import AttentionGate, AttentionResidualStage, SpatialAttention, make_bottleneck
+from .coordinate_regressor import CoordinateRegressor
+from .cosine_embedding import CosineEmbedding, random_fourier_features, rbf_kernel
+
+__all__ = [
+    "AANFeatureExtractor",
+    "AttentionGate",
+    "AttentionResidualStage",
+    "CoordinateRegressor",
+    "CosineEmbedding",
+    "SpatialAttention",
+    "make_bottleneck",
+    "make_pool",
+    "make_stem",
+    "random_fourier_features",
+    "rbf_kernel",
+]

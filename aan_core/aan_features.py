@@ -1,0 +1,110 @@
+"""AAN's feature extractor: a stem, then four attention residual stages, each followed by 2x
+pooling ("four residual blocks and four pooling layers", Sec. 4.2)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from torch import Tensor, nn
+
+from .attention import AttentionResidualStage
+
+__all__ = ["AANFeatureExtractor", "make_stem", "make_pool"]
+
+
+def make_stem(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
+    """The convolutional stem before the first stage (left open by the paper).
+
+    Args:
+        in_channels: Image channels.
+        out_channels: Stem channels.
+        stride: 4 (ResNet stem: 7x7/2 conv + 3x3/2 max-pool), 2 (7x7/2 conv) or 1 (3x3 conv).
+    """
+    layers: list[nn.Module]
+    if stride in (2, 4):
+        layers = [nn.Conv2d(in_channels, out_channels, 7, stride=2, padding=3, bias=False)]
+    elif stride == 1:
+        layers = [nn.Conv2d(in_channels, out_channels, 3, stride=1, padding=1, bias=False)]
+    else:
+        raise ValueError(f"stem_stride must be 1, 2 or 4, got {stride}")
+    layers += [nn.BatchNorm2d(out_channels), nn.ReLU(inplace=True)]
+    if stride == 4:
+        layers.append(nn.MaxPool2d(kernel_size=3, stride=2, padding=1))
+    return nn.Sequential(*layers)
+
+
+def make_pool(kind: str) -> nn.Module:
+    """2x spatial pooling after a stage: ``'max'`` or ``'avg'`` (odd sizes round up)."""
+    if kind == "max":
+        return nn.MaxPool2d(kernel_size=2, stride=2, ceil_mode=True)
+    if kind == "avg":
+        return nn.AvgPool2d(kernel_size=2, stride=2, ceil_mode=True)
+    raise ValueError(f"pool must be 'max' or 'avg', got {kind!r}")
+
+
+class AANFeatureExtractor(nn.Module):
+    """Stem + ``len(stage_channels)`` :class:`AttentionResidualStage` s, each followed by 2x pooling.
+
+    Returns the attention-weighted features of every stage, *after* its pooling (what the
+    next stage and the intermediate-supervision branch read), as a tuple ordered shallow to
+    deep. The attention maps of the last forward are in :attr:`attention_maps`, at each
+    stage's own (pre-pooling) resolution.
+
+    Args:
+        in_channels: Image channels.
+        stem_channels: Channels of the stem.
+        stem_stride: Downsampling of the stem (see :func:`make_stem`).
+        stage_channels: Output channels of each stage (multiples of 4).
+        blocks_per_stage: Bottleneck blocks per stage (the paper: 1).
+        attention: Use attention in the stages (``False``: "w/o attention" ablation).
+        attention_relu: See :class:`~aan_core.attention.SpatialAttention`.
+        pool: ``'max'`` or ``'avg'`` pooling between stages.
+
+    Shape:
+        - Input: :math:`(B, C, H, W)`
+        - Output: tuple of :math:`(B, C_i, H / (s 2^{i+1}), W / (s 2^{i+1}))`, ``s`` the stem
+          stride, ``i = 0..3``.
+
+    Example:
+        >>> net = AANFeatureExtractor()
+        >>> [tuple(f.shape) for f in net(torch.randn(1, 3, 128, 128))]
+        [(1, 128, 16, 16), (1, 256, 8, 8), (1, 512, 4, 4), (1, 1024, 2, 2)]
+    """
+
+    def __init__(
+        self,
+        in_channels: int = 3,
+        stem_channels: int = 64,
+        stem_stride: int = 4,
+        stage_channels: Sequence[int] = (128, 256, 512, 1024),
+        blocks_per_stage: int = 1,
+        attention: bool = True,
+        attention_relu: bool = True,
+        pool: str = "max",
+    ) -> None:
+        super().__init__()
+        if len(stage_channels) < 1:
+            raise ValueError("stage_channels must name at least one stage")
+        self.stem = make_stem(in_channels, stem_channels, stem_stride)
+        stages, prev = [], stem_channels
+        for ch in stage_channels:
+            stages.append(AttentionResidualStage(prev, ch, blocks_per_stage, attention,
+                                                 attention_relu))
+            prev = ch
+        self.stages = nn.ModuleList(stages)
+        self.pool = make_pool(pool)
+        self.out_channels = tuple(stage_channels)
+        self.reductions = tuple(stem_stride * 2 ** (i + 1) for i in range(len(stage_channels)))
+
+    @property
+    def attention_maps(self) -> tuple[Tensor | None, ...]:
+        """Each stage's attention map ``M`` from the last forward (``None`` if disabled)."""
+        return tuple(stage.attention_map for stage in self.stages)
+
+    def forward(self, x: Tensor) -> tuple[Tensor, ...]:
+        x = self.stem(x)
+        outs = []
+        for stage in self.stages:
+            x = self.pool(stage(x))
+            outs.append(x)
+        return tuple(outs)
