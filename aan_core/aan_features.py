@@ -43,7 +43,7 @@ def make_pool(kind: str) -> nn.Module:
 
 
 class AANFeatureExtractor(nn.Module):
-    """Stem + ``len(stage_channels)`` :class:`AttentionResidualStage` s, each followed by 2x pooling.
+    """Stem + one :class:`AttentionResidualStage` per ``stage_channels`` entry, each + 2x pooling.
 
     Returns the attention-weighted features of every stage, *after* its pooling (what the
     next stage and the intermediate-supervision branch read), as a tuple ordered shallow to

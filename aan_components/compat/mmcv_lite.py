@@ -13,6 +13,7 @@ from __future__ import annotations
 import importlib
 import sys
 import types
+import warnings
 
 from torch import nn
 
@@ -88,4 +89,7 @@ def install_missing_ops_module() -> bool:
         module = _MissingOpsModule(mmcv.__version__)
         sys.modules["mmcv.ops"] = module
         mmcv.ops = module  # type: ignore[attr-defined]
+    # mmcv's own warning says the same as the error above, on every import: keep ours only.
+    warnings.filterwarnings("ignore", message="Fail to import ``MultiScaleDeformableAttention``",
+                            category=UserWarning)
     return True

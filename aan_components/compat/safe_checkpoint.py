@@ -57,12 +57,15 @@ def _history_buffer_getattr(obj: Any, name: str) -> Any:
     if obj is HistoryBuffer and name in _HISTORY_BUFFER_METHODS:
         return getattr(HistoryBuffer, name)
     raise pickle.UnpicklingError(
-        f"GLOBAL builtins.getattr is only allowed as getattr(HistoryBuffer, one of "
-        f"{sorted(_HISTORY_BUFFER_METHODS)}), not getattr({type(obj).__name__}, {name!r})"
+        f"{_GETATTR_REFUSAL}, not getattr({getattr(obj, '__name__', type(obj).__name__)}, "
+        f"{name!r})"
     )
 
 
 _HISTORY_BUFFER_METHODS = frozenset({"min", "max", "current", "mean"})
+_GETATTR_REFUSAL = (
+    f"getattr(HistoryBuffer, one of {sorted(_HISTORY_BUFFER_METHODS)})"
+)
 
 
 def _mmengine_globals() -> list[Any]:
@@ -96,8 +99,11 @@ def safe_torch_load(filename: str, map_location: Any = None) -> Any:
         with torch.serialization.safe_globals(safe_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
-        found = _GLOBAL_RE.search(str(err))
+        text = str(err)
+        found = _GLOBAL_RE.search(text)
         what = found.group(1) if found else "an object outside the allowlist"
+        if _GETATTR_REFUSAL in text:
+            what = "a getattr call other than " + _GETATTR_REFUSAL
         raise UnsafeCheckpointError(
             f"refused to load checkpoint {filename}: it contains {what}, which safe loading "
             f"(torch.load weights_only=True) does not allow. Nothing in it was executed. "

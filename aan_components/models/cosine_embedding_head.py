@@ -116,7 +116,7 @@ class CosineEmbeddingHead(RegressionHead):
                 f"(in_channels={self.in_channels}) but got {len(feats)} feature maps; match "
                 f"in_channels to the backbone's out_indices"
             )
-        return [branch(f) for branch, f in zip(self.branches, feats)]
+        return [branch(f) for branch, f in zip(self.branches, feats, strict=True)]
 
     def loss(self, inputs: tuple[Tensor, ...], batch_data_samples, train_cfg=None) -> dict:
         """Losses of the final and every intermediate prediction, plus ``acc_pose``."""

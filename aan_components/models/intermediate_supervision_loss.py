@@ -91,6 +91,7 @@ class IntermediateSupervisionLoss(nn.Module):
         """
         losses = {self.loss_name: self.final_weight * self.loss(final_pred, target,
                                                                  target_weight)}
-        for i, (pred, w) in enumerate(zip(stage_preds, self.weights_for(len(stage_preds))), 1):
+        weights = self.weights_for(len(stage_preds))
+        for i, (pred, w) in enumerate(zip(stage_preds, weights, strict=True), 1):
             losses[f"{self.loss_name}_stage{i}"] = w * self.loss(pred, target, target_weight)
         return losses

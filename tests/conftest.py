@@ -1,0 +1,54 @@
+"""Shared test fixtures: paths to the real face samples and small MMPose data samples."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+import torch
+
+# Before anything imports mmpose.models: on mmcv-lite this installs the mmcv.ops stand-in.
+import aan_components  # noqa: F401
+
+REPO = Path(__file__).resolve().parents[1]
+FIXTURES = Path(os.environ.get("AAN_FIXTURES",
+                               REPO.parent / "shared" / "fixtures" / "mmpose_face_samples"))
+
+
+@pytest.fixture(scope="session")
+def fixtures_dir() -> Path:
+    if not FIXTURES.is_dir():
+        pytest.fail(f"real face fixtures not found at {FIXTURES} (set AAN_FIXTURES)")
+    return FIXTURES
+
+
+@pytest.fixture(autouse=True)
+def _seed() -> None:
+    torch.manual_seed(0)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _mmpose_scope() -> None:
+    """Build MMPose types by bare name (what a config's default_scope does)."""
+    from mmengine.registry import init_default_scope
+
+    init_default_scope("mmpose")
+
+
+def make_data_samples(batch: int, num_joints: int, input_size=(64, 64), weights=None):
+    """PoseDataSamples with random normalised keypoint labels, as RegressionLabel makes."""
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    samples = []
+    for i in range(batch):
+        labels = InstanceData()
+        labels.keypoint_labels = torch.rand(1, num_joints, 2)
+        labels.keypoint_weights = (torch.ones(1, num_joints) if weights is None
+                                   else weights[i:i + 1].clone())
+        sample = PoseDataSample(metainfo=dict(input_size=input_size,
+                                              flip_indices=list(range(num_joints))[::-1]))
+        sample.gt_instance_labels = labels
+        samples.append(sample)
+    return samples
