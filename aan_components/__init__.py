@@ -12,7 +12,10 @@ from .compat import install_missing_ops_module, register_safe_local_loader
 install_missing_ops_module()
 register_safe_local_loader()
 
-from .models import (  # noqa: E402  (after the compat set-up above)
+from .datasets import SyntheticFaceDataset  # noqa: E402  (after the compat set-up above)
+from .engine import TimeBudgetHook  # noqa: E402
+from .evaluation import FaceAlignmentMetric  # noqa: E402
+from .models import (  # noqa: E402
     AANBackbone,
     AttentionResidualStage,
     CosineEmbedding,
@@ -27,6 +30,9 @@ __all__ = [
     "AttentionResidualStage",
     "CosineEmbedding",
     "CosineEmbeddingHead",
+    "FaceAlignmentMetric",
     "IntermediateSupervisionLoss",
+    "SyntheticFaceDataset",
+    "TimeBudgetHook",
     "__version__",
 ]

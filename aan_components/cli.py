@@ -1,0 +1,30 @@
+"""``aan``: the command-line entry point (``aan SUBCOMMAND --help`` for each)."""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# subcommand -> (module, one-line help); each module has add_arguments(parser) and run(args)
+SUBCOMMANDS = {
+    "demo": ("aan_components.tools.demo",
+             "train + test AAN on synthetic faces (CPU, bounded time), draw the figures"),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="aan", description="aan-components tools")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    for name, (module, help_text) in SUBCOMMANDS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text, description=mod.__doc__)
+        mod.add_arguments(p)
+        p.set_defaults(_run=mod.run)
+    args = parser.parse_args(argv)
+    args._run(args)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

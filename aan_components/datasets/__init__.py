@@ -1,0 +1,5 @@
+"""Datasets MMPose lacks; importing this registers them in ``mmpose.registry.DATASETS``."""
+
+from .synthetic_face_dataset import METAINFO_BY_LAYOUT, SyntheticFaceDataset
+
+__all__ = ["METAINFO_BY_LAYOUT", "SyntheticFaceDataset"]

@@ -1,0 +1,1 @@
+"""Command-line tools of aan-components (see ``aan --help``)."""

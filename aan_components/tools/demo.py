@@ -1,0 +1,164 @@
+"""``aan demo``: train AAN on synthetic faces on the CPU for a bounded time, test it, and
+leave metrics, a CED plot, a prediction grid (Fig. 3) and attention maps (Fig. 4)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os.path as osp
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
+from mmengine.runner import Runner
+
+from aan_core.atomic_io import atomic_write
+from aan_core.face_metrics import per_image_nme
+
+from ..visualization import attention_grid, draw_landmarks, image_grid, save_png
+
+REPO = Path(__file__).resolve().parents[2]
+DEFAULT_CONFIG = REPO / "mm_configs" / "aan_synthetic.py"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", default=str(DEFAULT_CONFIG),
+                        help="MMPose config (default: mm_configs/aan_synthetic.py)")
+    parser.add_argument("--work-dir", default="work_dirs/aan_synthetic_demo",
+                        help="where checkpoints, logs, metrics and figures go")
+    parser.add_argument("--minutes", type=float, default=7.0,
+                        help="wall-clock training budget (the test and figures come after)")
+    parser.add_argument("--iters", type=int, default=None,
+                        help="iteration budget (default: the config's max_iters)")
+    parser.add_argument("--num-figures", type=int, default=16,
+                        help="faces in the prediction and attention figures")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="config overrides, as in mim train")
+
+
+def _batches(dataset, indices, size: int = 32):
+    for start in range(0, len(indices), size):
+        yield pseudo_collate([dataset[i] for i in indices[start:start + size]])
+
+
+def mean_shape_nme(runner: Runner, train_samples: int = 2000) -> float:
+    """Test NME of predicting the mean training shape (in crop coordinates) for every face:
+    the baseline a trained model must clearly beat."""
+    train_ds = runner.train_dataloader.dataset
+    n = min(train_samples, len(train_ds))
+    labels = [train_ds[i]["data_samples"].gt_instance_labels.keypoint_labels[0].numpy()
+              for i in range(n)]
+    mean = np.mean(labels, axis=0)  # (K, 2) in [0, 1] crop coordinates
+    metric = runner.test_evaluator.metrics[0]
+    test_ds = runner.test_dataloader.dataset
+    preds, gts, vis, extra = [], [], [], []
+    for i in range(len(test_ds)):
+        sample = test_ds[i]["data_samples"]
+        centre = np.asarray(sample.metainfo["input_center"], np.float64)
+        scale = np.asarray(sample.metainfo["input_scale"], np.float64)
+        preds.append(centre + (mean - 0.5) * scale)
+        gts.append(np.asarray(sample.gt_instances.keypoints[0]))
+        v = np.asarray(sample.gt_instances.keypoints_visible[0], np.float64)
+        vis.append(v[..., 0] if v.ndim == 2 else v)
+        box = np.asarray(sample.gt_instances.bboxes).reshape(-1, 4)[0]
+        extra.append(dict(box=float(np.sqrt(np.prod(box[2:] - box[:2])))))
+    gt = np.stack(gts)
+    return float(np.nanmean(per_image_nme(np.stack(preds), gt, np.stack(vis),
+                                          metric._norm(gt, extra))))
+
+
+@torch.no_grad()
+def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
+    """Fig. 3 (predictions vs ground truth on test faces) and Fig. 4 (attention maps)."""
+    model = runner.model.eval()
+    dataset = runner.test_dataloader.dataset
+    indices = list(range(min(num, len(dataset))))
+    faces, crops, maps = [], [], []
+    for batch in _batches(dataset, indices):
+        for sample in model.test_step(batch):
+            info = dataset.get_data_info(sample.metainfo.get("id", len(faces)))
+            faces.append(draw_landmarks(info["img"], sample.pred_instances.keypoints[0],
+                                        sample.gt_instances.keypoints[0]))
+        data = model.data_preprocessor(batch, training=False)
+        model.extract_feat(data["inputs"])
+        stage_maps = getattr(model.backbone, "attention_maps", ())
+        if stage_maps and all(m is not None for m in stage_maps):
+            maps.append([m[:, 0].cpu().numpy() for m in stage_maps])
+        crops.extend(x.permute(1, 2, 0).numpy().copy() for x in batch["inputs"])
+    out = {}
+    cols = int(np.ceil(np.sqrt(len(faces))))
+    out["predictions"] = str(out_dir / "predictions.png")
+    save_png(out["predictions"], image_grid(faces, cols=cols))
+    if maps:
+        per_stage = [np.concatenate([b[s] for b in maps]) for s in range(len(maps[0]))]
+        show = min(8, len(crops))
+        out["attention"] = str(out_dir / "attention_maps.png")
+        save_png(out["attention"], attention_grid(crops[:show], [m[:show] for m in per_stage]))
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    cfg = Config.fromfile(args.config)
+    if args.cfg_options:
+        cfg.merge_from_dict(args.cfg_options)
+    cfg.work_dir = osp.abspath(args.work_dir)
+    if args.iters is not None:
+        cfg.train_cfg.max_iters = args.iters
+        cfg.train_cfg.val_interval = args.iters
+    hooks = [h for h in cfg.get("custom_hooks", []) if h.get("type") != "TimeBudgetHook"]
+    cfg.custom_hooks = hooks + [dict(type="TimeBudgetHook", max_seconds=args.minutes * 60)]
+    # evaluation happens once, in the test below
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
+
+    runner = Runner.from_cfg(cfg)
+    start = time.perf_counter()
+    runner.train()
+    train_seconds = time.perf_counter() - start
+    metrics = runner.test()
+    out_dir = Path(runner.log_dir)
+    baseline = mean_shape_nme(runner)
+    figures = draw_figures(runner, out_dir, args.num_figures)
+    summary = dict(
+        config=str(args.config), work_dir=cfg.work_dir, iterations=runner.iter,
+        train_seconds=round(train_seconds, 1),
+        train_images_per_second=round(runner.iter * cfg.train_dataloader.batch_size
+                                      / train_seconds, 1),
+        test_metrics={k: round(float(v), 5) for k, v in metrics.items()},
+        mean_shape_nme=round(baseline, 5),
+        checkpoint=str(Path(cfg.work_dir) / f"iter_{runner.iter}.pth"),
+        ced_png=str(out_dir / "ced.png"), ced_csv=str(out_dir / "ced.csv"),
+        per_image_nme_csv=str(out_dir / "per_image_nme.csv"), **figures)
+    path = out_dir / "summary.json"
+    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(summary, indent=2)))
+    summary["summary"] = str(path)
+    _print(summary)
+    return summary
+
+
+def _print(s: dict) -> None:
+    nme = s["test_metrics"]["NME"]
+    print("\n[aan demo] done")
+    print(f"  trained {s['iterations']} iterations in {s['train_seconds']:.0f} s "
+          f"({s['train_images_per_second']} images/s)")
+    print(f"  test NME (inter-ocular, per image): {nme * 100:.2f}%   mean-shape baseline: "
+          f"{s['mean_shape_nme'] * 100:.2f}%   ({s['mean_shape_nme'] / nme:.1f}x lower)")
+    for k, v in s["test_metrics"].items():
+        if k != "NME":
+            print(f"  {k}: {v:.4f}")
+    for key in ("summary", "checkpoint", "ced_png", "ced_csv", "per_image_nme_csv",
+                "predictions", "attention"):
+        if key in s:
+            print(f"  {key:18s} {s[key]}")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="aan demo", description=__doc__)
+    add_arguments(parser)
+    run(parser.parse_args(argv))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Figures: landmark predictions on faces (the paper's Fig. 3) and multi-scale attention
+maps overlaid on faces (Fig. 4)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import cv2
+import numpy as np
+
+from aan_core.atomic_io import atomic_write
+
+__all__ = ["attention_grid", "draw_landmarks", "image_grid", "save_png"]
+
+
+def draw_landmarks(image: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = None,
+                   scale: int = 2) -> np.ndarray:
+    """Draw predicted (red) and, when given, ground-truth (green) points on a BGR image,
+    upscaled ``scale`` times so that 68 points stay readable."""
+    img = cv2.resize(image, None, fx=scale, fy=scale, interpolation=cv2.INTER_LINEAR)
+    r = max(1, scale)
+    if gt is not None:
+        for x, y in np.asarray(gt).reshape(-1, 2):
+            cv2.circle(img, (int(x * scale), int(y * scale)), r, (0, 220, 0), -1, cv2.LINE_AA)
+    for x, y in np.asarray(pred).reshape(-1, 2):
+        cv2.circle(img, (int(x * scale), int(y * scale)), r, (0, 0, 255), -1, cv2.LINE_AA)
+    return img
+
+
+def image_grid(images: Sequence[np.ndarray], cols: int, pad: int = 2) -> np.ndarray:
+    """Tile equally sized images into rows of ``cols`` (white padding)."""
+    if not images:
+        raise ValueError("image_grid needs at least one image")
+    h, w = images[0].shape[:2]
+    rows = -(-len(images) // cols)
+    grid = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, 3), 255, np.uint8)
+    for i, im in enumerate(images):
+        r, c = divmod(i, cols)
+        grid[pad + r * (h + pad):pad + r * (h + pad) + h,
+             pad + c * (w + pad):pad + c * (w + pad) + w] = im
+    return grid
+
+
+def attention_grid(crops: Sequence[np.ndarray], maps: Sequence[np.ndarray],
+                   scale: int = 2) -> np.ndarray:
+    """Fig. 4: one column per face; the face on top, then one row per stage (shallow to
+    deep) with that stage's attention map, stretched to its own min-max range, as a heat map
+    over the face.
+
+    Args:
+        crops: Network input crops, each ``(H, W, 3)`` BGR uint8.
+        maps: One array per stage, ``(N, h_i, w_i)`` (or ``(N, 1, h_i, w_i)``).
+    """
+    tiles = []
+    h, w = crops[0].shape[:2]
+    size = (w * scale, h * scale)
+    rows = [[cv2.resize(c, size) for c in crops]]
+    for stage_maps in maps:
+        stage_maps = np.asarray(stage_maps, np.float32).reshape(len(crops), *np.shape(
+            stage_maps)[-2:])
+        row = []
+        for crop, m in zip(crops, stage_maps, strict=True):
+            m = (m - m.min()) / max(float(m.max() - m.min()), 1e-6)
+            heat = cv2.applyColorMap((cv2.resize(m, size, interpolation=cv2.INTER_NEAREST)
+                                      * 255).astype(np.uint8), cv2.COLORMAP_JET)
+            row.append(cv2.addWeighted(cv2.resize(crop, size), 0.45, heat, 0.55, 0))
+        rows.append(row)
+    for row in rows:
+        tiles.extend(row)
+    return image_grid(tiles, cols=len(crops))
+
+
+def save_png(path, image: np.ndarray) -> None:
+    """Write a BGR image as PNG, atomically."""
+
+    def write(tmp: str) -> None:
+        ok, buf = cv2.imencode(".png", image)
+        if not ok:
+            raise OSError(f"could not encode {path} as PNG")
+        with open(tmp, "wb") as f:
+            f.write(buf.tobytes())
+
+    atomic_write(path, write)

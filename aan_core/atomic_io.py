@@ -1,0 +1,38 @@
+"""Write files so that nothing is ever half-written."""
+
+from __future__ import annotations
+
+import os
+import os.path as osp
+import tempfile
+from collections.abc import Callable
+
+__all__ = ["atomic_write"]
+
+
+def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
+    """Call ``write(tmp_path)``, then rename the temporary file onto ``path``.
+
+    The temporary file sits in the same folder, so the rename is atomic: a reader never sees
+    a half-written file, and a failure (an exception, Ctrl-C) leaves an existing ``path``
+    untouched and no temporary file behind.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.txt"
+        >>> atomic_write(p, lambda tmp: pathlib.Path(tmp).write_text("hi"))
+        >>> p.read_text()
+        'hi'
+    """
+    path = os.fspath(path)
+    folder = osp.dirname(osp.abspath(path))
+    os.makedirs(folder, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{osp.basename(path)}.", suffix=".tmp", dir=folder)
+    os.close(fd)
+    try:
+        write(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if osp.exists(tmp):
+            os.unlink(tmp)
+        raise

@@ -1,0 +1,131 @@
+"""Per-image NME, CED, AUC, failure rate: against hand computations and MMPose's NME."""
+
+import csv
+
+import numpy as np
+import pytest
+from mmengine.structures import InstanceData
+from mmpose.evaluation.metrics import NME
+from mmpose.registry import METRICS
+
+from aan_core.face_metrics import ced_curve, failure_rate, per_image_nme
+
+
+def hand_nme(pred, gt, vis, norm):
+    out = []
+    for p, g, v, d in zip(pred, gt, vis, norm, strict=True):
+        errs = [((p[k][0] - g[k][0]) ** 2 + (p[k][1] - g[k][1]) ** 2) ** 0.5 / d
+                for k in range(len(g)) if v[k] > 0]
+        out.append(sum(errs) / len(errs) if errs else float("nan"))
+    return np.array(out)
+
+
+def test_per_image_nme_matches_a_hand_computation():
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 100, (20, 68, 2))
+    pred = gt + rng.normal(0, 3, gt.shape)
+    vis = (rng.random((20, 68)) > 0.3).astype(float)
+    vis[3] = 0  # an image without visible points
+    norm = rng.uniform(20, 60, 20)
+    got = per_image_nme(pred, gt, vis, norm)
+    want = hand_nme(pred, gt, vis, norm)
+    assert np.isnan(got[3]) and np.isnan(want[3])
+    np.testing.assert_allclose(np.delete(got, 3), np.delete(want, 3), rtol=1e-12)
+
+
+def test_auc_and_failure_rate_match_closed_forms():
+    nmes = np.array([0.01, 0.05, 0.09, 0.2, 0.03, np.nan])
+    ced = ced_curve(nmes, max_threshold=0.15, step=1e-5)
+    finite = nmes[~np.isnan(nmes)]
+    for t in (0.08, 0.1):
+        # (1/t) * integral_0^t F(x) dx == mean_i max(0, 1 - e_i / t)
+        assert ced.auc(t) == pytest.approx(np.maximum(0, 1 - finite / t).mean(), abs=1e-4)
+        assert failure_rate(nmes, t) == pytest.approx((finite > t).mean())
+    assert ced.fractions[0] == 0 and ced.fractions[-1] == pytest.approx(0.8)
+
+
+def _samples(pred, gt, vis, bboxes=None):
+    out = []
+    for i in range(len(gt)):
+        g = InstanceData()
+        g.keypoints = gt[i:i + 1]
+        g.keypoints_visible = vis[i:i + 1]
+        if bboxes is not None:
+            g.bboxes = bboxes[i:i + 1]
+        p = InstanceData()
+        p.keypoints = pred[i:i + 1]
+        out.append(dict(gt_instances=g.to_dict(), pred_instances=p.to_dict(),
+                        img_path=f"img{i}.png"))
+    return out
+
+
+def _evaluate(metric, samples, meta):
+    metric.dataset_meta = meta
+    metric.process([], samples)
+    return metric.compute_metrics(metric.results)
+
+
+def test_equals_mmpose_nme_when_every_point_is_visible(tmp_path):
+    rng = np.random.default_rng(1)
+    gt = rng.uniform(0, 200, (12, 68, 2))
+    pred = gt + rng.normal(0, 4, gt.shape)
+    vis = np.ones((12, 68))
+    meta = dict(dataset_name="300w", num_keypoints=68)
+    ours = _evaluate(METRICS.build(dict(type="FaceAlignmentMetric", out_dir=str(tmp_path))),
+                     _samples(pred, gt, vis), meta)
+    theirs = _evaluate(NME(norm_mode="keypoint_distance"), _samples(pred, gt, vis), meta)
+    assert ours["NME"] == pytest.approx(theirs["NME"], rel=1e-9)
+
+
+def test_differs_from_mmpose_nme_when_visibility_varies(tmp_path):
+    gt = np.zeros((2, 68, 2))
+    gt[:, 45, 0] = 10.0  # inter-ocular distance 10
+    pred = gt.copy()
+    pred[0, :, 0] += 1.0  # image 0: error 1 on all points
+    vis = np.ones((2, 68))
+    vis[1, 50:] = 0  # image 1 (perfect) has fewer visible points
+    meta = dict(dataset_name="300w", num_keypoints=68)
+    ours = _evaluate(METRICS.build(dict(type="FaceAlignmentMetric", out_dir=str(tmp_path))),
+                     _samples(pred, gt, vis), meta)
+    theirs = _evaluate(NME(norm_mode="keypoint_distance"), _samples(pred, gt, vis), meta)
+    assert ours["NME"] == pytest.approx(0.05)  # mean of 0.1 and 0.0
+    assert theirs["NME"] == pytest.approx(68 * 0.1 / (68 + 50))  # pooled over points
+
+
+def test_writes_ced_png_csv_and_per_image_files(tmp_path):
+    rng = np.random.default_rng(2)
+    gt = rng.uniform(0, 100, (30, 5, 2))
+    pred = gt + rng.normal(0, 2, gt.shape)
+    metric = METRICS.build(dict(type="FaceAlignmentMetric", norm_mode="inter_pupil",
+                                out_dir=str(tmp_path)))
+    res = _evaluate(metric, _samples(pred, gt, np.ones((30, 5))), dict(dataset_name="celeba"))
+    assert set(res) == {"NME", "AUC@0.08", "FR@0.08", "AUC@0.1", "FR@0.1"}
+    assert (tmp_path / "ced.png").read_bytes()[:4] == b"\x89PNG"
+    rows = list(csv.reader((tmp_path / "ced.csv").open()))
+    assert rows[0] == ["nme_threshold", "fraction_of_images"] and len(rows) > 100
+    per_image = list(csv.DictReader((tmp_path / "per_image_nme.csv").open()))
+    assert len(per_image) == 30 and per_image[0]["img_path"] == "img0.png"
+    want = hand_nme(pred, gt, np.ones((30, 5)),
+                    np.linalg.norm(gt[:, 0] - gt[:, 1], axis=-1))
+    assert float(per_image[7]["nme"]) == pytest.approx(want[7], abs=1e-6)
+    assert not list(tmp_path.glob(".*.tmp")), "no temporary files left behind"
+
+
+def test_box_size_normalisation_uses_sqrt_area(tmp_path):
+    gt = np.zeros((1, 19, 2))
+    pred = gt + [3.0, 4.0]
+    bboxes = np.array([[0, 0, 20, 5]], float)  # sqrt(20 * 5) = 10
+    metric = METRICS.build(dict(type="FaceAlignmentMetric", norm_mode="box_size",
+                                out_dir=str(tmp_path)))
+    res = _evaluate(metric, _samples(pred, gt, np.ones((1, 19)), bboxes),
+                    dict(dataset_name="aflw"))
+    assert res["NME"] == pytest.approx(0.5)
+
+
+def test_unknown_dataset_needs_explicit_points(tmp_path):
+    metric = METRICS.build(dict(type="FaceAlignmentMetric", out_dir=str(tmp_path)))
+    gt = np.zeros((1, 4, 2))
+    with pytest.raises(ValueError, match="set norm_indices"):
+        _evaluate(metric, _samples(gt, gt, np.ones((1, 4))), dict(dataset_name="mine"))
+    with pytest.raises(ValueError, match="norm_mode must be one of"):
+        METRICS.build(dict(type="FaceAlignmentMetric", norm_mode="eyes"))
