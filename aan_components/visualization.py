@@ -10,7 +10,7 @@ import numpy as np
 
 from aan_core.atomic_io import atomic_write
 
-__all__ = ["attention_grid", "draw_landmarks", "image_grid", "save_png"]
+__all__ = ["attention_grid", "draw_landmarks", "image_grid", "save_png", "with_caption"]
 
 
 def draw_landmarks(image: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = None,
@@ -68,6 +68,14 @@ def attention_grid(crops: Sequence[np.ndarray], maps: Sequence[np.ndarray],
     for row in rows:
         tiles.extend(row)
     return image_grid(tiles, cols=len(crops))
+
+
+def with_caption(image: np.ndarray, text: str, height: int = 24) -> np.ndarray:
+    """Add a white strip with ``text`` above ``image``."""
+    strip = np.full((height, image.shape[1], 3), 255, np.uint8)
+    cv2.putText(strip, text, (6, height - 8), cv2.FONT_HERSHEY_SIMPLEX, 0.5, (0, 0, 0), 1,
+                cv2.LINE_AA)
+    return np.concatenate([strip, image])
 
 
 def save_png(path, image: np.ndarray) -> None:

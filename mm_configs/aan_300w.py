@@ -54,8 +54,12 @@ model = dict(
         embedding_dim=256,  # paper: d = 256 (cross-validated)
         loss=dict(
             type='IntermediateSupervisionLoss',
-            # open: the loss. SmoothL1 on normalised coordinates (errors < 1) is 0.5 * L2.
-            loss=dict(type='SmoothL1Loss', use_target_weight=True),
+            # open: the loss. L2 as the era's Caffe EuclideanLoss, sum((pred - gt)^2) / (2 N):
+            # that is MMPose's element-mean MSELoss times K. The scale matters: with MMPose's
+            # plain mean the gradients are 2K times smaller and the paper's weight decay
+            # (1e-3, Adam's coupled L2) outweighs them; training then stalls at the mean
+            # shape (measured on synthetic faces: README, "The loss scale").
+            loss=dict(type='MSELoss', use_target_weight=True, loss_weight=num_joints),
             stage_weights=1.0,  # paper: all losses summed
             final_weight=1.0),
         decoder=codec),

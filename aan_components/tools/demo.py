@@ -18,7 +18,7 @@ from mmengine.runner import Runner
 from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import per_image_nme
 
-from ..visualization import attention_grid, draw_landmarks, image_grid, save_png
+from ..visualization import attention_grid, draw_landmarks, image_grid, save_png, with_caption
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "mm_configs" / "aan_synthetic.py"
@@ -91,12 +91,15 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
     out = {}
     cols = int(np.ceil(np.sqrt(len(faces))))
     out["predictions"] = str(out_dir / "predictions.png")
-    save_png(out["predictions"], image_grid(faces, cols=cols))
+    save_png(out["predictions"], with_caption(image_grid(faces, cols=cols),
+                                              "green: ground truth   red: prediction"))
     if maps:
         per_stage = [np.concatenate([b[s] for b in maps]) for s in range(len(maps[0]))]
         show = min(8, len(crops))
         out["attention"] = str(out_dir / "attention_maps.png")
-        save_png(out["attention"], attention_grid(crops[:show], [m[:show] for m in per_stage]))
+        grid = attention_grid(crops[:show], [m[:show] for m in per_stage])
+        save_png(out["attention"], with_caption(
+            grid, f"faces, then the attention map of stages 1-{len(per_stage)} (shallow to deep)"))
     return out
 
 

@@ -1,0 +1,95 @@
+"""Is synthetic-face generation the bottleneck of training? Images/s generated (render only,
+and render + the MMPose training pipeline, on one process) against images/s trained by the
+demo model (mm_configs/aan_synthetic.py: forward + backward + Adam step), in one run.
+
+    .venv/bin/python bench/synthetic_data_speed.py            # the reported run
+    .venv/bin/python bench/synthetic_data_speed.py --tiny     # smoke run (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def rate(fn, n: int) -> float:
+    fn(0)  # warm-up
+    start = time.perf_counter()
+    for i in range(1, n + 1):
+        fn(i)
+    return n / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--faces", type=int, default=400, help="faces timed per measurement")
+    parser.add_argument("--train-iters", type=int, default=10)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "synthetic_data_speed.json")
+    parser.add_argument("--tiny", action="store_true")
+    args = parser.parse_args()
+    if args.tiny:
+        args.faces, args.train_iters, args.batch = 8, 1, 4
+        args.out = Path(tempfile.mkdtemp()) / "synthetic_data_speed_tiny.json"
+    torch.set_num_threads(args.threads)
+
+    from mmengine.config import Config
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS, MODELS
+
+    import aan_components  # noqa: F401
+    from aan_core.synthetic_faces import render_synthetic_face
+
+    init_default_scope("mmpose")
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_synthetic.py"))
+    ds_cfg = cfg.train_dataloader.dataset
+    dataset = DATASETS.build(dict(ds_cfg, num_samples=10**6))
+    render = rate(lambda i: render_synthetic_face(0, i, ds_cfg.image_size), args.faces)
+    pipeline = rate(lambda i: dataset[i], args.faces)
+
+    model = MODELS.build(cfg.model).train()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-3)
+    batch = pseudo_collate([dataset[i] for i in range(args.batch)])
+
+    def step(_):
+        data = model.data_preprocessor(batch, training=True)
+        losses = model(**data, mode="loss")
+        loss = sum(v for k, v in losses.items() if "loss" in k)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+
+    train = rate(step, args.train_iters) * args.batch
+    rows = [
+        dict(stage="render (numpy + OpenCV)", ips=f"{render:.0f}", ratio=f"{render / train:.1f}"),
+        dict(stage="render + MMPose train pipeline", ips=f"{pipeline:.0f}",
+             ratio=f"{pipeline / train:.1f}"),
+        dict(stage=f"train AAN (batch {args.batch}, {args.threads} threads)", ips=f"{train:.0f}",
+             ratio="1.0"),
+    ]
+    table = markdown_table(rows, [("stage", "stage"), ("ips", "images/s"),
+                                  ("ratio", "x training rate")])
+    print(f"\nSynthetic faces at {ds_cfg.image_size} px, crops at {cfg.codec.input_size}; data "
+          f"on one process, training on {args.threads} threads\n")
+    print(table)
+    write_json(args.out, dict(benchmark="synthetic_data_speed", args={
+        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        environment=environment(), render_images_per_s=render,
+        pipeline_images_per_s=pipeline, train_images_per_s=train, table=table))
+
+
+if __name__ == "__main__":
+    main()

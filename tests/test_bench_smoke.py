@@ -1,0 +1,24 @@
+"""The bench scripts run end to end in their tiny mode (no timing is asserted)."""
+
+import json
+import subprocess
+import sys
+
+import pytest
+from conftest import REPO
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("script,keys", [
+    ("synthetic_data_speed.py", {"render_images_per_s", "train_images_per_s"}),
+    ("synthetic_ablation.py", {"runs", "summary", "paper_order_holds"}),
+])
+def test_bench_script_tiny_mode(script, keys):
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--tiny"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    out = [line for line in proc.stdout.splitlines() if line.startswith("[bench] wrote ")]
+    assert out, proc.stdout[-2000:]
+    payload = json.loads(open(out[-1].split("wrote ", 1)[1]).read())
+    assert keys <= set(payload)
+    assert "| " in payload["table"]
