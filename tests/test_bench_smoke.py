@@ -3,6 +3,7 @@
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -19,6 +20,6 @@ def test_bench_script_tiny_mode(script, keys):
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     out = [line for line in proc.stdout.splitlines() if line.startswith("[bench] wrote ")]
     assert out, proc.stdout[-2000:]
-    payload = json.loads(open(out[-1].split("wrote ", 1)[1]).read())
+    payload = json.loads(Path(out[-1].split("wrote ", 1)[1]).read_text())
     assert keys <= set(payload)
     assert "| " in payload["table"]
