@@ -17,16 +17,19 @@ from .engine import TimeBudgetHook  # noqa: E402
 from .evaluation import FaceAlignmentMetric  # noqa: E402
 from .models import (  # noqa: E402
     AANBackbone,
+    AANPoseEstimator,
     AttentionResidualStage,
     CosineEmbedding,
     CosineEmbeddingHead,
     IntermediateSupervisionLoss,
+    TimmAttentionBackbone,
 )
 
 __version__ = "0.1.0"
 
 __all__ = [
     "AANBackbone",
+    "AANPoseEstimator",
     "AttentionResidualStage",
     "CosineEmbedding",
     "CosineEmbeddingHead",
@@ -34,5 +37,6 @@ __all__ = [
     "IntermediateSupervisionLoss",
     "SyntheticFaceDataset",
     "TimeBudgetHook",
+    "TimmAttentionBackbone",
     "__version__",
 ]

@@ -5,8 +5,10 @@ from mmpose.registry import MODELS
 from aan_core import AttentionResidualStage, CosineEmbedding
 
 from .aan_backbone import AANBackbone
+from .aan_pose_estimator import AANPoseEstimator
 from .cosine_embedding_head import CosineEmbeddingHead
 from .intermediate_supervision_loss import IntermediateSupervisionLoss
+from .timm_attention_backbone import TimmAttentionBackbone
 
 # The pure-torch building blocks, buildable from configs too.
 MODELS.register_module(module=AttentionResidualStage)
@@ -14,8 +16,10 @@ MODELS.register_module(module=CosineEmbedding)
 
 __all__ = [
     "AANBackbone",
+    "AANPoseEstimator",
     "AttentionResidualStage",
     "CosineEmbedding",
     "CosineEmbeddingHead",
     "IntermediateSupervisionLoss",
+    "TimmAttentionBackbone",
 ]

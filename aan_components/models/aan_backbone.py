@@ -76,6 +76,12 @@ class AANBackbone(BaseBackbone):
             )
         self.out_indices = out_indices
 
+    @staticmethod
+    def channels_from_config(cfg: dict) -> tuple[int, ...]:
+        """Output channels for a config of this backbone, without building it."""
+        channels = tuple(cfg.get("stage_channels", (128, 256, 512, 1024)))
+        return tuple(channels[i] for i in cfg.get("out_indices", range(len(channels))))
+
     @property
     def out_channels(self) -> tuple[int, ...]:
         """Channels of each returned feature map."""
