@@ -13,6 +13,7 @@ from conftest import REPO
 @pytest.mark.parametrize("script,keys", [
     ("synthetic_data_speed.py", {"render_images_per_s", "train_images_per_s"}),
     ("synthetic_ablation.py", {"runs", "summary", "paper_order_holds"}),
+    ("backbone_comparison.py", {"runs", "summary"}),
 ])
 def test_bench_script_tiny_mode(script, keys):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--tiny"],
