@@ -23,7 +23,11 @@ if ! "$py" -c "import mmcv.ops" 2>/dev/null; then
   start=$(date +%s)
   pip_install ninja psutil "numpy>=1.26,<3" "opencv-python-headless>=4.8" addict packaging \
     pillow pyyaml yapf mmengine
-  MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" pip_install --no-build-isolation mmcv
+  # Python's own CFLAGS compile with -g: debug info over torch's headers is ~40% of the
+  # compile time (measured on roi_align.cpp: 35 s with -g -O3, 21 s with -g0 -O2) and
+  # nobody debugs these ops. -O2 keeps them optimised.
+  CFLAGS="${CFLAGS:-} -g0 -O2" MMCV_WITH_OPS=1 MAX_JOBS="${MAX_JOBS:-$(nproc)}" \
+    pip_install --no-build-isolation mmcv
   echo "[setup-full-mmcv] mmcv built in $(( $(date +%s) - start )) s"
 fi
 AAN_SKIP_TORCH=1 AAN_VENV="$venv" AAN_CONSTRAINTS="$constraints" "$here/scripts/setup_env.sh"
