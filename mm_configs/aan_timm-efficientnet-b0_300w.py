@@ -1,17 +1,8 @@
-# AAN head + attention stages on timm's efficientnet_b0 (features_only), 300W, the paper's recipe.
+# AAN head + attention stages on timm's efficientnet_b0, 300W, the paper's recipe.
 #   mim train mmpose mm_configs/aan_timm-efficientnet-b0_300w.py
-# The head's channels come from timm's feature_info (head.in_channels='auto').
-# ImageNet weights: set model.backbone.pretrained=True (timm's cache or the hub); the
-# default trains from scratch like the paper's own backbone.
-_base_ = ['./aan_300w.py']
+_base_ = ['./_base_/aan_timm_300w.py']
 
 model = dict(
-    type='AANPoseEstimator',
     backbone=dict(
-        _delete_=True,
-        type='TimmAttentionBackbone',
         model_name='efficientnet_b0',
-        pretrained=False,
-        out_indices=(1, 2, 3, 4),
-        attention=True),
-    head=dict(in_channels='auto'))
+        out_indices=(1, 2, 3, 4)))

@@ -8,6 +8,9 @@ from pathlib import Path
 import pytest
 import torch
 
+# No test may download weights: the hub is off for the whole session (timm fails fast).
+os.environ["HF_HUB_OFFLINE"] = "1"
+
 # Before anything imports mmpose.models: on mmcv-lite this installs the mmcv.ops stand-in.
 import aan_components  # noqa: F401
 

@@ -1,0 +1,18 @@
+# Base of the aan_timm-*_300w.py configs: AAN head + attention stages on a timm backbone
+# (features_only), 300W, the paper's recipe (../aan_300w.py). A config on top sets
+# model.backbone.model_name and out_indices. The head's channels come from timm's
+# feature_info (head.in_channels='auto').
+# ImageNet weights: set model.backbone.pretrained=True (timm's cache or the hub); the
+# default trains from scratch like the paper's own backbone.
+_base_ = ['../aan_300w.py']
+
+model = dict(
+    type='AANPoseEstimator',
+    backbone=dict(
+        _delete_=True,
+        type='TimmAttentionBackbone',
+        model_name=None,
+        pretrained=False,
+        out_indices=(0, 1, 2, 3),
+        attention=True),
+    head=dict(in_channels='auto'))
