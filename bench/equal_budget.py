@@ -31,7 +31,8 @@ def complexity(model, size: int) -> tuple[float, float]:
 
 
 def train_and_test(cfg, name: str, seed: int, args) -> dict:
-    """Train ``cfg`` for ``args.iters`` iterations of ``args.batch``, test it, measure it.
+    """Train ``cfg`` for ``args.iters`` iterations of ``args.batch`` at the config's constant
+    learning rate, test it, measure it.
 
     ``args`` carries iters, batch, train_samples, test_samples and tiny (a smoke run).
     """
@@ -41,10 +42,11 @@ def train_and_test(cfg, name: str, seed: int, args) -> dict:
     safe = "".join(c if c.isalnum() or c in "-_" else "-" for c in name)
     cfg.work_dir = tempfile.mkdtemp(prefix=f"aan_bench_{safe}_{seed}_")
     cfg.train_cfg.max_iters = args.iters
-    for sched in cfg.param_scheduler:
-        if sched.get("type") == "MultiStepLR":
-            sched.milestones = [int(args.iters * 0.75), int(args.iters * 0.9)]
-            sched.end = args.iters
+    # A constant learning rate: with short budgets, the paper's steps scaled to the budget
+    # fall before learning has taken off (measured: AAN at the mean shape after 200
+    # iterations with steps at 150 and 180).
+    cfg.param_scheduler = [dict(type="ConstantLR", factor=1.0, by_epoch=False, begin=0,
+                                end=args.iters)]
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.custom_hooks = [h for h in cfg.get("custom_hooks", []) if h["type"] != "TimeBudgetHook"]
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", interval=-1)

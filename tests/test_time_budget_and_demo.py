@@ -33,20 +33,21 @@ def test_time_budget_makes_the_current_iteration_the_last(tmp_path):
 
 @pytest.mark.slow
 def test_demo_learns_well_below_the_mean_shape_and_leaves_its_outputs(tmp_path):
-    """A short learning test: 200 iterations (6,400 unseen faces) must beat the mean shape
-    clearly. Measured: 18% vs 33% NME (README); the bar here is 0.75x the mean shape."""
-    opts = {"train_dataloader.dataset.num_samples": 6400, "randomness.seed": 0,
+    """A short learning test: 400 iterations (12,800 unseen faces) must beat the mean shape
+    clearly (the bar: 0.75x its NME). With intermediate supervision, learning takes off
+    after about 250 iterations; 200 were measured to be still at the mean shape."""
+    opts = {"train_dataloader.dataset.num_samples": 12800, "randomness.seed": 0,
             "test_dataloader.dataset.num_samples": 200, "default_hooks.logger.interval": 50}
     proc = subprocess.run(
         [sys.executable, "-m", "aan_components.cli", "demo", "--work-dir", str(tmp_path),
-         "--iters", "200", "--minutes", "30", "--num-figures", "4", "--cfg-options",
+         "--iters", "400", "--minutes", "30", "--num-figures", "4", "--cfg-options",
          *(f"{k}={v}" for k, v in opts.items())],
         capture_output=True, text=True, timeout=1200)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     assert "mean-shape baseline" in proc.stdout
     summary_path = next(tmp_path.glob("*/summary.json"))
     summary = json.loads(summary_path.read_text())
-    assert summary["iterations"] == 200
+    assert summary["iterations"] == 400
     assert set(summary["test_metrics"]) >= {"NME", "AUC@0.1", "FR@0.1"}
     assert summary["test_metrics"]["NME"] < 0.75 * summary["mean_shape_nme"], summary
     for key in ("ced_png", "ced_csv", "per_image_nme_csv", "predictions", "attention",
