@@ -57,10 +57,17 @@ pip_install --no-deps mmdet mmpose openmim
 pip_install Click colorama model-index pandas requests tabulate "timm>=1.0.20" \
   huggingface_hub safetensors onnx onnxruntime
 echo "[setup] aan-components (editable) + test tools"
-pip_install --no-deps -e "$here"
+# Serialised: scripts/test.sh sets up two venvs at once, and an editable install writes build
+# metadata into the source tree.
+(
+  flock 9
+  pip_install --no-deps -e "$here"
+) 9>"$here/.aan_editable_install.lock"
 pip_install pytest ruff
 "$py" -c "import torch, mmcv, mmengine, mmpose, timm; print('[setup] torch', torch.__version__, \
 '| mmcv', mmcv.__version__, '| mmengine', mmengine.__version__, '| mmpose', mmpose.__version__, \
 '| timm', timm.__version__)"
+echo "[setup] note: pip's complaints that mmpose requires chumpy and openmim requires" \
+  "opendatalab are expected: both are left out on purpose (see the top of this script)"
 echo "$fingerprint" > "$stamp"
 echo "[setup] done: $venv"
