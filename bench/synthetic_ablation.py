@@ -69,7 +69,16 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "synthetic_ablation.json")
     parser.add_argument("--tiny", action="store_true",
                         help="smoke run: 2 iterations, tiny sets, one seed (numbers mean nothing)")
+    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON",
+                        help="no training: print the table of an earlier (possibly partial, "
+                             "interrupted) results file and complete it in place")
     args = parser.parse_args()
+    if args.summarise is not None:
+        import json
+
+        payload = json.loads(args.summarise.read_text())
+        report(payload["runs"], payload, args.summarise)
+        return
     if args.tiny:
         args.iters, args.batch, args.seeds = 2, 4, args.seeds[:1]
         args.train_samples, args.test_samples = 16, 8
@@ -93,23 +102,29 @@ def main() -> None:
                                    args))
         write_json(args.out, dict(benchmark="synthetic_ablation", partial=True,
                                   args=_jsonable(args), environment=environment(), runs=rows))
+    report(rows, dict(benchmark="synthetic_ablation", args=_jsonable(args),
+                      environment=environment()), args.out)
+
+
+def report(rows: list[dict], payload: dict, out: Path) -> None:
+    """Print the summary table and the paper-order verdict; write the completed JSON."""
     summary = summarise(rows, VARIANTS)
     table = markdown_table(summary, TABLE_COLUMNS)
     order = [s["variant"] for s in sorted(summary, key=lambda s: s["nme_mean"])
              if s["variant"] in PAPER_ORDER]
     holds = order == PAPER_ORDER if len(order) == len(PAPER_ORDER) else None
-    print(f"\nEqual budget: {args.iters} iterations x batch {args.batch}, "
-          f"{args.train_samples} training faces, {args.test_samples} test faces, "
-          f"seeds {args.seeds}\n")
+    a = payload["args"]
+    seeds = ", ".join(f"{s['variant']} {s['seeds']}" for s in summary)
+    print(f"\nEqual budget: {a['iters']} iterations x batch {a['batch']} at a constant lr, "
+          f"{a['train_samples']} training faces, {a['test_samples']} test faces; seeds per "
+          f"model: {seeds}\n")
     print(table)
     verdict = {True: "holds", False: "does not hold", None: "cannot be judged (not all four "
                "variants ran)"}[holds]
     print(f"\nPaper's order (AAN < w/o NE < w/o attention < w/o both) {verdict} here: "
           f"measured order {order}")
-    write_json(args.out, dict(benchmark="synthetic_ablation", partial=False,
-                              args=_jsonable(args), environment=environment(), runs=rows,
-                              summary=summary, measured_order=order, paper_order_holds=holds,
-                              table=table))
+    write_json(out, {**payload, "partial": False, "runs": rows, "summary": summary,
+                     "measured_order": order, "paper_order_holds": holds, "table": table})
 
 
 def _jsonable(args) -> dict:

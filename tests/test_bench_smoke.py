@@ -24,3 +24,23 @@ def test_bench_script_tiny_mode(script, keys):
     payload = json.loads(Path(out[-1].split("wrote ", 1)[1]).read_text())
     assert keys <= set(payload)
     assert "| " in payload["table"]
+
+
+@pytest.mark.slow
+def test_ablation_summarises_an_interrupted_results_file(tmp_path):
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "synthetic_ablation.py"),
+                           "--tiny", "--variants", "aan", "no_both"],
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    out = Path(proc.stdout.split("[bench] wrote ")[-1].strip())
+    payload = json.loads(out.read_text())
+    partial = tmp_path / "partial.json"
+    partial.write_text(json.dumps({k: payload[k] for k in
+                                   ("benchmark", "args", "environment", "runs")}))
+    proc = subprocess.run([sys.executable, str(REPO / "bench" / "synthetic_ablation.py"),
+                           "--summarise", str(partial)], capture_output=True, text=True,
+                          timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "cannot be judged (not all four variants ran)" in proc.stdout
+    done = json.loads(partial.read_text())
+    assert done["partial"] is False and len(done["summary"]) == 2
