@@ -69,6 +69,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "synthetic_ablation.json")
     parser.add_argument("--tiny", action="store_true",
                         help="smoke run: 2 iterations, tiny sets, one seed (numbers mean nothing)")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the finished runs in --out (same protocol) and run only "
+                             "the missing (variant, seed) pairs")
     parser.add_argument("--summarise", type=Path, default=None, metavar="JSON",
                         help="no training: print the table of an earlier (possibly partial, "
                              "interrupted) results file and complete it in place")
@@ -96,14 +99,36 @@ def main() -> None:
     # the JSON is rewritten after every run, so an interrupted run keeps what it measured.
     plan = [(n, s) for s in args.seeds for n in args.variants if n != "resnet"]
     plan += [("resnet", s) for s in args.seeds if "resnet" in args.variants]
-    rows = []
-    for name, seed in plan:
+    rows = previous_runs(args) if args.resume else []
+    done = {(r["variant"], r["seed"]) for r in rows}
+    for name, seed in [p for p in plan if p not in done]:
         rows.append(train_and_test(variant_config(name, base, args.resnet_depth), name, seed,
                                    args))
         write_json(args.out, dict(benchmark="synthetic_ablation", partial=True,
                                   args=_jsonable(args), environment=environment(), runs=rows))
     report(rows, dict(benchmark="synthetic_ablation", args=_jsonable(args),
                       environment=environment()), args.out)
+
+
+PROTOCOL = ("iters", "batch", "train_samples", "test_samples", "resnet_depth")
+
+
+def previous_runs(args) -> list[dict]:
+    """Finished runs in ``args.out`` measured with the same protocol (else an error)."""
+    import json
+
+    if not args.out.is_file():
+        return []
+    payload = json.loads(args.out.read_text())
+    old = payload.get("args", {})
+    differ = [k for k in PROTOCOL if old.get(k) != getattr(args, k)]
+    if differ:
+        raise SystemExit(
+            f"--resume: {args.out} was measured with a different protocol "
+            f"({', '.join(f'{k}={old.get(k)} vs {getattr(args, k)}' for k in differ)}); "
+            f"use the same options or another --out")
+    print(f"[bench] resuming: {len(payload['runs'])} finished runs from {args.out}")
+    return list(payload["runs"])
 
 
 def report(rows: list[dict], payload: dict, out: Path) -> None:

@@ -44,3 +44,24 @@ def test_ablation_summarises_an_interrupted_results_file(tmp_path):
     assert "cannot be judged (not all four variants ran)" in proc.stdout
     done = json.loads(partial.read_text())
     assert done["partial"] is False and len(done["summary"]) == 2
+
+
+@pytest.mark.slow
+def test_ablation_resume_runs_only_the_missing_pairs(tmp_path):
+    out = tmp_path / "ablation.json"
+    script = str(REPO / "bench" / "synthetic_ablation.py")
+    first = subprocess.run([sys.executable, script, "--tiny", "--variants", "aan", "--out",
+                            str(out)], capture_output=True, text=True, timeout=900)
+    assert first.returncode == 0, first.stderr[-3000:]
+    second = subprocess.run([sys.executable, script, "--tiny", "--variants", "aan", "no_both",
+                             "--out", str(out), "--resume"],
+                            capture_output=True, text=True, timeout=900)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert "resuming: 1 finished runs" in second.stdout
+    assert "[bench] aan seed" not in second.stdout and "[bench] no_both seed" in second.stdout
+    runs = json.loads(out.read_text())["runs"]
+    assert [(r["variant"], r["seed"]) for r in runs] == [("aan", 0), ("no_both", 0)]
+    clash = subprocess.run([sys.executable, script, "--iters", "3", "--batch", "4", "--out",
+                            str(out), "--resume", "--variants", "aan"],
+                           capture_output=True, text=True, timeout=300)
+    assert clash.returncode != 0 and "different protocol" in clash.stderr
