@@ -1,0 +1,31 @@
+"""atomic_write: all or nothing, and the permissions of an ordinary file."""
+
+import os
+from pathlib import Path
+
+import pytest
+
+from aan_core.atomic_io import atomic_write
+
+
+def test_written_file_has_ordinary_permissions(tmp_path):
+    plain = tmp_path / "plain.txt"
+    plain.write_text("x")
+    target = tmp_path / "atomic.txt"
+    atomic_write(target, lambda tmp: Path(tmp).write_text("x"))
+    assert target.read_text() == "x"
+    assert os.stat(target).st_mode & 0o777 == os.stat(plain).st_mode & 0o777
+
+
+def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
+    target = tmp_path / "a.json"
+    target.write_text("old")
+
+    def broken(tmp):
+        Path(tmp).write_text("half")
+        raise RuntimeError("disk full")
+
+    with pytest.raises(RuntimeError, match="disk full"):
+        atomic_write(target, broken)
+    assert target.read_text() == "old"
+    assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
