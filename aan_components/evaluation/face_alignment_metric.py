@@ -75,14 +75,20 @@ class FaceAlignmentMetric(BaseMetric):
                           gt=np.asarray(gt["keypoints"])[:1], visible=visible[:1],
                           img_path=sample.get("img_path"))
             if self.norm_mode == "box_size":
-                if "box_size" in gt:
-                    result["box"] = float(np.asarray(gt["box_size"]).reshape(-1)[0])
-                else:
-                    x1, y1, x2, y2 = np.asarray(gt["bboxes"]).reshape(-1, 4)[0]
-                    result["box"] = float(np.sqrt(max(x2 - x1, 0) * max(y2 - y1, 0)))
+                result["box"] = self.box_size(gt)
             self.results.append(result)
 
-    def _norm(self, gt: np.ndarray, results: list) -> np.ndarray:
+    @staticmethod
+    def box_size(gt) -> float:
+        """The annotation's ``box_size`` (AFLW) if present, else ``sqrt(w * h)`` of its box."""
+        if "box_size" in gt:
+            return float(np.asarray(gt["box_size"]).reshape(-1)[0])
+        x1, y1, x2, y2 = np.asarray(gt["bboxes"]).reshape(-1, 4)[0]
+        return float(np.sqrt(max(x2 - x1, 0) * max(y2 - y1, 0)))
+
+    def normalisation(self, gt: np.ndarray, results: list) -> np.ndarray:
+        """Per-image normalisation distance, :math:`(N,)`, for ground truth ``(N, K, 2)``;
+        ``results`` carry each image's ``box`` for ``box_size``."""
         name = (self.dataset_meta or {}).get("dataset_name", "")
         if self.norm_mode == "box_size":
             return np.array([r["box"] for r in results])
@@ -101,7 +107,7 @@ class FaceAlignmentMetric(BaseMetric):
         pred = np.concatenate([r["pred"] for r in results])
         gt = np.concatenate([r["gt"] for r in results])
         visible = np.concatenate([r["visible"] for r in results])
-        nmes = per_image_nme(pred, gt, visible, self._norm(gt, results))
+        nmes = per_image_nme(pred, gt, visible, self.normalisation(gt, results))
         bad = int(np.isnan(nmes).sum())
         if bad:
             logger.warning(f"FaceAlignmentMetric: {bad} of {len(nmes)} images have no visible "

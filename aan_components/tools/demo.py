@@ -63,11 +63,10 @@ def mean_shape_nme(runner: Runner, train_samples: int = 2000) -> float:
         gts.append(np.asarray(sample.gt_instances.keypoints[0]))
         v = np.asarray(sample.gt_instances.keypoints_visible[0], np.float64)
         vis.append(v[..., 0] if v.ndim == 2 else v)
-        box = np.asarray(sample.gt_instances.bboxes).reshape(-1, 4)[0]
-        extra.append(dict(box=float(np.sqrt(np.prod(box[2:] - box[:2])))))
+        extra.append(dict(box=metric.box_size(sample.gt_instances)))
     gt = np.stack(gts)
     return float(np.nanmean(per_image_nme(np.stack(preds), gt, np.stack(vis),
-                                          metric._norm(gt, extra))))
+                                          metric.normalisation(gt, extra))))
 
 
 @torch.no_grad()
@@ -82,8 +81,8 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
             info = dataset.get_data_info(sample.metainfo.get("id", len(faces)))
             faces.append(draw_landmarks(info["img"], sample.pred_instances.keypoints[0],
                                         sample.gt_instances.keypoints[0]))
-        data = model.data_preprocessor(batch, training=False)
-        model.extract_feat(data["inputs"])
+        if model.test_cfg.get("flip_test", False):  # the last forward was the flipped one
+            model.extract_feat(model.data_preprocessor(batch, training=False)["inputs"])
         stage_maps = getattr(model.backbone, "attention_maps", ())
         if stage_maps and all(m is not None for m in stage_maps):
             maps.append([m[:, 0].cpu().numpy() for m in stage_maps])
