@@ -10,6 +10,8 @@ import sys
 SUBCOMMANDS = {
     "demo": ("aan_components.tools.demo",
              "train + test AAN on synthetic faces (CPU, bounded time), draw the figures"),
+    "convert": ("aan_components.tools.convert",
+                "raw 300W / AFLW / CelebA / 300VW downloads -> MMPose COCO-style json"),
 }
 
 

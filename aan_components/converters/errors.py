@@ -1,0 +1,27 @@
+"""``ConversionError``: bad raw input, named by file and line or field."""
+
+from __future__ import annotations
+
+import os
+
+
+class ConversionError(ValueError):
+    """A raw dataset file a converter cannot use.
+
+    The message always starts with the file, then the line (for text files) or the field
+    (for ``.mat``/json), then what is wrong, e.g.
+    ``helen/trainset/1.pts: line 5: expected two numbers "x y", got 'abc 12'``.
+    """
+
+    def __init__(self, path: str | os.PathLike, problem: str, *, line: int | None = None,
+                 field: str | None = None) -> None:
+        self.path = os.fspath(path)
+        self.line = line
+        self.field = field
+        self.problem = problem
+        where = self.path
+        if line is not None:
+            where += f": line {line}"
+        if field is not None:
+            where += f": field {field!r}"
+        super().__init__(f"{where}: {problem}")

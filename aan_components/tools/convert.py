@@ -1,0 +1,42 @@
+"""Convert a raw official dataset download to MMPose COCO-style json.
+
+Each dataset has its own options: ``aan convert 300w --help``. Errors name the file and the
+line or field at fault; the command then exits with status 2 and leaves existing outputs as
+they were.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from aan_components.converters import CONVERTERS, ConversionError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="dataset", required=True, metavar="DATASET")
+    for name, (module, help_text) in CONVERTERS.items():
+        mod = importlib.import_module(module)
+        p = sub.add_parser(name, help=help_text,
+                           description=mod.__doc__,
+                           formatter_class=argparse.RawDescriptionHelpFormatter)
+        p.add_argument("raw_dir", metavar="RAW_DIR", help="the unpacked official download")
+        p.add_argument("out_dir", metavar="OUT_DIR",
+                       help="where annotations/ (and images/) are written")
+        mod.add_arguments(p)
+        p.set_defaults(_convert=mod.convert)
+
+
+def run(args: argparse.Namespace) -> None:
+    options = {k: v for k, v in vars(args).items()
+               if k not in ("command", "dataset", "raw_dir", "out_dir") and not k.startswith("_")}
+    try:
+        counts = args._convert(args.raw_dir, args.out_dir, **options)
+    except ConversionError as e:
+        print(f"aan convert {args.dataset}: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    width = max(len(k) for k in counts)
+    print(f"aan convert {args.dataset}: wrote {args.out_dir}/annotations")
+    for split, n in counts.items():
+        print(f"  {split:<{width}}  {n}")

@@ -1,0 +1,308 @@
+"""``aan convert``: the four converters on tiny archives in each raw format and on the real
+fixtures; the ``.pts`` convention; atomic, idempotent and resumable output; bad input."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from raw_archives import FIXTURES, make_300vw, make_300w, make_aflw, make_celeba, write_pts
+
+from aan_components.cli import main as aan
+from aan_components.converters import ConversionError, read_pts
+
+
+def load(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def keypoints(ann: dict) -> np.ndarray:
+    return np.array(ann["keypoints"]).reshape(-1, 3)
+
+
+def convert_fails(capsys, *argv: str) -> str:
+    """Run ``aan convert ...``, expect exit status 2, return stderr."""
+    with pytest.raises(SystemExit) as e:
+        aan(["convert", *map(str, argv)])
+    assert e.value.code == 2
+    return capsys.readouterr().err
+
+
+# ------------------------------------------------------------------------------------ .pts
+def test_pts_convention_pinned_on_real_300vw_fixture(tmp_path):
+    """The .pts values are 1-based; we write 0-based (values - 1). MMPose's own json of the
+    same frames copies the values unchanged: ours must be exactly 1 px lower."""
+    aan(["convert", "300vw", str(FIXTURES / "300vw"), str(tmp_path)])
+    ours = load(tmp_path / "annotations" / "face_landmarks_300vw_category1.json")
+    mmpose = load(FIXTURES / "300vw" / "anno_300vw.json")
+    mm_by_file = {im["file_name"].replace("/imgs/", "/"): im["id"] for im in mmpose["images"]}
+    mm_anns = {a["image_id"]: a for a in mmpose["annotations"]}
+    compared = 0
+    for im, ann in zip(ours["images"], ours["annotations"], strict=True):
+        if im["file_name"] in mm_by_file:
+            theirs = keypoints(mm_anns[mm_by_file[im["file_name"]]])[:, :2]
+            np.testing.assert_allclose(keypoints(ann)[:, :2], theirs - 1, atol=1e-3)
+            compared += 1
+    assert compared == 1  # 401/000732 (MMPose's file leaves out the broken 000731)
+    raw = read_pts(FIXTURES / "300vw" / "401" / "annot" / "000732.pts")
+    assert ours["info"]["coordinates"].startswith("0-based")
+    # --keep-pts-values writes them unchanged
+    aan(["convert", "300vw", str(FIXTURES / "300vw"), str(tmp_path / "keep"),
+         "--keep-pts-values"])
+    kept = load(tmp_path / "keep" / "annotations" / "face_landmarks_300vw_category1.json")
+    np.testing.assert_allclose(keypoints(kept["annotations"][1])[:, :2], raw, atol=1e-3)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("", "empty file"),
+    ("version: 1\nn_points: 2\n1 2\n3 4\n}\n", "expected a header line or '{'"),
+    ("version: 1\nn_points: 2\n{\n1 2\n3 4\n", "no closing '}'"),
+    ("version: 1\nn_points: 2\n{\n1 2\n3 abc\n}\n", "line 5: expected two numbers"),
+    ("version: 1\nn_points: 2\n{\n1 2\n3 nan\n}\n", "line 5: non-finite"),
+    ("version: 1\nn_points: 2\n{\n1 2\ninf 4\n}\n", "line 5: non-finite"),
+    ("version: 1\nn_points: 3\n{\n1 2\n3 4\n}\n", "n_points 3 but the file has 2"),
+    ("version: 1\nn_points: x\n{\n1 2\n}\n", "line 2: n_points is not an integer"),
+    ("version: 1\nn_points: 2\n{\n1 2 5\n3 4\n}\n", "line 4: expected two numbers"),
+])
+def test_pts_errors_name_file_and_line(tmp_path, text, message):
+    p = tmp_path / "bad.pts"
+    p.write_text(text)
+    with pytest.raises(ConversionError, match=message) as e:
+        read_pts(p, num_points=2)
+    assert str(p) in str(e.value)
+
+
+def test_pts_wrong_point_count(tmp_path):
+    write_pts(tmp_path / "a.pts", np.zeros((67, 2)))
+    with pytest.raises(ConversionError, match="expected 68 points, got 67"):
+        read_pts(tmp_path / "a.pts", 68)
+
+
+# ------------------------------------------------------------------------------------ 300W
+def test_300w_splits_and_coordinates(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    truth = make_300w(raw)
+    aan(["convert", "300w", str(raw), str(out)])
+    counts = {s: len(load(out / "annotations" / f"face_landmarks_300w_{s}.json")["images"])
+              for s in ("train", "common", "challenging", "full")}
+    assert counts == {"train": 3, "common": 2, "challenging": 1, "full": 3}
+    full = load(out / "annotations" / "face_landmarks_300w_full.json")
+    assert sorted(im["file_name"].split("/")[0] for im in full["images"]) == \
+        ["helen", "ibug", "lfpw"]
+    for im, ann in zip(full["images"], full["annotations"], strict=True):
+        np.testing.assert_allclose(keypoints(ann)[:, :2], truth[im["file_name"]], atol=1e-3)
+        assert (out / "images" / im["file_name"]).is_file()
+        x, y, w, h = ann["bbox"]
+        assert ann["scale"] == pytest.approx(max(w, h) / 200, abs=1e-4)
+
+
+def test_300w_is_idempotent_and_builds_in_mmpose(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_300w(raw)
+    aan(["convert", "300w", str(raw), str(out)])
+    first = (out / "annotations" / "face_landmarks_300w_train.json").read_bytes()
+    aan(["convert", "300w", str(raw), str(out)])
+    assert (out / "annotations" / "face_landmarks_300w_train.json").read_bytes() == first
+    from mmpose.registry import DATASETS
+
+    ds = DATASETS.build(dict(type="Face300WDataset", data_root=str(out),
+                             ann_file="annotations/face_landmarks_300w_full.json",
+                             data_prefix=dict(img="images/"), pipeline=[]))
+    assert len(ds) == 3 and ds[0]["keypoints"].shape == (1, 68, 2)
+
+
+def test_300w_bad_pts_leaves_existing_outputs_untouched(tmp_path, capsys):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_300w(raw)
+    aan(["convert", "300w", str(raw), str(out)])
+    before = {p: p.read_bytes() for p in (out / "annotations").iterdir()}
+    bad = raw / "ibug" / "face5.pts"
+    bad.write_text(bad.read_text().replace("\n", "\noops\n", 4))
+    err = convert_fails(capsys, "300w", raw, out)
+    assert "face5.pts" in err and "line" in err
+    assert {p: p.read_bytes() for p in (out / "annotations").iterdir()} == before
+
+
+def test_300w_missing_image_and_folder(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    make_300w(raw)
+    next((raw / "afw").glob("*.png")).unlink()
+    err = convert_fails(capsys, "300w", raw, tmp_path / "out")
+    assert "afw/face0.pts" in err and "no image" in err
+    assert not (tmp_path / "out" / "annotations").exists()
+    import shutil
+
+    shutil.rmtree(raw / "ibug")
+    err = convert_fails(capsys, "300w", raw, tmp_path / "out")
+    assert "ibug" in err and "folder not found" in err
+
+
+def test_300w_box_outside_image(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    truth = make_300w(raw)
+    write_pts(raw / "lfpw" / "testset" / "face4.pts", truth["lfpw/testset/face4.png"] + 5000)
+    err = convert_fails(capsys, "300w", raw, tmp_path / "out")
+    assert "face4.pts" in err and "field 'bbox'" in err and "outside" in err
+
+
+# ------------------------------------------------------------------------------------ AFLW
+def test_aflw_split_missing_points_and_box_size(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    mat = make_aflw(raw)
+    aan(["convert", "aflw", str(raw), str(out), "--num-train", "2"])
+    ann = {s: load(out / "annotations" / f"face_landmarks_aflw_{s}.json")
+           for s in ("train", "test", "test_frontal")}
+    assert [len(a["images"]) for a in ann.values()] == [2, 2, 1]
+    # ra = [3, 1, 4, 2]: faces 3 and 1 train, 4 and 2 test; face 4 has two missing points
+    test = ann["test"]["annotations"]
+    kp4 = keypoints(test[0])
+    assert kp4[[0, 5], 2].tolist() == [0, 0] and (kp4[[1, 2, 3], 2] > 0).all()
+    assert test[0]["num_keypoints"] == 17
+    x1, x2, y1, y2 = mat["bbox"][3]
+    assert test[0]["box_size"] == pytest.approx(np.sqrt((x2 - x1) * (y2 - y1)), abs=1e-3)
+    fixture = load(FIXTURES / "aflw" / "test_aflw.json")["annotations"]
+    # face 2 is fixture face 1 again: 0-based points equal MMPose's values
+    np.testing.assert_allclose(keypoints(test[1])[:, :2],
+                               keypoints(fixture[1])[:, :2], atol=1e-3)
+    assert test[1]["box_size"] == pytest.approx(fixture[1]["box_size"], abs=1e-3)
+    from mmpose.registry import DATASETS
+
+    ds = DATASETS.build(dict(type="AFLWDataset", data_root=str(out),
+                             ann_file="annotations/face_landmarks_aflw_test.json",
+                             data_prefix=dict(img="images/"), pipeline=[], test_mode=True))
+    assert ds[0]["keypoints_visible"][0, [0, 5]].tolist() == [0, 0]
+
+
+@pytest.mark.parametrize("change, message", [
+    (lambda m: m.pop("mask_new"), "field 'mask_new': missing"),
+    (lambda m: m.update(data=m["data"][:, :30]), "field 'data': expected a numeric 4 x 38"),
+    (lambda m: m.update(bbox=m["bbox"][:3]), "field 'bbox'"),
+    (lambda m: m.update(ra=np.array([[1, 1, 2, 3]])), "field 'ra': expected a permutation"),
+    (lambda m: m.update(mask_new=m["mask_new"] * 2), "field 'mask_new': values must be 0 or 1"),
+])
+def test_aflw_bad_mat_fields(tmp_path, capsys, change, message):
+    from scipy.io import savemat
+
+    raw = tmp_path / "raw"
+    mat = make_aflw(raw)
+    change(mat)
+    savemat(raw / "AFLWinfo_release.mat", mat)
+    err = convert_fails(capsys, "aflw", raw, tmp_path / "out", "--num-train", "2")
+    assert "AFLWinfo_release.mat" in err and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_aflw_not_a_mat_file(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    make_aflw(raw)
+    (raw / "AFLWinfo_release.mat").write_bytes(b"\x00garbage" * 10)
+    err = convert_fails(capsys, "aflw", raw, tmp_path / "out", "--num-train", "2")
+    assert "not a readable MATLAB" in err
+
+
+# ---------------------------------------------------------------------------------- CelebA
+def test_celeba_partitions_and_points(tmp_path):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    truth = make_celeba(raw)
+    aan(["convert", "celeba", str(raw), str(out)])
+    train = load(out / "annotations" / "face_landmarks_celeba_train.json")
+    test = load(out / "annotations" / "face_landmarks_celeba_test.json")
+    assert len(train["images"]) == 4 and len(test["images"]) == 2  # 0+1 train, 2 test
+    for im, ann in zip(test["images"], test["annotations"], strict=True):
+        np.testing.assert_allclose(keypoints(ann)[:, :2], truth[im["file_name"]])
+    from mmpose.registry import DATASETS
+
+    ds = DATASETS.build(dict(type="CelebADataset", data_root=str(out),
+                             ann_file="annotations/face_landmarks_celeba_test.json",
+                             data_prefix=dict(img="images/"), pipeline=[], test_mode=True))
+    assert len(ds) == 2 and ds.metainfo["dataset_name"] == "celeba"
+    assert ds[0]["keypoints"].shape == (1, 5, 2)
+
+
+@pytest.mark.parametrize("file, edit, message", [
+    ("Anno/list_landmarks_celeba.txt", lambda t: t.rsplit("\n", 2)[0] + "\n000006.jpg 1 2 3\n",
+     "line 8: expected 11 fields, got 4"),
+    ("Anno/list_landmarks_celeba.txt", lambda t: t.replace("000003.jpg", "3.gif"),
+     "line 5: bad image id '3.gif'"),
+    ("Anno/list_landmarks_celeba.txt", lambda t: "7" + t[1:], "line 1: first line declares 7"),
+    ("Anno/list_bbox_celeba.txt", lambda t: t.replace("000002.jpg ", "000002.jpg x"),
+     "line 4: non-numeric value"),
+    ("Eval/list_eval_partition.txt", lambda t: t.replace("000004.jpg 0", "000004.jpg 5"),
+     "line 4: partition must be 0, 1 or 2"),
+    ("Eval/list_eval_partition.txt", lambda t: t.replace("000005.jpg", "000099.jpg"),
+     "line 5: image 000099.jpg is not in list_landmarks_celeba.txt"),
+    ("Eval/list_eval_partition.txt", lambda t: t.rsplit("\n", 2)[0] + "\n",
+     "image 000006.jpg (and 0 more) not in list_eval_partition.txt"),
+])
+def test_celeba_bad_lists(tmp_path, capsys, file, edit, message):
+    raw = tmp_path / "raw"
+    make_celeba(raw)
+    p = raw / file
+    p.write_text(edit(p.read_text()))
+    err = convert_fails(capsys, "celeba", raw, tmp_path / "out")
+    assert p.name in err and message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_celeba_bad_images(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    make_celeba(raw)
+    img = raw / "Img" / "img_celeba" / "000002.jpg"
+    img.write_bytes(b"")
+    assert "000002.jpg: image file is empty" in convert_fails(capsys, "celeba", raw,
+                                                              tmp_path / "out")
+    img.write_bytes(b"not a jpeg at all")
+    assert "000002.jpg: not a readable image" in convert_fails(capsys, "celeba", raw,
+                                                               tmp_path / "out")
+    img.unlink()
+    assert "000002.jpg: image file not found" in convert_fails(capsys, "celeba", raw,
+                                                               tmp_path / "out")
+
+
+# ----------------------------------------------------------------------------------- 300VW
+def test_300vw_videos_categories_and_resume(tmp_path, monkeypatch):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_300vw(raw)
+    aan(["convert", "300vw", str(raw), str(out), "--frame-step", "2"])
+    train = load(out / "annotations" / "face_landmarks_300vw_train.json")
+    cat3 = load(out / "annotations" / "face_landmarks_300vw_category3.json")
+    assert [im["file_name"] for im in train["images"]] == ["001/000001.jpg", "001/000003.jpg",
+                                                            "001/000005.jpg"]
+    assert len(cat3["images"]) == 3  # video 410 is category 3
+    assert sorted(p.name for p in (out / "images" / "410").glob("*.jpg")) == \
+        ["000001.jpg", "000003.jpg", "000005.jpg"]
+    pts = read_pts(raw / "410" / "annot" / "000003.pts")
+    np.testing.assert_allclose(keypoints(cat3["annotations"][1])[:, :2], pts - 1, atol=1e-3)
+    # resumable: a second run decodes nothing (the video reader would fail if it were used)
+    import cv2
+
+    monkeypatch.setattr(cv2, "VideoCapture", lambda *a: pytest.fail("decoded again"))
+    aan(["convert", "300vw", str(raw), str(out), "--frame-step", "2"])
+    # a half-done video (interrupted run) is redone: its temporary folder is not reused
+    assert not list((out / "images").glob(".*partial"))
+
+
+def test_300vw_truncated_video_skips_and_reports_frames(tmp_path, capsys):
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_300vw(raw, videos=("001",), frames=8)
+    video = raw / "001" / "vid.avi"
+    data = video.read_bytes()
+    video.write_bytes(data[: len(data) // 2])
+    aan(["convert", "300vw", str(raw), str(out)])
+    captured = capsys.readouterr()
+    failed = load(out / "annotations" / "failed_frames_300vw.json")["001"]
+    train = load(out / "annotations" / "face_landmarks_300vw_train.json")
+    assert failed and len(train["images"]) + len(failed) == 8
+    assert "failed to decode" in captured.err
+    assert f"failed_frames  {len(failed)}" in captured.out
+
+
+def test_300vw_unreadable_video(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    make_300vw(raw, videos=("001",), frames=2)
+    (raw / "001" / "vid.avi").write_bytes(b"RIFF0000AVI garbage")
+    err = convert_fails(capsys, "300vw", raw, tmp_path / "out")
+    assert "001/vid.avi" in err
+    assert not (tmp_path / "out" / "annotations").exists()
