@@ -59,5 +59,5 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # Per-image NME with 300W's inter-ocular normalisation, CED (PNG + CSV), AUC, failure rate.
-val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='inter_ocular')
+val_evaluator = dict(_delete_=True, type='FaceAlignmentMetric', norm_mode='inter_ocular')
 test_evaluator = val_evaluator

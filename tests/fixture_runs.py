@@ -7,7 +7,7 @@ from typing import Any
 
 
 def fixture_overrides(dataset_dir: Path, ann_file: str, iters: int = 2,
-                      batch_size: int = 2) -> dict[str, Any]:
+                      batch_size: int = 2, img_prefix: str = "") -> dict[str, Any]:
     """``--cfg-options`` / ``Config.merge_from_dict`` keys for a tiny CPU run on one fixture."""
     opts: dict[str, Any] = {
         "train_cfg.max_iters": iters,
@@ -22,7 +22,7 @@ def fixture_overrides(dataset_dir: Path, ann_file: str, iters: int = 2,
         opts.update({
             f"{key}.dataset.data_root": str(dataset_dir),
             f"{key}.dataset.ann_file": ann_file,
-            f"{key}.dataset.data_prefix.img": "",
+            f"{key}.dataset.data_prefix.img": img_prefix,
             f"{key}.num_workers": 0,
             f"{key}.persistent_workers": False,
         })

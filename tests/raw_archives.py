@@ -11,10 +11,10 @@ from pathlib import Path
 
 import cv2
 import numpy as np
+from conftest import FIXTURES
 
 from aan_core.synthetic_faces import render_synthetic_face
 
-FIXTURES = Path(__file__).resolve().parents[2] / "shared" / "fixtures" / "mmpose_face_samples"
 FACE300W_DIRS = ("afw", "helen/trainset", "helen/testset", "lfpw/trainset", "lfpw/testset",
                  "ibug")
 

@@ -44,7 +44,7 @@ def test_auc_and_failure_rate_match_closed_forms():
     assert ced.fractions[0] == 0 and ced.fractions[-1] == pytest.approx(0.8)
 
 
-def _samples(pred, gt, vis, bboxes=None):
+def _samples(pred, gt, vis, bboxes=None, paths=None):
     out = []
     for i in range(len(gt)):
         g = InstanceData()
@@ -55,7 +55,7 @@ def _samples(pred, gt, vis, bboxes=None):
         p = InstanceData()
         p.keypoints = pred[i:i + 1]
         out.append(dict(gt_instances=g.to_dict(), pred_instances=p.to_dict(),
-                        img_path=f"img{i}.png"))
+                        img_path=paths[i] if paths else f"img{i}.png"))
     return out
 
 
@@ -129,3 +129,59 @@ def test_unknown_dataset_needs_explicit_points(tmp_path):
         _evaluate(metric, _samples(gt, gt, np.ones((1, 4))), dict(dataset_name="mine"))
     with pytest.raises(ValueError, match="norm_mode must be one of"):
         METRICS.build(dict(type="FaceAlignmentMetric", norm_mode="eyes"))
+
+
+def test_300w_subsets_from_one_run_match_separate_runs(tmp_path):
+    """common / challenging / full from one evaluation of the full set == evaluating each
+    subset alone; each subset also gets AUC and FR; the metrics json names them all."""
+    import json
+
+    rng = np.random.default_rng(3)
+    paths = ([f"data/300w/images/helen/testset/{i}.jpg" for i in range(5)]
+             + [f"data/300w/images/lfpw/testset/{i}.png" for i in range(4)]
+             + [f"data/300w/images/ibug/image_{i}.jpg" for i in range(3)])
+    n = len(paths)
+    gt = rng.uniform(0, 200, (n, 68, 2))
+    pred = gt + rng.normal(0, 4, gt.shape) * np.linspace(0.5, 3, n)[:, None, None]
+    vis = np.ones((n, 68))
+    meta = dict(dataset_name="300w")
+    res = _evaluate(METRICS.build(dict(type="FaceAlignmentMetric", subsets="300w",
+                                       out_dir=str(tmp_path / "one"))),
+                    _samples(pred, gt, vis, paths=paths), meta)
+    for name, idx in (("common", slice(0, 9)), ("challenging", slice(9, 12))):
+        alone = _evaluate(METRICS.build(dict(type="FaceAlignmentMetric",
+                                             out_dir=str(tmp_path / name))),
+                          _samples(pred[idx], gt[idx], vis[idx], paths=paths[idx]), meta)
+        for key in ("NME", "AUC@0.08", "FR@0.1"):
+            assert res[f"{key}/{name}"] == pytest.approx(alone[key], rel=1e-12)
+    want = hand_nme(pred, gt, vis, np.linalg.norm(gt[:, 36] - gt[:, 45], axis=-1))
+    assert res["NME"] == pytest.approx(want.mean())
+    saved = json.loads((tmp_path / "one" / "face_alignment_metrics.json").read_text())
+    assert saved["num_images"] == {"all": 12, "common": 9, "challenging": 3}
+    assert saved["metrics"]["NME/challenging"] == res["NME/challenging"]
+    header = next(csv.reader((tmp_path / "one" / "ced.csv").open()))
+    assert header == ["nme_threshold", "fraction_of_images", "fraction_of_images/common",
+                      "fraction_of_images/challenging"]
+
+
+def test_300vw_category_presets_match_both_path_layouts():
+    from aan_components.evaluation.face_alignment_metric import SUBSET_PRESETS
+
+    cats = SUBSET_PRESETS["300vw"]
+    import re
+
+    def which(path):
+        return [c for c, p in cats.items() if re.search(p, path)]
+
+    assert which("data/300vw/images/410/000001.jpg") == ["category3"]
+    assert which("data/300vw/410/imgs/000001.jpg") == ["category3"]  # MMPose's layout
+    assert which("data/300vw/images/114/000010.jpg") == ["category1"]
+    assert which("data/300vw/images/001/000001.jpg") == []  # a training video
+    assert which("data/4100/images/001/000001.jpg") == []
+
+
+def test_bad_subset_config_is_named():
+    with pytest.raises(ValueError, match="unknown preset '300x'"):
+        METRICS.build(dict(type="FaceAlignmentMetric", subsets="300x"))
+    with pytest.raises(ValueError, match=r"subsets\['a'\]: bad regex"):
+        METRICS.build(dict(type="FaceAlignmentMetric", subsets={"a": "("}))

@@ -12,10 +12,12 @@ and counted. Extraction is resumable: each video is written to a temporary folde
 renamed when complete, and completed videos are not decoded again.
 
 Splits (paper / AAN_SPEC.md): category 1, 2, 3 test videos as listed below; every other
-video is a training video (50 in the full dataset).
+video is a training video (50 in the full dataset); ``test`` = the three categories together
+(one evaluation reports each category: ``FaceAlignmentMetric(subsets='300vw')``).
 Coordinates: ``.pts`` values minus 1 (1-based -> 0-based), unless ``--keep-pts-values``.
 Face box: the tight box of the 68 points.
-Output: ``OUT_DIR/annotations/face_landmarks_300vw_{train,category1,category2,category3}.json``.
+Output: ``OUT_DIR/annotations/face_landmarks_300vw_{SPLIT}.json``, SPLIT one of train,
+category1, category2, category3, test.
 """
 
 from __future__ import annotations
@@ -152,14 +154,15 @@ def convert(raw_dir: str | Path, out_dir: str | Path, keep_pts_values: bool = Fa
                 coordinates="pts values unchanged (1-based)" if keep_pts_values else
                 "0-based pixels (pts values - 1)", box="tight box of the 68 points")
     out = {s: CocoFaceJson(KEYPOINT_NAMES, dict(meta, split=s))
-           for s in ("train", *CATEGORIES)}
+           for s in ("train", *CATEGORIES, "test")}
     for name, frames in annotations.items():
         split = SPLIT_OF_VIDEO.get(name, "train")
         sizes = records[name]["sizes"]
         for frame, (points, pts) in sorted(frames.items()):
             if str(frame) in sizes:
-                out[split].add(f"{name}/{frame:06d}.jpg", tuple(sizes[str(frame)]), points,
-                               [1] * 68, box_from_points(points), source=pts)
+                for js in (out[split], out["test"]) if split != "train" else (out[split],):
+                    js.add(f"{name}/{frame:06d}.jpg", tuple(sizes[str(frame)]), points,
+                           [1] * 68, box_from_points(points), source=pts)
     for split, js in out.items():
         js.write(out_dir / "annotations" / f"face_landmarks_300vw_{split}.json")
     summary = {"failed_frames": failed_total}

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import csv
+import json
 import os.path as osp
+import re
 from collections.abc import Sequence
 
 import numpy as np
@@ -15,13 +17,33 @@ from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import ced_curve, failure_rate, inter_ocular, inter_pupil, per_image_nme
 
 # Default normalisation points per dataset (MMPose dataset_name), 0-based.
-OUTER_EYE_CORNERS = {"300w": (36, 45), "wflw": (60, 72), "cofw": (8, 9),
+OUTER_EYE_CORNERS = {"300w": (36, 45), "300vw": (36, 45), "wflw": (60, 72), "cofw": (8, 9),
                      "coco_wholebody_face": (36, 45), "lapa": (66, 79), "celeba": (0, 1)}
-EYE_GROUPS = {"300w": (range(36, 42), range(42, 48)),
+EYE_GROUPS = {"300w": (range(36, 42), range(42, 48)), "300vw": (range(36, 42), range(42, 48)),
               "coco_wholebody_face": (range(36, 42), range(42, 48)),
               "wflw": (range(60, 68), range(68, 76)), "celeba": ([0], [1]),
               "aflw": ([7], [10])}
 NORM_MODES = ("inter_ocular", "inter_pupil", "box_size")
+
+
+def _videos(ids: str) -> str:
+    """Regex of the frames of the given 300VW videos (``<video>/[imgs/]<frame>.<ext>``)."""
+    return rf"(?:^|/)(?:{'|'.join(ids.split())})/(?:imgs/)?[^/]+$"
+
+
+# Named subsets, each a regex searched in the image path (``subsets='300w'`` in a config).
+SUBSET_PRESETS = {
+    "300w": {"common": r"(?:^|/)(?:helen|lfpw)/testset/[^/]+$",
+             "challenging": r"(?:^|/)ibug/[^/]+$"},
+    "300vw": {
+        "category1": _videos("114 124 125 126 150 158 401 402 505 506 507 508 509 510 511 514 "
+                             "515 518 519 520 521 522 524 525 537 538 540 541 546 547 548"),
+        "category2": _videos("203 208 211 212 213 214 218 224 403 404 405 406 407 408 409 412 "
+                             "550 551 553"),
+        "category3": _videos("410 411 516 517 526 528 529 530 531 533 557 558 559 562"),
+    },
+}
+METRICS_FILE = "face_alignment_metrics.json"
 
 
 @METRICS.register_module()
@@ -33,7 +55,11 @@ class FaceAlignmentMetric(BaseMetric):
     - ``AUC@t`` and ``FR@t`` for each ``t`` in ``thresholds``: area under the CED up to
       ``t`` (normalised to 1) and the fraction of images with NME > ``t``.
     - The CED curve is saved as ``ced.png`` and ``ced.csv``, and the per-image NMEs as
-      ``per_image_nme.csv``, in ``out_dir`` (default: the run's log folder).
+      ``per_image_nme.csv``, in ``out_dir`` (default: the run's log folder), with all
+      metrics in ``face_alignment_metrics.json`` (read by ``aan tables``).
+    - Subsets (``subsets``): the same metrics again for each named subset of the test
+      images, as ``NME/<name>``, ``AUC@t/<name>``, ``FR@t/<name>``: 300W's common and
+      challenging sets, or 300VW's three categories, from one run on the full set.
 
     Args:
         norm_mode: ``'inter_ocular'`` (distance of two points, by default the outer eye
@@ -44,6 +70,9 @@ class FaceAlignmentMetric(BaseMetric):
             lists of indices. ``None`` takes the dataset's defaults.
         thresholds: NME thresholds for AUC and failure rate.
         ced_max: Right end of the saved CED curve.
+        subsets: ``{name: regex}`` searched in each image path, or a preset name:
+            ``'300w'`` (common = HELEN/LFPW test, challenging = iBUG) or ``'300vw'``
+            (category1-3 by video number). ``None``: no subsets.
         out_dir: Folder for the CED and per-image files; ``None`` uses the log folder of
             the current run (no files when there is none).
         collect_device / prefix: as in mmengine's ``BaseMetric``.
@@ -53,8 +82,8 @@ class FaceAlignmentMetric(BaseMetric):
 
     def __init__(self, norm_mode: str = "inter_ocular", norm_indices: Sequence | None = None,
                  thresholds: Sequence[float] = (0.08, 0.10), ced_max: float = 0.15,
-                 out_dir: str | None = None, collect_device: str = "cpu",
-                 prefix: str | None = None) -> None:
+                 out_dir: str | None = None, subsets: str | dict[str, str] | None = None,
+                 collect_device: str = "cpu", prefix: str | None = None) -> None:
         super().__init__(collect_device=collect_device, prefix=prefix)
         if norm_mode not in NORM_MODES:
             raise ValueError(
@@ -64,6 +93,18 @@ class FaceAlignmentMetric(BaseMetric):
         self.thresholds = tuple(float(t) for t in thresholds)
         self.ced_max = max(ced_max, *self.thresholds)
         self.out_dir = out_dir
+        if isinstance(subsets, str):
+            if subsets not in SUBSET_PRESETS:
+                raise ValueError(f"FaceAlignmentMetric.subsets: unknown preset {subsets!r}; "
+                                 f"use one of {sorted(SUBSET_PRESETS)} or a dict name -> regex")
+            subsets = SUBSET_PRESETS[subsets]
+        self.subsets = {}
+        for name, pattern in (subsets or {}).items():
+            try:
+                self.subsets[name] = re.compile(pattern)
+            except re.error as e:
+                raise ValueError(f"FaceAlignmentMetric.subsets[{name!r}]: bad regex "
+                                 f"{pattern!r}: {e}") from None
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
@@ -112,27 +153,55 @@ class FaceAlignmentMetric(BaseMetric):
         if bad:
             logger.warning(f"FaceAlignmentMetric: {bad} of {len(nmes)} images have no visible "
                            f"point or a zero normalisation distance; they are left out")
+        img_paths = [r["img_path"] or "" for r in results]
+        metrics, ced = self.summarise(nmes)
+        curves = {"all": ced}
+        counts = {"all": int(np.isfinite(nmes).sum())}
+        for name, pattern in self.subsets.items():
+            member = np.array([bool(pattern.search(p)) for p in img_paths])
+            if not member.any():
+                logger.warning(f"FaceAlignmentMetric: subset {name!r} matches none of the "
+                               f"{len(img_paths)} test images (pattern {pattern.pattern!r})")
+                continue
+            sub, curves[name] = self.summarise(nmes[member])
+            metrics.update({f"{k}/{name}": v for k, v in sub.items()})
+            counts[name] = int(np.isfinite(nmes[member]).sum())
+        out_dir = self.out_dir or (osp.dirname(logger.log_file)
+                                   if getattr(logger, "log_file", None) else None)
+        if out_dir:
+            self.save_outputs(out_dir, nmes, curves, img_paths, metrics, counts)
+            logger.info(f"FaceAlignmentMetric: CED curve and per-image NME saved in {out_dir}")
+        return metrics
+
+    def summarise(self, nmes: np.ndarray):
+        """``({NME, AUC@t, FR@t}, CED curve)`` of per-image NMEs."""
         ced = ced_curve(nmes, self.ced_max)
         metrics = {"NME": float(np.nanmean(nmes))}
         for t in self.thresholds:
             metrics[f"AUC@{t:g}"] = ced.auc(t)
             metrics[f"FR@{t:g}"] = failure_rate(nmes, t)
-        out_dir = self.out_dir or (osp.dirname(logger.log_file)
-                                   if getattr(logger, "log_file", None) else None)
-        if out_dir:
-            self.save_outputs(out_dir, nmes, ced, [r["img_path"] for r in results], metrics)
-            logger.info(f"FaceAlignmentMetric: CED curve and per-image NME saved in {out_dir}")
-        return metrics
+        return metrics, ced
 
-    def save_outputs(self, out_dir: str, nmes, ced, img_paths, metrics) -> None:
-        """Write ``ced.csv``, ``ced.png`` and ``per_image_nme.csv`` atomically."""
+    def save_outputs(self, out_dir: str, nmes, curves, img_paths, metrics, counts) -> None:
+        """Write ``ced.csv``, ``ced.png``, ``per_image_nme.csv`` and the metrics json
+        atomically; ``curves`` maps ``'all'`` and each subset to its CED."""
 
         def ced_csv(path):
             with open(path, "w", newline="") as f:
                 w = csv.writer(f)
-                w.writerow(["nme_threshold", "fraction_of_images"])
-                w.writerows(zip(np.round(ced.thresholds, 6), np.round(ced.fractions, 6),
+                w.writerow(["nme_threshold", *(f"fraction_of_images/{n}" if n != "all"
+                                               else "fraction_of_images" for n in curves)])
+                first = curves["all"]
+                w.writerows(zip(np.round(first.thresholds, 6),
+                                *(np.round(c.fractions, 6) for c in curves.values()),
                                 strict=True))
+
+        def metrics_json(path):
+            meta = self.dataset_meta or {}
+            with open(path, "w") as f:
+                json.dump(dict(dataset_name=meta.get("dataset_name"), norm_mode=self.norm_mode,
+                               prefix=self.prefix,
+                               num_images=counts, metrics=metrics), f, indent=1)
 
         def per_image_csv(path):
             with open(path, "w", newline="") as f:
@@ -148,12 +217,15 @@ class FaceAlignmentMetric(BaseMetric):
             import matplotlib.pyplot as plt
 
             fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
-            label = f"NME {metrics['NME'] * 100:.2f}%"
-            if self.thresholds:
-                t = self.thresholds[-1]
-                label += f", AUC@{t:g} {metrics[f'AUC@{t:g}']:.3f}, FR@{t:g} " \
-                         f"{metrics[f'FR@{t:g}'] * 100:.1f}%"
-            ax.plot(ced.thresholds, ced.fractions, label=label)
+            for name, ced in curves.items():
+                suffix = "" if name == "all" else f"/{name}"
+                label = f"{'all' if name == 'all' else name} ({counts[name]}): NME " \
+                        f"{metrics['NME' + suffix] * 100:.2f}%"
+                if self.thresholds:
+                    t = self.thresholds[-1]
+                    label += f", AUC@{t:g} {metrics[f'AUC@{t:g}{suffix}']:.3f}, FR@{t:g} " \
+                             f"{metrics[f'FR@{t:g}{suffix}'] * 100:.1f}%"
+                ax.plot(ced.thresholds, ced.fractions, label=label)
             for t in self.thresholds:
                 ax.axvline(t, color="gray", lw=0.8, ls="--")
             ax.set(xlabel=f"NME ({self.norm_mode})", ylabel="fraction of images",
@@ -164,6 +236,10 @@ class FaceAlignmentMetric(BaseMetric):
             fig.savefig(path, format="png")
             plt.close(fig)
 
-        atomic_write(osp.join(out_dir, "ced.csv"), ced_csv)
-        atomic_write(osp.join(out_dir, "per_image_nme.csv"), per_image_csv)
-        atomic_write(osp.join(out_dir, "ced.png"), ced_png)
+        # two metrics in one evaluator (e.g. inter-ocular and inter-pupil) keep their own files
+        tag = f"_{self.prefix}" if self.prefix else ""
+        atomic_write(osp.join(out_dir, f"ced{tag}.csv"), ced_csv)
+        atomic_write(osp.join(out_dir, f"per_image_nme{tag}.csv"), per_image_csv)
+        atomic_write(osp.join(out_dir, f"ced{tag}.png"), ced_png)
+        atomic_write(osp.join(out_dir, METRICS_FILE.replace(".json", f"{tag}.json")),
+                     metrics_json)

@@ -1,0 +1,20 @@
+# AAN on 300VW (68 points, video frames): the paper's recipe (Sec. 4.2); train on the 50
+# training videos, test on categories 1 / 2 / 3 (one run reports each). Normalisation: the
+# paper does not say; inter-ocular (outer eye corners), the 300VW challenge's choice.
+# Paper: 5.03 / 4.82 / 7.98.
+#   aan convert 300vw RAW data/300vw && mim train mmpose mm_configs/aan_300vw.py
+_base_ = ['./aan_300w.py']
+
+dataset_type = 'Face300VWDataset'
+data_root = 'data/300vw/'
+train_dataloader = dict(dataset=dict(
+    type=dataset_type, data_root=data_root,
+    ann_file='annotations/face_landmarks_300vw_train.json'))
+val_dataloader = dict(dataset=dict(
+    type=dataset_type, data_root=data_root,
+    ann_file='annotations/face_landmarks_300vw_test.json'))  # categories 1-3 together
+test_dataloader = val_dataloader
+
+val_evaluator = dict(_delete_=True, type='FaceAlignmentMetric', norm_mode='inter_ocular',
+                     subsets='300vw')
+test_evaluator = val_evaluator
