@@ -12,6 +12,8 @@ SUBCOMMANDS = {
              "train + test AAN on synthetic faces (CPU, bounded time), draw the figures"),
     "convert": ("aan_components.tools.convert",
                 "raw 300W / AFLW / CelebA / 300VW downloads -> MMPose COCO-style json"),
+    "tables": ("aan_components.tools.tables",
+               "test results of work dirs -> the paper's Tables 1-5 (markdown), paper beside"),
 }
 
 

@@ -1,0 +1,182 @@
+"""Gather test results of runs into the layout of the paper's Tables 1-5 (markdown).
+
+Each WORK_DIR is an mmengine work dir of a ``mim test`` / ``mim train`` run with
+``FaceAlignmentMetric`` (it writes ``face_alignment_metrics*.json`` beside the log); the run's
+dataset comes from that file, the model variant (AAN, w/o attention, w/o NE layer, w/o both,
+or another model, named by its config) from the config mmengine saved in the work dir. Our
+numbers sit beside the paper's, with the difference (ours - paper, NME in %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+from aan_core.atomic_io import atomic_write
+
+# The paper's tables (NME %). None: not reported.
+PAPER = {
+    "aflw": {"AAN": {"full": 1.73}},
+    "300w": {
+        "RCPR": {"common": 6.18, "challenging": 17.26, "full": 8.35},
+        "SDM": {"common": 5.57, "challenging": 15.40, "full": 7.52},
+        "ESR": {"common": 5.28, "challenging": 17.00, "full": 7.58},
+        "GN-DPM": {"common": 5.78},
+        "ERT": {"full": 6.40},
+        "CFAN": {"common": 5.50, "challenging": 16.78, "full": 7.69},
+        "LBF": {"common": 4.95, "challenging": 11.98, "full": 6.32},
+        "CFSS": {"common": 4.73, "challenging": 9.98, "full": 5.76},
+        "MDM": {"common": 4.83, "challenging": 10.14, "full": 5.88},
+        "AAN": {"common": 4.38, "challenging": 9.44, "full": 5.39},
+    },
+    "celeba": {"RCPR": {"full": 4.12}, "SDM": {"full": 4.35}, "CFSS": {"full": 3.95},
+               "AAN": {"full": 2.99}},
+    "300vw": {
+        "SDM": {"category1": 7.41, "category2": 6.18, "category3": 13.04},
+        "TSCN": {"category1": 12.54, "category2": 7.25, "category3": 13.13},
+        "CFSS": {"category1": 7.68, "category2": 6.42, "category3": 13.67},
+        "TCDCN": {"category1": 7.66, "category2": 6.77, "category3": 14.98},
+        "TSTN": {"category1": 5.36, "category2": 4.51, "category3": 12.84},
+        "AAN": {"category1": 5.03, "category2": 4.82, "category3": 7.98},
+    },
+}
+ABLATION = {  # Table 5
+    "aflw": {"AAN": 1.73, "w/o attention": 2.06, "w/o NE layer": 1.78, "w/o both": 2.10},
+    "300vw": {"AAN": 7.98, "w/o attention": 9.38, "w/o NE layer": 8.15, "w/o both": 9.60},
+}
+TABLES = [  # (number, dataset, title, columns)
+    (1, "aflw", "AFLW (19 points, NME normalised by the box size)", ["full"]),
+    (2, "300w", "300W (68 points)", ["common", "challenging", "full"]),
+    (3, "celeba", "CelebA (5 points, NME normalised by the eye-centre distance)", ["full"]),
+    (4, "300vw", "300VW (68 points)", ["category1", "category2", "category3"]),
+]
+NORM_NAMES = {"inter_ocular": "inter-ocular", "inter_pupil": "inter-pupil",
+              "box_size": "box size"}
+
+
+@dataclass
+class Run:
+    """One evaluated run: dataset, variant label, normalisation, NME (%) per subset."""
+
+    dataset: str
+    variant: str
+    norm: str
+    nme: dict[str, float]
+    source: Path
+
+
+def model_variant(config: Path | None, fallback: str) -> str:
+    """``AAN`` / ``w/o attention`` / ``w/o NE layer`` / ``w/o both`` for the AAN backbone;
+    otherwise the config's name."""
+    if config is None:
+        return fallback
+    from mmengine.config import Config
+
+    model = Config.fromfile(str(config)).model
+    if model.get("backbone", {}).get("type") != "AANBackbone":
+        return config.stem
+    attention = model.backbone.get("attention", True)
+    embedding = model.head.get("embedding_dim", 256) is not None
+    return {(True, True): "AAN", (False, True): "w/o attention",
+            (True, False): "w/o NE layer", (False, False): "w/o both"}[(attention, embedding)]
+
+
+def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
+    """The latest metrics of each work dir (one :class:`Run` per normalisation)."""
+    runs = []
+    for wd in map(Path, work_dirs):
+        if not wd.is_dir():
+            raise FileNotFoundError(f"aan tables: {wd}: not a directory")
+        files = sorted(wd.rglob("face_alignment_metrics*.json"), key=lambda p: p.stat().st_mtime)
+        if not files:
+            raise FileNotFoundError(f"aan tables: {wd}: no face_alignment_metrics*.json (was the "
+                                    f"run tested with FaceAlignmentMetric?)")
+        latest: dict[str, Path] = {}
+        for f in files:
+            latest[f.name] = f  # the newest of each normalisation
+        configs = sorted(wd.glob("*.py"), key=lambda p: p.stat().st_mtime)
+        variant = model_variant(configs[-1] if configs else None, wd.name)
+        for f in latest.values():
+            try:
+                data = json.loads(f.read_text())
+                metrics = data["metrics"]
+            except (json.JSONDecodeError, KeyError) as e:
+                raise ValueError(f"aan tables: {f}: not a FaceAlignmentMetric result ({e})") \
+                    from None
+            nme = {("full" if k == "NME" else k.split("/", 1)[1]): 100 * v
+                   for k, v in metrics.items() if k == "NME" or k.startswith("NME/")}
+            runs.append(Run(str(data.get("dataset_name") or "?"), variant,
+                            str(data.get("norm_mode")), nme, f))
+    return runs
+
+
+def _cell(ours: float | None, paper: float | None) -> str:
+    if ours is None:
+        return "–"
+    if paper is None:
+        return f"{ours:.2f}"
+    return f"{ours:.2f} ({ours - paper:+.2f})"
+
+
+def render_tables(runs: list[Run]) -> str:
+    """Markdown of Tables 1-5 with the paper's rows and ours (difference to the paper's AAN
+    in brackets)."""
+    out = []
+    for number, dataset, title, columns in TABLES:
+        names = {"full": "Full test set" if dataset == "300w" else "NME",
+                 "common": "Common", "challenging": "Challenging",
+                 "category1": "Category 1", "category2": "Category 2",
+                 "category3": "Category 3"}
+        out.append(f"### Table {number}: {title}\n")
+        out.append("| method | " + " | ".join(names[c] for c in columns) + " |")
+        out.append("|---|" + "---|" * len(columns))
+        for method, row in PAPER[dataset].items():
+            cells = [f"{row[c]:.2f}" if c in row else "–" for c in columns]
+            out.append(f"| {method} (paper) | " + " | ".join(cells) + " |")
+        paper_aan = PAPER[dataset]["AAN"]
+        mine = [r for r in runs if r.dataset == dataset]
+        for r in mine:
+            label = f"**{r.variant} (ours, {NORM_NAMES.get(r.norm, r.norm)})**"
+            cells = [_cell(r.nme.get(c), paper_aan.get(c) if r.variant == "AAN" else None)
+                     for c in columns]
+            out.append(f"| {label} | " + " | ".join(cells) + " |")
+        if not mine:
+            out.append(f"| *(no {dataset} run given)* |" + " |" * len(columns))
+        out.append("")
+    out.append("### Table 5: ablation (NME %; ours, then the paper's, then the difference)\n")
+    variants = list(ABLATION["aflw"])
+    out.append("| dataset | " + " | ".join(variants) + " |")
+    out.append("|---|" + "---|" * len(variants))
+    for dataset, label, column in (("aflw", "AFLW", "full"), ("300vw", "300VW-Category 3",
+                                                              "category3")):
+        cells = []
+        for v in variants:
+            ours = next((r.nme.get(column) for r in runs
+                         if r.dataset == dataset and r.variant == v), None)
+            paper = ABLATION[dataset][v]
+            cells.append(f"– / {paper:.2f}" if ours is None else
+                         f"{ours:.2f} / {paper:.2f} ({ours - paper:+.2f})")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    out.append("")
+    return "\n".join(out)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("work_dirs", nargs="+", metavar="WORK_DIR",
+                        help="work dirs of tested runs (any dataset, any variant)")
+    parser.add_argument("--out", help="also write the markdown to this file (atomically)")
+
+
+def run(args: argparse.Namespace) -> None:
+    try:
+        runs = collect_runs(args.work_dirs)
+    except (FileNotFoundError, ValueError) as e:
+        print(e, file=sys.stderr)
+        raise SystemExit(2) from None
+    text = render_tables(runs)
+    print(text)
+    if args.out:
+        atomic_write(args.out, lambda tmp: Path(tmp).write_text(text))

@@ -1,0 +1,83 @@
+"""``aan tables``: work dirs -> the paper's Tables 1-5, ours beside the paper's."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import REPO
+from mmengine.config import Config
+
+from aan_components.cli import main as aan
+
+
+def work_dir(root, config: str, dataset: str, metrics: dict, norm="inter_ocular", prefix=""):
+    """A work dir as mmengine leaves it: the dumped config + the metric's json in a run dir."""
+    wd = root / config
+    (wd / "20261127_120000").mkdir(parents=True, exist_ok=True)
+    Config.fromfile(str(REPO / "mm_configs" / f"{config}.py")).dump(str(wd / f"{config}.py"))
+    name = f"face_alignment_metrics{'_' + prefix if prefix else ''}.json"
+    (wd / "20261127_120000" / name).write_text(json.dumps(
+        dict(dataset_name=dataset, norm_mode=norm, prefix=prefix or None, metrics=metrics)))
+    return wd
+
+
+def test_tables_place_ours_beside_the_paper(tmp_path, capsys):
+    dirs = [
+        work_dir(tmp_path, "aan_aflw", "aflw", {"NME": 0.0180}, norm="box_size"),
+        work_dir(tmp_path, "aan_aflw_no-both", "aflw", {"NME": 0.0200}, norm="box_size"),
+        work_dir(tmp_path, "aan_300vw_no-attention", "300vw",
+                 {"NME": 0.07, "NME/category1": 0.05, "NME/category3": 0.0950}),
+        work_dir(tmp_path, "aan_300w", "300w",
+                 {"NME": 0.06, "NME/common": 0.05, "NME/challenging": 0.10}),
+        work_dir(tmp_path, "resnet50-regression_300w", "300w", {"NME": 0.08}),
+    ]
+    # the 300W run's inter-pupil metric file sits beside its inter-ocular one
+    work_dir(tmp_path, "aan_300w", "300w",
+             {"NME": 0.0540, "NME/common": 0.0440, "NME/challenging": 0.0950},
+             norm="inter_pupil", prefix="inter_pupil")
+    out = tmp_path / "tables.md"
+    aan(["tables", *map(str, dirs), "--out", str(out)])
+    text = capsys.readouterr().out
+    assert out.read_text().strip() == text.strip()
+    for n in range(1, 6):
+        assert f"### Table {n}" in text
+    assert "| **AAN (ours, box size)** | 1.80 (+0.07) |" in text
+    assert "| **AAN (ours, inter-pupil)** | 4.40 (+0.02) | 9.50 (+0.06) | 5.40 (+0.01) |" in text
+    assert "| **AAN (ours, inter-ocular)** | 5.00 (+0.62) | 10.00 (+0.56) | 6.00 (+0.61) |" in text
+    assert "| **resnet50-regression_300w (ours, inter-ocular)** | – | – | 8.00 |" in text
+    assert "| CFSS (paper) | 4.73 | 9.98 | 5.76 |" in text
+    assert "| *(no celeba run given)* |" in text
+    # Table 5: AFLW AAN and w/o both measured, 300VW w/o attention measured
+    assert ("| AFLW | 1.80 / 1.73 (+0.07) | – / 2.06 | – / 1.78 | 2.00 / 2.10 (-0.10) |"
+            in text)
+    assert "| 300VW-Category 3 | – / 7.98 | 9.50 / 9.38 (+0.12) | – / 8.15 | – / 9.60 |" in text
+
+
+def test_tables_reject_dirs_without_results(tmp_path, capsys):
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(SystemExit) as e:
+        aan(["tables", str(tmp_path / "empty")])
+    assert e.value.code == 2
+    assert "empty: no face_alignment_metrics" in capsys.readouterr().err
+    with pytest.raises(SystemExit):
+        aan(["tables", str(tmp_path / "missing")])
+    assert "missing: not a directory" in capsys.readouterr().err
+
+
+def test_metric_output_feeds_tables(tmp_path, capsys):
+    """The file FaceAlignmentMetric writes is the one aan tables reads."""
+    import numpy as np
+    from mmpose.registry import METRICS
+
+    wd = tmp_path / "run"
+    metric = METRICS.build(dict(type="FaceAlignmentMetric", norm_mode="box_size",
+                                out_dir=str(wd / "20261127_000000")))
+    metric.dataset_meta = dict(dataset_name="aflw")
+    gt = np.zeros((1, 19, 2))
+    metric.process([], [dict(gt_instances=dict(keypoints=gt, keypoints_visible=np.ones((1, 19)),
+                                               bboxes=np.array([[0, 0, 100, 100.]])),
+                             pred_instances=dict(keypoints=gt + [3.0, 4.0]), img_path="a.jpg")])
+    metric.compute_metrics(metric.results)  # NME = 5 / 100
+    aan(["tables", str(wd)])
+    assert "| **run (ours, box size)** | 5.00 |" in capsys.readouterr().out
