@@ -14,6 +14,12 @@ SUBCOMMANDS = {
                 "raw 300W / AFLW / CelebA / 300VW downloads -> MMPose COCO-style json"),
     "tables": ("aan_components.tools.tables",
                "test results of work dirs -> the paper's Tables 1-5 (markdown), paper beside"),
+    "predict": ("aan_components.tools.predict",
+                "landmarks on an image, a folder or a video -> JSON + drawn images/video"),
+    "attention": ("aan_components.tools.attention",
+                  "draw each stage's attention maps over faces (the paper's Fig. 4)"),
+    "export": ("aan_components.tools.export",
+               "inference graph -> ONNX (dynamic batch), checked in onnxruntime"),
 }
 
 

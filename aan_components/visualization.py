@@ -10,7 +10,8 @@ import numpy as np
 
 from aan_core.atomic_io import atomic_write
 
-__all__ = ["attention_grid", "draw_landmarks", "image_grid", "save_png", "with_caption"]
+__all__ = ["attention_grid", "draw_faces", "draw_landmarks", "image_grid", "save_png",
+           "with_caption"]
 
 
 def draw_landmarks(image: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = None,
@@ -24,6 +25,21 @@ def draw_landmarks(image: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = 
             cv2.circle(img, (int(x * scale), int(y * scale)), r, (0, 220, 0), -1, cv2.LINE_AA)
     for x, y in np.asarray(pred).reshape(-1, 2):
         cv2.circle(img, (int(x * scale), int(y * scale)), r, (0, 0, 255), -1, cv2.LINE_AA)
+    return img
+
+
+def draw_faces(image: np.ndarray, boxes: Sequence[np.ndarray],
+               keypoints: Sequence[np.ndarray]) -> np.ndarray:
+    """Draw face boxes (blue) and landmarks (red) on a copy of a full-size BGR image; point
+    radius and line width follow the face size."""
+    img = image.copy()
+    for box, pts in zip(boxes, keypoints, strict=True):
+        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        size = max(x2 - x1, y2 - y1, 1)
+        r = max(1, size // 150)
+        cv2.rectangle(img, (x1, y1), (x2, y2), (255, 128, 0), max(1, size // 200), cv2.LINE_AA)
+        for x, y in np.asarray(pts).reshape(-1, 2):
+            cv2.circle(img, (int(round(x)), int(round(y))), r, (0, 0, 255), -1, cv2.LINE_AA)
     return img
 
 
