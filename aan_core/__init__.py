@@ -9,6 +9,7 @@ from .aan_features import AANFeatureExtractor, make_pool, make_stem
 from .attention import AttentionGate, AttentionResidualStage, SpatialAttention, make_bottleneck
 from .coordinate_regressor import CoordinateRegressor
 from .cosine_embedding import CosineEmbedding, random_fourier_features, rbf_kernel
+from .inference_optimization import fuse_conv_bn, optimize_for_inference
 
 __all__ = [
     "AANFeatureExtractor",
@@ -17,9 +18,11 @@ __all__ = [
     "CoordinateRegressor",
     "CosineEmbedding",
     "SpatialAttention",
+    "fuse_conv_bn",
     "make_bottleneck",
     "make_pool",
     "make_stem",
+    "optimize_for_inference",
     "random_fourier_features",
     "rbf_kernel",
 ]

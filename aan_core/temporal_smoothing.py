@@ -26,7 +26,7 @@ class OneEuroFilter:
     Example:
         >>> f = OneEuroFilter(fps=30)
         >>> x = f(np.array([[10.0, 10.0]]))  # the first value passes through
-        >>> f(np.array([[12.0, 10.0]]))[0, 0] < 12.0
+        >>> bool(f(np.array([[12.0, 10.0]]))[0, 0] < 12.0)
         True
     """
 

@@ -14,6 +14,8 @@ from conftest import REPO
     ("synthetic_data_speed.py", {"render_images_per_s", "train_images_per_s"}),
     ("synthetic_ablation.py", {"runs", "summary", "paper_order_holds"}),
     ("backbone_comparison.py", {"runs", "summary"}),
+    ("cpu_speed.py", {"inference", "ratios", "train_images_per_s", "gemm_gflops"}),
+    ("gpu_train.py", {"runs", "device"}),
 ])
 def test_bench_script_tiny_mode(script, keys):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--tiny"],

@@ -1,0 +1,273 @@
+"""CPU speed of AAN against MMPose's face models, in one run: inference (batch-1 latency,
+batch-32 throughput), parameters, GFLOPs, achieved GFLOP/s against the machine's fp32 GEMM
+rate (measured in the same run), and training throughput (AAN vs ResNet-50 regression).
+
+Models, all at 256 x 256 on the same number of threads:
+- AAN (mm_configs/aan_300w.py): eager, then as `aan predict` runs it (BatchNorm folded into
+  the convolutions, channels-last), then also `torch.compile`d (--compile);
+- MMPose ResNet-50 + RegressionHead (face_2d_keypoint topdown_regression WFLW config);
+- MMPose HRNetv2-w18 heatmap (topdown_heatmap 300W config);
+- MMPose RTMPose-m (rtmpose face6 config; needs full mmcv: skipped on mmcv-lite).
+Peers run eager and channels-last; ratios use each peer's faster one. Inference = the
+network's tensor output (AAN's graph includes input normalisation; heatmap decoding of
+HRNet and SimCC decoding of RTMPose are not timed).
+
+    .venv/bin/python bench/cpu_speed.py --compile          # the reported run
+    .venv-fullmmcv/bin/python bench/cpu_speed.py           # with RTMPose-m
+    .venv/bin/python bench/cpu_speed.py --tiny             # smoke run (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+MMPOSE_FACE = "mmpose::face_2d_keypoint/"
+PEERS = {
+    "ResNet-50 regression": MMPOSE_FACE + "topdown_regression/wflw/"
+                                          "td-reg_res50_8xb64-210e_wflw-256x256.py",
+    "HRNetv2-w18 heatmap": MMPOSE_FACE + "topdown_heatmap/300w/"
+                                         "td-hm_hrnetv2-w18_8xb64-60e_300w-256x256.py",
+    "RTMPose-m": MMPOSE_FACE + "rtmpose/face6/rtmpose-m_8xb256-120e_face6-256x256.py",
+}
+
+
+def gemm_gflops(n: int = 2048, reps: int = 10) -> float:
+    """fp32 matrix-multiply rate of this machine on the current threads (GFLOP/s)."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    for _ in range(2):
+        a @ b
+    best = float("inf")
+    for _ in range(3):
+        start = time.perf_counter()
+        for _ in range(reps):
+            a @ b
+        best = min(best, time.perf_counter() - start)
+    return 2 * n ** 3 * reps / best / 1e9
+
+
+def gflops_per_image(fn, x: torch.Tensor) -> float:
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
+        fn(x[:1])
+    return counter.get_total_flops() / 1e9
+
+
+@torch.inference_mode()
+def latency_ms(fn, x: torch.Tensor, reps: int) -> float:
+    one = x[:1].contiguous(memory_format=torch.channels_last) if x.is_contiguous(
+        memory_format=torch.channels_last) else x[:1].contiguous()
+    for _ in range(3):
+        fn(one)
+    times = []
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn(one)
+        times.append(time.perf_counter() - start)
+    return 1000 * statistics.median(times)
+
+
+@torch.inference_mode()
+def throughput(fn, x: torch.Tensor, reps: int) -> float:
+    fn(x)
+    best = float("inf")
+    for _ in range(reps):
+        start = time.perf_counter()
+        fn(x)
+        best = min(best, time.perf_counter() - start)
+    return len(x) / best
+
+
+def build(config: str):
+    """Build the model of a config file, or of ``mmpose::<path>`` (MMPose's own configs)."""
+    import mmpose
+    from mmengine.config import Config
+    from mmpose.registry import MODELS
+
+    if config.startswith("mmpose::"):
+        config = str(Path(mmpose.__file__).parent / ".mim" / "configs" /
+                     config.split("::", 1)[1])
+    return MODELS.build(Config.fromfile(config).model).eval()
+
+
+def inference_variants(args) -> list[tuple[str, str, object, bool]]:
+    """(model, variant, callable, channels_last input); peers that cannot be built are
+    reported and left out."""
+    from aan_components.inference import LandmarkInferenceGraph
+    from aan_core.inference_optimization import optimize_for_inference
+
+    aan = LandmarkInferenceGraph(build(str(REPO / "mm_configs" / "aan_300w.py"))).eval()
+    fast = optimize_for_inference(aan)
+    out = [("AAN", "eager", aan, False), ("AAN", "folded BN + channels-last", fast, True)]
+    if args.compile:
+        out.append(("AAN", "folded BN + channels-last + torch.compile", torch.compile(fast),
+                    True))
+    for name, config in PEERS.items():
+        try:
+            model = build(config)
+        except Exception as e:  # e.g. RTMPose's mmdet parts need mmcv's compiled ops
+            print(f"[bench] {name}: skipped ({type(e).__name__}: {str(e)[:120]})")
+            out.append((name, f"skipped: {type(e).__name__}", None, False))
+            continue
+
+        def forward(x, m=model):
+            return m(x, None, mode="tensor")
+
+        cl = model.to(memory_format=torch.channels_last)
+        out.append((name, "eager", forward, False))
+        out.append((name, "channels-last", lambda x, m=cl: m(x, None, mode="tensor"), True))
+    return out
+
+
+def train_rate(config: str, batch: int, iters: int, size: int) -> float:
+    """Training images/s: forward + loss + backward + Adam step, random crops and labels."""
+    from mmpose.structures import PoseDataSample
+
+    model = build(config).train()
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-3)
+    k = model.head.num_joints
+    x = torch.rand(batch, 3, size, size) * 255
+    samples = []
+    for _ in range(batch):
+        s = PoseDataSample()
+        from mmengine.structures import InstanceData
+
+        labels = InstanceData()
+        labels.keypoint_labels = torch.rand(1, k, 2)
+        labels.keypoint_weights = torch.ones(1, k)
+        s.gt_instance_labels = labels
+        s.set_metainfo(dict(input_size=(size, size)))
+        samples.append(s)
+
+    def step():
+        losses = model(model.data_preprocessor(dict(inputs=list(x), data_samples=samples),
+                                               training=True)["inputs"], samples, mode="loss")
+        loss = sum(v for n, v in losses.items() if "loss" in n)
+        optim.zero_grad()
+        loss.backward()
+        optim.step()
+
+    step()
+    start = time.perf_counter()
+    for _ in range(iters):
+        step()
+    return batch * iters / (time.perf_counter() - start)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--reps", type=int, default=3, help="throughput: best of N batches")
+    parser.add_argument("--latency-reps", type=int, default=20)
+    parser.add_argument("--train-batch", type=int, default=16)
+    parser.add_argument("--train-iters", type=int, default=3)
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--out", type=Path, default=RESULTS / "cpu_speed.json")
+    parser.add_argument("--tiny", action="store_true")
+    args = parser.parse_args()
+    if args.tiny:
+        args.batch, args.size, args.reps, args.latency_reps = 2, 64, 1, 2
+        args.train_batch, args.train_iters, args.compile = 2, 1, False
+        args.out = Path(tempfile.mkdtemp()) / "cpu_speed_tiny.json"
+    torch.set_num_threads(args.threads)
+
+    from mmengine.registry import init_default_scope
+
+    import aan_components  # noqa: F401
+
+    init_default_scope("mmpose")
+    gemm = gemm_gflops(512 if args.tiny else 2048)
+    print(f"[bench] fp32 GEMM: {gemm:.1f} GFLOP/s on {args.threads} threads")
+    x = torch.rand(args.batch, 3, args.size, args.size) * 255
+    rows = []
+    for name, variant, fn, cl in inference_variants(args):
+        if fn is None:
+            rows.append(dict(model=name, variant=variant))
+            continue
+        xi = x.contiguous(memory_format=torch.channels_last) if cl else x
+        start = time.perf_counter()
+        ips = throughput(fn, xi, args.reps)  # the first call also compiles
+        lat = latency_ms(fn, xi, args.latency_reps)
+        gf = gflops_per_image(fn, xi)
+        params = None
+        owner = getattr(fn, "__self__", None) or getattr(fn, "_orig_mod", fn)
+        if isinstance(owner, torch.nn.Module):
+            params = sum(p.numel() for p in owner.parameters()) / 1e6
+        elif hasattr(fn, "__defaults__") and fn.__defaults__:
+            params = sum(p.numel() for p in fn.__defaults__[0].parameters()) / 1e6
+        rows.append(dict(model=name, variant=variant, images_per_s=ips, latency_ms=lat,
+                         gflops=gf, params_m=params, gemm_fraction=ips * gf / gemm,
+                         seconds=time.perf_counter() - start))
+        print(f"[bench] {name} / {variant}: {ips:.1f} images/s, batch-1 {lat:.1f} ms")
+
+    def best(name):
+        cands = [r["images_per_s"] for r in rows if r["model"] == name and "images_per_s" in r]
+        return max(cands) if cands else None
+
+    aan_best = best("AAN")
+    ratios = {peer: aan_best / best(peer) for peer in PEERS if best(peer)}
+    aan_fraction = max(r["gemm_fraction"] for r in rows if r["model"] == "AAN")
+    train = {}
+    for name, config in (("AAN", str(REPO / "mm_configs" / "aan_300w.py")),
+                         ("ResNet-50 regression", PEERS["ResNet-50 regression"])):
+        train[name] = train_rate(config, args.train_batch, args.train_iters, args.size)
+        print(f"[bench] train {name}: {train[name]:.1f} images/s")
+
+    def fmt(v, f):
+        return "" if v is None else format(v, f)
+
+    for r in rows:
+        r["ips"] = fmt(r.get("images_per_s"), ".1f")
+        r["lat"] = fmt(r.get("latency_ms"), ".1f")
+        r["gf"] = fmt(r.get("gflops"), ".2f")
+        r["pm"] = fmt(r.get("params_m"), ".1f")
+        r["frac"] = fmt(r.get("gemm_fraction") and 100 * r["gemm_fraction"], ".0f")
+        r["vs"] = fmt(r.get("images_per_s") and aan_best / r["images_per_s"], ".2f")
+    table = markdown_table(rows, [("model", "model"), ("variant", "variant"),
+                                  ("ips", f"images/s (batch {args.batch})"),
+                                  ("lat", "batch-1 ms"), ("pm", "params (M)"),
+                                  ("gf", "GFLOPs/image"), ("frac", "% of GEMM rate"),
+                                  ("vs", "AAN best / this")])
+    goals = {
+        "aan_vs_resnet50_regression >= 3": ratios.get("ResNet-50 regression"),
+        "aan_vs_rtmpose_m >= 1.5": ratios.get("RTMPose-m"),
+        "aan_gemm_fraction >= 0.4": aan_fraction,
+    }
+    train_table = markdown_table(
+        [dict(model=k, ips=f"{v:.1f}", ratio=f"{train['AAN'] / v:.2f}") for k, v in train.items()],
+        [("model", "model"), ("ips", f"training images/s (batch {args.train_batch})"),
+         ("ratio", "AAN / this")])
+    print(f"\nCPU inference at {args.size} x {args.size}, {args.threads} threads, fp32 GEMM "
+          f"{gemm:.1f} GFLOP/s\n")
+    print(table)
+    print()
+    print(train_table)
+    print("\nGoals: " + ", ".join(f"{k}: {'n/a' if v is None else f'{v:.2f}'}"
+                                  for k, v in goals.items()))
+    for r in rows:
+        for k in ("ips", "lat", "gf", "pm", "frac", "vs"):
+            r.pop(k, None)
+    write_json(args.out, dict(
+        benchmark="cpu_speed", args={k: (str(v) if isinstance(v, Path) else v)
+                                     for k, v in vars(args).items()},
+        environment=environment(), gemm_gflops=gemm, inference=rows, train_images_per_s=train,
+        ratios=ratios, aan_gemm_fraction=aan_fraction, goals=goals,
+        table=table, train_table=train_table))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,207 @@
+"""AAN training throughput on one GPU (or the CPU, --tiny): bf16 autocast + channels-last,
+data loading included, from two data paths, and the projected time of the paper's 300W
+schedule (40,000 iterations x 64 images).
+
+- ``synthetic``: faces rendered on the fly by DataLoader workers (numpy + OpenCV), copied to
+  the GPU each step (pinned memory, non-blocking) - the loader can be the bottleneck;
+- ``cached``: crops prepared once and kept on the GPU as uint8 (the paper uses no
+  augmentation, so a 300W crop never changes); each step indexes a random batch there - no
+  loader, no host-to-device copy.
+
+Pure PyTorch + aan_core (no MMPose): the model is the aan_300w.py network (stem 64, stages
+128-1024, one bottleneck + attention per stage, cosine embedding 256, a branch per stage,
+L2 at the EuclideanLoss scale, Adam lr 1e-3 wd 1e-3). Run it with ``bash bench/gpu.sh``.
+
+    python3 bench/gpu_train.py --device cuda             # what bench/gpu.sh runs
+    python3 bench/gpu_train.py --tiny                    # smoke run on the CPU (CI)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+from aan_core import AANFeatureExtractor, CoordinateRegressor  # noqa: E402
+from aan_core.synthetic_faces import render_synthetic_face  # noqa: E402
+
+PAPER_ITERS, PAPER_BATCH = 40_000, 64
+MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
+STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
+
+
+class AANTrainer(nn.Module):
+    """The aan_300w.py network with its intermediate branches, for training."""
+
+    def __init__(self, num_points: int = 68, stem: int = 64,
+                 stages: tuple[int, ...] = (128, 256, 512, 1024)) -> None:
+        super().__init__()
+        self.features = AANFeatureExtractor(stem_channels=stem, stage_channels=stages)
+        self.head = CoordinateRegressor(stages[-1], num_points, embedding_dim=256)
+        self.branches = nn.ModuleList(CoordinateRegressor(c, num_points, embedding_dim=None)
+                                      for c in stages)
+        self.num_points = num_points
+
+    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+        feats = self.features(x)
+        preds = [self.head(feats[-1])] + [b(f) for b, f in zip(self.branches, feats,
+                                                               strict=True)]
+        # EuclideanLoss scale: sum over points and coordinates / (2 * batch), per prediction
+        return sum(((p.float() - target) ** 2).sum() / (2 * len(x)) for p in preds)
+
+
+class SyntheticCrops(torch.utils.data.Dataset):
+    """Synthetic faces rendered at the crop size: (uint8 CHW image, (K, 2) in [0, 1])."""
+
+    def __init__(self, size: int, length: int = 10 ** 7, seed: int = 0) -> None:
+        self.size, self.length, self.seed = size, length, seed
+
+    def __len__(self) -> int:
+        return self.length
+
+    def __getitem__(self, i: int):
+        face = render_synthetic_face(self.seed, i, self.size)
+        image = torch.from_numpy(np.ascontiguousarray(face.image[:, :, ::-1])).permute(2, 0, 1)
+        return image, torch.from_numpy(face.keypoints / self.size).float()
+
+
+def preprocess(images: torch.Tensor, device, channels_last: bool) -> torch.Tensor:
+    x = (images.to(device, non_blocking=True).float() - MEAN.to(device)) / STD.to(device)
+    return x.contiguous(memory_format=torch.channels_last) if channels_last else x
+
+
+def run_training(model, optim, batches, steps: int, warmup: int, device, amp: bool,
+                 channels_last: bool) -> tuple[float, float]:
+    """(images/s, final loss) over ``steps`` timed steps after ``warmup`` steps."""
+    dtype = torch.bfloat16
+    sync = torch.cuda.synchronize if device.type == "cuda" else (lambda: None)
+    loss = torch.zeros(())
+    start = None
+    seen = 0
+    for i, (images, target) in enumerate(batches):
+        if i == warmup:
+            sync()
+            start = time.perf_counter()
+            seen = 0
+        x = preprocess(images, device, channels_last)
+        target = target.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=dtype, enabled=amp):
+            loss = model(x, target)
+        optim.zero_grad(set_to_none=True)
+        loss.backward()
+        optim.step()
+        seen += len(x)
+        if i + 1 == warmup + steps:
+            break
+    sync()
+    return seen / (time.perf_counter() - start), float(loss)
+
+
+def cached_batches(crops: torch.Tensor, targets: torch.Tensor, batch: int, seed: int = 0):
+    g = torch.Generator(device=crops.device).manual_seed(seed)
+    while True:
+        idx = torch.randint(len(crops), (batch,), device=crops.device, generator=g)
+        yield crops[idx], targets[idx]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
+    parser.add_argument("--batch", type=int, default=PAPER_BATCH)
+    parser.add_argument("--size", type=int, default=256)
+    parser.add_argument("--steps", type=int, default=200, help="timed steps per measurement")
+    parser.add_argument("--warmup", type=int, default=20)
+    parser.add_argument("--cache", type=int, default=4096, help="crops prepared once")
+    parser.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
+    parser.add_argument("--no-amp", action="store_true", help="fp32 instead of bf16 autocast")
+    parser.add_argument("--compile", action="store_true", help="also time torch.compile")
+    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gpu_train.json")
+    parser.add_argument("--tiny", action="store_true")
+    args = parser.parse_args()
+    if args.tiny:
+        args.device, args.batch, args.size, args.steps, args.warmup = "cpu", 2, 64, 2, 1
+        args.cache, args.workers, args.compile = 8, 0, False
+        args.out = Path(tempfile.mkdtemp()) / "gpu_train_tiny.json"
+    device = torch.device(args.device)
+    amp = not args.no_amp
+    torch.manual_seed(0)
+    if device.type == "cuda":
+        torch.backends.cudnn.benchmark = True
+        torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    print(f"[gpu_train] device {name}, batch {args.batch}, {args.size} px, "
+          f"{'bf16 autocast' if amp else 'fp32'}, channels-last", flush=True)
+
+    def fresh(compiled: bool):
+        model = AANTrainer().to(device).to(memory_format=torch.channels_last)
+        optim = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-3,
+                                 fused=device.type == "cuda")
+        return (torch.compile(model) if compiled else model), optim
+
+    t0 = time.perf_counter()
+    cache = SyntheticCrops(args.size, seed=1)
+    items = [cache[i] for i in range(args.cache)]
+    crops = torch.stack([im for im, _ in items]).to(device)
+    targets = torch.stack([t for _, t in items]).to(device)
+    cache_s = time.perf_counter() - t0
+    print(f"[gpu_train] cached {args.cache} crops in {cache_s:.1f} s "
+          f"({crops.numel() / 2 ** 20:.0f} MiB uint8 on {device.type})", flush=True)
+
+    results = []
+    variants = [("cached", False), ("synthetic", False)]
+    if args.compile:
+        variants.append(("cached", True))
+    for data, compiled in variants:
+        model, optim = fresh(compiled)
+        if data == "cached":
+            batches = cached_batches(crops, targets, args.batch)
+        else:
+            loader = torch.utils.data.DataLoader(
+                SyntheticCrops(args.size), batch_size=args.batch, shuffle=False,
+                num_workers=args.workers, pin_memory=device.type == "cuda",
+                persistent_workers=args.workers > 0,
+                prefetch_factor=4 if args.workers > 0 else None)
+            batches = iter(loader)
+        t = time.perf_counter()
+        ips, loss = run_training(model, optim, batches, args.steps, args.warmup, device, amp,
+                                 channels_last=True)
+        projected = PAPER_ITERS * PAPER_BATCH / ips
+        row = dict(data=data, compiled=compiled, images_per_s=ips, final_loss=loss,
+                   wall_s=time.perf_counter() - t, projected_300w_schedule_min=projected / 60)
+        results.append(row)
+        print(f"[gpu_train] {data}{' + compile' if compiled else ''}: {ips:.0f} images/s; "
+              f"300W schedule ({PAPER_ITERS} x {PAPER_BATCH}) in {projected / 60:.1f} min",
+              flush=True)
+    if device.type == "cuda":
+        print(f"[gpu_train] peak GPU memory {torch.cuda.max_memory_allocated() / 2 ** 30:.1f} "
+              f"GiB", flush=True)
+    lines = ["| data | compiled | images/s | 300W schedule (min) |", "| --- | --- | --- | --- |"]
+    lines += [f"| {r['data']} | {r['compiled']} | {r['images_per_s']:.0f} | "
+              f"{r['projected_300w_schedule_min']:.1f} |" for r in results]
+    table = "\n".join(lines)
+    print("\n" + table)
+    payload = dict(benchmark="gpu_train", device=name, args={
+        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        torch=torch.__version__, cache_seconds=cache_s, runs=results, table=table,
+        goal="300W schedule <= 10 min on one H100")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = args.out.with_name(f".{args.out.name}.tmp")
+    tmp.write_text(json.dumps(payload, indent=2) + "\n")
+    os.replace(tmp, args.out)
+    print(f"[bench] wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
