@@ -14,6 +14,8 @@ SUBCOMMANDS = {
                 "raw 300W / AFLW / CelebA / 300VW downloads -> MMPose COCO-style json"),
     "tables": ("aan_components.tools.tables",
                "test results of work dirs -> the paper's Tables 1-5 (markdown), paper beside"),
+    "check": ("aan_components.tools.check",
+              "check a config and its annotations before a long run (file + field errors)"),
     "predict": ("aan_components.tools.predict",
                 "landmarks on an image, a folder or a video -> JSON + drawn images/video"),
     "attention": ("aan_components.tools.attention",

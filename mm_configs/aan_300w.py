@@ -25,6 +25,8 @@ default_hooks = dict(
                     save_best='NME', rule='less'),
 )
 log_processor = dict(by_epoch=False)
+# stop at the first NaN/inf loss, naming the iteration, before a diverged checkpoint is saved
+custom_hooks = [dict(type='FiniteLossHook')]
 
 # ---------------------------------------------------------------------------------- model
 input_size = (256, 256)  # open: the paper does not give its crop size
@@ -72,16 +74,17 @@ dataset_type = 'Face300WDataset'
 data_mode = 'topdown'
 data_root = 'data/300w/'
 
-# Paper: faces cropped with the dataset's box, no data augmentation.
+# Paper: faces cropped with the dataset's box, no data augmentation. LoadFaceImage = MMPose's
+# LoadImage that names unreadable files; in training it skips them (warning with the path).
 train_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadFaceImage', on_error='skip'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='GenerateTarget', encoder=codec),
     dict(type='PackPoseInputs'),
 ]
 val_pipeline = [
-    dict(type='LoadImage'),
+    dict(type='LoadFaceImage'),
     dict(type='GetBBoxCenterScale'),
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='PackPoseInputs'),

@@ -23,7 +23,8 @@ default_hooks = dict(
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, save_last=True,
                     max_keep_ckpts=1, save_best=None))
-custom_hooks = [dict(type='SyncBuffersHook'), dict(type='TimeBudgetHook', max_seconds=420)]
+custom_hooks = [dict(type='SyncBuffersHook'), dict(type='TimeBudgetHook', max_seconds=420),
+                dict(type='FiniteLossHook')]
 
 dataset_type = 'SyntheticFaceDataset'
 train_pipeline = [

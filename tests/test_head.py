@@ -113,3 +113,19 @@ def test_feature_count_mismatch_is_explained():
     head = build_head()
     with pytest.raises(ValueError, match="4 intermediate branches .* got 3 feature maps"):
         head.loss(feats()[1:], make_data_samples(2, K))
+
+
+def test_non_finite_labels_of_weightless_points_do_not_reach_the_loss():
+    """A point with weight 0 (invisible, outside the crop, or a NaN coordinate: MMPose's
+    RegressionLabel gives NaN labels weight 0 but keeps the NaN) must not turn the loss into
+    NaN: MMPose's weighted MSE computes 0 * NaN = NaN. Failed before the fix."""
+    head = build_head(loss=dict(type="IntermediateSupervisionLoss",
+                                loss=dict(type="MSELoss", use_target_weight=True)))
+    samples = make_data_samples(2, K)
+    labels = samples[0].gt_instance_labels
+    labels.keypoint_labels[0, 1] = float("nan")
+    labels.keypoint_weights[0, 1] = 0.0
+    samples[1].gt_instance_labels.keypoint_labels[0, 2, 0] = float("inf")
+    losses = head.loss(feats(), samples)
+    assert all(torch.isfinite(v).all() for v in losses.values())
+    losses["loss_kpt"].backward()

@@ -1,6 +1,9 @@
 """Datasets MMPose lacks; importing this registers them in ``mmpose.registry.DATASETS``."""
 
+from .annotation_check import AnnotationError, check_face_annotations
 from .celeba_dataset import CelebADataset
 from .synthetic_face_dataset import METAINFO_BY_LAYOUT, SyntheticFaceDataset
+from .transforms import LoadFaceImage, UnreadableImageError
 
-__all__ = ["METAINFO_BY_LAYOUT", "CelebADataset", "SyntheticFaceDataset"]
+__all__ = ["METAINFO_BY_LAYOUT", "AnnotationError", "CelebADataset", "LoadFaceImage",
+           "SyntheticFaceDataset", "UnreadableImageError", "check_face_annotations"]

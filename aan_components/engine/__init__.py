@@ -1,5 +1,6 @@
 """mmengine hooks of aan-components; importing this registers them in ``mmpose.registry.HOOKS``."""
 
+from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
 from .time_budget_hook import TimeBudgetHook
 
-__all__ = ["TimeBudgetHook"]
+__all__ = ["FiniteLossHook", "NonFiniteLossError", "TimeBudgetHook"]

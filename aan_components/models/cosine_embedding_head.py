@@ -125,6 +125,12 @@ class CosineEmbeddingHead(RegressionHead):
             [d.gt_instance_labels.keypoint_labels for d in batch_data_samples])
         keypoint_weights = torch.cat(
             [d.gt_instance_labels.keypoint_weights for d in batch_data_samples])
+        # A non-finite label never reaches the loss: MMPose's codec gives NaN points weight 0
+        # but keeps the NaN, and its weighted losses compute 0 * NaN = NaN.
+        finite = torch.isfinite(keypoint_labels).all(-1)
+        keypoint_weights = keypoint_weights * finite
+        keypoint_labels = torch.where(finite.unsqueeze(-1), keypoint_labels,
+                                      torch.zeros_like(keypoint_labels))
         weights = keypoint_weights.unsqueeze(-1)
 
         if isinstance(self.loss_module, IntermediateSupervisionLoss):

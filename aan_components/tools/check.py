@@ -1,0 +1,121 @@
+"""Check a config and its data before a long run: the config parses, every ``type`` exists,
+the model builds, the model's ``num_joints`` matches each dataset's keypoints, and each
+annotation file is well formed (``--images``: every image file exists too).
+
+Errors name the config file and the field (``model.backbone.type``...), or the annotation
+file, the entry and the field; the command then exits with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+
+
+class ConfigCheckError(ValueError):
+    """A config that cannot train (the message names the file and the field)."""
+
+
+def _find_field(node, value, prefix: str) -> str | None:
+    """Dotted path of the first ``type`` field equal to ``value`` under ``node``."""
+    if isinstance(node, dict):
+        if node.get("type") == value:
+            return f"{prefix}.type"
+        for k, v in node.items():
+            found = _find_field(v, value, f"{prefix}.{k}")
+            if found:
+                return found
+    elif isinstance(node, (list, tuple)):
+        for i, v in enumerate(node):
+            found = _find_field(v, value, f"{prefix}[{i}]")
+            if found:
+                return found
+    return None
+
+
+def check_config(config: str, cfg_options: dict | None = None, images: bool = False) -> dict:
+    """Run the checks; returns a summary ``{split: {"images", "faces", ...}}``.
+
+    Raises:
+        ConfigCheckError, AnnotationError: the first problem found.
+    """
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS, MODELS
+
+    from ..datasets import check_face_annotations
+
+    try:
+        cfg = Config.fromfile(config)
+    except SyntaxError as e:
+        where = e.filename if e.filename and not e.filename.startswith("<") else config
+        raise ConfigCheckError(f"{where}: line {e.lineno}: syntax error: "
+                               f"{e.msg}") from None
+    except FileNotFoundError as e:
+        raise ConfigCheckError(f"{config}: {e}") from None
+    if cfg_options:
+        cfg.merge_from_dict(cfg_options)
+    init_default_scope(cfg.get("default_scope", "mmpose"))
+    try:
+        model = MODELS.build(cfg.model)
+    except KeyError as e:
+        m = re.search(r"(\w+) is not in the [\w:]+ registry", str(e))
+        field = _find_field(cfg.model, m.group(1), "model") if m else None
+        raise ConfigCheckError(f"{config}: field {field or 'model'}: unknown type "
+                               f"{m.group(1) if m else ''!r} ({e})") from None
+    except (ValueError, TypeError, AssertionError) as e:
+        raise ConfigCheckError(f"{config}: model: {e}") from None
+    num_joints = getattr(getattr(model, "head", None), "num_joints", None)
+    summary = {}
+    for split in ("train", "val", "test"):
+        loader = cfg.get(f"{split}_dataloader")
+        if not loader:
+            continue
+        ds_cfg = loader.dataset
+        try:
+            dataset = DATASETS.build(dict(ds_cfg, lazy_init=True))
+        except KeyError as e:
+            field = _find_field(ds_cfg, str(e).split(" ")[0].strip("'\""),
+                                f"{split}_dataloader.dataset")
+            raise ConfigCheckError(f"{config}: field {field or f'{split}_dataloader.dataset'}"
+                                   f": {e}") from None
+        k = dataset.metainfo.get("num_keypoints")
+        if num_joints is not None and k is not None and k != num_joints:
+            raise ConfigCheckError(
+                f"{config}: field model.head.num_joints: {num_joints}, but "
+                f"{split}_dataloader.dataset ({ds_cfg.type}) has {k} keypoints")
+        ann = ds_cfg.get("ann_file")
+        if ann:
+            path = Path(ds_cfg.get("data_root") or "") / ann
+            image_dir = None
+            if images:
+                image_dir = Path(ds_cfg.get("data_root") or "") / (
+                    (ds_cfg.get("data_prefix") or {}).get("img") or "")
+            summary[split] = check_face_annotations(path, num_joints or k, image_dir)
+        else:
+            summary[split] = {"num_keypoints": k}
+    return summary
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from mmengine.config import DictAction
+
+    parser.add_argument("config", help="MMPose config to check")
+    parser.add_argument("--images", action="store_true", help="also check every image exists")
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+                        help="config overrides, as in mim train")
+
+
+def run(args: argparse.Namespace) -> None:
+    from ..datasets import AnnotationError
+
+    try:
+        summary = check_config(args.config, args.cfg_options, args.images)
+    except (ConfigCheckError, AnnotationError) as e:
+        print(f"aan check: error: {e}", file=sys.stderr)
+        raise SystemExit(2) from None
+    for split, s in summary.items():
+        print(f"aan check: {split}: " + ", ".join(f"{k} {v}" for k, v in s.items()))
+    print(f"aan check: {args.config}: OK")

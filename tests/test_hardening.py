@@ -1,0 +1,246 @@
+"""Bad input gets a clear error naming the file and the field or line; nothing half-written;
+corrupt training images are reported by path and skipped; NaN never reaches the loss; a NaN
+loss stops training at its iteration; same seed, same losses.
+
+(More of the malformed-input corpus lives with each reader: tests/test_converters.py for
+.pts, AFLW .mat, CelebA lists, videos; tests/test_inference.py for box files.)"""
+
+from __future__ import annotations
+
+import json
+import shutil
+
+import cv2
+import numpy as np
+import pytest
+from conftest import REPO
+from fixture_runs import fixture_overrides
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from aan_components.cli import main as aan
+from aan_components.datasets import AnnotationError, check_face_annotations
+
+AFLW_JSON = "test_aflw.json"
+
+
+def aflw_json(fixtures_dir, tmp_path, edit) -> str:
+    data = json.loads((fixtures_dir / "aflw" / AFLW_JSON).read_text())
+    edit(data)
+    path = tmp_path / "bad.json"
+    path.write_text(json.dumps(data))
+    return str(path)
+
+
+# --------------------------------------------------------------------------- COCO json
+@pytest.mark.parametrize("edit, message", [
+    (lambda d: d.pop("annotations"), "field 'annotations': missing or not a list"),
+    (lambda d: d["images"][0].pop("file_name"), "images[0]: field 'file_name': missing"),
+    (lambda d: d["annotations"][1].pop("keypoints"),
+     "annotations[1] (id 68): field 'keypoints': missing"),
+    (lambda d: d["annotations"][0].update(keypoints=d["annotations"][0]["keypoints"][:-3]),
+     "annotations[0] (id 3): field 'keypoints': 54 values = 18 points, expected 19"),
+    (lambda d: d["annotations"][0]["keypoints"].__setitem__(4, "12"),
+     "field 'keypoints': expected a list of x, y, v numbers"),
+    (lambda d: d["annotations"][0]["keypoints"].__setitem__(2, 7),
+     "field 'keypoints': visibility values must be 0, 1 or 2"),
+    (lambda d: d["annotations"][1].update(bbox=[10, 10, -5, 20]),
+     "annotations[1] (id 68): field 'bbox': width and height must be > 0"),
+    (lambda d: d["annotations"][1].update(image_id=999), "field 'image_id': 999 is not the id"),
+    (lambda d: [a.pop(k) for a in d["annotations"] for k in ("bbox", "center")],
+     "field 'bbox': missing (nor 'center' + 'scale')"),
+])
+def test_malformed_annotation_json(fixtures_dir, tmp_path, edit, message):
+    path = aflw_json(fixtures_dir, tmp_path, edit)
+    with pytest.raises(AnnotationError) as e:
+        check_face_annotations(path, 19)
+    assert str(e.value).startswith(path) and message in str(e.value)
+
+
+def test_nan_in_json_and_invalid_json_are_named(tmp_path, fixtures_dir):
+    text = (fixtures_dir / "aflw" / AFLW_JSON).read_text()
+    data = json.loads(text)
+    data["annotations"][0]["keypoints"][0] = float("nan")
+    p = tmp_path / "nan.json"
+    p.write_text(json.dumps(data))  # Python writes NaN, which json.loads accepts
+    with pytest.raises(AnnotationError, match="non-finite value"):
+        check_face_annotations(p, 19)
+    p.write_text(text[:200])
+    with pytest.raises(AnnotationError, match=r"nan.json: line \d+: invalid JSON"):
+        check_face_annotations(p, 19)
+
+
+# -------------------------------------------------------------------------------- configs
+def check_fails(capsys, *argv) -> str:
+    with pytest.raises(SystemExit) as e:
+        aan(["check", *map(str, argv)])
+    assert e.value.code == 2
+    return capsys.readouterr().err
+
+
+def aflw_options(fixtures_dir, ann=AFLW_JSON) -> list[str]:
+    return [f"{s}_dataloader.dataset.{k}={v}" for s in ("train", "val", "test")
+            for k, v in (("data_root", fixtures_dir / "aflw"), ("ann_file", ann))]
+
+
+def test_check_passes_a_good_config(fixtures_dir, capsys):
+    aan(["check", str(REPO / "mm_configs" / "aan_aflw.py"), "--images", "--cfg-options",
+         *aflw_options(fixtures_dir), "train_dataloader.dataset.data_prefix.img=",
+         "val_dataloader.dataset.data_prefix.img=", "test_dataloader.dataset.data_prefix.img="])
+    assert "OK" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("options, message", [
+    (["model.backbone.type=AANBackbon"], "field model.backbone.type: unknown type 'AANBackbon'"),
+    (["model.head.loss.loss.type=MSELos"],
+     "field model.head.loss.loss.type: unknown type 'MSELos'"),
+    (["model.head.embedding_dim=0"], "embedding_dim must be >= 1"),
+    (["model.head.num_joints=68"],
+     "field model.head.num_joints: 68, but train_dataloader.dataset (AFLWDataset) has 19"),
+    (["train_dataloader.dataset.type=AFLWDatset"], "field train_dataloader.dataset.type"),
+])
+def test_bad_configs_name_file_and_field(fixtures_dir, capsys, options, message):
+    err = check_fails(capsys, REPO / "mm_configs" / "aan_aflw.py", "--cfg-options",
+                      *aflw_options(fixtures_dir), *options)
+    assert "aan_aflw.py" in err and message in err
+
+
+def test_config_syntax_error_names_the_line(tmp_path, capsys):
+    bad = tmp_path / "bad_config.py"
+    bad.write_text("_base_ = ['x.py']\nmodel = dict(type='AANBackbone'\n")
+    err = check_fails(capsys, bad)
+    assert "bad_config.py" in err
+
+
+def test_wrong_num_joints_in_the_annotations(fixtures_dir, capsys):
+    err = check_fails(capsys, REPO / "mm_configs" / "aan_300w.py", "--cfg-options",
+                      *aflw_options(fixtures_dir))
+    assert "test_aflw.json: annotations[0] (id 3): field 'keypoints': 57 values = 19 " \
+           "points, expected 68" in err
+
+
+# --------------------------------------------------------------------------------- images
+def load(path, on_error="raise"):
+    from mmpose.registry import TRANSFORMS
+
+    t = TRANSFORMS.build(dict(type="LoadFaceImage", on_error=on_error))
+    return t(dict(img_path=str(path)))
+
+
+@pytest.fixture
+def image_dir(fixtures_dir, tmp_path):
+    src = fixtures_dir / "300w" / "indoor_029.png"
+    img = cv2.imread(str(src))
+    d = tmp_path / "imgs"
+    d.mkdir()
+    cv2.imwrite(str(d / "good.jpg"), img)
+    data = (d / "good.jpg").read_bytes()
+    (d / "truncated.jpg").write_bytes(data[: len(data) // 3])
+    (d / "empty.jpg").write_bytes(b"")
+    (d / "text.jpg").write_text("not an image")
+    shutil.copyfile(src, d / "png_named.jpg")  # wrong extension
+    cv2.imwrite(str(d / "sixteen.png"), (img.astype(np.uint16) * 257))
+    cv2.imwrite(str(d / "gray.png"), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    from PIL import Image
+
+    Image.new("1", (20000, 20000)).save(d / "huge.png")  # 400 Mpx, a small file
+    return d
+
+
+@pytest.mark.parametrize("name, message", [
+    ("truncated.jpg", "could not be decoded"),
+    ("empty.jpg", "image file is empty"),
+    ("text.jpg", "not a readable image"),
+    ("missing.jpg", "image file not found"),
+    ("huge.png", "20000x20000 (400 Mpx), over max_pixels"),
+])
+def test_unreadable_images_are_named(image_dir, name, message):
+    import re
+
+    from aan_components.datasets import UnreadableImageError
+
+    with pytest.raises(UnreadableImageError, match=re.escape(message)) as e:
+        load(image_dir / name)
+    assert str(image_dir / name) in str(e.value)
+    assert load(image_dir / name, on_error="skip") is None
+
+
+@pytest.mark.parametrize("name", ["png_named.jpg", "sixteen.png", "gray.png"])
+def test_unusual_but_valid_images_load_as_8bit_bgr(image_dir, name):
+    img = load(image_dir / name)["img"]
+    assert img.dtype == np.uint8 and img.ndim == 3 and img.shape[2] == 3
+    good = load(image_dir / "good.jpg")["img"]
+    assert img.shape == good.shape
+    assert abs(float(img.mean()) - float(good.mean())) < 5
+
+
+def train_cfg(fixtures_dir, tmp_path, data_dir=None, iters=2):
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w.py"))
+    cfg.merge_from_dict(fixture_overrides(data_dir or fixtures_dir / "300w", "test_300w.json",
+                                          iters=iters))
+    cfg.work_dir = str(tmp_path / "work")
+    return cfg
+
+
+def test_corrupt_training_image_is_reported_and_skipped(fixtures_dir, tmp_path):
+    data = tmp_path / "data"
+    shutil.copytree(fixtures_dir / "300w", data)
+    (data / "indoor_029.png").write_bytes(b"")
+    cfg = train_cfg(fixtures_dir, tmp_path, data)
+    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # evaluation: see below
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    log = next((tmp_path / "work").glob("*/*.log")).read_text()
+    assert f"skipped unreadable training image {data / 'indoor_029.png'}" in log
+    assert (tmp_path / "work" / "iter_2.pth").is_file()
+    # evaluation never skips: the same image fails the test with its path
+    from aan_components.datasets import UnreadableImageError
+
+    with pytest.raises(UnreadableImageError, match="indoor_029.png: image file is empty"):
+        runner.test()
+
+
+# ---------------------------------------------------------------------------- numerics
+def test_nan_loss_stops_training_at_its_iteration(fixtures_dir, tmp_path):
+    import torch
+    from mmengine.hooks import Hook
+
+    from aan_components.engine import NonFiniteLossError
+
+    class Poison(Hook):
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            if runner.iter == 2:  # the third iteration
+                with torch.no_grad():
+                    runner.model.head.regressor.fc.weight.fill_(float("nan"))
+
+    cfg = train_cfg(fixtures_dir, tmp_path, iters=5)
+    cfg.default_hooks.checkpoint.interval = 1
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(Poison())
+    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at iteration 3 .*loss="):
+        runner.train()
+    work = tmp_path / "work"
+    assert (work / "iter_2.pth").is_file() and not (work / "iter_3.pth").exists()
+
+
+def test_same_seed_same_losses_on_cpu(tmp_path):
+    """Two runs of the synthetic config with the same seed log identical losses."""
+
+    def losses(run):
+        cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_synthetic.py"))
+        cfg.merge_from_dict({
+            "train_cfg.max_iters": 4, "train_cfg.val_interval": 100,
+            "train_dataloader.batch_size": 4, "train_dataloader.num_workers": 0,
+            "train_dataloader.persistent_workers": False,
+            "train_dataloader.dataset.num_samples": 64,
+            "default_hooks.logger.interval": 1, "default_hooks.checkpoint.interval": 100,
+            "randomness": dict(seed=123, deterministic=True),
+        })
+        cfg.custom_hooks = [dict(type="FiniteLossHook")]
+        cfg.work_dir = str(tmp_path / run)
+        runner = Runner.from_cfg(cfg)
+        runner.train()
+        return runner.message_hub.get_scalar("train/loss").data[0].tolist()
+
+    first, second = losses("a"), losses("b")
+    assert len(first) == 4 and first == second
