@@ -4,13 +4,19 @@
 config) registers the AAN backbone, head, loss, datasets and metrics in MMPose's registries.
 On mmcv-lite it first makes ``mmpose.models`` importable (models needing compiled mmcv ops
 then fail with a clear error when built), and on every stack it makes mmengine load local
-checkpoints with ``torch.load(weights_only=True)`` and a small allowlist.
+checkpoints with ``torch.load(weights_only=True)`` and a small allowlist; on machines
+without CUDA it lets ``--launcher pytorch`` train on CPUs (gloo).
 """
 
-from .compat import install_missing_ops_module, register_safe_local_loader
+from .compat import (
+    install_cpu_distributed_support,
+    install_missing_ops_module,
+    register_safe_local_loader,
+)
 
 install_missing_ops_module()
 register_safe_local_loader()
+install_cpu_distributed_support()
 
 from .datasets import SyntheticFaceDataset  # noqa: E402  (after the compat set-up above)
 from .engine import TimeBudgetHook  # noqa: E402

@@ -27,6 +27,9 @@ default_hooks = dict(
 log_processor = dict(by_epoch=False)
 # stop at the first NaN/inf loss, naming the iteration, before a diverged checkpoint is saved
 custom_hooks = [dict(type='FiniteLossHook')]
+# multi-GPU: 'torch' turns every BatchNorm into SyncBatchNorm (statistics over the global
+# batch, as the paper's batch 64 on one GPU); None keeps per-GPU statistics (README)
+sync_bn = None
 
 # ---------------------------------------------------------------------------------- model
 input_size = (256, 256)  # open: the paper does not give its crop size

@@ -20,7 +20,7 @@ def test_paper_config_builds_with_the_paper_recipe():
     assert sched.milestones == [25000, 40000] and sched.gamma == 0.1 and not sched.by_epoch
     assert cfg.train_dataloader.batch_size == 64
     assert [t["type"] for t in cfg.train_pipeline] == [
-        "LoadImage", "GetBBoxCenterScale", "TopdownAffine", "GenerateTarget", "PackPoseInputs"]
+        "LoadFaceImage", "GetBBoxCenterScale", "TopdownAffine", "GenerateTarget", "PackPoseInputs"]
     model = MODELS.build(cfg.model)
     assert len(model.backbone.features.stages) == 4
     assert model.head.regressor.embedding.out_features == 256

@@ -1,5 +1,6 @@
 """Compatibility with the two supported stacks (mmcv-lite and full mmcv) and current torch."""
 
+from .cpu_distributed import install_cpu_distributed_support
 from .mmcv_lite import MissingCompiledOpError, install_missing_ops_module, mmcv_has_compiled_ops
 from .safe_checkpoint import (
     UnsafeCheckpointError,
@@ -11,6 +12,7 @@ from .safe_checkpoint import (
 __all__ = [
     "MissingCompiledOpError",
     "UnsafeCheckpointError",
+    "install_cpu_distributed_support",
     "install_missing_ops_module",
     "mmcv_has_compiled_ops",
     "register_safe_local_loader",
