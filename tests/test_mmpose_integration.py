@@ -55,6 +55,25 @@ def test_trains_and_tests_on_the_real_300w_fixture(fixtures_dir, tmp_path):
     assert 0 < metrics["NME"] < 10
 
 
+def test_save_resume_test_round_trip_under_safe_loading(fixtures_dir, tmp_path):
+    """Train 2 iterations, resume to 3 (optimizer, scheduler, message hub: numpy objects
+    inside mmengine's checkpoint, loaded with weights_only=True and the allowlist), test the
+    result. Runs on both supported stacks (scripts/test.sh)."""
+    cfg = Config.fromfile(str(CONFIG))
+    cfg.merge_from_dict(fixture_overrides(fixtures_dir / "300w", "test_300w.json", iters=2))
+    _run(cfg, tmp_path).train()
+    cfg = Config.fromfile(str(CONFIG))
+    cfg.merge_from_dict(fixture_overrides(fixtures_dir / "300w", "test_300w.json", iters=3))
+    cfg.default_hooks.checkpoint.interval = 1
+    cfg.resume = True
+    runner = _run(cfg, tmp_path)
+    runner.train()
+    assert runner.iter == 3 and (tmp_path / "iter_3.pth").is_file()
+    assert runner.message_hub.get_info("last_ckpt").endswith("iter_3.pth")
+    metrics = runner.test()
+    assert 0 < metrics["NME"] < 10
+
+
 def test_head_and_loss_drop_into_mmpose_resnet_with_gap_neck(fixtures_dir, tmp_path):
     cfg = Config.fromfile(str(CONFIG))
     cfg.model.backbone = dict(type="ResNet", depth=18, out_indices=(0, 1, 2, 3))
