@@ -10,11 +10,7 @@ num_joints = 68
 model = dict(
     _delete_=True,
     type='TopdownPoseEstimator',
-    data_preprocessor=dict(
-        type='PoseDataPreprocessor',
-        mean=[123.675, 116.28, 103.53],
-        std=[58.395, 57.12, 57.375],
-        bgr_to_rgb=True),
+    data_preprocessor={{_base_.model.data_preprocessor}},
     backbone=dict(type='ResNet', depth=50),
     neck=dict(type='GlobalAveragePooling'),
     head=dict(
