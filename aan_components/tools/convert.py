@@ -25,7 +25,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("out_dir", metavar="OUT_DIR",
                        help="where annotations/ (and images/) are written")
         mod.add_arguments(p)
-        p.set_defaults(_convert=mod.convert)
+        p.set_defaults(_convert=mod.convert, _paper_counts=getattr(mod, "PAPER_COUNTS", {}))
 
 
 def run(args: argparse.Namespace) -> None:
@@ -39,4 +39,6 @@ def run(args: argparse.Namespace) -> None:
     width = max(len(k) for k in counts)
     print(f"aan convert {args.dataset}: wrote {args.out_dir}/annotations")
     for split, n in counts.items():
-        print(f"  {split:<{width}}  {n}")
+        paper = args._paper_counts.get(split)
+        note = "" if paper is None else f"  (paper: {paper}{'' if paper == n else ', differs'})"
+        print(f"  {split:<{width}}  {n}{note}")
