@@ -168,3 +168,28 @@ def test_onnx_matches_pytorch_on_real_crops(checkpoint, fixtures_dir, tmp_path):
     ops = [n.op_type for n in graph.graph.node]
     assert ops.count("Gemm") + ops.count("MatMul") == 2 and ops.count("Cos") == 1
     assert [o.name for o in graph.graph.output] == ["keypoints"]
+
+
+def test_unreadable_image_in_a_folder_is_skipped_and_listed(checkpoint, fixtures_dir, tmp_path,
+                                                            capsys):
+    import shutil
+
+    folder = tmp_path / "imgs"
+    shutil.copytree(fixtures_dir / "300w", folder)
+    (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
+    (folder / "empty.png").write_bytes(b"")
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(out), "--no-draw"])
+    result = json.loads((out / "landmarks.json").read_text())
+    assert sorted(r["image"] for r in result["images"]) == ["indoor_020.png", "indoor_029.png"]
+    assert result["skipped"] == [dict(image="broken.jpg", reason="not a readable image"),
+                                 dict(image="empty.png", reason="empty file")]
+    captured = capsys.readouterr()
+    assert "2 unreadable images skipped" in captured.out
+    assert f"skipped {folder / 'broken.jpg'}" in captured.err
+    # a single unreadable file is an error, not a skip
+    with pytest.raises(SystemExit) as e:
+        aan(["predict", CONFIG, checkpoint, str(folder / "broken.jpg"), "--out",
+             str(tmp_path / "one")])
+    assert e.value.code == 2
+    assert "broken.jpg: not a readable image" in capsys.readouterr().err

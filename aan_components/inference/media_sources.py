@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -41,14 +42,24 @@ def boxes_for(boxes: dict[str, np.ndarray] | None, *keys: str) -> np.ndarray | N
     return None
 
 
-def iter_images(files: list[Path], root: Path, boxes: dict[str, np.ndarray] | None
+def iter_images(files: list[Path], root: Path, boxes: dict[str, np.ndarray] | None,
+                skipped: list[dict] | None = None
                 ) -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
-    """``(name, BGR image, boxes)``; ``name`` is the path relative to ``root``."""
+    """``(name, BGR image, boxes)``; ``name`` is the path relative to ``root``.
+
+    An unreadable image raises :class:`MediaError`, or, when a ``skipped`` list is given, is
+    recorded there (``{"image", "reason"}``), reported on stderr and passed over.
+    """
     for f in files:
-        image = cv2.imread(str(f), cv2.IMREAD_COLOR)
-        if image is None:
-            raise MediaError(f"{f}: not a readable image")
         name = f.relative_to(root).as_posix() if root.is_dir() else f.name
+        image = cv2.imread(str(f), cv2.IMREAD_COLOR) if f.stat().st_size else None
+        if image is None:
+            reason = "empty file" if not f.stat().st_size else "not a readable image"
+            if skipped is None:
+                raise MediaError(f"{f}: {reason}")
+            skipped.append(dict(image=name, reason=reason))
+            print(f"aan: skipped {f}: {reason}", file=sys.stderr)
+            continue
         yield name, image, boxes_for(boxes, name, f.name)
 
 

@@ -63,17 +63,19 @@ def smooth_tracks(results, fps: float, min_cutoff: float, beta: float):
         yield result
 
 
-def _write_json(path: Path, args, records: list[dict], num_keypoints: int) -> None:
+def _write_json(path: Path, args, records: list[dict], num_keypoints: int,
+                skipped: list[dict]) -> None:
     data = dict(config=str(args.config), checkpoint=str(args.checkpoint), input=str(args.input),
                 num_keypoints=num_keypoints, coordinates="image pixels, 0-based (x, y)",
                 smoothing=dict(filter="one_euro", min_cutoff=args.smooth_min_cutoff,
                                beta=args.smooth_beta) if args.smooth else None,
-                images=records)
+                images=records, skipped=skipped)
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data)))
 
 
 def run(args: argparse.Namespace) -> None:
     src, out = Path(args.input), Path(args.out)
+    skipped: list[dict] = []
     try:
         boxes = read_face_boxes(args.boxes) if args.boxes else None
         is_video = src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES
@@ -85,7 +87,8 @@ def run(args: argparse.Namespace) -> None:
         else:
             files = list_images(src)
             total = len(files)
-            items = iter_images(files, src, boxes)
+            # in a folder, an unreadable image is reported and skipped, not fatal
+            items = iter_images(files, src, boxes, skipped if src.is_dir() else None)
         predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
                                       args.batch_size)
         results = predictor.predict(items)
@@ -126,10 +129,11 @@ def run(args: argparse.Namespace) -> None:
                 writer.release()
             if partial.exists():
                 partial.unlink()
-        _write_json(out / "landmarks.json", args, records, predictor.num_keypoints)
+        _write_json(out / "landmarks.json", args, records, predictor.num_keypoints, skipped)
     except (BoxFileError, MediaError) as e:
         print(f"aan predict: error: {e}", file=sys.stderr)
         raise SystemExit(2) from None
     faces = sum(len(r["faces"]) for r in records)
     print(f"aan predict: {faces} faces in {len(records)} "
-          f"{'frames' if is_video else 'images'} -> {out / 'landmarks.json'}")
+          f"{'frames' if is_video else 'images'} -> {out / 'landmarks.json'}"
+          + (f"; {len(skipped)} unreadable images skipped (listed there)" if skipped else ""))
