@@ -76,6 +76,13 @@ class SyntheticCrops(torch.utils.data.Dataset):
         return image, torch.from_numpy(face.keypoints / self.size).float()
 
 
+def _worker_init(_: int) -> None:
+    import cv2
+
+    cv2.setNumThreads(1)  # one renderer per worker process: no thread oversubscription
+    torch.set_num_threads(1)
+
+
 def preprocess(images: torch.Tensor, device, channels_last: bool) -> torch.Tensor:
     x = (images.to(device, non_blocking=True).float() - MEAN.to(device)) / STD.to(device)
     return x.contiguous(memory_format=torch.channels_last) if channels_last else x
@@ -171,7 +178,7 @@ def main() -> None:
             loader = torch.utils.data.DataLoader(
                 SyntheticCrops(args.size), batch_size=args.batch, shuffle=False,
                 num_workers=args.workers, pin_memory=device.type == "cuda",
-                persistent_workers=args.workers > 0,
+                persistent_workers=args.workers > 0, worker_init_fn=_worker_init,
                 prefetch_factor=4 if args.workers > 0 else None)
             batches = iter(loader)
         t = time.perf_counter()
