@@ -193,3 +193,18 @@ def test_unreadable_image_in_a_folder_is_skipped_and_listed(checkpoint, fixtures
              str(tmp_path / "one")])
     assert e.value.code == 2
     assert "broken.jpg: not a readable image" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_compiled_predictor_gives_the_same_landmarks(checkpoint, fixtures_dir):
+    from aan_components.inference import LandmarkPredictor
+    from aan_components.inference.media_sources import iter_images, list_images
+
+    root = fixtures_dir / "300w"
+    runs = []
+    for compile in (False, True):
+        p = LandmarkPredictor(CONFIG, checkpoint, batch_size=2, compile=compile)
+        runs.append([r.faces[0].keypoints for r in
+                     p.predict(iter_images(list_images(root), root, None))])
+    for a, b in zip(*runs, strict=True):
+        np.testing.assert_allclose(a, b, atol=1e-2)

@@ -42,6 +42,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--device", default="cpu")
     parser.add_argument("--batch-size", type=int, default=32, help="faces per forward pass")
     parser.add_argument("--no-draw", action="store_true", help="write landmarks.json only")
+    parser.add_argument("--compile", action="store_true",
+                        help="torch.compile the backbone: ~1.2x faster after ~1 min of "
+                             "compilation (long videos, large folders)")
     parser.add_argument("--smooth", action="store_true",
                         help="video only: One Euro temporal smoothing of each landmark")
     parser.add_argument("--smooth-min-cutoff", type=float, default=1.0,
@@ -90,7 +93,7 @@ def run(args: argparse.Namespace) -> None:
             # in a folder, an unreadable image is reported and skipped, not fatal
             items = iter_images(files, src, boxes, skipped if src.is_dir() else None)
         predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
-                                      args.batch_size)
+                                      args.batch_size, compile=args.compile)
         results = predictor.predict(items)
         if is_video and args.smooth:
             results = smooth_tracks(results, fps, args.smooth_min_cutoff, args.smooth_beta)
