@@ -9,6 +9,7 @@ from torch import nn
 from torchvision.models import resnet18
 
 import aan_core.inference_optimization as opt
+import aan_core.json_input as json_input
 import aan_core.temporal_smoothing as smoothing
 from aan_core import AANFeatureExtractor, fuse_conv_bn, optimize_for_inference
 
@@ -54,7 +55,7 @@ def test_refuses_training_mode():
         fuse_conv_bn(nn.Sequential(nn.Conv2d(3, 3, 1), nn.BatchNorm2d(3)))
 
 
-@pytest.mark.parametrize("module", [opt, smoothing])
+@pytest.mark.parametrize("module", [opt, smoothing, json_input])
 def test_docstring_examples_run(module):
     result = doctest.testmod(module, optionflags=doctest.ELLIPSIS)
     assert result.attempted > 0 and result.failed == 0

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 import os
 from pathlib import Path
+
+from aan_core.json_input import read_json
 
 __all__ = ["AnnotationError", "check_face_annotations"]
 
@@ -35,14 +36,7 @@ def check_face_annotations(path: str | os.PathLike, num_keypoints: int | None = 
             field.
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise AnnotationError(f"{path}: cannot read: {e}") from e
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as e:
-        raise AnnotationError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from None
+    data = read_json(path, AnnotationError)
     if not isinstance(data, dict):
         raise AnnotationError(f"{path}: expected a JSON object with 'images' and 'annotations'")
     for key in ("images", "annotations"):

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import csv
-import json
 import math
 from pathlib import Path
 
 import numpy as np
+
+from aan_core.json_input import read_json
 
 __all__ = ["BoxFileError", "read_face_boxes"]
 
@@ -45,16 +46,9 @@ def read_face_boxes(path: str | Path) -> dict[str, np.ndarray]:
         BoxFileError: naming the file and the line (CSV) or key (JSON).
     """
     path = Path(path)
-    try:
-        text = path.read_text()
-    except (OSError, UnicodeDecodeError) as e:
-        raise BoxFileError(f"{path}: cannot read: {e}") from e
     boxes: dict[str, list[np.ndarray]] = {}
     if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as e:
-            raise BoxFileError(f"{path}: line {e.lineno}: invalid JSON: {e.msg}") from None
+        data = read_json(path, BoxFileError)
         if not isinstance(data, dict):
             raise BoxFileError(f"{path}: expected an object {{image: [[x1, y1, x2, y2], ...]}}")
         for key, value in data.items():
@@ -62,6 +56,10 @@ def read_face_boxes(path: str | Path) -> dict[str, np.ndarray]:
                 value = [value]
             boxes[str(key)] = [_box(b, f"{path}: key {key!r}") for b in value]
     else:
+        try:
+            text = path.read_text()
+        except (OSError, UnicodeDecodeError) as e:
+            raise BoxFileError(f"{path}: cannot read: {e}") from e
         rows = list(csv.reader(text.splitlines()))
         if not rows or [c.strip() for c in rows[0]] != ["image", "x1", "y1", "x2", "y2"]:
             raise BoxFileError(f"{path}: line 1: expected the header image,x1,y1,x2,y2")
