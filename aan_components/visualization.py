@@ -3,6 +3,7 @@ maps overlaid on faces (Fig. 4)."""
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 
 import cv2
@@ -10,8 +11,8 @@ import numpy as np
 
 from aan_core.atomic_io import atomic_write
 
-__all__ = ["attention_grid", "draw_faces", "draw_landmarks", "image_grid", "save_png",
-           "with_caption"]
+__all__ = ["attention_grid", "draw_faces", "draw_landmarks", "image_grid", "save_image",
+           "save_png", "with_caption"]
 
 
 def draw_landmarks(image: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = None,
@@ -94,14 +95,20 @@ def with_caption(image: np.ndarray, text: str, height: int = 24) -> np.ndarray:
     return np.concatenate([strip, image])
 
 
-def save_png(path, image: np.ndarray) -> None:
-    """Write a BGR image as PNG, atomically."""
+def save_image(path, image: np.ndarray, ext: str | None = None) -> None:
+    """Write a BGR image atomically, encoded as ``ext`` (default: the suffix of ``path``)."""
+    ext = ext or os.path.splitext(str(path))[1] or ".png"
 
     def write(tmp: str) -> None:
-        ok, buf = cv2.imencode(".png", image)
+        ok, buf = cv2.imencode(ext, image)
         if not ok:
-            raise OSError(f"could not encode {path} as PNG")
+            raise OSError(f"could not encode {path} as {ext}")
         with open(tmp, "wb") as f:
             f.write(buf.tobytes())
 
     atomic_write(path, write)
+
+
+def save_png(path, image: np.ndarray) -> None:
+    """Write a BGR image as PNG, atomically."""
+    save_image(path, image, ".png")

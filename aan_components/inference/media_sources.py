@@ -52,9 +52,10 @@ def iter_images(files: list[Path], root: Path, boxes: dict[str, np.ndarray] | No
     """
     for f in files:
         name = f.relative_to(root).as_posix() if root.is_dir() else f.name
-        image = cv2.imread(str(f), cv2.IMREAD_COLOR) if f.stat().st_size else None
+        empty = f.stat().st_size == 0
+        image = None if empty else cv2.imread(str(f), cv2.IMREAD_COLOR)
         if image is None:
-            reason = "empty file" if not f.stat().st_size else "not a readable image"
+            reason = "empty file" if empty else "not a readable image"
             if skipped is None:
                 raise MediaError(f"{f}: {reason}")
             skipped.append(dict(image=name, reason=reason))

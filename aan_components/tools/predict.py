@@ -30,7 +30,7 @@ from ..inference.media_sources import (
     list_images,
     video_info,
 )
-from ..visualization import draw_faces
+from ..visualization import draw_faces, save_image
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -118,11 +118,7 @@ def run(args: argparse.Namespace) -> None:
                                                  fps, (w, h))
                     writer.write(drawn)
                 else:
-                    target = out / "vis" / result.name
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    ok, buf = cv2.imencode(target.suffix or ".jpg", drawn)
-                    if ok:
-                        atomic_write(target, lambda tmp, b=buf: Path(tmp).write_bytes(b.tobytes()))
+                    save_image(out / "vis" / result.name, drawn)
             if writer is not None:
                 writer.release()
                 writer = None
