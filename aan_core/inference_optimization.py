@@ -24,10 +24,6 @@ _NAMED_PAIRS = {
 }
 
 
-def _fold(conv: nn.Conv2d, bn: nn.BatchNorm2d) -> nn.Conv2d:
-    return fuse_conv_bn_eval(conv, bn)
-
-
 def fuse_conv_bn(model: nn.Module) -> nn.Module:
     """Fold every BatchNorm that directly follows a convolution into it, in place.
 
@@ -58,26 +54,27 @@ def fuse_conv_bn(model: nn.Module) -> nn.Module:
                 for conv_name, bn_name in pairs:
                     conv, bn = getattr(module, conv_name), getattr(module, bn_name)
                     if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                        setattr(module, conv_name, _fold(conv, bn))
+                        setattr(module, conv_name, fuse_conv_bn_eval(conv, bn))
                         setattr(module, bn_name, nn.Identity())
         if isinstance(module, nn.Sequential):
             names = list(module._modules)
             for a, b in zip(names, names[1:], strict=False):
                 conv, bn = module._modules[a], module._modules[b]
                 if isinstance(conv, nn.Conv2d) and isinstance(bn, nn.BatchNorm2d):
-                    module._modules[a] = _fold(conv, bn)
+                    module._modules[a] = fuse_conv_bn_eval(conv, bn)
                     module._modules[b] = nn.Identity()
     return model
 
 
-def optimize_for_inference(model: nn.Module, fuse: bool = True,
-                           channels_last: bool = True) -> nn.Module:
-    """A copy of ``model`` for CPU inference: eval mode, BN folded, channels-last weights.
+def optimize_for_inference(model: nn.Module, fuse: bool = True, channels_last: bool = True,
+                           inplace: bool = False) -> nn.Module:
+    """``model`` for CPU inference: eval mode, BN folded, channels-last weights; a copy
+    unless ``inplace``.
 
     Feed it channels-last inputs (``x.contiguous(memory_format=torch.channels_last)``) for
     the full benefit; NCHW inputs work too. Training-time behaviour is not preserved.
     """
-    model = copy.deepcopy(model).eval()
+    model = (model if inplace else copy.deepcopy(model)).eval()
     if fuse:
         fuse_conv_bn(model)
     if channels_last:

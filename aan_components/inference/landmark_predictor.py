@@ -70,13 +70,11 @@ class LandmarkPredictor:
 
         if batch_size < 1:
             raise ValueError(f"LandmarkPredictor.batch_size must be >= 1, got {batch_size}")
-        self.model = init_model(config, checkpoint, device=device)
-        self.model.eval()
+        self.model = init_model(config, checkpoint, device=device).eval()
         if optimize:
-            from aan_core.inference_optimization import fuse_conv_bn
+            from aan_core.inference_optimization import optimize_for_inference
 
-            fuse_conv_bn(self.model)
-            self.model.to(memory_format=torch.channels_last)
+            optimize_for_inference(self.model, inplace=True)
         if compile:
             self.model.backbone = torch.compile(self.model.backbone)
         self.batch_size = int(batch_size)
