@@ -35,6 +35,14 @@ def _find_field(node, value, prefix: str) -> str | None:
     return None
 
 
+def _unknown_type(config: str, error: KeyError, node, prefix: str) -> ConfigCheckError:
+    """A registry miss (``X is not in the ... registry``) named by its field in ``node``."""
+    m = re.search(r"(\w+) is not in the [\w:]+ registry", str(error))
+    field = _find_field(node, m.group(1), prefix) if m else None
+    return ConfigCheckError(f"{config}: field {field or prefix}: unknown type "
+                            f"{m.group(1) if m else ''!r} ({error})")
+
+
 def check_config(config: str, cfg_options: dict | None = None, images: bool = False) -> dict:
     """Run the checks; returns a summary ``{split: {"images", "faces", ...}}``.
 
@@ -61,10 +69,7 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
     try:
         model = MODELS.build(cfg.model)
     except KeyError as e:
-        m = re.search(r"(\w+) is not in the [\w:]+ registry", str(e))
-        field = _find_field(cfg.model, m.group(1), "model") if m else None
-        raise ConfigCheckError(f"{config}: field {field or 'model'}: unknown type "
-                               f"{m.group(1) if m else ''!r} ({e})") from None
+        raise _unknown_type(config, e, cfg.model, "model") from None
     except (ValueError, TypeError, AssertionError) as e:
         raise ConfigCheckError(f"{config}: model: {e}") from None
     num_joints = getattr(getattr(model, "head", None), "num_joints", None)
@@ -77,10 +82,7 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
         try:
             dataset = DATASETS.build(dict(ds_cfg, lazy_init=True))
         except KeyError as e:
-            field = _find_field(ds_cfg, str(e).split(" ")[0].strip("'\""),
-                                f"{split}_dataloader.dataset")
-            raise ConfigCheckError(f"{config}: field {field or f'{split}_dataloader.dataset'}"
-                                   f": {e}") from None
+            raise _unknown_type(config, e, ds_cfg, f"{split}_dataloader.dataset") from None
         k = dataset.metainfo.get("num_keypoints")
         if num_joints is not None and k is not None and k != num_joints:
             raise ConfigCheckError(
@@ -88,12 +90,10 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
                 f"{split}_dataloader.dataset ({ds_cfg.type}) has {k} keypoints")
         ann = ds_cfg.get("ann_file")
         if ann:
-            path = Path(ds_cfg.get("data_root") or "") / ann
-            image_dir = None
-            if images:
-                image_dir = Path(ds_cfg.get("data_root") or "") / (
-                    (ds_cfg.get("data_prefix") or {}).get("img") or "")
-            summary[split] = check_face_annotations(path, num_joints or k, image_dir)
+            root = Path(ds_cfg.get("data_root") or "")
+            image_dir = root / ((ds_cfg.get("data_prefix") or {}).get("img") or "") \
+                if images else None
+            summary[split] = check_face_annotations(root / ann, num_joints or k, image_dir)
         else:
             summary[split] = {"num_keypoints": k}
     return summary
