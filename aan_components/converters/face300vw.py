@@ -88,20 +88,21 @@ def _extract(video_dir: Path, frames: list[int], dest: Path, quality: int) -> di
         if not cap.isOpened():
             shutil.rmtree(tmp)
             raise ConversionError(video, "OpenCV cannot open this video")
-        index, last = 0, max(frames)
+        index, decoded, last = 0, 0, max(frames)
         try:
             while index < last:
                 ok, image = cap.read()
                 index += 1
                 if not ok:
                     break  # truncated: the remaining annotated frames are counted as failed
+                decoded += 1
                 if index in wanted:
                     cv2.imwrite(str(tmp / f"{index:06d}.jpg"), image,
                                 [cv2.IMWRITE_JPEG_QUALITY, quality])
                     sizes[index] = [image.shape[1], image.shape[0]]
         finally:
             cap.release()
-        if index <= 1 and not sizes:
+        if decoded == 0:
             shutil.rmtree(tmp)
             raise ConversionError(video, "no frame could be decoded (unreadable or empty video)")
     else:
