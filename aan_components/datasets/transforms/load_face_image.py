@@ -50,12 +50,16 @@ class LoadFaceImage(LoadImage):
             raise UnreadableImageError(f"{path}: image file is empty (0 bytes)")
         from PIL import Image
 
-        Image.MAX_IMAGE_PIXELS = None  # our own limit below, with the path in the message
+        # PIL's own decompression-bomb limit is lifted for this header read only: our limit
+        # below names the file and the size
+        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
             with Image.open(path) as im:
                 w, h = im.size
         except Exception as e:  # PIL raises several types for non-images
             raise UnreadableImageError(f"{path}: not a readable image ({e})") from None
+        finally:
+            Image.MAX_IMAGE_PIXELS = limit
         if w * h > self.max_pixels:
             raise UnreadableImageError(
                 f"{path}: image is {w}x{h} ({w * h / 1e6:.0f} Mpx), over max_pixels "
