@@ -66,8 +66,7 @@ def gflops_per_image(fn, x: torch.Tensor) -> float:
 
 @torch.inference_mode()
 def latency_ms(fn, x: torch.Tensor, reps: int) -> float:
-    one = x[:1].contiguous(memory_format=torch.channels_last) if x.is_contiguous(
-        memory_format=torch.channels_last) else x[:1].contiguous()
+    one = x[:1]  # keeps x's memory format
     for _ in range(3):
         fn(one)
     times = []
@@ -101,37 +100,38 @@ def build(config: str):
     return MODELS.build(Config.fromfile(config).model).eval()
 
 
-def inference_variants(args) -> list[tuple[str, str, object, bool]]:
-    """(model, variant, callable, channels_last input); peers that cannot be built are
-    reported and left out."""
+def inference_variants(args) -> list[tuple[str, str, object, torch.nn.Module | None, bool]]:
+    """(model, variant, callable, its module, channels-last input); peers that cannot be
+    built are reported with no callable."""
+    import copy
+
     from aan_components.inference import LandmarkInferenceGraph
     from aan_core.inference_optimization import optimize_for_inference
 
     aan = LandmarkInferenceGraph(build(str(REPO / "mm_configs" / "aan_300w.py"))).eval()
     fast = optimize_for_inference(aan)
-    out = [("AAN", "eager", aan, False), ("AAN", "folded BN + channels-last", fast, True)]
+    out = [("AAN", "eager", aan, aan, False),
+           ("AAN", "folded BN + channels-last", fast, fast, True)]
     if args.compile:
         out.append(("AAN", "folded BN + channels-last + torch.compile", torch.compile(fast),
-                    True))
+                    fast, True))
     for name, config in PEERS.items():
         try:
             model = build(config)
         except Exception as e:  # e.g. RTMPose's mmdet parts need mmcv's compiled ops
             print(f"[bench] {name}: skipped ({type(e).__name__}: {str(e)[:120]})")
-            out.append((name, f"skipped: {type(e).__name__}", None, False))
+            out.append((name, f"skipped: {type(e).__name__}", None, None, False))
             continue
-
-        def forward(x, m=model):
-            return m(x, None, mode="tensor")
-
-        cl = model.to(memory_format=torch.channels_last)
-        out.append((name, "eager", forward, False))
-        out.append((name, "channels-last", lambda x, m=cl: m(x, None, mode="tensor"), True))
+        # a copy: Module.to(memory_format) works in place, and the eager row must stay NCHW
+        cl = copy.deepcopy(model).to(memory_format=torch.channels_last)
+        for variant, m, is_cl in (("eager", model, False), ("channels-last", cl, True)):
+            out.append((name, variant, lambda x, m=m: m(x, None, mode="tensor"), m, is_cl))
     return out
 
 
 def train_rate(config: str, batch: int, iters: int, size: int) -> float:
     """Training images/s: forward + loss + backward + Adam step, random crops and labels."""
+    from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample
 
     model = build(config).train()
@@ -141,8 +141,6 @@ def train_rate(config: str, batch: int, iters: int, size: int) -> float:
     samples = []
     for _ in range(batch):
         s = PoseDataSample()
-        from mmengine.structures import InstanceData
-
         labels = InstanceData()
         labels.keypoint_labels = torch.rand(1, k, 2)
         labels.keypoint_weights = torch.ones(1, k)
@@ -194,7 +192,7 @@ def main() -> None:
     print(f"[bench] fp32 GEMM: {gemm:.1f} GFLOP/s on {args.threads} threads")
     x = torch.rand(args.batch, 3, args.size, args.size) * 255
     rows = []
-    for name, variant, fn, cl in inference_variants(args):
+    for name, variant, fn, module, cl in inference_variants(args):
         if fn is None:
             rows.append(dict(model=name, variant=variant))
             continue
@@ -203,12 +201,7 @@ def main() -> None:
         ips = throughput(fn, xi, args.reps)  # the first call also compiles
         lat = latency_ms(fn, xi, args.latency_reps)
         gf = gflops_per_image(fn, xi)
-        params = None
-        owner = getattr(fn, "__self__", None) or getattr(fn, "_orig_mod", fn)
-        if isinstance(owner, torch.nn.Module):
-            params = sum(p.numel() for p in owner.parameters()) / 1e6
-        elif hasattr(fn, "__defaults__") and fn.__defaults__:
-            params = sum(p.numel() for p in fn.__defaults__[0].parameters()) / 1e6
+        params = sum(p.numel() for p in module.parameters()) / 1e6
         rows.append(dict(model=name, variant=variant, images_per_s=ips, latency_ms=lat,
                          gflops=gf, params_m=params, gemm_fraction=ips * gf / gemm,
                          seconds=time.perf_counter() - start))
