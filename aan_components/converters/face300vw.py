@@ -35,20 +35,11 @@ from tqdm import tqdm
 
 from aan_core.atomic_io import atomic_write
 
+from ..datasets.benchmark_splits import FACE300VW_CATEGORIES, face300vw_split
 from .coco_face_json import CocoFaceJson, box_from_points
 from .errors import ConversionError
 from .pts_format import PTS_ORIGIN, read_pts
 
-CATEGORIES = {
-    "category1": ["114", "124", "125", "126", "150", "158", "401", "402", "505", "506", "507",
-                  "508", "509", "510", "511", "514", "515", "518", "519", "520", "521", "522",
-                  "524", "525", "537", "538", "540", "541", "546", "547", "548"],
-    "category2": ["203", "208", "211", "212", "213", "214", "218", "224", "403", "404", "405",
-                  "406", "407", "408", "409", "412", "550", "551", "553"],
-    "category3": ["410", "411", "516", "517", "526", "528", "529", "530", "531", "533", "557",
-                  "558", "559", "562"],
-}
-SPLIT_OF_VIDEO = {v: c for c, videos in CATEGORIES.items() for v in videos}
 KEYPOINT_NAMES = [f"kpt-{i}" for i in range(68)]
 DONE_FILE = ".frames.json"
 
@@ -155,9 +146,9 @@ def convert(raw_dir: str | Path, out_dir: str | Path, keep_pts_values: bool = Fa
                 coordinates="pts values unchanged (1-based)" if keep_pts_values else
                 "0-based pixels (pts values - 1)", box="tight box of the 68 points")
     out = {s: CocoFaceJson(KEYPOINT_NAMES, dict(meta, split=s))
-           for s in ("train", *CATEGORIES, "test")}
+           for s in ("train", *FACE300VW_CATEGORIES, "test")}
     for name, frames in annotations.items():
-        split = SPLIT_OF_VIDEO.get(name, "train")
+        split = face300vw_split(name)
         sizes = records[name]["sizes"]
         for frame, (points, pts) in sorted(frames.items()):
             if str(frame) in sizes:

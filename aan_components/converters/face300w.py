@@ -24,14 +24,11 @@ from pathlib import Path
 
 from tqdm import tqdm
 
+from ..datasets.benchmark_splits import FACE300W_SOURCES
 from .coco_face_json import CocoFaceJson, box_from_points, link_images, read_image_size
 from .errors import ConversionError
 from .pts_format import PTS_ORIGIN, read_pts
 
-SOURCES = {
-    "afw": "train", "helen/trainset": "train", "lfpw/trainset": "train",
-    "helen/testset": "common", "lfpw/testset": "common", "ibug": "challenging",
-}
 SPLITS = {"train": ("train",), "common": ("common",), "challenging": ("challenging",),
           "full": ("common", "challenging")}
 PAPER_COUNTS = {"train": 3148, "common": 554, "challenging": 135, "full": 689}
@@ -58,11 +55,12 @@ def convert(raw_dir: str | Path, out_dir: str | Path, keep_pts_values: bool = Fa
     """Convert; returns ``{split: count}``. Writes nothing unless every file is valid."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     offset = 0.0 if keep_pts_values else PTS_ORIGIN
-    missing = [s for s in SOURCES if not (raw_dir / s).is_dir()]
+    missing = [s for s in FACE300W_SOURCES if not (raw_dir / s).is_dir()]
     if missing:
         raise ConversionError(raw_dir / missing[0], "folder not found; 300W expects "
-                              f"{', '.join(SOURCES)} under {raw_dir}")
-    files = [(pts, SOURCES[s]) for s in SOURCES for pts in sorted((raw_dir / s).glob("*.pts"))]
+                              f"{', '.join(FACE300W_SOURCES)} under {raw_dir}")
+    files = [(pts, part) for folder, part in FACE300W_SOURCES.items()
+             for pts in sorted((raw_dir / folder).glob("*.pts"))]
     if not files:
         raise ConversionError(raw_dir, "no .pts files in the 300W folders")
     info = dict(dataset="300W", converter="aan convert 300w",

@@ -16,6 +16,8 @@ from mmpose.registry import METRICS
 from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import ced_curve, failure_rate, inter_ocular, inter_pupil, per_image_nme
 
+from ..datasets.benchmark_splits import subset_patterns
+
 # Default normalisation points per dataset (MMPose dataset_name), 0-based.
 OUTER_EYE_CORNERS = {"300w": (36, 45), "300vw": (36, 45), "wflw": (60, 72), "cofw": (8, 9),
                      "coco_wholebody_face": (36, 45), "lapa": (66, 79), "celeba": (0, 1)}
@@ -26,23 +28,8 @@ EYE_GROUPS = {"300w": (range(36, 42), range(42, 48)), "300vw": (range(36, 42), r
 NORM_MODES = ("inter_ocular", "inter_pupil", "box_size")
 
 
-def _videos(ids: str) -> str:
-    """Regex of the frames of the given 300VW videos (``<video>/[imgs/]<frame>.<ext>``)."""
-    return rf"(?:^|/)(?:{'|'.join(ids.split())})/(?:imgs/)?[^/]+$"
-
-
 # Named subsets, each a regex searched in the image path (``subsets='300w'`` in a config).
-SUBSET_PRESETS = {
-    "300w": {"common": r"(?:^|/)(?:helen|lfpw)/testset/[^/]+$",
-             "challenging": r"(?:^|/)ibug/[^/]+$"},
-    "300vw": {
-        "category1": _videos("114 124 125 126 150 158 401 402 505 506 507 508 509 510 511 514 "
-                             "515 518 519 520 521 522 524 525 537 538 540 541 546 547 548"),
-        "category2": _videos("203 208 211 212 213 214 218 224 403 404 405 406 407 408 409 412 "
-                             "550 551 553"),
-        "category3": _videos("410 411 516 517 526 528 529 530 531 533 557 558 559 562"),
-    },
-}
+SUBSET_PRESETS = {name: subset_patterns(name) for name in ("300w", "300vw")}
 METRICS_FILE = "face_alignment_metrics.json"
 
 
