@@ -208,3 +208,24 @@ def test_compiled_predictor_gives_the_same_landmarks(checkpoint, fixtures_dir):
                      p.predict(iter_images(list_images(root), root, None))])
     for a, b in zip(*runs, strict=True):
         np.testing.assert_allclose(a, b, atol=1e-2)
+
+
+def test_attention_maps_belong_to_their_own_face(checkpoint, fixtures_dir):
+    """Two faces of one image: each keeps the maps of its own forward, whatever the batching
+    (aan attention used to read the backbone's maps after the image's last face had run, so
+    every face of an image got the last face's maps)."""
+    from aan_components.inference import LandmarkPredictor
+
+    image = cv2.imread(str(fixtures_dir / "300w" / "indoor_029.png"))
+    boxes = np.array([[100, 100, 500, 500], [300, 350, 700, 800]], np.float32)
+    per_batching = []
+    for batch_size in (1, 2):
+        p = LandmarkPredictor(CONFIG, checkpoint, batch_size=batch_size)
+        p.keep_attention = True
+        (result,) = p.predict([("a", image, boxes)])
+        assert len(result.attention) == 2 and len(result.attention[0]) == 4
+        per_batching.append(result.attention)
+    for face in (0, 1):
+        for a, b in zip(per_batching[0][face], per_batching[1][face], strict=True):
+            np.testing.assert_allclose(a, b, atol=1e-5)
+    assert not np.allclose(per_batching[0][0][0], per_batching[0][1][0])

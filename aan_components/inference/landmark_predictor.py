@@ -34,6 +34,8 @@ class ImageLandmarks:
     image: np.ndarray | None = None  # the input image (BGR), for drawing
     faces: list[FaceLandmarks] = field(default_factory=list)
     crops: list[np.ndarray] = field(default_factory=list)  # network input crops (BGR)
+    # per face, the backbone's attention map of each stage, (h_i, w_i) (``keep_attention``)
+    attention: list[list[np.ndarray]] = field(default_factory=list)
 
 
 class LandmarkPredictor:
@@ -79,7 +81,8 @@ class LandmarkPredictor:
             self.model.backbone = torch.compile(self.model.backbone)
         self.batch_size = int(batch_size)
         self.pipeline = Compose(self.model.cfg.test_dataloader.dataset.pipeline)
-        self.keep_crops = False
+        self.keep_crops = False  # fill ImageLandmarks.crops
+        self.keep_attention = False  # fill ImageLandmarks.attention (attention backbones)
 
     @property
     def num_keypoints(self) -> int:
@@ -120,7 +123,10 @@ class LandmarkPredictor:
         from mmengine.dataset import pseudo_collate
 
         samples = self.model.test_step(pseudo_collate([d for _, d in batch]))
-        for (result, data), sample in zip(batch, samples, strict=True):
+        maps = []
+        if self.keep_attention:  # the maps of this batch's forward, before the next one
+            maps = [m for m in getattr(self.model.backbone, "attention_maps", ()) if m is not None]
+        for i, ((result, data), sample) in enumerate(zip(batch, samples, strict=True)):
             pred = sample.pred_instances
             scores = pred.get("keypoint_scores")
             kpts = np.asarray(pred.keypoints[0], np.float64)
@@ -130,3 +136,5 @@ class LandmarkPredictor:
                 scores=np.ones(len(kpts)) if scores is None else np.asarray(scores[0])))
             if self.keep_crops:
                 result.crops.append(data["inputs"].permute(1, 2, 0).numpy().copy())
+            if self.keep_attention:
+                result.attention.append([m[i, 0].float().cpu().numpy() for m in maps])

@@ -9,6 +9,7 @@ image.
 from __future__ import annotations
 
 import argparse
+import itertools
 import sys
 from pathlib import Path
 
@@ -35,18 +36,16 @@ def attention_figure(predictor: LandmarkPredictor, items, max_faces: int) -> np.
     if not hasattr(backbone, "attention_maps"):
         raise MediaError(f"the model's backbone {type(backbone).__name__} has no attention "
                          f"maps (use an AAN or timm-attention config)")
-    predictor.keep_crops = True
-    predictor.batch_size = 1  # the backbone keeps the maps of its last forward only
+    predictor.keep_crops = predictor.keep_attention = True
     crops: list[np.ndarray] = []
     maps: list[list[np.ndarray]] = []
     for result in predictor.predict(items):
-        for crop in result.crops:
-            stage_maps = [m for m in backbone.attention_maps if m is not None]
+        for crop, stage_maps in zip(result.crops, result.attention, strict=True):
             if not stage_maps:
                 raise MediaError("the model's attention is switched off (attention=False): "
                                  "there are no maps to draw")
             crops.append(np.ascontiguousarray(crop.astype(np.uint8)))
-            maps.append([m[0, 0].float().cpu().numpy() for m in stage_maps])
+            maps.append(stage_maps)
         if len(crops) >= max_faces:
             break
     if not crops:
@@ -59,10 +58,11 @@ def attention_figure(predictor: LandmarkPredictor, items, max_faces: int) -> np.
 def run(args: argparse.Namespace) -> None:
     try:
         boxes = read_face_boxes(args.boxes) if args.boxes else None
-        items = []
-        for inp in map(Path, args.inputs):
-            items.extend(iter_images(list_images(inp), inp, boxes))
-        predictor = LandmarkPredictor(args.config, args.checkpoint, args.device, batch_size=1)
+        # lazily: only the images of the first max_faces faces are read
+        items = itertools.chain.from_iterable(
+            iter_images(list_images(inp), inp, boxes) for inp in map(Path, args.inputs))
+        predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
+                                      batch_size=args.max_faces)
         grid = attention_figure(predictor, items, args.max_faces)
     except (BoxFileError, MediaError) as e:
         print(f"aan attention: error: {e}", file=sys.stderr)
