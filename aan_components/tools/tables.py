@@ -10,12 +10,12 @@ numbers sit beside the paper's, with the difference (ours - paper, NME in %).
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 from aan_core.atomic_io import atomic_write
+from aan_core.json_input import read_json
 
 # The paper's tables (NME %). None: not reported.
 PAPER = {
@@ -53,6 +53,8 @@ TABLES = [  # (number, dataset, title, columns)
     (3, "celeba", "CelebA (5 points, NME normalised by the eye-centre distance)", ["full"]),
     (4, "300vw", "300VW (68 points)", ["category1", "category2", "category3"]),
 ]
+COLUMN_NAMES = {"common": "Common", "challenging": "Challenging", "category1": "Category 1",
+                "category2": "Category 2", "category3": "Category 3"}
 NORM_NAMES = {"inter_ocular": "inter-ocular", "inter_pupil": "inter-pupil",
               "box_size": "box size"}
 
@@ -100,12 +102,11 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
         configs = sorted(wd.glob("*.py"), key=lambda p: p.stat().st_mtime)
         variant = model_variant(configs[-1] if configs else None, wd.name)
         for f in latest.values():
-            try:
-                data = json.loads(f.read_text())
-                metrics = data["metrics"]
-            except (json.JSONDecodeError, KeyError) as e:
-                raise ValueError(f"aan tables: {f}: not a FaceAlignmentMetric result ({e})") \
-                    from None
+            data = read_json(f)
+            metrics = data.get("metrics") if isinstance(data, dict) else None
+            if not isinstance(metrics, dict):
+                raise ValueError(f"aan tables: {f}: not a FaceAlignmentMetric result (no "
+                                 f"'metrics')")
             nme = {("full" if k == "NME" else k.split("/", 1)[1]): 100 * v
                    for k, v in metrics.items() if k == "NME" or k.startswith("NME/")}
             runs.append(Run(str(data.get("dataset_name") or "?"), variant,
@@ -126,10 +127,7 @@ def render_tables(runs: list[Run]) -> str:
     in brackets)."""
     out = []
     for number, dataset, title, columns in TABLES:
-        names = {"full": "Full test set" if dataset == "300w" else "NME",
-                 "common": "Common", "challenging": "Challenging",
-                 "category1": "Category 1", "category2": "Category 2",
-                 "category3": "Category 3"}
+        names = dict(COLUMN_NAMES, full="Full test set" if dataset == "300w" else "NME")
         out.append(f"### Table {number}: {title}\n")
         out.append("| method | " + " | ".join(names[c] for c in columns) + " |")
         out.append("|---|" + "---|" * len(columns))
