@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aan_core import image_header
 from aan_core.atomic_io import atomic_write
 
 from .errors import ConversionError
@@ -26,18 +27,10 @@ def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
     Raises:
         ConversionError: the image is missing, empty or not an image.
     """
-    from PIL import Image, UnidentifiedImageError
-
-    path = Path(path)
-    if not path.is_file():
-        raise ConversionError(path, "image file not found")
-    if path.stat().st_size == 0:
-        raise ConversionError(path, "image file is empty (0 bytes)")
     try:
-        with Image.open(path) as im:
-            return int(im.width), int(im.height)
-    except (UnidentifiedImageError, OSError) as e:
-        raise ConversionError(path, f"not a readable image: {e}") from e
+        return image_header.read_image_size(path)
+    except image_header.ImageHeaderError as e:
+        raise ConversionError(e.path, e.problem) from None
 
 
 def box_from_points(points: np.ndarray, visible: np.ndarray | None = None) -> np.ndarray:

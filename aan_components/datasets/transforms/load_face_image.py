@@ -3,11 +3,11 @@ training, skips them instead of ending the run."""
 
 from __future__ import annotations
 
-import os
-
 from mmengine.logging import MMLogger
 from mmpose.datasets.transforms import LoadImage
 from mmpose.registry import TRANSFORMS
+
+from aan_core.image_header import ImageHeaderError, read_image_size
 
 
 class UnreadableImageError(OSError):
@@ -44,22 +44,10 @@ class LoadFaceImage(LoadImage):
         self.skipped: list[str] = []
 
     def _check_file(self, path: str) -> None:
-        if not os.path.isfile(path):
-            raise UnreadableImageError(f"{path}: image file not found")
-        if os.path.getsize(path) == 0:
-            raise UnreadableImageError(f"{path}: image file is empty (0 bytes)")
-        from PIL import Image
-
-        # PIL's own decompression-bomb limit is lifted for this header read only: our limit
-        # below names the file and the size
-        limit, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
         try:
-            with Image.open(path) as im:
-                w, h = im.size
-        except Exception as e:  # PIL raises several types for non-images
-            raise UnreadableImageError(f"{path}: not a readable image ({e})") from None
-        finally:
-            Image.MAX_IMAGE_PIXELS = limit
+            w, h = read_image_size(path)
+        except ImageHeaderError as e:
+            raise UnreadableImageError(str(e)) from None
         if w * h > self.max_pixels:
             raise UnreadableImageError(
                 f"{path}: image is {w}x{h} ({w * h / 1e6:.0f} Mpx), over max_pixels "
