@@ -51,6 +51,7 @@ def train_checkpoint(work_dir: Path, iters: int) -> str:
     cfg.optim_wrapper.optimizer.weight_decay = 0.0
     cfg.default_hooks.checkpoint = dict(type="CheckpointHook", by_epoch=False, interval=iters)
     cfg.default_hooks.logger.interval = max(1, iters // 5)
+    cfg.randomness = dict(seed=0)  # the same model, run after run
     cfg.work_dir = str(work_dir / "train")
     Runner.from_cfg(cfg).train()
     return str(work_dir / "train" / f"iter_{iters}.pth")
