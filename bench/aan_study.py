@@ -71,8 +71,10 @@ PRESETS = {
     "gpu": dict(size=128, width=1.0, iters=1000, batch=64, train_crops=16384,
                 test_crops=1024, threads=None),
     # This shared 2-core CPU: half width, 128 px, fp32, one thread (measured 6x faster than
-    # two threads while other jobs share the cores); what README's table reports.
-    "cpu": dict(size=128, width=0.5, iters=800, batch=16, train_crops=4096, test_crops=512,
+    # two threads while other jobs share the cores); what README's table reports. Batch 8:
+    # measured 2026-11-28, one run of 800 x 16 took > 7 min at the CPU share a niced job
+    # gets here, too long for 24+ runs in the ~70 min available.
+    "cpu": dict(size=128, width=0.5, iters=800, batch=8, train_crops=4096, test_crops=512,
                 threads=1),
     # Smoke run: numbers mean nothing.
     "tiny": dict(size=64, width=0.125, iters=3, batch=2, train_crops=8, test_crops=4,
@@ -160,7 +162,7 @@ def train_and_test(variant: str, head: str, seed: int, data, args, device) -> di
     nme = per_image_nme(pred, gt, np.ones(gt.shape[:2]), inter_ocular(gt, LEFT_EYE, RIGHT_EYE))
     params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("branches"))
     row = dict(variant=variant, head=head, seed=seed, nme_pct=float(np.nanmean(nme) * 100),
-               final_loss=float(loss), finite=bool(math.isfinite(float(loss))),
+               final_loss=float(loss.detach()), finite=math.isfinite(float(loss.detach())),
                train_seconds=seconds, train_images_per_s=args.iters * args.batch / seconds,
                inference_params_M=params / 1e6)
     print(f"[study] {head:>10} {variant:<26} seed {seed}: NME {row['nme_pct']:.2f}%  "
@@ -214,6 +216,28 @@ def report(payload: dict, out: Path) -> None:
     write_json(out, {**payload, "summary": summary, "verdicts": verdicts, "table": table})
 
 
+def merge(paths: list[Path], out: Path) -> None:
+    """Join the runs of several results files (same protocol; a cell measured twice keeps
+    its first run) and report them as one."""
+    payloads = [json.loads(p.read_text()) for p in paths]
+    first = payloads[0]
+    for path, other in zip(paths[1:], payloads[1:], strict=True):
+        differ = [k for k in PROTOCOL if other["protocol"].get(k) != first["protocol"].get(k)]
+        if differ:
+            sys.exit(f"--merge: {path} was measured with another protocol than {paths[0]} "
+                     f"({', '.join(differ)})")
+    rows, seen = [], set()
+    for payload in payloads:
+        for row in payload["runs"]:
+            if (key := (row["variant"], row["head"], row["seed"])) not in seen:
+                seen.add(key)
+                rows.append(row)
+    protocol = {**first["protocol"], "grid": [g for p in payloads for g in p["protocol"]["grid"]],
+                "merged_from": [str(p) for p in paths]}
+    report({**first, "protocol": protocol, "runs": rows,
+            "partial": any(p.get("partial") for p in payloads)}, out)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -222,8 +246,9 @@ def main() -> None:
                         help="budget and scale (default: gpu with --device cuda, else cpu)")
     parser.add_argument("--tiny", action="store_true", help="smoke run (numbers mean nothing)")
     parser.add_argument("--heads", nargs="+", default=None,
-                        help="with --variants: the grid heads x variants instead of the "
-                             "preset's declared grid")
+                        help="alone: run only these heads of the preset's declared grid (one "
+                             "process per head, each with its own --out, then --merge); with "
+                             "--variants: the grid heads x variants")
     parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
     for key in ("size", "iters", "batch", "train_crops", "test_crops", "threads"):
@@ -240,9 +265,15 @@ def main() -> None:
                         help="keep the finished runs in --out and run only the missing cells")
     parser.add_argument("--summarise", type=Path, default=None, metavar="JSON",
                         help="no training: print the table of a results file")
+    parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
+                        help="no training: join the runs of results files measured with the "
+                             "same protocol into --out and print the table")
     args = parser.parse_args()
     if args.summarise is not None:
         report(json.loads(args.summarise.read_text()), args.summarise)
+        return
+    if args.merge is not None:
+        merge(args.merge, args.out or RESULTS / "aan_study.json")
         return
     preset = "tiny" if args.tiny else args.preset or ("gpu" if args.device == "cuda" else "cpu")
     for key, value in PRESETS[preset].items():
@@ -254,8 +285,10 @@ def main() -> None:
     if args.out is None:
         args.out = (Path(tempfile.mkdtemp()) / "aan_study_tiny.json" if args.tiny
                     else RESULTS / "aan_study.json")
-    if args.heads is None and args.variants is None:
-        grid = GRIDS[preset]
+    if args.variants is None:
+        grid = [([h for h in heads if args.heads is None or h in args.heads], variants)
+                for heads, variants in GRIDS[preset]]
+        grid = [(heads, variants) for heads, variants in grid if heads]
     else:
         grid = [(args.heads or ["gap"], args.variants or TABLE5)]
     for head in {h for heads, _ in grid for h in heads}:
