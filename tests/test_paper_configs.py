@@ -95,3 +95,64 @@ def test_trains_two_iterations_and_tests(name, converted, tmp_path):
     if name == "aan_300w":
         assert "inter_pupil/NME" in metrics
     assert list(tmp_path.glob("*/face_alignment_metrics*.json"))
+
+
+def test_aflw_nme_is_normalised_by_the_annotation_box_size(tmp_path):
+    """AFLW's NME divides by the annotation's ``box_size`` (sqrt(w * h) of the .mat box), end
+    to end: ``aan convert aflw`` -> MMPose's ``AFLWDataset`` -> the config's test pipeline ->
+    the config's metric. The test faces get a 1.5 : 1 box, so box_size (sqrt(w * h)) differs
+    from the square box MMPose builds from center/scale (the longer side). Predictions are the
+    ground truth moved by (3, 4) px: NME = mean over faces of 5 / box_size, by hand.
+    Wrong input caught: the config's pipeline without 'box_size' in PackPoseInputs' meta_keys
+    (the metric then errors; before, it silently used the longer side: 5 / (1.5 s) per face)."""
+    import numpy as np
+    from mmpose.registry import DATASETS, METRICS
+    from raw_archives import make_aflw
+    from scipy.io import savemat
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    mat = make_aflw(raw)
+    boxes = mat["bbox"].copy()  # x1 x2 y1 y2
+    cx, cy = boxes[:, :2].mean(1), boxes[:, 2:].mean(1)
+    side = boxes[:, 1] - boxes[:, 0]
+    boxes[:, 0], boxes[:, 1] = cx - 0.75 * side, cx + 0.75 * side  # width 1.5 * side
+    mat["bbox"] = boxes
+    savemat(raw / "AFLWinfo_release.mat", mat)
+    aan(["convert", "aflw", str(raw), str(out), "--num-train", "2"])
+    cfg = load("aan_aflw")
+    ds_cfg = dict(cfg.test_dataloader.dataset, data_root=str(out),
+                  ann_file="annotations/face_landmarks_aflw_test.json")
+    dataset = DATASETS.build(ds_cfg)
+    samples, by_hand = [], []
+    for i in range(len(dataset)):
+        sample = dataset[i]["data_samples"].to_dict()
+        gt = sample["gt_instances"]["keypoints"]
+        sample["pred_instances"] = dict(keypoints=gt + np.array([3.0, 4.0]))
+        samples.append(sample)
+        face = int(mat["ra"][0, 2 + i]) - 1  # ra = [3, 1, 4, 2]: test faces 4, 2 (1-based)
+        w, h = boxes[face, 1] - boxes[face, 0], boxes[face, 3] - boxes[face, 2]
+        by_hand.append(5.0 / np.sqrt(w * h))
+        x1, y1, x2, y2 = np.asarray(sample["gt_instances"]["bboxes"]).reshape(4)
+        assert x2 - x1 == pytest.approx(w, rel=1e-3) == y2 - y1  # MMPose's square box
+        assert w > 1.4 * h  # its side (the longer side) is not box_size
+    metric = METRICS.build(dict(cfg.test_evaluator, out_dir=str(tmp_path / "metric")))
+    metric.dataset_meta = dataset.metainfo
+    metric.process([], samples)
+    nme = metric.compute_metrics(metric.results)["NME"]
+    assert nme == pytest.approx(np.mean(by_hand), rel=1e-4)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "mm_configs").glob("*.py")),
+                         ids=lambda p: p.stem)
+def test_no_checkpoint_is_chosen_on_the_test_data(path):
+    """Every config reports its last checkpoint: no ``save_best``, and no validation before
+    the end of training when validation runs on the test data (a best-on-test checkpoint
+    would bias the reported NME down). Wrong input caught: the former aan_300w.py
+    (``save_best='NME'``, ``val_interval=5000`` on the test json)."""
+    cfg = Config.fromfile(str(path))
+    assert cfg.default_hooks.checkpoint.get("save_best") is None
+    assert cfg.default_hooks.checkpoint.get("save_last", True)
+    same_data = cfg.val_dataloader.dataset.get("ann_file") == \
+        cfg.test_dataloader.dataset.get("ann_file")
+    if same_data:
+        assert cfg.train_cfg.val_interval >= cfg.train_cfg.max_iters

@@ -75,8 +75,8 @@ def test_metric_output_feeds_tables(tmp_path, capsys):
                                 out_dir=str(wd / "20261127_000000")))
     metric.dataset_meta = dict(dataset_name="aflw")
     gt = np.zeros((1, 19, 2))
-    metric.process([], [dict(gt_instances=dict(keypoints=gt, keypoints_visible=np.ones((1, 19)),
-                                               bboxes=np.array([[0, 0, 100, 100.]])),
+    metric.process([], [dict(gt_instances=dict(keypoints=gt, keypoints_visible=np.ones((1, 19))),
+                             box_size=100.0,
                              pred_instances=dict(keypoints=gt + [3.0, 4.0]), img_path="a.jpg")])
     metric.compute_metrics(metric.results)  # NME = 5 / 100
     aan(["tables", str(wd)])

@@ -63,7 +63,8 @@ def mean_shape_nme(runner: Runner, train_samples: int = 2000) -> float:
         gts.append(np.asarray(sample.gt_instances.keypoints[0]))
         v = np.asarray(sample.gt_instances.keypoints_visible[0], np.float64)
         vis.append(v[..., 0] if v.ndim == 2 else v)
-        extra.append(dict(box=metric.box_size(sample.gt_instances)))
+        extra.append(dict(box=metric.box_size(sample))
+                     if metric.norm_mode in ("box_size", "box_area") else {})
     gt = np.stack(gts)
     return float(np.nanmean(per_image_nme(np.stack(preds), gt, np.stack(vis),
                                           metric.normalisation(gt, extra))))

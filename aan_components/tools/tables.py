@@ -56,7 +56,7 @@ TABLES = [  # (number, dataset, title, columns)
 COLUMN_NAMES = {"common": "Common", "challenging": "Challenging", "category1": "Category 1",
                 "category2": "Category 2", "category3": "Category 3"}
 NORM_NAMES = {"inter_ocular": "inter-ocular", "inter_pupil": "inter-pupil",
-              "box_size": "box size"}
+              "box_size": "box size", "box_area": "box area"}
 
 
 @dataclass
