@@ -113,7 +113,7 @@ def test_aflw_nme_is_normalised_by_the_annotation_box_size(tmp_path):
     raw, out = tmp_path / "raw", tmp_path / "out"
     mat = make_aflw(raw)
     boxes = mat["bbox"].copy()  # x1 x2 y1 y2
-    cx, cy = boxes[:, :2].mean(1), boxes[:, 2:].mean(1)
+    cx = boxes[:, :2].mean(1)
     side = boxes[:, 1] - boxes[:, 0]
     boxes[:, 0], boxes[:, 1] = cx - 0.75 * side, cx + 0.75 * side  # width 1.5 * side
     mat["bbox"] = boxes

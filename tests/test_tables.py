@@ -81,3 +81,21 @@ def test_metric_output_feeds_tables(tmp_path, capsys):
     metric.compute_metrics(metric.results)  # NME = 5 / 100
     aan(["tables", str(wd)])
     assert "| **run (ours, box size)** | 5.00 |" in capsys.readouterr().out
+
+
+def test_best_on_test_checkpoint_is_marked_and_not_compared(tmp_path, capsys):
+    """A run tested with a ``best_*`` checkpoint of a config that validated on its test json
+    is marked and gets no difference to the paper. Wrong input caught: the same run with
+    ``load_from`` = ``best_NME_iter_40000.pth`` (the former README command); its twin with
+    the last checkpoint (``iter_50000.pth``) is compared as usual."""
+    last = work_dir(tmp_path / "last", "aan_aflw", "aflw", {"NME": 0.0180}, norm="box_size")
+    best = work_dir(tmp_path / "best", "aan_aflw", "aflw", {"NME": 0.0170}, norm="box_size")
+    for wd, ckpt in ((last, "iter_50000.pth"), (best, "best_NME_iter_40000.pth")):
+        cfg = Config.fromfile(str(wd / "aan_aflw.py"))
+        cfg.load_from = f"work_dirs/aan_aflw/{ckpt}"
+        cfg.dump(str(wd / "aan_aflw.py"))
+    aan(["tables", str(best), str(last)])  # best first: Table 5 must still skip it
+    text = capsys.readouterr().out
+    assert "| **AAN (ours, box size)** | 1.80 (+0.07) |" in text
+    assert "| **AAN (ours, box size, best-on-test checkpoint: not comparable)** | 1.70 |" in text
+    assert "| AFLW | 1.80 / 1.73 (+0.07) |" in text  # Table 5 takes the comparable run
