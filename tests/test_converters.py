@@ -83,17 +83,26 @@ def test_pts_wrong_point_count(tmp_path):
 
 # ------------------------------------------------------------------------------------ 300W
 def test_300w_splits_and_coordinates(tmp_path):
+    """Splits, and the ``.pts`` convention against MMPose's json of the same real faces
+    (whose values are the raw ``.pts`` values): ours are those values - 1, and
+    ``--keep-pts-values`` writes them unchanged. Wrong input caught: a converter that keeps
+    the values by default (or subtracts 1 twice)."""
     raw, out = tmp_path / "raw", tmp_path / "out"
-    truth = make_300w(raw)
+    mmpose_values = make_300w(raw)
     aan(["convert", "300w", str(raw), str(out)])
+    aan(["convert", "300w", str(raw), str(tmp_path / "keep"), "--keep-pts-values"])
+    kept = load(tmp_path / "keep" / "annotations" / "face_landmarks_300w_full.json")
     counts = {s: len(load(out / "annotations" / f"face_landmarks_300w_{s}.json")["images"])
               for s in ("train", "common", "challenging", "full")}
     assert counts == {"train": 3, "common": 2, "challenging": 1, "full": 3}
     full = load(out / "annotations" / "face_landmarks_300w_full.json")
     assert sorted(im["file_name"].split("/")[0] for im in full["images"]) == \
         ["helen", "ibug", "lfpw"]
-    for im, ann in zip(full["images"], full["annotations"], strict=True):
-        np.testing.assert_allclose(keypoints(ann)[:, :2], truth[im["file_name"]], atol=1e-3)
+    for im, ann, kept_ann in zip(full["images"], full["annotations"], kept["annotations"],
+                                 strict=True):
+        theirs = mmpose_values[im["file_name"]]
+        np.testing.assert_allclose(keypoints(ann)[:, :2], theirs - 1, atol=1e-3)
+        np.testing.assert_allclose(keypoints(kept_ann)[:, :2], theirs, atol=1e-3)
         assert (out / "images" / im["file_name"]).is_file()
         x, y, w, h = ann["bbox"]
         assert ann["scale"] == pytest.approx(max(w, h) / 200, abs=1e-4)
@@ -164,9 +173,12 @@ def test_aflw_split_missing_points_and_box_size(tmp_path):
     x1, x2, y1, y2 = mat["bbox"][3]
     assert test[0]["box_size"] == pytest.approx(np.sqrt((x2 - x1) * (y2 - y1)), abs=1e-3)
     fixture = load(FIXTURES / "aflw" / "test_aflw.json")["annotations"]
-    # face 2 is fixture face 1 again: 0-based points equal MMPose's values
+    # face 2 holds fixture face 1's values in the .mat. Ours are the .mat values - 1
+    # (MATLAB's 1-based convention, as the converter documents). No independent source pins
+    # that offset offline: SAN's and FaRL's loaders read the .mat values unchanged (what
+    # --keep-mat-values writes). The NME does not depend on it (train and test move alike).
     np.testing.assert_allclose(keypoints(test[1])[:, :2],
-                               keypoints(fixture[1])[:, :2], atol=1e-3)
+                               keypoints(fixture[1])[:, :2] - 1, atol=1e-3)
     assert test[1]["box_size"] == pytest.approx(fixture[1]["box_size"], abs=1e-3)
     from mmpose.registry import DATASETS
 
@@ -174,6 +186,28 @@ def test_aflw_split_missing_points_and_box_size(tmp_path):
                              ann_file="annotations/face_landmarks_aflw_test.json",
                              data_prefix=dict(img="images/"), pipeline=[], test_mode=True))
     assert ds[0]["keypoints_visible"][0, [0, 5]].tolist() == [0, 0]
+
+
+def test_aflw_frontal_definitions(tmp_path):
+    """AFLW-Frontal: ``all-labelled`` (FaRL's) keeps test face 2 (all 19 points labelled);
+    ``inside-box`` (SAN's) drops it once its box no longer contains every point. Wrong input
+    caught: the shrunken box with the default definition (it stays frontal there)."""
+    from scipy.io import savemat
+
+    raw = tmp_path / "raw"
+    mat = make_aflw(raw)
+    x1, x2, y1, y2 = mat["bbox"][1]  # face 2: a test face, all points labelled
+    mat["bbox"][1] = [x1, x2, y1, y1 + 0.5 * (y2 - y1)]  # the chin now lies below the box
+    savemat(raw / "AFLWinfo_release.mat", mat)
+    frontal = {}
+    for definition in ("all-labelled", "inside-box"):
+        out = tmp_path / definition
+        aan(["convert", "aflw", str(raw), str(out), "--num-train", "2",
+             "--frontal", definition])
+        js = load(out / "annotations" / "face_landmarks_aflw_test_frontal.json")
+        frontal[definition] = [im["file_name"] for im in js["images"]]
+        assert definition.split("-")[0] in js["info"]["frontal"]
+    assert frontal == {"all-labelled": ["0/image04476.jpg"], "inside-box": []}
 
 
 @pytest.mark.parametrize("change, message", [
