@@ -66,7 +66,7 @@ model = dict(
             type='IntermediateSupervisionLoss',
             # open: the loss. L2 as the era's Caffe EuclideanLoss, sum((pred - gt)^2) / (2 N):
             # that is MMPose's element-mean MSELoss times K. The scale matters: with MMPose's
-            # plain mean the gradients are 2K times smaller and the paper's weight decay
+            # plain mean the gradients are K times smaller and the paper's weight decay
             # (1e-3, Adam's coupled L2) outweighs them; training then stalls at the mean
             # shape (measured on synthetic faces: README, "The loss scale").
             loss=dict(type='MSELoss', use_target_weight=True, loss_weight=num_joints),
