@@ -18,7 +18,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConversionError
+from .errors import ConversionError, read_raw_bytes
 
 __all__ = ["read_broken_frames"]
 
@@ -51,10 +51,7 @@ def read_broken_frames(path: str | os.PathLike) -> dict[str, set[int]]:
             frame numbers.
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ConversionError(path, f"cannot read: {e.strerror or e}") from e
+    raw = read_raw_bytes(path)
     try:
         if path.suffix == ".json":
             data = json.loads(raw)

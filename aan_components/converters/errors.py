@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 
 class ConversionError(ValueError):
@@ -25,3 +26,15 @@ class ConversionError(ValueError):
         if field is not None:
             where += f": field {field!r}"
         super().__init__(f"{where}: {problem}")
+
+
+def read_raw_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a raw input file.
+
+    Raises:
+        ConversionError: the file cannot be read (naming it and the reason).
+    """
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ConversionError(path, f"cannot read: {e.strerror or e}") from e
