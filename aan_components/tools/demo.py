@@ -44,6 +44,11 @@ def _batches(dataset, indices, size: int = 32):
         yield pseudo_collate([dataset[i] for i in indices[start:start + size]])
 
 
+# What the synthetic NMEs average over (said beside every synthetic number)
+SYNTHETIC_NME_POINTS = ("visible points only: self-occluded points (the far side of a turned "
+                        "head) and points outside the image are left out")
+
+
 def mean_shape_nme(runner: Runner, train_samples: int = 2000) -> float:
     """Test NME of predicting the mean training shape (in crop coordinates) for every face:
     the baseline a trained model must clearly beat."""
@@ -130,6 +135,7 @@ def run(args: argparse.Namespace) -> dict:
         train_images_per_second=round(runner.iter * cfg.train_dataloader.batch_size
                                       / train_seconds, 1),
         test_metrics={k: round(float(v), 5) for k, v in metrics.items()},
+        nme_points=SYNTHETIC_NME_POINTS,
         mean_shape_nme=round(baseline, 5),
         checkpoint=str(Path(cfg.work_dir) / f"iter_{runner.iter}.pth"),
         ced_png=str(out_dir / "ced.png"), ced_csv=str(out_dir / "ced.csv"),
@@ -148,6 +154,7 @@ def _print(s: dict) -> None:
           f"({s['train_images_per_second']} images/s)")
     print(f"  test NME (inter-ocular, per image): {nme * 100:.2f}%   mean-shape baseline: "
           f"{s['mean_shape_nme'] * 100:.2f}%   ({s['mean_shape_nme'] / nme:.1f}x lower)")
+    print(f"  NME over {s['nme_points']}")
     for k, v in s["test_metrics"].items():
         if k != "NME":
             print(f"  {k}: {v:.4f}")
