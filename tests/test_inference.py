@@ -372,7 +372,7 @@ BAD_INPUTS = [
     # options and configs that gave tracebacks
     ("batch-size-0", lambda c, f, t, o: ["predict", CONFIG, c, str(f / "300w"), "--out", o,
                                          "--batch-size", "0"],
-     "argument --batch-size: must be >= 1, got 0"),
+     "argument --batch-size: must be an integer >= 1, got 0"),
     ("device-cuda", lambda c, f, t, o: ["predict", CONFIG, c, str(f / "300w"), "--out", o,
                                         "--device", "cuda:7"],
      "device 'cuda:7': "),

@@ -4,38 +4,29 @@ not a traceback later."""
 from __future__ import annotations
 
 import argparse
+import math
+from collections.abc import Callable
 
 __all__ = ["non_negative_float", "positive_float", "positive_int"]
 
 
-def positive_int(text: str) -> int:
-    """An integer >= 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected an integer >= 1, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+def _bounded(convert: Callable[[str], float], kind: str, minimum: float,
+             strict: bool) -> Callable[[str], float]:
+    """An ``argparse`` type: ``convert(text)``, finite and > (``strict``) or >= ``minimum``."""
+    bound = f"{'>' if strict else '>='} {minimum:g}"
+
+    def parse(text: str):
+        try:
+            value = convert(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected {kind} {bound}, got {text!r}") from None
+        if not math.isfinite(value) or value < minimum or (strict and value == minimum):
+            raise argparse.ArgumentTypeError(f"must be {kind} {bound}, got {text}")
+        return value
+
+    return parse
 
 
-def positive_float(text: str) -> float:
-    """A finite number > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number > 0, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number > 0, got {text}")
-    return value
-
-
-def non_negative_float(text: str) -> float:
-    """A finite number >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {text!r}") from None
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a finite number >= 0, got {text}")
-    return value
+positive_int = _bounded(int, "an integer", 1, strict=False)
+positive_float = _bounded(float, "a number", 0, strict=True)
+non_negative_float = _bounded(float, "a number", 0, strict=False)
