@@ -1,8 +1,9 @@
 """``aan``: the command-line entry point (``aan SUBCOMMAND --help`` for each).
 
-A user error (any :class:`aan_core.input_errors.AANInputError`: a bad file, field or option)
-ends the command here, in one place, with one line ``aan <command>: error: <message>`` on
-stderr and exit status 2, never a traceback.
+A user error (any :class:`aan_core.input_errors.AANInputError`: a bad file, field or option;
+or an ``OSError`` about a named file, e.g. an ``--out`` that cannot be written) ends the
+command here, in one place, with one line ``aan <command>: error: <message>`` on stderr and
+exit status 2, never a traceback.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     try:
         args._run(args)
-    except AANInputError as e:
+    except (AANInputError, OSError) as e:
+        if isinstance(e, OSError) and e.filename is None:
+            raise  # not about a file the user named: a bug, keep its traceback
+        message = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) else str(e)
         prog = getattr(args, "_prog", f"aan {args.command}")
-        print(f"{prog}: error: {e}", file=sys.stderr)
+        print(f"{prog}: error: {message}", file=sys.stderr)
         raise SystemExit(2) from None
     return 0
 

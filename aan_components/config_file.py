@@ -7,7 +7,7 @@ import os
 
 from aan_core.input_errors import AANInputError
 
-__all__ = ["ConfigError", "read_config"]
+__all__ = ["ConfigError", "read_config", "require_fields"]
 
 
 class ConfigError(AANInputError):
@@ -37,3 +37,18 @@ def read_config(path: str | os.PathLike, cfg_options: dict | None = None):
     if cfg_options:
         cfg.merge_from_dict(cfg_options)
     return cfg
+
+
+def require_fields(cfg, path: str | os.PathLike, *fields: str) -> None:
+    """Refuse a config without each dotted field (``"test_dataloader.dataset.pipeline"``).
+
+    Raises:
+        ConfigError: naming the file and the first missing field.
+    """
+    for field in fields:
+        node = cfg
+        for key in field.split("."):
+            node = node.get(key) if hasattr(node, "get") else None
+            if node is None:
+                raise ConfigError(f"{os.fspath(path)}: field {field}: missing (is this an "
+                                  f"MMPose config?)")

@@ -64,10 +64,11 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIXELS,
         >>> import tempfile, pathlib
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "a.jpg"
         >>> _ = p.write_bytes(b"not an image")
-        >>> read_image(p)
-        Traceback (most recent call last):
-        ...
-        aan_core.input_errors.UnreadableImageError: ...a.jpg: not a readable image (...)
+        >>> try:
+        ...     read_image(p)
+        ... except UnreadableImageError as e:
+        ...     print(e.problem)
+        not a readable image (cannot identify image file ...)
     """
     import cv2
 

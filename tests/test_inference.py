@@ -379,6 +379,12 @@ BAD_INPUTS = [
     ("config-text-file", lambda c, f, t, o: [
         "predict", _file(t / "notes.py", "These are my notes.\n"),
         c, str(f / "300w"), "--out", o], "notes.py: line 1: syntax error"),
+    ("config-not-mmpose", lambda c, f, t, o: [
+        "predict", _file(t / "plain.py", "x = 1\n"), c, str(f / "300w"), "--out", o],
+     "plain.py: field model: missing"),
+    ("out-not-writable", lambda c, f, t, o: [
+        "export", CONFIG, c, "--out", str(Path(_file(t / "a_file", "")) / "x.onnx")],
+     "a_file/x.onnx: cannot write here"),
     ("attention-box-key-typo", lambda c, f, t, o: [
         "attention", CONFIG, c, str(f / "300w"), "--out", str(t / "o.png"), "--boxes",
         _boxes(t, '{"indoor_29.png": [[10, 10, 300, 300]]}')], "is not an input image"),

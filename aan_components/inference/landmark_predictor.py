@@ -10,6 +10,7 @@ import torch
 
 from aan_core.input_errors import AANInputError
 
+from ..config_file import require_fields
 from .model_loading import load_pose_model
 
 __all__ = ["FaceLandmarks", "LandmarkPredictor"]
@@ -80,6 +81,8 @@ class LandmarkPredictor:
         if batch_size < 1:
             raise AANInputError(f"batch size must be >= 1, got {batch_size}")
         self.model = load_pose_model(config, checkpoint, device, allow_partial)
+        require_fields(self.model.cfg, self.model.cfg.filename or "config",
+                       "test_dataloader.dataset.pipeline")
         if optimize:
             from aan_core.inference_optimization import optimize_for_inference
 

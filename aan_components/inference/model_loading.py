@@ -18,7 +18,7 @@ import torch
 from aan_core.input_errors import AANInputError
 
 from ..compat.safe_checkpoint import CheckpointFileError, safe_torch_load
-from ..config_file import ConfigError, read_config
+from ..config_file import ConfigError, read_config, require_fields
 
 __all__ = ["CheckpointMismatchError", "check_device", "dataset_meta_from_config",
            "load_pose_model"]
@@ -159,6 +159,7 @@ def load_pose_model(config, checkpoint: str | None = None, device: str = "cpu",
     dev = check_device(device)
     config_name = config.filename if isinstance(config, Config) else os.fspath(config)
     cfg = config if isinstance(config, Config) else read_config(config)
+    require_fields(cfg, config_name, "model")
     cfg.model.train_cfg = None
     if "init_cfg" in cfg.model.get("backbone", {}):
         cfg.model.backbone.init_cfg = None  # no pretrained download: weights come next

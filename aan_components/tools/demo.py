@@ -19,7 +19,7 @@ from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import per_image_nme
 from aan_core.image_file import read_image
 
-from ..config_file import read_config
+from ..config_file import read_config, require_fields
 from ..visualization import attention_grid, draw_landmarks, image_grid, save_png, with_caption
 from .argument_types import positive_float, positive_int
 
@@ -108,6 +108,8 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
 
 def run(args: argparse.Namespace) -> dict:
     cfg = read_config(args.config, args.cfg_options)
+    require_fields(cfg, args.config, "model", "train_dataloader.dataset",
+                   "test_dataloader.dataset", "train_cfg")
     cfg.work_dir = osp.abspath(args.work_dir)
     if args.iters is not None:
         cfg.train_cfg.max_iters = args.iters
