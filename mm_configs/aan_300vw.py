@@ -7,7 +7,7 @@
 #   aan convert 300vw RAW data/300vw && mim train mmpose mm_configs/aan_300vw.py
 _base_ = ['./aan_300w.py']
 
-dataset_type = 'Face300VWDataset'
+dataset_type = 'AANFace300VWDataset'  # MMPose's Face300VWDataset; no data: says how to get it
 data_root = 'data/300vw/'
 train_dataloader = dict(dataset=dict(
     type=dataset_type, data_root=data_root,

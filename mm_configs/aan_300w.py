@@ -77,7 +77,7 @@ model = dict(
     test_cfg=dict(flip_test=False, shift_coords=True))
 
 # ----------------------------------------------------------------------------------- data
-dataset_type = 'Face300WDataset'
+dataset_type = 'AANFace300WDataset'  # MMPose's Face300WDataset; no data: says how to get it
 data_mode = 'topdown'
 data_root = 'data/300w/'
 

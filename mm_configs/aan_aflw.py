@@ -8,7 +8,7 @@ model = dict(head=dict(
     num_joints=num_joints,
     loss=dict(loss=dict(loss_weight=num_joints))))  # Caffe EuclideanLoss scale, see 300W
 
-dataset_type = 'AFLWDataset'
+dataset_type = 'AANAFLWDataset'  # MMPose's AFLWDataset; no data: says how to get it
 data_root = 'data/aflw/'
 train_dataloader = dict(dataset=dict(
     type=dataset_type, data_root=data_root,

@@ -5,8 +5,10 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+from aan_core.input_errors import AANInputError
 
-class ConversionError(ValueError):
+
+class ConversionError(AANInputError):
     """A raw dataset file a converter cannot use.
 
     The message always starts with the file, then the line (for text files) or the field

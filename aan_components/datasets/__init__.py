@@ -2,8 +2,15 @@
 
 from .annotation_check import AnnotationError, check_face_annotations
 from .celeba_dataset import CelebADataset
+from .converted_datasets import (
+    AANAFLWDataset,
+    AANFace300VWDataset,
+    AANFace300WDataset,
+    MissingDataError,
+)
 from .synthetic_face_dataset import METAINFO_BY_LAYOUT, SyntheticFaceDataset
 from .transforms import LoadFaceImage, UnreadableImageError
 
-__all__ = ["METAINFO_BY_LAYOUT", "AnnotationError", "CelebADataset", "LoadFaceImage",
+__all__ = ["METAINFO_BY_LAYOUT", "AANAFLWDataset", "AANFace300VWDataset", "AANFace300WDataset",
+           "AnnotationError", "CelebADataset", "LoadFaceImage", "MissingDataError",
            "SyntheticFaceDataset", "UnreadableImageError", "check_face_annotations"]

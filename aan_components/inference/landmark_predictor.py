@@ -8,6 +8,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from aan_core.input_errors import AANInputError
+
+from ..config_file import require_fields
+from .model_loading import load_pose_model
+
 __all__ = ["FaceLandmarks", "LandmarkPredictor"]
 
 
@@ -43,7 +48,8 @@ class LandmarkPredictor:
 
     The model's own test pipeline (``GetBBoxCenterScale``, ``TopdownAffine``...) crops each
     face from its box; faces of many images are batched together; flip test follows the
-    config. The checkpoint is loaded safely (``weights_only``, see README).
+    config. The checkpoint is loaded safely (``weights_only``, see README) and strictly
+    (:func:`~aan_components.inference.model_loading.load_pose_model`).
 
     Args:
         config: MMPose config file (or ``Config``).
@@ -55,6 +61,8 @@ class LandmarkPredictor:
             within 1e-4 px; ``bench/cpu_speed.py``).
         compile: ``torch.compile`` the backbone (a further 1.2x on CPU for AAN, after about a
             minute of compilation on the first batch: for long videos and large folders).
+        allow_partial: Load a checkpoint that does not fit the config (what fits; one line
+            reported); by default a mismatch is an error (:func:`load_pose_model`).
 
     Example:
         >>> import aan_components, cv2  # doctest: +SKIP
@@ -66,13 +74,15 @@ class LandmarkPredictor:
     """
 
     def __init__(self, config, checkpoint: str | None = None, device: str = "cpu",
-                 batch_size: int = 32, optimize: bool = True, compile: bool = False) -> None:
+                 batch_size: int = 32, optimize: bool = True, compile: bool = False,
+                 allow_partial: bool = False) -> None:
         from mmengine.dataset import Compose
-        from mmpose.apis import init_model
 
         if batch_size < 1:
-            raise ValueError(f"LandmarkPredictor.batch_size must be >= 1, got {batch_size}")
-        self.model = init_model(config, checkpoint, device=device).eval()
+            raise AANInputError(f"batch size must be >= 1, got {batch_size}")
+        self.model = load_pose_model(config, checkpoint, device, allow_partial)
+        require_fields(self.model.cfg, self.model.cfg.filename or "config",
+                       "test_dataloader.dataset.pipeline")
         if optimize:
             from aan_core.inference_optimization import optimize_for_inference
 

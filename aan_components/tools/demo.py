@@ -11,14 +11,17 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mmengine.config import Config, DictAction
+from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
 
 from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import per_image_nme
+from aan_core.image_file import read_image
 
+from ..config_file import read_config, require_fields
 from ..visualization import attention_grid, draw_landmarks, image_grid, save_png, with_caption
+from .argument_types import positive_float, positive_int
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "mm_configs" / "aan_synthetic.py"
@@ -29,11 +32,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="MMPose config (default: mm_configs/aan_synthetic.py)")
     parser.add_argument("--work-dir", default="work_dirs/aan_synthetic_demo",
                         help="where checkpoints, logs, metrics and figures go")
-    parser.add_argument("--minutes", type=float, default=7.0,
+    parser.add_argument("--minutes", type=positive_float, default=7.0,
                         help="wall-clock training budget (the test and figures come after)")
-    parser.add_argument("--iters", type=int, default=None,
+    parser.add_argument("--iters", type=positive_int, default=None,
                         help="iteration budget (default: the config's max_iters)")
-    parser.add_argument("--num-figures", type=int, default=16,
+    parser.add_argument("--num-figures", type=positive_int, default=16,
                         help="faces in the prediction and attention figures")
     parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
                         help="config overrides, as in mim train")
@@ -85,7 +88,8 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
     for batch in _batches(dataset, indices):
         for sample in model.test_step(batch):
             info = dataset.get_data_info(sample.metainfo.get("id", len(faces)))
-            faces.append(draw_landmarks(info["img"], sample.pred_instances.keypoints[0],
+            image = info["img"] if "img" in info else read_image(info["img_path"])
+            faces.append(draw_landmarks(image, sample.pred_instances.keypoints[0],
                                         sample.gt_instances.keypoints[0]))
         if model.test_cfg.get("flip_test", False):  # the last forward was the flipped one
             model.extract_feat(model.data_preprocessor(batch, training=False)["inputs"])
@@ -109,9 +113,9 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> dict:
-    cfg = Config.fromfile(args.config)
-    if args.cfg_options:
-        cfg.merge_from_dict(args.cfg_options)
+    cfg = read_config(args.config, args.cfg_options)
+    require_fields(cfg, args.config, "model", "train_dataloader.dataset",
+                   "test_dataloader.dataset", "train_cfg")
     cfg.work_dir = osp.abspath(args.work_dir)
     if args.iters is not None:
         cfg.train_cfg.max_iters = args.iters
@@ -147,13 +151,22 @@ def run(args: argparse.Namespace) -> dict:
     return summary
 
 
+def compared_to_baseline(nme: float, baseline: float) -> str:
+    """``'3.1x lower'`` when the model beats the mean shape, ``'1.7x higher'`` when not."""
+    if not (nme > 0 and baseline > 0):
+        return "not comparable"
+    if nme <= baseline:
+        return f"{baseline / nme:.1f}x lower"
+    return f"{nme / baseline:.1f}x higher: worse than the mean shape, train longer"
+
+
 def _print(s: dict) -> None:
     nme = s["test_metrics"]["NME"]
     print("\n[aan demo] done")
     print(f"  trained {s['iterations']} iterations in {s['train_seconds']:.0f} s "
           f"({s['train_images_per_second']} images/s)")
     print(f"  test NME (inter-ocular, per image): {nme * 100:.2f}%   mean-shape baseline: "
-          f"{s['mean_shape_nme'] * 100:.2f}%   ({s['mean_shape_nme'] / nme:.1f}x lower)")
+          f"{s['mean_shape_nme'] * 100:.2f}%   ({compared_to_baseline(nme, s['mean_shape_nme'])})")
     print(f"  NME over {s['nme_points']}")
     for k, v in s["test_metrics"].items():
         if k != "NME":

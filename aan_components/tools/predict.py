@@ -1,10 +1,18 @@
 """Predict face landmarks on an image, a folder of images or a video.
 
 Faces come from a box file (``--boxes``: JSON ``{image: [[x1, y1, x2, y2], ...]}`` or CSV
-``image,x1,y1,x2,y2``; for videos the key is the frame number from 1); without one, the whole
-image is one face. Writes ``OUT_DIR/landmarks.json`` (atomically) and, unless ``--no-draw``,
+``image,x1,y1,x2,y2``; for videos the key is the frame number from 1). Every key must name an
+input image (or frame) and every box must lie at least partly inside its image; an image the
+box file does not list has no faces. Without a box file, each whole image is one face (said
+once on stderr). Writes ``OUT_DIR/landmarks.json`` (atomically) and, unless ``--no-draw``,
 the drawn images under ``OUT_DIR/vis/`` or the drawn video ``OUT_DIR/<video>_landmarks.mp4``.
 Videos can be smoothed over time (``--smooth``: One Euro filter per landmark), off by default.
+
+The checkpoint must fit the config exactly (``--allow-partial`` loads what fits). Images are
+refused when missing, empty, truncated, not images, under 16 px a side or over 150 Mpx. In a
+folder, such images are skipped, listed under ``skipped`` in landmarks.json and on stderr,
+and the exit status is 0 as long as one image was read; if none could be, it is 2. Any other
+error exits with status 2 and leaves no output behind.
 """
 
 from __future__ import annotations
@@ -12,6 +20,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 from pathlib import Path
 
@@ -21,16 +30,18 @@ from tqdm import tqdm
 from aan_core.atomic_io import atomic_write
 from aan_core.temporal_smoothing import OneEuroFilter
 
-from ..inference import BoxFileError, LandmarkPredictor, read_face_boxes
+from ..inference import LandmarkPredictor, read_face_boxes
 from ..inference.media_sources import (
     VIDEO_SUFFIXES,
     MediaError,
+    check_box_keys,
     iter_images,
     iter_video,
     list_images,
     video_info,
 )
 from ..visualization import draw_faces, save_image
+from .argument_types import non_negative_float, positive_float, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,18 +50,30 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("input", help="an image, a folder of images, or a video")
     parser.add_argument("--out", default="predictions", help="output folder")
     parser.add_argument("--boxes", help="face boxes: .json or .csv (default: whole image)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--batch-size", type=int, default=32, help="faces per forward pass")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1... (default cpu)")
+    parser.add_argument("--batch-size", type=positive_int, default=32,
+                        help="faces per forward pass")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="load a checkpoint that does not fit the config: the tensors "
+                             "that fit, the rest untrained (one line says what); by default "
+                             "any mismatch is an error")
     parser.add_argument("--no-draw", action="store_true", help="write landmarks.json only")
     parser.add_argument("--compile", action="store_true",
                         help="torch.compile the backbone: ~1.2x faster after ~1 min of "
                              "compilation (long videos, large folders)")
     parser.add_argument("--smooth", action="store_true",
                         help="video only: One Euro temporal smoothing of each landmark")
-    parser.add_argument("--smooth-min-cutoff", type=float, default=1.0,
+    parser.add_argument("--smooth-min-cutoff", type=positive_float, default=1.0,
                         help="One Euro cutoff at rest, Hz (lower: smoother, more lag)")
-    parser.add_argument("--smooth-beta", type=float, default=0.05,
+    parser.add_argument("--smooth-beta", type=non_negative_float, default=0.05,
                         help="One Euro speed coefficient (higher: less lag on fast motion)")
+
+
+def whole_image_note(command: str, boxes) -> None:
+    """Say once that, without a box file, each whole image is one face."""
+    if boxes is None:
+        print(f"{command}: no --boxes given: each whole image is taken as one face",
+              file=sys.stderr)
 
 
 def smooth_tracks(results, fps: float, min_cutoff: float, beta: float):
@@ -79,60 +102,89 @@ def _write_json(path: Path, args, records: list[dict], num_keypoints: int,
 def run(args: argparse.Namespace) -> None:
     src, out = Path(args.input), Path(args.out)
     skipped: list[dict] = []
+    boxes = read_face_boxes(args.boxes) if args.boxes else None
+    is_video = src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES
+    if args.smooth and not is_video:
+        raise MediaError(f"{src}: --smooth applies to videos only")
+    if is_video:
+        fps, total = video_info(src)
+        items = iter_video(src, boxes)
+    else:
+        files = list_images(src)
+        total = len(files)
+        if boxes is not None:
+            check_box_keys(boxes, [(src, files)])
+        # in a folder, an unreadable image is reported and skipped, not fatal
+        items = iter_images(files, src, boxes, skipped if src.is_dir() else None)
+    predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
+                                  args.batch_size, compile=args.compile,
+                                  allow_partial=args.allow_partial)
+    whole_image_note("aan predict", boxes)
+    results = predictor.predict(items)
+    if is_video and args.smooth:
+        results = smooth_tracks(results, fps, args.smooth_min_cutoff, args.smooth_beta)
+    # on failure, what this run wrote is removed again: no partial output
+    created = [p for p in (out, *out.parents) if not p.exists()]
+    vis_existed = (out / "vis").exists()
+    written: list[Path] = []
     try:
-        boxes = read_face_boxes(args.boxes) if args.boxes else None
-        is_video = src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES
-        if args.smooth and not is_video:
-            raise MediaError(f"{src}: --smooth applies to videos only")
-        if is_video:
-            fps, total = video_info(src)
-            items = iter_video(src, boxes)
-        else:
-            files = list_images(src)
-            total = len(files)
-            # in a folder, an unreadable image is reported and skipped, not fatal
-            items = iter_images(files, src, boxes, skipped if src.is_dir() else None)
-        predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
-                                      args.batch_size, compile=args.compile)
-        results = predictor.predict(items)
-        if is_video and args.smooth:
-            results = smooth_tracks(results, fps, args.smooth_min_cutoff, args.smooth_beta)
-        out.mkdir(parents=True, exist_ok=True)
-        records: list[dict] = []
-        writer = None
-        video_path = out / f"{src.stem}_landmarks.mp4"
-        partial = out / f".{src.stem}_landmarks.partial.mp4"
-        try:
-            for result in tqdm(results, total=total or None, desc="aan predict",
-                               unit="frame" if is_video else "image"):
-                records.append(dict(image=result.name,
-                                    faces=[f.to_json() for f in result.faces]))
-                if args.no_draw:
-                    continue
-                drawn = draw_faces(result.image, [f.box for f in result.faces],
-                                   [f.keypoints for f in result.faces])
-                if is_video:
-                    if writer is None:
-                        h, w = drawn.shape[:2]
-                        writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"),
-                                                 fps, (w, h))
-                    writer.write(drawn)
-                else:
-                    save_image(out / "vis" / result.name, drawn)
-            if writer is not None:
-                writer.release()
-                writer = None
-                os.replace(partial, video_path)
-        finally:
-            if writer is not None:
-                writer.release()
-            if partial.exists():
-                partial.unlink()
+        records = _write_outputs(args, src, out, results, total, is_video,
+                                 fps if is_video else None, written)
+        if not records and skipped:
+            raise MediaError(f"{src}: none of its {len(skipped)} images could be read "
+                             f"(listed above)")
         _write_json(out / "landmarks.json", args, records, predictor.num_keypoints, skipped)
-    except (BoxFileError, MediaError) as e:
-        print(f"aan predict: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    except BaseException:
+        for path in written:
+            path.unlink(missing_ok=True)
+        if created:
+            shutil.rmtree(created[-1], ignore_errors=True)
+        elif not vis_existed:
+            shutil.rmtree(out / "vis", ignore_errors=True)
+        raise
     faces = sum(len(r["faces"]) for r in records)
+    no_box = sum(1 for r in records if not r["faces"]) if boxes is not None else 0
     print(f"aan predict: {faces} faces in {len(records)} "
           f"{'frames' if is_video else 'images'} -> {out / 'landmarks.json'}"
+          + (f"; {no_box} {'frames' if is_video else 'images'} without a box in "
+             f"{args.boxes} (no faces)" if no_box else "")
           + (f"; {len(skipped)} unreadable images skipped (listed there)" if skipped else ""))
+
+
+def _write_outputs(args, src: Path, out: Path, results, total: int, is_video: bool,
+                   fps: float | None, written: list[Path]) -> list[dict]:
+    """Draw and collect the results (drawn images are added to ``written`` as they are
+    saved); a video goes to a partial file renamed at the end."""
+    records: list[dict] = []
+    writer = None
+    video_path = out / f"{src.stem}_landmarks.mp4"
+    partial = out / f".{src.stem}_landmarks.partial.mp4"
+    try:
+        for result in tqdm(results, total=total or None, desc="aan predict",
+                           unit="frame" if is_video else "image"):
+            records.append(dict(image=result.name, faces=[f.to_json() for f in result.faces]))
+            if args.no_draw:
+                continue
+            drawn = draw_faces(result.image, [f.box for f in result.faces],
+                               [f.keypoints for f in result.faces])
+            if is_video:
+                if writer is None:
+                    out.mkdir(parents=True, exist_ok=True)
+                    h, w = drawn.shape[:2]
+                    writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"),
+                                             fps, (w, h))
+                writer.write(drawn)
+            else:
+                written.append(out / "vis" / result.name)
+                save_image(written[-1], drawn)
+        if writer is not None:
+            writer.release()
+            writer = None
+            os.replace(partial, video_path)
+            written.append(video_path)
+    finally:
+        if writer is not None:
+            writer.release()
+        if partial.exists():
+            partial.unlink()
+    return records
