@@ -20,3 +20,4 @@ train_dataloader = dict(
         device='cuda',  # 'cpu': keep the crops in (pinned) host memory instead
         num_workers=8,  # processes that run the pipeline once while the cache is built
         dataset={{_base_.train_dataloader.dataset}}))
+env_cfg = dict(cudnn_benchmark=True)  # one crop size: let cudnn pick the fastest kernels
