@@ -72,3 +72,32 @@ def test_points_pushed_out_of_the_crop_lose_their_weight():
     weights = torch.cat([s.gt_instance_labels.keypoint_weights for s in moved])
     inside = ((labels >= 0) & (labels <= SIZE - 1)).all(-1)
     assert torch.equal(weights.bool(), inside) and not inside.all() and inside.any()
+
+
+def test_pool_config_trains_on_cpu(tmp_path):
+    """mm_configs/aan_synthetic_pool.py end to end for 2 iterations on a pool of 8 faces:
+    the batch augment runs inside the data preprocessor and the cached samples stay as
+    the pipeline made them."""
+    from conftest import REPO
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_synthetic_pool.py"))
+    cfg.merge_from_dict({
+        "train_cfg.max_iters": 2, "train_cfg.val_interval": 100,
+        "default_hooks.checkpoint.interval": 2, "default_hooks.logger.interval": 1,
+        "train_dataloader.batch_size": 4, "train_dataloader.dataset.num_workers": 0,
+        "train_dataloader.dataset.dataset.num_samples": 8})
+    cfg.custom_hooks = [dict(type="FiniteLossHook")]
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.work_dir = str(tmp_path)
+    runner = Runner.from_cfg(cfg)
+    runner.train()
+    assert runner.iter == 2
+    assert type(runner.model.data_preprocessor.batch_augments[0]).__name__ == \
+        "RandomFaceBatchAugment"
+    pool = runner.train_dataloader.dataset
+    fresh = pool.dataset[0]
+    torch.testing.assert_close(pool[0]["data_samples"].gt_instance_labels.keypoint_labels,
+                               fresh["data_samples"].gt_instance_labels.keypoint_labels)

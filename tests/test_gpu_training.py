@@ -138,3 +138,23 @@ def test_crop_cache_path_trains_on_cpu(fixtures_dir, tmp_path):
     assert conv.is_contiguous(memory_format=torch.channels_last)
     assert runner.iter == 3 and (tmp_path / "iter_3.pth").is_file()
     assert type(runner.train_dataloader.dataset).__name__ == "CropCacheDataset"
+
+
+def test_aan_check_reads_the_annotations_inside_the_crop_cache(fixtures_dir, tmp_path):
+    """`aan check` looks through the dataset wrapper at the wrapped dataset's files (catches
+    a check that only read `train_dataloader.dataset.ann_file`, absent on a wrapper, and so
+    passed a missing training annotation file)."""
+    from aan_components.datasets import AnnotationError
+    from aan_components.tools.check import check_config
+
+    f = fixtures_dir / "300w"
+    opts = {f"{s}_dataloader.dataset.{k}": v for s in ("val", "test") for k, v in
+            (("data_root", str(f)), ("ann_file", "test_300w.json"), ("data_prefix.img", ""))}
+    inner = "train_dataloader.dataset.dataset"
+    opts.update({f"{inner}.data_root": str(f), f"{inner}.ann_file": "test_300w.json",
+                 f"{inner}.data_prefix.img": ""})
+    summary = check_config(GPU_CONFIG, opts, True)
+    assert summary["train"]["faces"] == 2
+    opts[f"{inner}.ann_file"] = str(tmp_path / "missing.json")
+    with pytest.raises(AnnotationError, match="missing.json"):
+        check_config(GPU_CONFIG, opts, False)

@@ -89,7 +89,7 @@ class CropCacheDataset:
                  lazy_init: bool = False) -> None:
         if isinstance(dataset, dict):
             random = random_transforms(dataset.get("pipeline"))
-            dataset = DATASETS.build(dataset)
+            dataset = DATASETS.build(dict(dataset, lazy_init=lazy_init))
         else:
             random = random_transforms(getattr(dataset.pipeline, "transforms", ()))
         if random:
