@@ -9,7 +9,10 @@
 # Any other config gets the switch the same way: a child config with these lines.
 _base_ = ['./aan_300w.py']
 
-optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16', optimizer=dict(fused=True))
+# bf16 keeps fp32's exponent range: no loss scaling (a dynamic GradScaler would only add a
+# check for inf gradients to every step)
+optim_wrapper = dict(type='AmpOptimWrapper', dtype='bfloat16', loss_scale=dict(enabled=False),
+                     optimizer=dict(fused=True))
 default_hooks = dict(channels_last=dict(type='ChannelsLastHook'))
 train_dataloader = dict(
     num_workers=0,

@@ -103,6 +103,7 @@ def test_gpu_config_builds_bf16_amp_and_fused_adam(monkeypatch):
     wrapper = build_optim_wrapper(model, cfg.optim_wrapper)
     assert isinstance(wrapper, AmpOptimWrapper)
     assert wrapper.cast_dtype == torch.bfloat16
+    assert not wrapper.loss_scaler.is_enabled()  # bf16 needs no loss scaling
     assert type(wrapper.optimizer) is torch.optim.Adam
     group = wrapper.optimizer.param_groups[0]
     assert group["fused"] is True and group["lr"] == 1e-3 and group["weight_decay"] == 1e-3
@@ -126,6 +127,7 @@ def test_crop_cache_path_trains_on_cpu(fixtures_dir, tmp_path):
         "train_dataloader.dataset.num_workers": 0,
     })
     cfg.optim_wrapper.pop("dtype")
+    cfg.optim_wrapper.pop("loss_scale")
     cfg.train_dataloader.dataset.dataset.update(
         data_root=str(fixtures_dir / "300w"), ann_file="test_300w.json",
         data_prefix=dict(img=""))
