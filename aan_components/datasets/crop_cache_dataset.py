@@ -80,9 +80,10 @@ class CropCacheDataset:
     Shape:
         - ``self[i]['inputs']``: :math:`(3, H, W)`, ``uint8``, on ``device``.
 
-    Example:
-        >>> cfg = dict(type='CropCacheDataset', device='cuda',
-        ...            dataset=dict(type='Face300WDataset', pipeline=train_pipeline, ...))
+    Example (a config's training set; mm_configs/aan_300w_gpu.py)::
+
+        dataset=dict(type='CropCacheDataset', device='cuda', num_workers=8,
+                     dataset=dict(type='Face300WDataset', pipeline=train_pipeline, ...))
     """
 
     def __init__(self, dataset: dict | BaseDataset, device: str = "cpu", num_workers: int = 0,
