@@ -133,7 +133,10 @@ class CropCacheDataset:
                     f"uint8 image tensors, got {type(inputs).__name__} "
                     f"{getattr(inputs, 'dtype', '')}")
             crops.append(inputs)
-            self.data_samples.append(packed["data_samples"])
+            sample = packed["data_samples"]
+            # on the GPU, its label tensors too: no per-step host-to-device copies
+            self.data_samples.append(sample if self.device.type == "cpu" else
+                                     sample.to(self.device))
             self.indices.append(idx)
         if skipped:
             warnings.warn(f"CropCacheDataset: {len(skipped)} of {len(self.dataset)} samples "
