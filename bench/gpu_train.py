@@ -7,7 +7,10 @@ stops) and to the end of aan_300w.py's schedule (max_iters 50,000), both reporte
   the GPU each step (pinned memory, non-blocking) - the loader can be the bottleneck;
 - ``cached``: crops prepared once and kept on the GPU as uint8 (the paper uses no
   augmentation, so a 300W crop never changes); each step indexes a random batch there - no
-  loader, no host-to-device copy.
+  loader, no host-to-device copy;
+- ``pool_augmented``: the same crops as a pool of synthetic faces, each drawn batch warped
+  and recoloured on the GPU with exact landmarks (aan_core.face_augmentation, kornia; the
+  run is left out when kornia is not installed).
 
 Pure PyTorch + aan_core (no MMPose): the model is the aan_300w.py network (stem 64, stages
 128-1024, one bottleneck + attention per stage, cosine embedding 256, a branch per stage,
@@ -125,6 +128,18 @@ def cached_batches(crops: torch.Tensor, targets: torch.Tensor, batch: int, seed:
         yield crops[idx], targets[idx]
 
 
+def augmented_batches(crops: torch.Tensor, targets: torch.Tensor, batch: int, seed: int = 0):
+    """Cached crops, each draw a new random variant (aan_core.face_augmentation, on the
+    crops' device): the pool path of mm_configs/aan_synthetic_pool.py."""
+    from aan_core.face_augmentation import RandomFaceAugmentation
+
+    augment = RandomFaceAugmentation().to(crops.device)
+    size = torch.tensor(crops.shape[-1:-3:-1], device=crops.device, dtype=torch.float32)
+    for images, points in cached_batches(crops, targets, batch, seed):
+        images, points = augment(images.float() / 255, points * size)
+        yield images * 255, points / size
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -171,12 +186,20 @@ def main() -> None:
 
     results = []
     variants = [("cached", False), ("synthetic", False)]
+    try:
+        import kornia  # noqa: F401
+
+        variants.append(("pool_augmented", False))
+    except ImportError:
+        print("[gpu_train] kornia is not installed: no pool_augmented run", flush=True)
     if args.compile:
         variants.append(("cached", True))
     for data, compiled in variants:
         model, optim = fresh(compiled)
         if data == "cached":
             batches = cached_batches(crops, targets, args.batch)
+        elif data == "pool_augmented":
+            batches = augmented_batches(crops, targets, args.batch)
         else:
             loader = torch.utils.data.DataLoader(
                 SyntheticCrops(args.size), batch_size=args.batch, shuffle=False,

@@ -16,6 +16,7 @@ from conftest import REPO
     ("backbone_comparison.py", {"runs", "summary"}),
     ("cpu_speed.py", {"inference", "ratios", "train_images_per_s", "gemm_gflops"}),
     ("gpu_train.py", {"runs", "device"}),
+    ("synthetic_pool_accuracy.py", {"runs", "table"}),
     ("temporal_smoothing.py", {"rows"}),
 ])
 def test_bench_script_tiny_mode(script, keys):

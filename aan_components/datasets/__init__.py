@@ -8,9 +8,11 @@ from .converted_datasets import (
     AANFace300WDataset,
     MissingDataError,
 )
+from .crop_cache_dataset import CropCacheDataset
 from .synthetic_face_dataset import METAINFO_BY_LAYOUT, SyntheticFaceDataset
 from .transforms import LoadFaceImage, UnreadableImageError
 
 __all__ = ["METAINFO_BY_LAYOUT", "AANAFLWDataset", "AANFace300VWDataset", "AANFace300WDataset",
-           "AnnotationError", "CelebADataset", "LoadFaceImage", "MissingDataError",
+           "AnnotationError", "CelebADataset", "CropCacheDataset", "LoadFaceImage",
+           "MissingDataError",
            "SyntheticFaceDataset", "UnreadableImageError", "check_face_annotations"]

@@ -78,10 +78,13 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
             raise ConfigCheckError(
                 f"{config}: field model.head.num_joints: {num_joints}, but "
                 f"{split}_dataloader.dataset ({ds_cfg.type}) has {k} keypoints")
-        ann = ds_cfg.get("ann_file")
+        files = ds_cfg
+        while isinstance(files.get("dataset"), dict):  # a wrapper: CropCacheDataset, ...
+            files = files["dataset"]
+        ann = files.get("ann_file")
         if ann:
-            root = Path(ds_cfg.get("data_root") or "")
-            image_dir = root / ((ds_cfg.get("data_prefix") or {}).get("img") or "") \
+            root = Path(files.get("data_root") or "")
+            image_dir = root / ((files.get("data_prefix") or {}).get("img") or "") \
                 if images else None
             summary[split] = check_face_annotations(root / ann, num_joints or k, image_dir)
         else:
