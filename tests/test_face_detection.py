@@ -8,6 +8,7 @@ import sys
 import cv2
 import numpy as np
 import pytest
+from conftest import REPO
 from mmengine.config import Config
 
 from aan_components.inference.box_calibration import (
@@ -23,7 +24,9 @@ from aan_components.inference.face_detection import (
     MTCNNFaceDetector,
     build_face_detector,
 )
-from conftest import REPO
+from aan_core.input_errors import AANInputError
+
+CONFIG = str(REPO / "mm_configs" / "aan_300w.py")
 
 
 def _iou(a, b) -> float:
@@ -80,7 +83,7 @@ def test_detector_without_its_package_says_what_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "facenet_pytorch", None)  # import fails
     with pytest.raises(FaceDetectorUnavailable, match="pip install --no-deps facenet-pytorch"):
         MTCNNFaceDetector()
-    with pytest.raises(ValueError, match="unknown face detector 'yolo'"):
+    with pytest.raises(AANInputError, match="unknown face detector 'yolo'"):
         build_face_detector("yolo")
 
 
@@ -113,3 +116,117 @@ def test_shipped_calibration_and_conventions():
     aflw = Config.fromfile(str(REPO / "mm_configs" / "aan_aflw.py"))
     assert box_convention(aflw) is None
     assert load_box_calibration("mtcnn", box_convention(aflw)) is None
+
+
+@pytest.fixture(scope="module")
+def initial_checkpoint(tmp_path_factory) -> str:
+    """The 300W config's initial weights as a checkpoint (what detection is tested with does
+    not depend on training; meta comes from the config)."""
+    import torch
+
+    from aan_components.inference import load_pose_model
+
+    path = tmp_path_factory.mktemp("ckpt") / "initial.pth"
+    torch.save({"state_dict": load_pose_model(CONFIG).state_dict()}, path)
+    return str(path)
+
+
+def test_predict_a_photo_without_boxes_finds_its_faces(initial_checkpoint, fixtures_dir,
+                                                       tmp_path, capsys):
+    """`aan predict CONFIG CKPT photo.jpg` (no box file) on a photo of two real faces: two
+    faces, each with the calibrated box it was cropped from, the detector's own box and the
+    source; the whole-image fallback of before gave one face with the image as its box."""
+    from aan_components.cli import main as aan
+
+    photo, points = two_face_photo(fixtures_dir)
+    cv2.imwrite(str(tmp_path / "photo.jpg"), photo)
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, initial_checkpoint, str(tmp_path / "photo.jpg"), "--out", str(out)])
+    assert "faces from mtcnn, calibrated to landmark_extent" in capsys.readouterr().err
+    result = json.loads((out / "landmarks.json").read_text())
+    assert result["faces_from"] == "detector mtcnn"
+    (image,) = result["images"]
+    assert len(image["faces"]) == 2
+    cal = load_box_calibration("mtcnn", LANDMARK_EXTENT)
+    truth = landmark_extent_boxes(np.stack(points))
+    for face in image["faces"]:
+        assert face["box_source"] == "mtcnn, calibrated to landmark_extent"
+        assert 0.9 <= face["detector_score"] <= 1
+        np.testing.assert_allclose(face["box"], cal.apply(np.array([face["detector_box"]]))[0],
+                                   atol=0.01)
+        assert max(_iou(np.array(face["box"]), t) for t in truth) >= 0.4
+        assert np.array(face["keypoints"]).shape == (68, 2)
+    # --no-calibration: the detector's boxes as they are, said so in the source
+    aan(["predict", CONFIG, initial_checkpoint, str(tmp_path / "photo.jpg"), "--out", str(out),
+         "--no-calibration", "--no-draw"])
+    faces = json.loads((out / "landmarks.json").read_text())["images"][0]["faces"]
+    assert [f["box_source"] for f in faces] == ["mtcnn (uncalibrated)"] * 2
+    assert all(f["box"] == f["detector_box"] for f in faces)
+
+
+def test_config_without_a_calibration_says_its_boxes_are_uncalibrated(fixtures_dir, tmp_path,
+                                                                      capsys):
+    """AFLW's annotator boxes have no fitted calibration: the detector's boxes are used as
+    detected and the run says so once (never a silent reuse of another convention's)."""
+    import torch
+
+    from aan_components.cli import main as aan
+    from aan_components.inference import load_pose_model
+
+    config = str(REPO / "mm_configs" / "aan_aflw.py")
+    ckpt = tmp_path / "aflw.pth"
+    torch.save({"state_dict": load_pose_model(config).state_dict()}, ckpt)
+    out = tmp_path / "out"
+    aan(["predict", config, str(ckpt), str(fixtures_dir / "300w" / "indoor_029.png"),
+         "--out", str(out), "--no-draw"])
+    err = capsys.readouterr().err
+    assert err.count("boxes used as detected: no calibration for this config's training "
+                     "boxes") == 1
+    faces = json.loads((out / "landmarks.json").read_text())["images"][0]["faces"]
+    assert len(faces) == 1 and faces[0]["box_source"] == "mtcnn (uncalibrated)"
+
+
+def test_video_detects_every_n_frames_and_tracks_in_between(initial_checkpoint, fixtures_dir,
+                                                            tmp_path):
+    """A 7-frame clip of a real 300VW frame, --detect-every 3: frames 1, 4 and 7 are
+    detected, the others take their box from the previous frame's landmarks (the extent of
+    the landmarks, the 300W training convention)."""
+    from aan_components.cli import main as aan
+
+    frame = cv2.imread(str(fixtures_dir / "300vw" / "401" / "imgs" / "000732.jpg"))
+    video = tmp_path / "clip.avi"
+    writer = cv2.VideoWriter(str(video), cv2.VideoWriter_fourcc(*"MJPG"), 25,
+                             (frame.shape[1], frame.shape[0]))
+    for _ in range(7):
+        writer.write(frame)
+    writer.release()
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, initial_checkpoint, str(video), "--out", str(out), "--no-draw",
+         "--detect-every", "3"])
+    images = json.loads((out / "landmarks.json").read_text())["images"]
+    sources = [[f["box_source"] for f in r["faces"]] for r in images]
+    detected = ["mtcnn, calibrated to landmark_extent"]
+    assert sources == [detected, ["tracked from frame 1"], ["tracked from frame 2"], detected,
+                       ["tracked from frame 4"], ["tracked from frame 5"], detected]
+    for prev, cur in zip(images, images[1:], strict=False):
+        if cur["faces"][0]["box_source"].startswith("tracked"):
+            kp = np.array(prev["faces"][0]["keypoints"])
+            np.testing.assert_allclose(cur["faces"][0]["box"], [*kp.min(0), *kp.max(0)],
+                                       atol=0.02)
+
+
+def test_missing_detector_package_is_one_line(initial_checkpoint, fixtures_dir, tmp_path,
+                                              capsys, monkeypatch):
+    """A detector whose package is missing: `aan predict` says what to install, exit 2, no
+    traceback and no output."""
+    from aan_components.cli import main as aan
+
+    monkeypatch.setitem(sys.modules, "dlib", None)
+    out = tmp_path / "out"
+    with pytest.raises(SystemExit) as e:
+        aan(["predict", CONFIG, initial_checkpoint, str(fixtures_dir / "300w"), "--out",
+             str(out), "--detector", "dlib-hog"])
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "Traceback" not in err
+    assert "aan predict: error: face detector 'dlib-hog' needs dlib: pip install dlib-bin" in err
+    assert not out.exists()

@@ -27,9 +27,11 @@ __all__ = ["CALIBRATION_FILE", "LANDMARK_EXTENT", "BoxCalibration", "box_convent
 CALIBRATION_FILE = Path(__file__).with_name("box_calibrations.json")
 LANDMARK_EXTENT = "landmark_extent"
 # Training datasets whose face box is the extent of the landmarks (300W's centre/scale is
-# the extent's centre and longer side, which gives the same square crop).
-_CONVENTIONS = {"Face300WDataset": LANDMARK_EXTENT, "Face300VWDataset": LANDMARK_EXTENT,
-                "SyntheticFaceDataset": LANDMARK_EXTENT}
+# the extent's centre and longer side, which gives the same square crop). AFLW's and CelebA's
+# boxes are the annotators' own: no calibration is fitted to them.
+_CONVENTIONS = {name: LANDMARK_EXTENT for name in (
+    "Face300WDataset", "AANFace300WDataset", "Face300VWDataset", "AANFace300VWDataset",
+    "SyntheticFaceDataset")}
 
 
 def _centre_size(boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -118,7 +120,9 @@ def box_convention(config) -> str | None:
         config: An mmengine ``Config`` (or dict) with a ``train_dataloader``.
     """
     dataset = (config.get("train_dataloader") or {}).get("dataset") or {}
-    return _CONVENTIONS.get(str(dataset.get("type", "")).split(".")[-1])
+    while isinstance(dataset.get("dataset"), dict):  # a wrapper (CropCacheDataset...)
+        dataset = dataset["dataset"]
+    return _CONVENTIONS.get(str(dataset.get("type", "")).split(".")[-1].split("::")[-1])
 
 
 def load_box_calibration(detector: str, convention: str | None,

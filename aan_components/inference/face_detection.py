@@ -23,12 +23,15 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
+from aan_core.input_errors import AANInputError
+
 __all__ = ["DETECTORS", "DlibHogFaceDetector", "FaceDetector", "FaceDetectorUnavailable",
            "MTCNNFaceDetector", "build_face_detector"]
 
 
-class FaceDetectorUnavailable(RuntimeError):
-    """The package a detector needs is not installed (the message says what to install)."""
+class FaceDetectorUnavailable(AANInputError):
+    """The package a detector needs is not installed (the message says what to install;
+    ``aan`` reports it as one line, exit 2)."""
 
 
 @runtime_checkable
@@ -135,17 +138,17 @@ def build_face_detector(name: str, device: str | torch.device = "cpu") -> FaceDe
     """A detector by name (``'mtcnn'`` or ``'dlib-hog'``).
 
     Raises:
-        ValueError: an unknown name (the message lists the known ones).
+        AANInputError: an unknown name (the message lists the known ones).
         FaceDetectorUnavailable: the detector's package is not installed.
 
     Example:
         >>> build_face_detector('haar')
         Traceback (most recent call last):
         ...
-        ValueError: unknown face detector 'haar' (known: mtcnn, dlib-hog)
+        aan_core.input_errors.AANInputError: unknown face detector 'haar' (known: mtcnn, dlib-hog)
     """
     if name not in DETECTORS:
-        raise ValueError(f"unknown face detector {name!r} (known: {', '.join(DETECTORS)})")
+        raise AANInputError(f"unknown face detector {name!r} (known: {', '.join(DETECTORS)})")
     if name == MTCNNFaceDetector.name:
         return MTCNNFaceDetector(device=device)
     return DETECTORS[name]()

@@ -15,11 +15,11 @@ from .box_calibration import (
 )
 from .face_detection import FaceDetector
 
-__all__ = ["FaceBoxes", "FaceFinder"]
+__all__ = ["FoundFaces", "FaceFinder"]
 
 
 @dataclass
-class FaceBoxes:
+class FoundFaces:
     """The faces of one image.
 
     Attributes:
@@ -84,7 +84,7 @@ class FaceFinder:
         return f"{self.detector.name}, calibrated to {self.convention}"
 
     def find(self, image: np.ndarray, previous: tuple[str, np.ndarray, np.ndarray] | None = None
-             ) -> FaceBoxes:
+             ) -> FoundFaces:
         """The faces of ``image``.
 
         Args:
@@ -98,10 +98,10 @@ class FaceFinder:
             name, boxes, keypoints = previous
             if self.convention == LANDMARK_EXTENT:
                 boxes = landmark_extent_boxes(keypoints)
-            return FaceBoxes(np.asarray(boxes, np.float32).reshape(-1, 4),
+            return FoundFaces(np.asarray(boxes, np.float32).reshape(-1, 4),
                              f"tracked from frame {name}")
         self._since_detection = 0
         found = self.detector.detect(image)[:self.max_faces]
         boxes = found[:, :4] if self.calibration is None else self.calibration.apply(found)
-        return FaceBoxes(np.asarray(boxes, np.float32).reshape(-1, 4), self.detection_source,
+        return FoundFaces(np.asarray(boxes, np.float32).reshape(-1, 4), self.detection_source,
                          found)
