@@ -214,7 +214,7 @@ def main() -> None:
     predict_out = work / "predict"
     steps["predict_s"], _ = run("predict", [
         py, "-m", "aan_components.cli", "predict", str(switch_cfg), str(ckpt), str(raw / "ibug"),
-        "--out", str(predict_out), "--device", device.type, "--no-draw"], logs)
+        "--out", str(predict_out), "--device", device.type, "--no-draw", "--whole-image"], logs)
     predicted = json.loads((predict_out / "landmarks.json").read_text())
     n_predicted = len(predicted["images"])
 

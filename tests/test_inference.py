@@ -78,7 +78,8 @@ def test_predict_video_with_and_without_smoothing(checkpoint, fixtures_dir, tmp_
     runs = {}
     for name, extra in (("raw", []), ("smooth", ["--smooth"])):
         out = tmp_path / name
-        aan(["predict", CONFIG, checkpoint, str(video), "--out", str(out), *extra])
+        aan(["predict", CONFIG, checkpoint, str(video), "--out", str(out), "--whole-image",
+             *extra])
         result = json.loads((out / "landmarks.json").read_text())
         assert [r["image"] for r in result["images"]] == [str(i) for i in range(1, 13)]
         assert (out / "clip_landmarks.mp4").stat().st_size > 0
@@ -179,7 +180,8 @@ def test_unreadable_image_in_a_folder_is_skipped_and_listed(checkpoint, fixtures
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     (folder / "empty.png").write_bytes(b"")
     out = tmp_path / "out"
-    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(out), "--no-draw"])
+    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(out), "--no-draw",
+         "--whole-image"])
     result = json.loads((out / "landmarks.json").read_text())
     assert sorted(r["image"] for r in result["images"]) == ["indoor_020.png", "indoor_029.png"]
     assert [(r["image"], r["reason"].split(" (")[0]) for r in result["skipped"]] == [
@@ -385,6 +387,10 @@ BAD_INPUTS = [
     ("out-not-writable", lambda c, f, t, o: [
         "export", CONFIG, c, "--out", str(Path(_file(t / "a_file", "")) / "x.onnx")],
      "a_file/x.onnx: cannot write here"),
+    ("boxes-and-whole-image", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--whole-image", "--boxes",
+        _boxes(t, '{"indoor_029.png": [[10, 10, 300, 300]]}')],
+     "--boxes and --whole-image exclude each other"),
     ("attention-box-key-typo", lambda c, f, t, o: [
         "attention", CONFIG, c, str(f / "300w"), "--out", str(t / "o.png"), "--boxes",
         _boxes(t, '{"indoor_29.png": [[10, 10, 300, 300]]}')], "is not an input image"),
@@ -420,7 +426,7 @@ def test_allow_partial_loads_what_fits_and_says_so(checkpoint, fixtures_dir, tmp
                            lambda k: k["state_dict"].pop("head.regressor.fc.weight"))
     out = tmp_path / "out"
     aan(["predict", CONFIG, bad, str(fixtures_dir / "300w"), "--out", str(out), "--no-draw",
-         "--allow-partial"])
+         "--allow-partial", "--whole-image"])
     err = capsys.readouterr().err
     summary = [line for line in err.splitlines() if "--allow-partial" in line]
     assert len(summary) == 1
@@ -441,7 +447,7 @@ def test_checkpoint_without_meta_takes_it_from_the_config(checkpoint, fixtures_d
     torch.save(state, tmp_path / "weights.pth")
     out = tmp_path / "out"
     aan(["predict", CONFIG, str(tmp_path / "weights.pth"), str(fixtures_dir / "300w"),
-         "--out", str(out), "--no-draw"])
+         "--out", str(out), "--no-draw", "--whole-image"])
     assert json.loads((out / "landmarks.json").read_text())["num_keypoints"] == 68
     # the synthetic config's dataset states its meta only through num_points
     from aan_components.inference import load_pose_model
@@ -480,7 +486,7 @@ def test_folder_skips_and_lists_bad_images_never_draws_them(checkpoint, fixtures
     img = cv2.imread(str(fixtures_dir / "300w" / "indoor_029.png"))
     cv2.imwrite(str(folder / "face.ppm"), img)
     out = tmp_path / "out"
-    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(out)])
+    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(out), "--whole-image"])
     result = json.loads((out / "landmarks.json").read_text())
     assert [r["image"] for r in result["images"]] == ["face.ppm"]
     assert sorted(r["image"] for r in result["skipped"]) == ["huge.png", "tiny.png",
@@ -490,19 +496,24 @@ def test_folder_skips_and_lists_bad_images_never_draws_them(checkpoint, fixtures
     assert f"skipped {folder / 'tiny.png'}: image is 1x1" in err
     (folder / "face.ppm").unlink()
     with pytest.raises(SystemExit) as e:
-        aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(tmp_path / "none")])
+        aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(tmp_path / "none"),
+             "--whole-image"])
     assert e.value.code == 2
     assert "none of its 3 images could be read" in capsys.readouterr().err
     assert not (tmp_path / "none").exists()
 
 
 def test_whole_image_mode_only_without_box_file(checkpoint, fixtures_dir, tmp_path, capsys):
-    """Without --boxes each whole image is one face, said once; with a box file, an image it
-    does not list has no faces (it used to fall back to the whole image silently)."""
+    """With --whole-image (and no --boxes) each whole image is one face, said once and
+    recorded as the faces' source; with a box file, an image it does not list has no faces
+    (it used to fall back to the whole image silently)."""
     out = tmp_path / "out"
     aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
-         "--no-draw"])
+         "--no-draw", "--whole-image"])
     assert capsys.readouterr().err.count("each whole image is taken as one face") == 1
+    result = json.loads((out / "landmarks.json").read_text())
+    assert result["faces_from"] == "whole image"
+    assert {f["box_source"] for r in result["images"] for f in r["faces"]} == {"whole image"}
     boxes = _boxes(tmp_path, '{"indoor_029.png": [[100, 100, 600, 600]]}')
     aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
          "--no-draw", "--boxes", boxes])

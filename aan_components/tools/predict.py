@@ -3,9 +3,14 @@
 Faces come from a box file (``--boxes``: JSON ``{image: [[x1, y1, x2, y2], ...]}`` or CSV
 ``image,x1,y1,x2,y2``; for videos the key is the frame number from 1). Every key must name an
 input image (or frame) and every box must lie at least partly inside its image; an image the
-box file does not list has no faces. Without a box file, each whole image is one face (said
-once on stderr). Writes ``OUT_DIR/landmarks.json`` (atomically) and, unless ``--no-draw``,
-the drawn images under ``OUT_DIR/vis/`` or the drawn video ``OUT_DIR/<video>_landmarks.mp4``.
+box file does not list has no faces. Without a box file, a face detector finds the faces
+(``--detector``, MTCNN by default) and its boxes are calibrated to the convention of the
+model's training boxes (``--no-calibration`` to use them as detected); in a video it runs
+every ``--detect-every`` frames and the faces are tracked from the previous frame's landmarks
+in between. ``--whole-image`` takes each whole image as one face instead (said once on
+stderr). Each face's box and its source are recorded in landmarks.json. Writes
+``OUT_DIR/landmarks.json`` (atomically) and, unless ``--no-draw``, the drawn images under
+``OUT_DIR/vis/`` or the drawn video ``OUT_DIR/<video>_landmarks.mp4``.
 Videos can be smoothed over time (``--smooth``: One Euro filter per landmark), off by default.
 
 The checkpoint must fit the config exactly (``--allow-partial`` loads what fits). Images are
@@ -28,9 +33,11 @@ import cv2
 from tqdm import tqdm
 
 from aan_core.atomic_io import atomic_write
+from aan_core.input_errors import AANInputError
 from aan_core.temporal_smoothing import OneEuroFilter
 
 from ..inference import LandmarkPredictor, read_face_boxes
+from ..inference.face_detection import DETECTORS
 from ..inference.media_sources import (
     VIDEO_SUFFIXES,
     MediaError,
@@ -49,7 +56,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("checkpoint", help="checkpoint (.pth), loaded safely")
     parser.add_argument("input", help="an image, a folder of images, or a video")
     parser.add_argument("--out", default="predictions", help="output folder")
-    parser.add_argument("--boxes", help="face boxes: .json or .csv (default: whole image)")
+    parser.add_argument("--boxes", help="face boxes: .json or .csv (default: detect the faces)")
+    parser.add_argument("--detector", default="mtcnn", choices=sorted(DETECTORS),
+                        help="face detector used without --boxes (default: mtcnn)")
+    parser.add_argument("--no-calibration", action="store_true",
+                        help="use the detector's boxes as detected, not mapped onto the "
+                             "model's training-box convention")
+    parser.add_argument("--detect-every", type=positive_int, default=5,
+                        help="video: detect every N frames, track from the previous frame's "
+                             "landmarks in between (default 5; 1: detect every frame)")
+    parser.add_argument("--whole-image", action="store_true",
+                        help="no detector: each whole image is one face")
     parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1... (default cpu)")
     parser.add_argument("--batch-size", type=positive_int, default=32,
                         help="faces per forward pass")
@@ -76,6 +93,17 @@ def whole_image_note(command: str, boxes) -> None:
               file=sys.stderr)
 
 
+def detector_note(predictor: LandmarkPredictor) -> None:
+    """Say once where the faces come from, and when the detector's boxes are uncalibrated."""
+    finder = predictor.face_finder
+    if finder.calibration is None:
+        print(f"aan predict: faces from {finder.detector.name}, boxes used as detected: no "
+              f"calibration for this config's training boxes "
+              f"({finder.convention or 'convention unknown'})", file=sys.stderr)
+    else:
+        print(f"aan predict: faces from {finder.detection_source}", file=sys.stderr)
+
+
 def smooth_tracks(results, fps: float, min_cutoff: float, beta: float):
     """Smooth each face index's landmarks over frames (a face track per box index)."""
     filters: dict[int, OneEuroFilter] = {}
@@ -95,6 +123,8 @@ def _write_json(path: Path, args, records: list[dict], num_keypoints: int,
                 num_keypoints=num_keypoints, coordinates="image pixels, 0-based (x, y)",
                 smoothing=dict(filter="one_euro", min_cutoff=args.smooth_min_cutoff,
                                beta=args.smooth_beta) if args.smooth else None,
+                faces_from=(f"box file {args.boxes}" if args.boxes else "whole image"
+                            if args.whole_image else f"detector {args.detector}"),
                 images=records, skipped=skipped)
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data)))
 
@@ -106,6 +136,8 @@ def run(args: argparse.Namespace) -> None:
     is_video = src.is_file() and src.suffix.lower() in VIDEO_SUFFIXES
     if args.smooth and not is_video:
         raise MediaError(f"{src}: --smooth applies to videos only")
+    if args.boxes and args.whole_image:
+        raise AANInputError("--boxes and --whole-image exclude each other")
     if is_video:
         fps, total = video_info(src)
         items = iter_video(src, boxes)
@@ -116,11 +148,19 @@ def run(args: argparse.Namespace) -> None:
             check_box_keys(boxes, [(src, files)])
         # in a folder, an unreadable image is reported and skipped, not fatal
         items = iter_images(files, src, boxes, skipped if src.is_dir() else None)
+    detect = boxes is None and not args.whole_image
     predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
                                   args.batch_size, compile=args.compile,
-                                  allow_partial=args.allow_partial)
-    whole_image_note("aan predict", boxes)
-    results = predictor.predict(items)
+                                  allow_partial=args.allow_partial,
+                                  detector=args.detector if detect else None,
+                                  calibrate=not args.no_calibration,
+                                  detect_every=args.detect_every)
+    if detect:
+        detector_note(predictor)
+    else:
+        whole_image_note("aan predict", boxes)
+    results = predictor.predict(items, box_source=Path(args.boxes).name if boxes else "given",
+                                track=is_video)
     if is_video and args.smooth:
         results = smooth_tracks(results, fps, args.smooth_min_cutoff, args.smooth_beta)
     # on failure, what this run wrote is removed again: no partial output
