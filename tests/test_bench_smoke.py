@@ -18,6 +18,7 @@ from conftest import REPO
     ("gpu_train.py", {"runs", "device"}),
     ("synthetic_pool_accuracy.py", {"runs", "table"}),
     ("temporal_smoothing.py", {"rows"}),
+    ("real_faces.py", {"detection", "calibration", "landmarks"}),
 ])
 def test_bench_script_tiny_mode(script, keys):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--tiny"],
