@@ -1,10 +1,18 @@
-"""``aan``: the command-line entry point (``aan SUBCOMMAND --help`` for each)."""
+"""``aan``: the command-line entry point (``aan SUBCOMMAND --help`` for each).
+
+A user error (any :class:`aan_core.input_errors.AANInputError`: a bad file, field or option;
+or an ``OSError`` about a named file, e.g. an ``--out`` that cannot be written) ends the
+command here, in one place, with one line ``aan <command>: error: <message>`` on stderr and
+exit status 2, never a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import importlib
 import sys
+
+from aan_core.input_errors import AANInputError
 
 # subcommand -> (module, one-line help); each module has add_arguments(parser) and run(args)
 SUBCOMMANDS = {
@@ -34,7 +42,15 @@ def main(argv: list[str] | None = None) -> int:
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
     args = parser.parse_args(argv)
-    args._run(args)
+    try:
+        args._run(args)
+    except (AANInputError, OSError) as e:
+        if isinstance(e, OSError) and e.filename is None:
+            raise  # not about a file the user named: a bug, keep its traceback
+        message = f"{e.filename}: {e.strerror}" if isinstance(e, OSError) else str(e)
+        prog = getattr(args, "_prog", f"aan {args.command}")
+        print(f"{prog}: error: {message}", file=sys.stderr)
+        raise SystemExit(2) from None
     return 0
 
 

@@ -35,11 +35,12 @@ def draw_faces(image: np.ndarray, boxes: Sequence[np.ndarray],
     radius and line width follow the face size."""
     img = image.copy()
     for box, pts in zip(boxes, keypoints, strict=True):
-        x1, y1, x2, y2 = (int(round(v)) for v in box)
+        # clipped: OpenCV's drawing overflows on coordinates beyond int32
+        x1, y1, x2, y2 = (int(round(v)) for v in np.clip(box, -1e6, 1e6))
         size = max(x2 - x1, y2 - y1, 1)
         r = max(1, size // 150)
         cv2.rectangle(img, (x1, y1), (x2, y2), (255, 128, 0), max(1, size // 200), cv2.LINE_AA)
-        for x, y in np.asarray(pts).reshape(-1, 2):
+        for x, y in np.clip(np.nan_to_num(np.asarray(pts, np.float64)), -1e6, 1e6).reshape(-1, 2):
             cv2.circle(img, (int(round(x)), int(round(y))), r, (0, 0, 255), -1, cv2.LINE_AA)
     return img
 

@@ -26,8 +26,11 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """
     path = os.fspath(path)
     folder = osp.dirname(osp.abspath(path))
-    os.makedirs(folder, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{osp.basename(path)}.", suffix=".tmp", dir=folder)
+    try:
+        os.makedirs(folder, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=f".{osp.basename(path)}.", suffix=".tmp", dir=folder)
+    except OSError as e:  # name the file asked for, not the temporary one
+        raise type(e)(e.errno, f"cannot write here: {e.strerror}", path) from None
     os.close(fd)
     try:
         write(tmp)

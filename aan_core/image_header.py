@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import os
 
+from .input_errors import UnreadableImageError
+
 __all__ = ["ImageHeaderError", "read_image_size"]
 
 
-class ImageHeaderError(OSError):
+class ImageHeaderError(UnreadableImageError):
     """An image file whose header cannot be read (missing, empty, not an image)."""
-
-    def __init__(self, path: str | os.PathLike, problem: str) -> None:
-        self.path = os.fspath(path)
-        self.problem = problem
-        super().__init__(f"{self.path}: {problem}")
 
 
 def read_image_size(path: str | os.PathLike) -> tuple[int, int]:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # AAN training throughput on one GPU, in one call of a few minutes (bench/gpu_train.py):
 # bf16 autocast + channels-last, cached crops and on-the-fly synthetic faces, torch.compile;
-# prints images/s and the projected time of the paper's 300W schedule (40k x 64).
+# prints images/s and the projected time of the 300W schedule at batch 64: 40k iterations
+# (the paper's last lr step) and 50k (aan_300w.py's max_iters).
 # Needs only python3 with torch, torchvision, numpy and OpenCV (no MMPose): the GPU machines'
 # stock image has them. Results: $OUT/gpu_train.json when OUT is set, else bench/results/.
 #   bash bench/gpu.sh                 # all measurements (~3-5 min on an H100)

@@ -142,7 +142,8 @@ def report(rows: list[dict], payload: dict, out: Path) -> None:
     seeds = ", ".join(f"{s['variant']} {s['seeds']}" for s in summary)
     print(f"\nEqual budget: {a['iters']} iterations x batch {a['batch']} at a constant lr, "
           f"{a['train_samples']} training faces, {a['test_samples']} test faces; seeds per "
-          f"model: {seeds}\n")
+          f"model: {seeds}; per-image inter-ocular NME over the visible points (self-occluded "
+          f"and out-of-image points left out)\n")
     print(table)
     verdict = {True: "holds", False: "does not hold", None: "cannot be judged (not all four "
                "variants ran)"}[holds]

@@ -1,6 +1,8 @@
 """Is synthetic-face generation the bottleneck of training? Images/s generated (render only,
-and render + the MMPose training pipeline, on one process) against images/s trained by the
-demo model (mm_configs/aan_synthetic.py: forward + backward + Adam step), in one run.
+and render + the MMPose training pipeline, on one process; and the pool path of
+mm_configs/aan_synthetic_pool.py: a batch drawn from the crop cache, collated, normalised and
+augmented by RandomFaceBatchAugment) against images/s trained by the demo model
+(mm_configs/aan_synthetic.py: forward + backward + Adam step), in one run.
 
     .venv/bin/python bench/synthetic_data_speed.py            # the reported run
     .venv/bin/python bench/synthetic_data_speed.py --tiny     # smoke run (CI)
@@ -35,13 +37,14 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--faces", type=int, default=400, help="faces timed per measurement")
     parser.add_argument("--train-iters", type=int, default=10)
+    parser.add_argument("--pool", type=int, default=256, help="pool faces (timing only)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS / "synthetic_data_speed.json")
     parser.add_argument("--tiny", action="store_true")
     args = parser.parse_args()
     if args.tiny:
-        args.faces, args.train_iters, args.batch = 8, 1, 4
+        args.faces, args.train_iters, args.batch, args.pool = 8, 1, 4, 8
         args.out = Path(tempfile.mkdtemp()) / "synthetic_data_speed_tiny.json"
     torch.set_num_threads(args.threads)
 
@@ -73,10 +76,26 @@ def main() -> None:
         optim.step()
 
     train = rate(step, args.train_iters) * args.batch
+
+    # the pool path: crops prepared once; each batch is drawn, collated, normalised, augmented
+    pool_cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_synthetic_pool.py"))
+    pool_ds_cfg = pool_cfg.train_dataloader.dataset
+    pool = DATASETS.build(dict(pool_ds_cfg, num_workers=0, dataset=dict(
+        pool_ds_cfg.dataset, num_samples=args.pool)))
+    pool_preprocessor = MODELS.build(pool_cfg.model).data_preprocessor
+    draw = torch.Generator().manual_seed(0)
+
+    def pool_batch(_):
+        idx = torch.randint(len(pool), (args.batch,), generator=draw).tolist()
+        pool_preprocessor(pseudo_collate([pool[i] for i in idx]), training=True)
+
+    pooled = rate(pool_batch, args.train_iters) * args.batch
     rows = [
         dict(stage="render (numpy + OpenCV)", ips=f"{render:.0f}", ratio=f"{render / train:.1f}"),
         dict(stage="render + MMPose train pipeline", ips=f"{pipeline:.0f}",
              ratio=f"{pipeline / train:.1f}"),
+        dict(stage="pool + RandomFaceBatchAugment (kornia, CPU)", ips=f"{pooled:.0f}",
+             ratio=f"{pooled / train:.1f}"),
         dict(stage=f"train AAN (batch {args.batch}, {args.threads} threads)", ips=f"{train:.0f}",
              ratio="1.0"),
     ]
@@ -88,7 +107,8 @@ def main() -> None:
     write_json(args.out, dict(benchmark="synthetic_data_speed", args={
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         environment=environment(), render_images_per_s=render,
-        pipeline_images_per_s=pipeline, train_images_per_s=train, table=table))
+        pipeline_images_per_s=pipeline, pool_augment_images_per_s=pooled,
+        train_images_per_s=train, table=table))
 
 
 if __name__ == "__main__":

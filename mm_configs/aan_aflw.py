@@ -8,7 +8,7 @@ model = dict(head=dict(
     num_joints=num_joints,
     loss=dict(loss=dict(loss_weight=num_joints))))  # Caffe EuclideanLoss scale, see 300W
 
-dataset_type = 'AFLWDataset'
+dataset_type = 'AANAFLWDataset'  # MMPose's AFLWDataset; no data: says how to get it
 data_root = 'data/aflw/'
 train_dataloader = dict(dataset=dict(
     type=dataset_type, data_root=data_root,
@@ -18,7 +18,10 @@ val_dataloader = dict(dataset=dict(
     ann_file='annotations/face_landmarks_aflw_test.json'))  # full test set, 4,386 faces
 test_dataloader = val_dataloader
 
-# box size: the json's box_size (sqrt(w * h) of AFLWinfo's box). Per-image NME over the labelled
-# points (AFLW has missing points; MMPose's NME would pool points over images instead).
+# box size: the json's box_size (our converter: sqrt(w * h) of AFLWinfo's box; MMPose's released
+# json: scale x 200). AFLWDataset reads it in test mode and the test pipeline packs it
+# (PackPoseInputs meta_keys, aan_300w.py); the metric refuses a sample without it rather than
+# use MMPose's square box (the longer side). Per-image NME over the labelled points (AFLW has
+# missing points; MMPose's NME would pool points over images instead).
 val_evaluator = dict(_delete_=True, type='FaceAlignmentMetric', norm_mode='box_size')
 test_evaluator = val_evaluator

@@ -52,10 +52,13 @@ if ! "$py" -c "import mmcv" 2>/dev/null; then
   echo "[setup] mmcv-lite"
   pip_install mmcv-lite
 fi
-echo "[setup] mmdet + mmpose (--no-deps), openmim, timm, onnx"
+echo "[setup] mmdet + mmpose (--no-deps), openmim, timm, onnx, kornia"
 pip_install --no-deps mmdet mmpose openmim
 pip_install Click colorama model-index pandas requests tabulate "timm>=1.0.20" \
-  huggingface_hub safetensors onnx onnxruntime
+  huggingface_hub safetensors onnx onnxruntime kornia
+echo "[setup] face detector: facenet-pytorch (MTCNN, weights inside the package)"
+# --no-deps: it declares torch<2.3; it needs only torch, torchvision, numpy and pillow.
+pip_install --no-deps facenet-pytorch
 echo "[setup] aan-components (editable) + test tools"
 # Serialised: scripts/test.sh sets up two venvs at once, and an editable install writes build
 # metadata into the source tree.

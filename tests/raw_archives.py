@@ -35,9 +35,11 @@ def fixture_300w_faces() -> list[tuple[Path, np.ndarray]]:
 
 
 def make_300w(root: Path) -> dict[str, np.ndarray]:
-    """One real fixture face per source folder; ``.pts`` = 0-based points + 1.
+    """One real fixture face per source folder; each ``.pts`` holds the values of MMPose's
+    json for that face, which are the raw ``.pts`` values (MMPose's converters copy them:
+    see the 300VW fixture, where both files of the same frames are present).
 
-    Returns ``{relative image path: 0-based points}``."""
+    Returns ``{relative image path: the .pts values}``."""
     faces = fixture_300w_faces()
     truth = {}
     for i, folder in enumerate(FACE300W_DIRS):
@@ -46,13 +48,15 @@ def make_300w(root: Path) -> dict[str, np.ndarray]:
         d.mkdir(parents=True, exist_ok=True)
         name = f"face{i}{image.suffix}"
         shutil.copyfile(image, d / name)
-        write_pts(d / f"face{i}.pts", points + 1)
+        write_pts(d / f"face{i}.pts", points)
         truth[f"{folder}/{name}"] = points
     return truth
 
 
 def make_aflw(root: Path) -> dict:
-    """A 4-face ``AFLWinfo_release.mat`` over the two real AFLW fixture images."""
+    """A 4-face ``AFLWinfo_release.mat`` over the two real AFLW fixture images: the points are
+    MMPose's json values, the boxes the squares of its ``box_size`` around its ``center``,
+    written as they are (no coordinate convention is assumed here)."""
     from scipy.io import savemat
 
     data = json.loads((FIXTURES / "aflw" / "test_aflw.json").read_text())
@@ -63,10 +67,10 @@ def make_aflw(root: Path) -> dict:
         (root / "flickr" / "0").mkdir(parents=True, exist_ok=True)
         shutil.copyfile(FIXTURES / "aflw" / file_name, root / "flickr" / "0" / file_name)
         names.append(f"0/{file_name}")
-        pts.append(np.array(a["keypoints"], np.float64).reshape(19, 3)[:, :2] + 1)
+        pts.append(np.array(a["keypoints"], np.float64).reshape(19, 3)[:, :2])
         cx, cy = a["center"]
         half = a["box_size"] / 2
-        boxes.append([cx - half + 1, cx + half + 1, cy - half + 1, cy + half + 1])
+        boxes.append([cx - half, cx + half, cy - half, cy + half])
     names, pts, boxes = names * 2, pts * 2, boxes * 2
     mask = np.ones((4, 19))
     mask[3, [0, 5]] = 0  # two missing points on one test face

@@ -16,7 +16,9 @@ from conftest import REPO
     ("backbone_comparison.py", {"runs", "summary"}),
     ("cpu_speed.py", {"inference", "ratios", "train_images_per_s", "gemm_gflops"}),
     ("gpu_train.py", {"runs", "device"}),
+    ("synthetic_pool_accuracy.py", {"runs", "table"}),
     ("temporal_smoothing.py", {"rows"}),
+    ("real_faces.py", {"detection", "calibration", "landmarks"}),
 ])
 def test_bench_script_tiny_mode(script, keys):
     proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--tiny"],

@@ -115,3 +115,28 @@ def test_getattr_is_only_allowed_for_history_buffer_statistics(tmp_path):
 def test_missing_checkpoint_names_the_file(tmp_path):
     with pytest.raises(FileNotFoundError, match="nope.pth"):
         safe_torch_load(str(tmp_path / "nope.pth"))
+
+
+@pytest.mark.parametrize("content, cause", [
+    (b"", "the file is empty (0 bytes)"),  # was a bare EOFError without the file name
+    (b"\x93\x00 random bytes" * 300, "not a PyTorch checkpoint"),  # was "outside the allowlist"
+    (b"hello\n", "not a PyTorch checkpoint"),  # was a bare KeyError
+    ("zip-half", "the file is truncated"),  # was a RuntimeError from miniz
+    ("legacy-half", "the file is truncated"),  # was a bare EOFError
+])
+def test_broken_checkpoint_names_the_file_and_cause(tmp_path, content, cause):
+    """The cause is named (not mistaken for an unsafe object), and no chained torch error
+    carries its advice to retry with weights_only=False."""
+    from aan_components.compat import CheckpointFileError
+
+    path = tmp_path / "broken.pth"
+    if isinstance(content, str):
+        torch.save({"w": torch.zeros(1000, 100)}, path,
+                   _use_new_zipfile_serialization=content == "zip-half")
+        content = path.read_bytes()[: path.stat().st_size // 2]
+    path.write_bytes(content)
+    with pytest.raises(CheckpointFileError) as err:
+        safe_torch_load(str(path))
+    assert str(err.value).startswith(f"checkpoint {path}: {cause}")
+    assert not isinstance(err.value, UnsafeCheckpointError)
+    assert err.value.__cause__ is None and err.value.__context__ is None

@@ -4,6 +4,7 @@ fixtures; the ``.pts`` convention; atomic, idempotent and resumable output; bad 
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import numpy as np
@@ -82,17 +83,26 @@ def test_pts_wrong_point_count(tmp_path):
 
 # ------------------------------------------------------------------------------------ 300W
 def test_300w_splits_and_coordinates(tmp_path):
+    """Splits, and the ``.pts`` convention against MMPose's json of the same real faces
+    (whose values are the raw ``.pts`` values): ours are those values - 1, and
+    ``--keep-pts-values`` writes them unchanged. Wrong input caught: a converter that keeps
+    the values by default (or subtracts 1 twice)."""
     raw, out = tmp_path / "raw", tmp_path / "out"
-    truth = make_300w(raw)
+    mmpose_values = make_300w(raw)
     aan(["convert", "300w", str(raw), str(out)])
+    aan(["convert", "300w", str(raw), str(tmp_path / "keep"), "--keep-pts-values"])
+    kept = load(tmp_path / "keep" / "annotations" / "face_landmarks_300w_full.json")
     counts = {s: len(load(out / "annotations" / f"face_landmarks_300w_{s}.json")["images"])
               for s in ("train", "common", "challenging", "full")}
     assert counts == {"train": 3, "common": 2, "challenging": 1, "full": 3}
     full = load(out / "annotations" / "face_landmarks_300w_full.json")
     assert sorted(im["file_name"].split("/")[0] for im in full["images"]) == \
         ["helen", "ibug", "lfpw"]
-    for im, ann in zip(full["images"], full["annotations"], strict=True):
-        np.testing.assert_allclose(keypoints(ann)[:, :2], truth[im["file_name"]], atol=1e-3)
+    for im, ann, kept_ann in zip(full["images"], full["annotations"], kept["annotations"],
+                                 strict=True):
+        theirs = mmpose_values[im["file_name"]]
+        np.testing.assert_allclose(keypoints(ann)[:, :2], theirs - 1, atol=1e-3)
+        np.testing.assert_allclose(keypoints(kept_ann)[:, :2], theirs, atol=1e-3)
         assert (out / "images" / im["file_name"]).is_file()
         x, y, w, h = ann["bbox"]
         assert ann["scale"] == pytest.approx(max(w, h) / 200, abs=1e-4)
@@ -163,9 +173,12 @@ def test_aflw_split_missing_points_and_box_size(tmp_path):
     x1, x2, y1, y2 = mat["bbox"][3]
     assert test[0]["box_size"] == pytest.approx(np.sqrt((x2 - x1) * (y2 - y1)), abs=1e-3)
     fixture = load(FIXTURES / "aflw" / "test_aflw.json")["annotations"]
-    # face 2 is fixture face 1 again: 0-based points equal MMPose's values
+    # face 2 holds fixture face 1's values in the .mat. Ours are the .mat values - 1
+    # (MATLAB's 1-based convention, as the converter documents). No independent source pins
+    # that offset offline: SAN's and FaRL's loaders read the .mat values unchanged (what
+    # --keep-mat-values writes). The NME does not depend on it (train and test move alike).
     np.testing.assert_allclose(keypoints(test[1])[:, :2],
-                               keypoints(fixture[1])[:, :2], atol=1e-3)
+                               keypoints(fixture[1])[:, :2] - 1, atol=1e-3)
     assert test[1]["box_size"] == pytest.approx(fixture[1]["box_size"], abs=1e-3)
     from mmpose.registry import DATASETS
 
@@ -173,6 +186,28 @@ def test_aflw_split_missing_points_and_box_size(tmp_path):
                              ann_file="annotations/face_landmarks_aflw_test.json",
                              data_prefix=dict(img="images/"), pipeline=[], test_mode=True))
     assert ds[0]["keypoints_visible"][0, [0, 5]].tolist() == [0, 0]
+
+
+def test_aflw_frontal_definitions(tmp_path):
+    """AFLW-Frontal: ``all-labelled`` (FaRL's) keeps test face 2 (all 19 points labelled);
+    ``inside-box`` (SAN's) drops it once its box no longer contains every point. Wrong input
+    caught: the shrunken box with the default definition (it stays frontal there)."""
+    from scipy.io import savemat
+
+    raw = tmp_path / "raw"
+    mat = make_aflw(raw)
+    x1, x2, y1, y2 = mat["bbox"][1]  # face 2: a test face, all points labelled
+    mat["bbox"][1] = [x1, x2, y1, y1 + 0.5 * (y2 - y1)]  # the chin now lies below the box
+    savemat(raw / "AFLWinfo_release.mat", mat)
+    frontal = {}
+    for definition in ("all-labelled", "inside-box"):
+        out = tmp_path / definition
+        aan(["convert", "aflw", str(raw), str(out), "--num-train", "2",
+             "--frontal", definition])
+        js = load(out / "annotations" / "face_landmarks_aflw_test_frontal.json")
+        frontal[definition] = [im["file_name"] for im in js["images"]]
+        assert definition.split("-")[0] in js["info"]["frontal"]
+    assert frontal == {"all-labelled": ["0/image04476.jpg"], "inside-box": []}
 
 
 @pytest.mark.parametrize("change, message", [
@@ -284,6 +319,96 @@ def test_300vw_videos_categories_and_resume(tmp_path, monkeypatch):
     assert not list((out / "images").glob(".*partial"))
 
 
+def test_300vw_frame_number_is_the_decoded_frame_by_content(tmp_path):
+    """``000003.jpg`` holds the third decoded frame of ``vid.avi`` (the .pts numbering is
+    1-based): among the six frames rendered into the video, the extracted image is closest
+    to the third. Wrong input caught: a 0-based frame count (000003 = the fourth frame), or
+    frames written under the name of the previous one."""
+    import cv2
+
+    from aan_core.synthetic_faces import render_synthetic_face
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_300vw(raw, videos=("001",), frames=6)
+    aan(["convert", "300vw", str(raw), str(out)])
+    for number in (1, 3, 6):
+        image = cv2.imread(str(out / "images" / "001" / f"{number:06d}.jpg")).astype(float)
+        errors = [np.abs(image - render_synthetic_face(1, f, 96, 68).image).mean()
+                  for f in range(1, 7)]
+        assert int(np.argmin(errors)) + 1 == number, errors
+
+
+def test_300vw_reads_mmpose_png_layout(tmp_path):
+    """MMPose's layout: ``<video>/imgs/%06d.png`` (ffmpeg, from 1) + ``annot``. The frames are
+    read as they are (copied, named .png in the json) with the same points as the jpg layout.
+    Wrong input caught: a converter that only looks for ``imgs/*.jpg`` (it finds no frame)."""
+    import shutil
+
+    import cv2
+
+    raw = tmp_path / "raw"
+    for video in ("001", "401"):
+        shutil.copytree(FIXTURES / "300vw" / video / "annot", raw / video / "annot")
+        (raw / video / "imgs").mkdir(parents=True)
+        for jpg in (FIXTURES / "300vw" / video / "imgs").glob("*.jpg"):
+            cv2.imwrite(str(raw / video / "imgs" / f"{jpg.stem}.png"), cv2.imread(str(jpg)))
+    aan(["convert", "300vw", str(raw), str(tmp_path / "png")])
+    aan(["convert", "300vw", str(FIXTURES / "300vw"), str(tmp_path / "jpg")])
+    for split in ("train", "category1"):
+        png = load(tmp_path / "png" / "annotations" / f"face_landmarks_300vw_{split}.json")
+        jpg = load(tmp_path / "jpg" / "annotations" / f"face_landmarks_300vw_{split}.json")
+        assert [im["file_name"] for im in png["images"]] == \
+            [im["file_name"].replace(".jpg", ".png") for im in jpg["images"]]
+        assert len(png["images"]) == 2
+        for im, a, b in zip(png["images"], png["annotations"], jpg["annotations"], strict=True):
+            assert (tmp_path / "png" / "images" / im["file_name"]).is_file()
+            assert a["keypoints"] == b["keypoints"]
+
+
+def test_300vw_broken_frames_option_matches_mmpose_json(tmp_path, capsys):
+    """``--exclude-broken-frames`` with MMPose's real ``broken_frames.npy`` leaves out exactly
+    the frames MMPose's own json of the fixture leaves out (401/000731); the default keeps
+    every annotated frame. Wrong input caught: the default run (000731 kept) compared with
+    MMPose's json fails the equality."""
+    mmpose = load(FIXTURES / "300vw" / "anno_300vw.json")
+    theirs = sorted(im["file_name"].replace("/imgs/", "/") for im in mmpose["images"])
+    names = {}
+    for tag, extra in (("all", []), ("mmpose", ["--exclude-broken-frames",
+                                                 FIXTURES / "300vw" / "broken_frames.npy"])):
+        aan(["convert", "300vw", str(FIXTURES / "300vw"), str(tmp_path / tag), *map(str, extra)])
+        js = [load(tmp_path / tag / "annotations" / f"face_landmarks_300vw_{s}.json")
+              for s in ("train", "test")]
+        names[tag] = sorted(im["file_name"] for j in js for im in j["images"])
+    assert names["mmpose"] == theirs
+    assert names["all"] == sorted([*theirs, "401/000731.jpg"])
+    out = capsys.readouterr().out
+    assert "excluded_broken_frames  1" in out
+    info = load(tmp_path / "mmpose" / "annotations" / "face_landmarks_300vw_test.json")["info"]
+    assert info["broken_frames"].startswith("excluded (1 frames")
+
+
+def test_300vw_broken_frames_file_is_never_unpickled_freely(tmp_path, capsys):
+    """A ``.npy`` whose pickle names any other global is refused, naming the file.
+    Wrong input caught: a pickled ``os.system`` call (np.load(allow_pickle=True) would run
+    it)."""
+    import os
+    import pickle
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("touch " + str(tmp_path / "ran"),))
+
+    bad = tmp_path / "bad.npy"
+    header = np.lib.format.header_data_from_array_1_0(np.empty((), object))
+    with open(bad, "wb") as f:
+        np.lib.format.write_array_header_1_0(f, header)
+        pickle.dump(Payload(), f)
+    err = convert_fails(capsys, "300vw", FIXTURES / "300vw", tmp_path / "out",
+                        "--exclude-broken-frames", bad)
+    assert "bad.npy" in err and "refusing to load the global" in err
+    assert not (tmp_path / "ran").exists()
+
+
 def test_300vw_truncated_video_skips_and_reports_frames(tmp_path, capsys):
     raw, out = tmp_path / "raw", tmp_path / "out"
     make_300vw(raw, videos=("001",), frames=8)
@@ -296,7 +421,7 @@ def test_300vw_truncated_video_skips_and_reports_frames(tmp_path, capsys):
     train = load(out / "annotations" / "face_landmarks_300vw_train.json")
     assert failed and len(train["images"]) + len(failed) == 8
     assert "failed to decode" in captured.err
-    assert f"failed_frames  {len(failed)}" in captured.out
+    assert re.search(rf"\n  failed_frames +{len(failed)}\n", captured.out)
 
 
 def test_300vw_unreadable_video(tmp_path, capsys):

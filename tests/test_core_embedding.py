@@ -44,8 +44,12 @@ def test_learned_layer_no_longer_matches_its_draw_but_stays_a_cosine():
     before = layer.weight.detach().clone()
     opt.step()
     assert not torch.equal(before, layer.weight)
-    out = layer(torch.randn(3, 8) * 100)
-    assert out.abs().max() <= 1.0
+    x = torch.randn(3, 8) * 100
+    out = layer(x)
+    # cos(W x + b) by hand with the trained W, b. Wrong input caught: the weights of the
+    # random draw (``before``), which the layer no longer uses.
+    torch.testing.assert_close(out, torch.cos(x @ layer.weight.T + layer.bias))
+    assert not torch.allclose(out, torch.cos(x @ before.T + layer.bias), atol=1e-3)
 
 
 @pytest.mark.parametrize("kwargs", [dict(in_features=0), dict(out_features=0),

@@ -111,15 +111,30 @@ def test_writes_ced_png_csv_and_per_image_files(tmp_path):
     assert not list(tmp_path.glob(".*.tmp")), "no temporary files left behind"
 
 
-def test_box_size_normalisation_uses_sqrt_area(tmp_path):
+def test_box_area_normalisation_uses_sqrt_area(tmp_path):
     gt = np.zeros((1, 19, 2))
     pred = gt + [3.0, 4.0]
     bboxes = np.array([[0, 0, 20, 5]], float)  # sqrt(20 * 5) = 10
-    metric = METRICS.build(dict(type="FaceAlignmentMetric", norm_mode="box_size",
+    metric = METRICS.build(dict(type="FaceAlignmentMetric", norm_mode="box_area",
                                 out_dir=str(tmp_path)))
     res = _evaluate(metric, _samples(pred, gt, np.ones((1, 19)), bboxes),
                     dict(dataset_name="aflw"))
     assert res["NME"] == pytest.approx(0.5)
+
+
+def test_box_size_is_required_never_replaced_by_the_box(tmp_path):
+    """``norm_mode='box_size'`` reads the packed ``box_size`` (5 / 25 = 0.2 here, not
+    5 / sqrt(20 * 5) = 0.5 of the box). Wrong input caught: a sample without ``box_size``
+    (the unpacked case that used to fall back to the square box) must be an error."""
+    gt = np.zeros((1, 19, 2))
+    samples = _samples(gt + [3.0, 4.0], gt, np.ones((1, 19)), np.array([[0, 0, 20, 5.]]))
+    metric = METRICS.build(dict(type="FaceAlignmentMetric", norm_mode="box_size",
+                                out_dir=str(tmp_path)))
+    with pytest.raises(ValueError, match=r"img0.png.*has no 'box_size'.*meta_keys"):
+        _evaluate(metric, samples, dict(dataset_name="aflw"))
+    samples[0]["box_size"] = 25.0  # as PackPoseInputs(meta_keys=(..., 'box_size')) packs it
+    metric.results.clear()
+    assert _evaluate(metric, samples, dict(dataset_name="aflw"))["NME"] == pytest.approx(0.2)
 
 
 def test_unknown_dataset_needs_explicit_points(tmp_path):

@@ -96,7 +96,7 @@ def test_check_passes_a_good_config(fixtures_dir, capsys):
      "field model.head.loss.loss.type: unknown type 'MSELos'"),
     (["model.head.embedding_dim=0"], "embedding_dim must be >= 1"),
     (["model.head.num_joints=68"],
-     "field model.head.num_joints: 68, but train_dataloader.dataset (AFLWDataset) has 19"),
+     "field model.head.num_joints: 68, but train_dataloader.dataset (AANAFLWDataset) has 19"),
     (["train_dataloader.dataset.type=AFLWDatset"], "field train_dataloader.dataset.type"),
 ])
 def test_bad_configs_name_file_and_field(fixtures_dir, capsys, options, message):
@@ -144,6 +144,7 @@ def image_dir(fixtures_dir, tmp_path):
     from PIL import Image
 
     Image.new("1", (20000, 20000)).save(d / "huge.png")  # 400 Mpx, a small file
+    cv2.imwrite(str(d / "tiny.png"), img[:1, :1])
     return d
 
 
@@ -152,7 +153,8 @@ def image_dir(fixtures_dir, tmp_path):
     ("empty.jpg", "image file is empty"),
     ("text.jpg", "not a readable image"),
     ("missing.jpg", "image file not found"),
-    ("huge.png", "20000x20000 (400 Mpx), over max_pixels"),
+    ("huge.png", "20000x20000 (400 Mpx), over the limit of 150 Mpx"),
+    ("tiny.png", "image is 1x1, smaller than the minimum 16 px a side"),
 ])
 def test_unreadable_images_are_named(image_dir, name, message):
     import re
@@ -163,6 +165,54 @@ def test_unreadable_images_are_named(image_dir, name, message):
         load(image_dir / name)
     assert str(image_dir / name) in str(e.value)
     assert load(image_dir / name, on_error="skip") is None
+
+
+@pytest.mark.parametrize("name, message", [
+    ("truncated.jpg", "the image could not be decoded (truncated"),  # cv2.imread grey-fills
+    ("empty.jpg", "image file is empty"),
+    ("text.jpg", "not a readable image"),
+    ("tiny.png", "image is 1x1, smaller than the minimum 16 px"),  # was accepted
+    ("huge.png", "20000x20000 (400 Mpx), over the limit"),  # was decoded: 3.5 GB, 19 s
+])
+def test_one_image_reader_refuses_with_the_path(image_dir, name, message):
+    """``read_image``, the reader of aan predict / attention / demo and LoadFaceImage."""
+    from aan_core.image_file import read_image
+    from aan_core.input_errors import UnreadableImageError
+
+    with pytest.raises(UnreadableImageError) as e:
+        read_image(image_dir / name)
+    assert str(e.value).startswith(f"{image_dir / name}: ") and message in str(e.value)
+
+
+def test_image_reader_checks_the_decoded_size_against_the_header(image_dir, monkeypatch):
+    """The decode guard: an image whose header understates its size is refused after
+    decoding (a wrong header cannot slip past the pixel limit)."""
+    from aan_core import image_file
+    from aan_core.input_errors import UnreadableImageError
+
+    monkeypatch.setattr(image_file, "read_image_size", lambda path: (20, 20))
+    with pytest.raises(UnreadableImageError, match="decodes to 960x845, but its header says "
+                                                   "20x20"):
+        image_file.read_image(image_dir / "good.jpg")
+
+
+def test_missing_data_points_at_aan_convert_and_check(tmp_path):
+    """`mim train mmpose mm_configs/aan_300w.py` without data ended 464 lines of traceback
+    with MMPose's "Annotation file ... does not exist"; the datasets of the configs now say
+    how to make and check the data."""
+    from mmpose.registry import DATASETS
+
+    from aan_components.datasets import MissingDataError
+
+    for config, name in (("aan_300w.py", "300w"), ("aan_aflw.py", "aflw"),
+                         ("aan_300vw.py", "300vw"), ("aan_celeba.py", "celeba")):
+        ds_cfg = Config.fromfile(str(REPO / "mm_configs" / config)).train_dataloader.dataset
+        ds_cfg.data_root = str(tmp_path / name)
+        with pytest.raises(MissingDataError) as e:
+            DATASETS.build(ds_cfg)
+        assert str(e.value).startswith(str(tmp_path / name))
+        assert f"aan convert {name} RAW_DIR {tmp_path / name}" in str(e.value)
+        assert "aan check CONFIG --images" in str(e.value)
 
 
 @pytest.mark.parametrize("name", ["png_named.jpg", "sixteen.png", "gray.png"])

@@ -78,7 +78,8 @@ def test_predict_video_with_and_without_smoothing(checkpoint, fixtures_dir, tmp_
     runs = {}
     for name, extra in (("raw", []), ("smooth", ["--smooth"])):
         out = tmp_path / name
-        aan(["predict", CONFIG, checkpoint, str(video), "--out", str(out), *extra])
+        aan(["predict", CONFIG, checkpoint, str(video), "--out", str(out), "--whole-image",
+             *extra])
         result = json.loads((out / "landmarks.json").read_text())
         assert [r["image"] for r in result["images"]] == [str(i) for i in range(1, 13)]
         assert (out / "clip_landmarks.mp4").stat().st_size > 0
@@ -132,7 +133,7 @@ def test_attention_figure(checkpoint, fixtures_dir, tmp_path, capsys):
     assert image is not None and image.shape[1] > 4 * 256  # four faces side by side
     with pytest.raises(SystemExit):
         aan(["attention", str(REPO / "mm_configs" / "resnet50-regression_300w.py"), checkpoint,
-             str(fixtures_dir / "300w"), "--out", str(tmp_path / "x.png")])
+             str(fixtures_dir / "300w"), "--out", str(tmp_path / "x.png"), "--allow-partial"])
     assert "no attention maps" in capsys.readouterr().err
 
 
@@ -179,11 +180,12 @@ def test_unreadable_image_in_a_folder_is_skipped_and_listed(checkpoint, fixtures
     (folder / "broken.jpg").write_bytes(b"\xff\xd8\xff garbage")
     (folder / "empty.png").write_bytes(b"")
     out = tmp_path / "out"
-    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(out), "--no-draw"])
+    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(out), "--no-draw",
+         "--whole-image"])
     result = json.loads((out / "landmarks.json").read_text())
     assert sorted(r["image"] for r in result["images"]) == ["indoor_020.png", "indoor_029.png"]
-    assert result["skipped"] == [dict(image="broken.jpg", reason="not a readable image"),
-                                 dict(image="empty.png", reason="empty file")]
+    assert [(r["image"], r["reason"].split(" (")[0]) for r in result["skipped"]] == [
+        ("broken.jpg", "not a readable image"), ("empty.png", "image file is empty")]
     captured = capsys.readouterr()
     assert "2 unreadable images skipped" in captured.out
     assert f"skipped {folder / 'broken.jpg'}" in captured.err
@@ -229,3 +231,295 @@ def test_attention_maps_belong_to_their_own_face(checkpoint, fixtures_dir):
         for a, b in zip(per_batching[0][face], per_batching[1][face], strict=True):
             np.testing.assert_allclose(a, b, atol=1e-5)
     assert not np.allclose(per_batching[0][0][0], per_batching[0][1][0])
+
+
+# ------------------------------------------------ bad input to predict / export / attention
+def _edit_checkpoint(checkpoint: str, path: Path, edit) -> str:
+    import torch
+
+    ckpt = torch.load(checkpoint, weights_only=False)
+    edit(ckpt)
+    torch.save(ckpt, path)
+    return str(path)
+
+
+def _pickle_payload(path: Path) -> None:
+    import os
+
+    import torch
+
+    class Payload:
+        def __reduce__(self):
+            return os.system, ("true",)
+
+    torch.save({"state_dict": {}, "x": Payload()}, path)
+
+
+def _video(path: Path, fixtures_dir: Path, frames: int = 3) -> Path:
+    frame = cv2.imread(str(fixtures_dir / "300w" / "indoor_029.png"))
+    writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*"MJPG"), 25,
+                             (frame.shape[1], frame.shape[0]))
+    for _ in range(frames):
+        writer.write(frame)
+    writer.release()
+    return path
+
+
+def _image(tmp_path: Path, fixtures_dir: Path, kind: str) -> Path:
+    img = cv2.imread(str(fixtures_dir / "300w" / "indoor_029.png"))
+    if kind == "truncated":
+        cv2.imwrite(str(tmp_path / "full.jpg"), img)
+        data = (tmp_path / "full.jpg").read_bytes()
+        (tmp_path / "truncated.jpg").write_bytes(data[: len(data) // 3])
+        return tmp_path / "truncated.jpg"
+    if kind == "tiny":
+        cv2.imwrite(str(tmp_path / "tiny.png"), img[:1, :1])
+        return tmp_path / "tiny.png"
+    from PIL import Image
+
+    Image.new("1", (20000, 20000)).save(tmp_path / "huge.png")  # 400 Mpx in 1 MB
+    return tmp_path / "huge.png"
+
+
+def _file(path: Path, data: bytes | str) -> str:
+    if isinstance(data, str):
+        path.write_text(data)
+    else:
+        path.write_bytes(data)
+    return str(path)
+
+
+def _boxes(tmp_path: Path, text: str, name: str = "b.json") -> str:
+    (tmp_path / name).write_text(text)
+    return str(tmp_path / name)
+
+
+# (case id, argv after "aan" given (checkpoint, fixtures_dir, tmp_path, out), message).
+# Each input gave a silent wrong result or a traceback before (issue 15); now exit 2, one line.
+BAD_INPUTS = [
+    # a checkpoint of another config: ran on random layers (NME 463%), exit 0
+    ("ckpt-other-config", lambda c, f, t, o: ["predict", str(REPO / "mm_configs" /
+                                                              "aan_synthetic.py"), c,
+                                              str(f / "300w"), "--out", o],
+     "does not fit the model of config"),
+    ("ckpt-missing-key", lambda c, f, t, o: [
+        "predict", CONFIG, _edit_checkpoint(c, t / "m.pth", lambda k: k["state_dict"].pop(
+            "head.regressor.fc.weight")), str(f / "300w"), "--out", o],
+     "1 missing from the checkpoint: head.regressor.fc.weight"),
+    ("ckpt-unexpected-key", lambda c, f, t, o: [
+        "predict", CONFIG, _edit_checkpoint(c, t / "u.pth", lambda k: k["state_dict"].update(
+            extra=k["state_dict"]["head.regressor.fc.weight"])), str(f / "300w"), "--out", o],
+     "1 unexpected: extra"),
+    ("ckpt-shape", lambda c, f, t, o: [
+        "predict", CONFIG, _edit_checkpoint(c, t / "s.pth", lambda k: k["state_dict"].update({
+            "head.regressor.fc.weight": k["state_dict"]["head.regressor.fc.weight"][:10]})),
+        str(f / "300w"), "--out", o],
+     "1 of another shape: head.regressor.fc.weight"),
+    # checkpoint files: bare EOFError; "outside the allowlist" + torch's weights_only advice
+    ("ckpt-empty", lambda c, f, t, o: [
+        "predict", CONFIG, _file(t / "e.pth", b""),
+        str(f / "300w"), "--out", o], "e.pth: the file is empty (0 bytes)"),
+    ("ckpt-random-bytes", lambda c, f, t, o: [
+        "predict", CONFIG, _file(t / "r.pth", np.random.default_rng(0).bytes(5000)),
+        str(f / "300w"), "--out", o],
+     "r.pth: not a PyTorch checkpoint"),
+    ("ckpt-truncated", lambda c, f, t, o: [
+        "predict", CONFIG, _file(t / "t.pth", Path(c).read_bytes()[:100000]),
+        str(f / "300w"), "--out", o],
+     "t.pth: the file is truncated"),
+    ("ckpt-payload", lambda c, f, t, o: [
+        "predict", CONFIG, str(_pickle_payload(t / "p.pth") or t / "p.pth"), str(f / "300w"),
+        "--out", o], "p.pth: it contains posix.system"),
+    ("ckpt-missing-file", lambda c, f, t, o: ["export", CONFIG, str(t / "nope.pth"), "--out",
+                                              str(t / "x.onnx")],
+     "nope.pth: file not found"),
+    # images aan predict took although the training loader refuses them
+    ("image-truncated", lambda c, f, t, o: ["predict", CONFIG, c,
+                                            str(_image(t, f, "truncated")), "--out", o],
+     "truncated.jpg: the image could not be decoded"),
+    ("image-1x1", lambda c, f, t, o: ["predict", CONFIG, c, str(_image(t, f, "tiny")), "--out",
+                                      o], "tiny.png: image is 1x1, smaller than the minimum"),
+    ("image-400Mpx", lambda c, f, t, o: ["predict", CONFIG, c, str(_image(t, f, "huge")),
+                                         "--out", o],
+     "huge.png: image is 20000x20000 (400 Mpx), over the limit of 150 Mpx"),
+    # boxes
+    ("box-outside", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_029.png": [[5000, 5000, 6000, 6000]]}')],
+     "b.json: key 'indoor_029.png' (image indoor_029.png): box [5000, 5000, 6000, 6000] lies "
+     "entirely outside the image (960x845 px)"),
+    ("box-key-typo", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_29.png": [[10, 10, 300, 300]]}')],
+     "b.json: key 'indoor_29.png': 'indoor_29.png' is not an input image"),
+    ("box-key-typo-csv", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, "image,x1,y1,x2,y2\nindoor_029.png,1,2,300,400\nindoor_29.png,1,2,3,4\n",
+               "b.csv")], "b.csv: line 3: 'indoor_29.png' is not an input image"),
+    ("box-1e30", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_029.png": [[0, 0, 1e30, 1e30]]}')],
+     "box [0, 0, 1e+30, 1e+30] is more than 4 times the image's size"),
+    ("box-1e30-outside", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_029.png": [[1e30, 1e30, 2e30, 2e30]]}')], "lies entirely outside"),
+    ("box-video-not-a-frame", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(_video(t / "v.avi", f)), "--out", o, "--boxes",
+        _boxes(t, '{"9": [[10, 10, 300, 300]]}')], "'9' is not a frame of"),
+    # a video whose third frame's box is outside: fails after output was started
+    ("box-video-frame-3", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(_video(t / "v.avi", f)), "--out", o, "--boxes",
+        _boxes(t, '{"1": [[10, 10, 300, 300]], "3": [[5000, 5000, 6000, 6000]]}')],
+     "key '3' (image frame 3): box [5000, 5000, 6000, 6000] lies entirely outside"),
+    # options and configs that gave tracebacks
+    ("batch-size-0", lambda c, f, t, o: ["predict", CONFIG, c, str(f / "300w"), "--out", o,
+                                         "--batch-size", "0"],
+     "argument --batch-size: must be an integer >= 1, got 0"),
+    ("device-cuda", lambda c, f, t, o: ["predict", CONFIG, c, str(f / "300w"), "--out", o,
+                                        "--device", "cuda:7"],
+     "device 'cuda:7': "),
+    ("config-text-file", lambda c, f, t, o: [
+        "predict", _file(t / "notes.py", "These are my notes.\n"),
+        c, str(f / "300w"), "--out", o], "notes.py: line 1: syntax error"),
+    ("config-not-mmpose", lambda c, f, t, o: [
+        "predict", _file(t / "plain.py", "x = 1\n"), c, str(f / "300w"), "--out", o],
+     "plain.py: field model: missing"),
+    ("out-not-writable", lambda c, f, t, o: [
+        "export", CONFIG, c, "--out", str(Path(_file(t / "a_file", "")) / "x.onnx")],
+     "a_file/x.onnx: cannot write here"),
+    ("boxes-and-whole-image", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--whole-image", "--boxes",
+        _boxes(t, '{"indoor_029.png": [[10, 10, 300, 300]]}')],
+     "--boxes and --whole-image exclude each other"),
+    ("attention-box-key-typo", lambda c, f, t, o: [
+        "attention", CONFIG, c, str(f / "300w"), "--out", str(t / "o.png"), "--boxes",
+        _boxes(t, '{"indoor_29.png": [[10, 10, 300, 300]]}')], "is not an input image"),
+]
+
+
+@pytest.mark.parametrize("make_argv, message", [c[1:] for c in BAD_INPUTS],
+                         ids=[c[0] for c in BAD_INPUTS])
+def test_bad_inputs_exit_2_with_one_line(checkpoint, fixtures_dir, tmp_path, capsys,
+                                         make_argv, message):
+    """Each bad input: exit status 2, one error line naming the file and the cause, no
+    traceback, never torch's advice to load unsafely, and no output folder left behind."""
+    out = tmp_path / "out"
+    argv = make_argv(checkpoint, fixtures_dir, tmp_path, str(out))
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        aan(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    assert message in err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and message in errors[0]
+    assert "Traceback" not in err and "weights_only=False" not in err
+    assert not out.exists()
+
+
+def test_allow_partial_loads_what_fits_and_says_so(checkpoint, fixtures_dir, tmp_path, capsys):
+    """--allow-partial runs a mismatched checkpoint with one summary line (the opt-out of
+    strict loading; without it, the same input exits 2: test_bad_inputs...)."""
+    import torch
+
+    bad = _edit_checkpoint(checkpoint, tmp_path / "m.pth",
+                           lambda k: k["state_dict"].pop("head.regressor.fc.weight"))
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, bad, str(fixtures_dir / "300w"), "--out", str(out), "--no-draw",
+         "--allow-partial", "--whole-image"])
+    err = capsys.readouterr().err
+    summary = [line for line in err.splitlines() if "--allow-partial" in line]
+    assert len(summary) == 1
+    n = len(torch.load(checkpoint, weights_only=False)["state_dict"])
+    assert f"loaded {n - 1} of {n} tensors" in summary[0]
+    assert "head.regressor.fc.weight" in summary[0]
+    assert (out / "landmarks.json").is_file()
+
+
+def test_checkpoint_without_meta_takes_it_from_the_config(checkpoint, fixtures_dir, tmp_path,
+                                                          capsys):
+    """A weights-only checkpoint (no ``meta``): the dataset meta comes from the config
+    (mmpose's init_model failed with a bare AssertionError for the synthetic config), and
+    a config that states none fails with one sentence."""
+    import torch
+
+    state = torch.load(checkpoint, weights_only=False)["state_dict"]
+    torch.save(state, tmp_path / "weights.pth")
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, str(tmp_path / "weights.pth"), str(fixtures_dir / "300w"),
+         "--out", str(out), "--no-draw", "--whole-image"])
+    assert json.loads((out / "landmarks.json").read_text())["num_keypoints"] == 68
+    # the synthetic config's dataset states its meta only through num_points
+    from aan_components.inference import load_pose_model
+
+    model = load_pose_model(str(REPO / "mm_configs" / "aan_synthetic.py"))
+    assert model.dataset_meta["num_keypoints"] == 68
+    bare = tmp_path / "bare.py"
+    bare.write_text(f"_base_ = ['{CONFIG}']\ntrain_dataloader = None\nval_dataloader = None\n"
+                    f"test_dataloader = None\n")
+    with pytest.raises(SystemExit):
+        aan(["predict", str(bare), str(tmp_path / "weights.pth"), str(fixtures_dir / "300w"),
+             "--out", str(tmp_path / "o2")])
+    err = capsys.readouterr().err
+    assert "bare.py: none of its datasets states its keypoint meta" in err
+    assert "Traceback" not in err
+
+
+def test_export_without_checkpoint_as_help_says(tmp_path, capsys):
+    """``aan export CONFIG`` (no checkpoint: initial weights) for the synthetic config: a
+    bare AssertionError ('dataset_name' in metainfo) before."""
+    out = tmp_path / "x.onnx"
+    aan(["export", str(REPO / "mm_configs" / "aan_synthetic.py"), "--out", str(out)])
+    assert out.is_file() and "max |difference|" in capsys.readouterr().out
+
+
+def test_folder_skips_and_lists_bad_images_never_draws_them(checkpoint, fixtures_dir, tmp_path,
+                                                            capsys):
+    """Truncated, 1x1 and 400 Mpx images in a folder are skipped, listed (landmarks.json,
+    stderr) and not drawn; a .ppm is read as when given directly (it was silently left out);
+    exit 0 while one image was read, 2 (and no output) when none was."""
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for kind in ("truncated", "tiny", "huge"):
+        _image(folder, fixtures_dir, kind)
+    (folder / "full.jpg").unlink()
+    img = cv2.imread(str(fixtures_dir / "300w" / "indoor_029.png"))
+    cv2.imwrite(str(folder / "face.ppm"), img)
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(out), "--whole-image"])
+    result = json.loads((out / "landmarks.json").read_text())
+    assert [r["image"] for r in result["images"]] == ["face.ppm"]
+    assert sorted(r["image"] for r in result["skipped"]) == ["huge.png", "tiny.png",
+                                                             "truncated.jpg"]
+    assert sorted(p.name for p in (out / "vis").iterdir()) == ["face.ppm"]
+    err = capsys.readouterr().err
+    assert f"skipped {folder / 'tiny.png'}: image is 1x1" in err
+    (folder / "face.ppm").unlink()
+    with pytest.raises(SystemExit) as e:
+        aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(tmp_path / "none"),
+             "--whole-image"])
+    assert e.value.code == 2
+    assert "none of its 3 images could be read" in capsys.readouterr().err
+    assert not (tmp_path / "none").exists()
+
+
+def test_whole_image_mode_only_without_box_file(checkpoint, fixtures_dir, tmp_path, capsys):
+    """With --whole-image (and no --boxes) each whole image is one face, said once and
+    recorded as the faces' source; with a box file, an image it does not list has no faces
+    (it used to fall back to the whole image silently)."""
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
+         "--no-draw", "--whole-image"])
+    assert capsys.readouterr().err.count("each whole image is taken as one face") == 1
+    result = json.loads((out / "landmarks.json").read_text())
+    assert result["faces_from"] == "whole image"
+    assert {f["box_source"] for r in result["images"] for f in r["faces"]} == {"whole image"}
+    boxes = _boxes(tmp_path, '{"indoor_029.png": [[100, 100, 600, 600]]}')
+    aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
+         "--no-draw", "--boxes", boxes])
+    captured = capsys.readouterr()
+    assert "whole image" not in captured.err
+    assert "1 images without a box in" in captured.out
+    faces = {r["image"]: r["faces"] for r in json.loads((out / "landmarks.json").read_text())[
+        "images"]}
+    assert faces["indoor_020.png"] == [] and len(faces["indoor_029.png"]) == 1

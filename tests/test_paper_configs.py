@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import pytest
 from conftest import REPO
+from fixture_nme import hand_nme, record_predictions
 from fixture_runs import fixture_overrides
 from mmengine.config import Config
 from mmengine.runner import Runner
@@ -18,6 +19,8 @@ ABLATIONS = ("no-attention", "no-embedding", "no-both")
 AAN_CONFIGS = [f"aan_{d}" for d in DATASETS] + [f"aan_{d}_{a}" for d in ("aflw", "300vw")
                                                 for a in ABLATIONS]
 NUM_JOINTS = {"300w": 68, "aflw": 19, "celeba": 5, "300vw": 68}
+HAND_NORM = {"300w": "inter_ocular", "aflw": "box_size", "celeba": "eye_centres",
+             "300vw": "inter_ocular"}
 
 
 def load(name: str) -> Config:
@@ -106,11 +109,77 @@ def test_trains_two_iterations_and_tests(name, converted, tmp_path):
     cfg.work_dir = str(tmp_path)
     runner = Runner.from_cfg(cfg)
     runner.train()
+    seen = record_predictions(runner.test_loop)
     metrics = runner.test()
     assert (tmp_path / "iter_2.pth").is_file()
-    assert metrics["NME"] > 0
+    # NME by hand from the json the run tested on (wrong input caught: ground truth 1 px
+    # off; the square box for AFLW is caught by the test below, as MMPose's fixture json
+    # has box_size = its square's side)
+    assert metrics["NME"] == pytest.approx(
+        hand_nme(seen, data_dir / ann_file, HAND_NORM[dataset]), rel=1e-5)
     if dataset == "300vw":
         assert metrics["NME/category1"] == pytest.approx(metrics["NME"])  # fixture: video 401
     if name == "aan_300w":
         assert "inter_pupil/NME" in metrics
     assert list(tmp_path.glob("*/face_alignment_metrics*.json"))
+
+
+def test_aflw_nme_is_normalised_by_the_annotation_box_size(tmp_path):
+    """AFLW's NME divides by the annotation's ``box_size`` (sqrt(w * h) of the .mat box), end
+    to end: ``aan convert aflw`` -> MMPose's ``AFLWDataset`` -> the config's test pipeline ->
+    the config's metric. The test faces get a 1.5 : 1 box, so box_size (sqrt(w * h)) differs
+    from the square box MMPose builds from center/scale (the longer side). Predictions are the
+    ground truth moved by (3, 4) px: NME = mean over faces of 5 / box_size, by hand.
+    Wrong input caught: the config's pipeline without 'box_size' in PackPoseInputs' meta_keys
+    (the metric then errors; before, it silently used the longer side: 5 / (1.5 s) per face)."""
+    import numpy as np
+    from mmpose.registry import DATASETS, METRICS
+    from raw_archives import make_aflw
+    from scipy.io import savemat
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    mat = make_aflw(raw)
+    boxes = mat["bbox"].copy()  # x1 x2 y1 y2
+    cx = boxes[:, :2].mean(1)
+    side = boxes[:, 1] - boxes[:, 0]
+    boxes[:, 0], boxes[:, 1] = cx - 0.75 * side, cx + 0.75 * side  # width 1.5 * side
+    mat["bbox"] = boxes
+    savemat(raw / "AFLWinfo_release.mat", mat)
+    aan(["convert", "aflw", str(raw), str(out), "--num-train", "2"])
+    cfg = load("aan_aflw")
+    ds_cfg = dict(cfg.test_dataloader.dataset, data_root=str(out),
+                  ann_file="annotations/face_landmarks_aflw_test.json")
+    dataset = DATASETS.build(ds_cfg)
+    samples, by_hand = [], []
+    for i in range(len(dataset)):
+        sample = dataset[i]["data_samples"].to_dict()
+        gt = sample["gt_instances"]["keypoints"]
+        sample["pred_instances"] = dict(keypoints=gt + np.array([3.0, 4.0]))
+        samples.append(sample)
+        face = int(mat["ra"][0, 2 + i]) - 1  # ra = [3, 1, 4, 2]: test faces 4, 2 (1-based)
+        w, h = boxes[face, 1] - boxes[face, 0], boxes[face, 3] - boxes[face, 2]
+        by_hand.append(5.0 / np.sqrt(w * h))
+        x1, y1, x2, y2 = np.asarray(sample["gt_instances"]["bboxes"]).reshape(4)
+        assert x2 - x1 == pytest.approx(w, rel=1e-3) == y2 - y1  # MMPose's square box
+        assert w > 1.4 * h  # its side (the longer side) is not box_size
+    metric = METRICS.build(dict(cfg.test_evaluator, out_dir=str(tmp_path / "metric")))
+    metric.dataset_meta = dataset.metainfo
+    metric.process([], samples)
+    nme = metric.compute_metrics(metric.results)["NME"]
+    assert nme == pytest.approx(np.mean(by_hand), rel=1e-4)
+
+
+@pytest.mark.parametrize("path", sorted((REPO / "mm_configs").glob("*.py")),
+                         ids=lambda p: p.stem)
+def test_no_checkpoint_is_chosen_on_the_test_data(path):
+    """Every config reports its last checkpoint: no ``save_best``, and no validation before
+    the end of training when validation runs on the test data (a best-on-test checkpoint
+    would bias the reported NME down). Wrong input caught: the former aan_300w.py
+    (``save_best='NME'``, ``val_interval=5000`` on the test json)."""
+    cfg = Config.fromfile(str(path))
+    assert cfg.default_hooks.checkpoint.get("save_best") is None
+    assert cfg.default_hooks.checkpoint.get("save_last", True)
+    same_data = cfg.val_dataloader.dataset.get("ann_file") == \
+        cfg.test_dataloader.dataset.get("ann_file")
+    if same_data:
+        assert cfg.train_cfg.val_interval >= cfg.train_cfg.max_iters

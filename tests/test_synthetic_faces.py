@@ -25,16 +25,21 @@ def test_same_seed_and_index_give_the_same_pixels_and_points():
 
 
 @pytest.mark.parametrize("size", [64, 128, 200])
-def test_visible_points_are_inside_the_image(size):
+def test_points_outside_the_image_are_invisible(size):
+    """Points that leave the image are marked invisible, and the 30 faces drawn here do have
+    such points (3-4 faces, 5-6 points at each size), so the check is exercised. Wrong input
+    caught: visibility without the inside-the-image test (``visible = front`` only)."""
+    outside_total = 0
     for i in range(30):
         face = render_synthetic_face(0, i, image_size=size)
         assert face.image.shape == (size, size, 3) and face.image.dtype == np.uint8
-        vis = face.visible > 0
-        assert vis.sum() >= 40, "most points of a face are visible"
-        pts = face.keypoints[vis]
-        assert (pts >= 0).all() and (pts <= size - 1).all()
+        assert (face.visible > 0).sum() >= 40, "most points of a face are visible"
+        outside = ((face.keypoints < 0) | (face.keypoints > size - 1)).any(1)
+        assert not (face.visible[outside] > 0).any(), f"face {i}: a point outside is visible"
+        outside_total += int(outside.sum())
         x1, y1, x2, y2 = face.bbox
         assert x2 > x1 and y2 > y1
+    assert outside_total >= 3, "the sample must contain points outside the image"
 
 
 def _inside(face, idx):
@@ -113,9 +118,17 @@ def test_dataset_through_mmpose_pipeline(cache):
     assert tuple(item["inputs"].shape) == (3, 96, 96)
     labels = item["data_samples"].gt_instance_labels
     assert labels.keypoint_labels.shape == (1, 68, 2)
-    assert labels.keypoint_labels[labels.keypoint_weights > 0].min() >= 0
     info = ds.get_data_info(2)
     face = render_synthetic_face(7, 2)
+    # RegressionLabel by hand: the crop is the box's square, padded by GetBBoxCenterScale's
+    # 1.25; labels are the points in crop units (0..1). Wrong input caught: labels of another
+    # face (index 3), or a crop without the 1.25 padding.
+    x1, y1, x2, y2 = face.bbox
+    side = 1.25 * max(x2 - x1, y2 - y1)
+    corner = np.array([(x1 + x2) / 2, (y1 + y2) / 2]) - side / 2
+    np.testing.assert_allclose(labels.keypoint_labels[0].numpy(),
+                               (face.keypoints - corner) / side, atol=1e-4)
+    np.testing.assert_array_equal(labels.keypoint_weights[0].numpy(), face.visible)
     assert np.array_equal(info["img"], face.image)
     assert np.array_equal(info["keypoints"][0], face.keypoints)
 

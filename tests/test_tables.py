@@ -75,9 +75,49 @@ def test_metric_output_feeds_tables(tmp_path, capsys):
                                 out_dir=str(wd / "20261127_000000")))
     metric.dataset_meta = dict(dataset_name="aflw")
     gt = np.zeros((1, 19, 2))
-    metric.process([], [dict(gt_instances=dict(keypoints=gt, keypoints_visible=np.ones((1, 19)),
-                                               bboxes=np.array([[0, 0, 100, 100.]])),
+    metric.process([], [dict(gt_instances=dict(keypoints=gt, keypoints_visible=np.ones((1, 19))),
+                             box_size=100.0,
                              pred_instances=dict(keypoints=gt + [3.0, 4.0]), img_path="a.jpg")])
     metric.compute_metrics(metric.results)  # NME = 5 / 100
     aan(["tables", str(wd)])
     assert "| **run (ours, box size)** | 5.00 |" in capsys.readouterr().out
+
+
+def test_best_on_test_checkpoint_is_marked_and_not_compared(tmp_path, capsys):
+    """A run tested with a ``best_*`` checkpoint of a config that validated on its test json
+    is marked and gets no difference to the paper. Wrong input caught: the same run with
+    ``load_from`` = ``best_NME_iter_40000.pth`` (the former README command); its twin with
+    the last checkpoint (``iter_50000.pth``) is compared as usual."""
+    last = work_dir(tmp_path / "last", "aan_aflw", "aflw", {"NME": 0.0180}, norm="box_size")
+    best = work_dir(tmp_path / "best", "aan_aflw", "aflw", {"NME": 0.0170}, norm="box_size")
+    for wd, ckpt in ((last, "iter_50000.pth"), (best, "best_NME_iter_40000.pth")):
+        cfg = Config.fromfile(str(wd / "aan_aflw.py"))
+        cfg.load_from = f"work_dirs/aan_aflw/{ckpt}"
+        cfg.dump(str(wd / "aan_aflw.py"))
+    aan(["tables", str(best), str(last)])  # best first: Table 5 must still skip it
+    text = capsys.readouterr().out
+    assert "| **AAN (ours, box size)** | 1.80 (+0.07) |" in text
+    assert "| **AAN (ours, box size, best-on-test checkpoint: not comparable)** | 1.70 |" in text
+    assert "| AFLW | 1.80 / 1.73 (+0.07) |" in text  # Table 5 takes the comparable run
+
+
+def test_synthetic_runs_never_enter_a_paper_table(tmp_path, capsys):
+    """`aan tables work_dirs/*` put the synthetic demo (dataset_name '300w', 300W's layout)
+    into Table 2 as "AAN (ours)" with a difference to the paper; now it gets its own table,
+    found by the saved config or, without one, by its synthetic:// test images."""
+    real = work_dir(tmp_path, "aan_300w", "300w", {"NME": 0.06})
+    synthetic = work_dir(tmp_path, "aan_synthetic", "300w", {"NME": 0.0824})
+    bare = tmp_path / "demo_without_config" / "20261127_120000"
+    bare.mkdir(parents=True)
+    (bare / "face_alignment_metrics.json").write_text(json.dumps(
+        dict(dataset_name="300w", norm_mode="inter_ocular", metrics={"NME": 0.07})))
+    (bare / "per_image_nme.csv").write_text("index,img_path,nme\n0,synthetic://seed1/0,0.07\n")
+    aan(["tables", str(real), str(synthetic), str(bare.parent)])
+    text = capsys.readouterr().out
+    table2 = text.split("### Table 2")[1].split("### Table 3")[0]
+    assert "| **AAN (ours, inter-ocular)** | – | – | 6.00 (+0.61) |" in table2
+    assert [line for line in table2.splitlines() if "ours" in line] == [
+        "| **AAN (ours, inter-ocular)** | – | – | 6.00 (+0.61) |"]
+    others = text.split("### Other runs")[1].split("### Table 5")[0]
+    assert "| synthetic (300w layout) | AAN | inter-ocular | 8.24 |" in others
+    assert "| synthetic (300w layout) | demo_without_config | inter-ocular | 7.00 |" in others

@@ -55,3 +55,16 @@ def test_demo_learns_well_below_the_mean_shape_and_leaves_its_outputs(tmp_path):
         path = Path(summary[key])
         assert str(path) in proc.stdout and path.stat().st_size > 0
     assert Path(summary["attention"]).read_bytes()[:4] == b"\x89PNG"
+
+
+def test_demo_says_higher_when_the_model_is_worse_than_the_mean_shape(capsys):
+    """`aan demo --iters 3` printed "(0.6x lower)" for a model worse than the baseline."""
+    from aan_components.tools.demo import _print
+
+    summary = dict(test_metrics={"NME": 0.20}, mean_shape_nme=0.12, iterations=3,
+                   train_seconds=1.0, train_images_per_second=96.0)
+    _print(summary)
+    out = capsys.readouterr().out
+    assert "1.7x higher: worse than the mean shape" in out and "lower" not in out
+    _print(dict(summary, test_metrics={"NME": 0.04}))
+    assert "(3.0x lower)" in capsys.readouterr().out

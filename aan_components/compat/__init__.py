@@ -3,6 +3,7 @@
 from .cpu_distributed import install_cpu_distributed_support
 from .mmcv_lite import MissingCompiledOpError, install_missing_ops_module, mmcv_has_compiled_ops
 from .safe_checkpoint import (
+    CheckpointFileError,
     UnsafeCheckpointError,
     register_safe_local_loader,
     safe_globals,
@@ -11,6 +12,7 @@ from .safe_checkpoint import (
 
 __all__ = [
     "MissingCompiledOpError",
+    "CheckpointFileError",
     "UnsafeCheckpointError",
     "install_cpu_distributed_support",
     "install_missing_ops_module",

@@ -14,12 +14,16 @@ from __future__ import annotations
 import os.path as osp
 import pickle
 import re
+import zipfile
 from typing import Any
 
 import numpy as np
 import torch
 
+from aan_core.input_errors import AANInputError
+
 __all__ = [
+    "CheckpointFileError",
     "UnsafeCheckpointError",
     "register_safe_local_loader",
     "safe_globals",
@@ -27,7 +31,12 @@ __all__ = [
 ]
 
 
-class UnsafeCheckpointError(pickle.UnpicklingError):
+class CheckpointFileError(AANInputError):
+    """A checkpoint file that cannot be loaded (missing, empty, not a PyTorch file,
+    truncated); the message names the file and the cause."""
+
+
+class UnsafeCheckpointError(CheckpointFileError, pickle.UnpicklingError):
     """A checkpoint holds an object that safe (``weights_only``) loading refuses."""
 
 
@@ -81,36 +90,64 @@ def safe_globals() -> list[Any]:
     return [bytes, *_numpy_globals(), *_mmengine_globals()]
 
 
+_NOT_TORCH = "checkpoint {}: not a PyTorch checkpoint (its content is not a torch.save file)"
+_TRUNCATED = ("checkpoint {}: the file is truncated (it ends in the middle of its data); copy "
+              "or download it again")
 _GLOBAL_RE = re.compile(r"GLOBAL ([\w.]+)")
+
+
+def _zip_magic(filename: str) -> bool:
+    with open(filename, "rb") as f:
+        return f.read(4) == b"PK\x03\x04"
 
 
 def safe_torch_load(filename: str, map_location: Any = None) -> Any:
     """``torch.load(filename, weights_only=True)`` with the allowlist, clear errors.
 
+    Errors name the file and the cause, never suggest loading unsafely, and carry no
+    chained torch error (whose text advises ``weights_only=False``).
+
     Raises:
         FileNotFoundError: ``filename`` does not exist.
+        CheckpointFileError: the file is empty, truncated or not a PyTorch checkpoint.
         UnsafeCheckpointError: the file holds a global outside the allowlist (it is never
             executed); the message names the file and the global.
     """
     filename = osp.expanduser(filename)
     if not osp.isfile(filename):
         raise FileNotFoundError(f"{filename} can not be found.")
+    if osp.getsize(filename) == 0:
+        raise CheckpointFileError(f"checkpoint {filename}: the file is empty (0 bytes)")
+    if _zip_magic(filename) and not zipfile.is_zipfile(filename):
+        raise CheckpointFileError(f"checkpoint {filename}: the file is truncated (its zip "
+                                  f"archive has no end); copy or download it again")
+    error: Exception
     try:
         with torch.serialization.safe_globals(safe_globals()):
             return torch.load(filename, map_location=map_location, weights_only=True)
     except pickle.UnpicklingError as err:
         text = str(err)
         found = _GLOBAL_RE.search(text)
-        what = found.group(1) if found else "an object outside the allowlist"
+        what = found.group(1) if found else None
         if _GETATTR_REFUSAL in text:
             what = "a getattr call other than " + _GETATTR_REFUSAL
-        raise UnsafeCheckpointError(
-            f"refused to load checkpoint {filename}: it contains {what}, which safe loading "
-            f"(torch.load weights_only=True) does not allow. Nothing in it was executed. "
-            f"Only load checkpoints you trust; aan-components allows tensors, containers, "
-            f"numpy arrays/scalars and mmengine's HistoryBuffer (see "
-            f"aan_components.compat.safe_checkpoint.safe_globals)."
-        ) from err
+        if what is None:  # no global named: the bytes are not a pickle torch understands
+            error = CheckpointFileError(_NOT_TORCH.format(filename))
+        else:
+            error = UnsafeCheckpointError(
+                f"refused to load checkpoint {filename}: it contains {what}, which safe "
+                f"loading (torch.load weights_only=True) does not allow. Nothing in it was "
+                f"executed. Only load checkpoints you trust; aan-components allows tensors, "
+                f"containers, numpy arrays/scalars and mmengine's HistoryBuffer (see "
+                f"aan_components.compat.safe_checkpoint.safe_globals).")
+    except EOFError:
+        error = CheckpointFileError(_TRUNCATED.format(filename))
+    except (RuntimeError, KeyError, ValueError, IndexError, TypeError, AttributeError,
+            UnicodeDecodeError) as err:  # torch's readers fail in many ways on foreign bytes
+        error = CheckpointFileError(_TRUNCATED.format(filename)
+                                    if "unexpected EOF" in str(err)
+                                    else _NOT_TORCH.format(filename))
+    raise error
 
 
 def register_safe_local_loader() -> None:

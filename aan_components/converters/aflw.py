@@ -17,8 +17,18 @@ Output: ``OUT_DIR/annotations/face_landmarks_aflw_{train,test,test_frontal}.json
 ``OUT_DIR/images`` (a link to the image folder). Missing points get visibility 0 (weight 0
 in training, left out of the NME), never (0, 0) targets. ``box_size`` (the normalisation of
 AFLW's NME) is ``sqrt(w * h)`` of the ``bbox``; ``center``/``scale`` come from the same box.
-``test_frontal`` = test faces with all 19 points labelled (the definition of SAN's and
-most public converters; 1,165 faces).
+``test_frontal``: AFLW-Frontal, by one of two definitions computed from the ``.mat``
+(``--frontal``):
+
+- ``all-labelled`` (default, the common one): test faces with all 19 points labelled, as
+  FaRL's AFLW-19 loader selects them;
+- ``inside-box``: also every point strictly inside the ``.mat`` box, as SAN's
+  ``aflw_from_mat.py`` selects them.
+
+Papers on this split (CCL, SAN) report 1,165 frontal test faces; HRNet ships its own list of
+1,314 (its ``face_landmarks_aflw_test_frontal`` file; MMPose's json of it can be given to the
+config as is), which no rule on the ``.mat`` reproduces. The converter prints the count it
+gets; it is not measured here (no AFLW data on this project's machine).
 Coordinates: minus 1 (MATLAB's 1-based -> 0-based), unless ``--keep-mat-values``.
 """
 
@@ -37,6 +47,23 @@ NUM_POINTS = 19
 NUM_TRAIN = 20000
 PAPER_COUNTS = {"train": 20000, "test": 4386}
 KEYPOINT_NAMES = [f"kpt-{i}" for i in range(NUM_POINTS)]
+FRONTAL_DEFINITIONS = {
+    "all-labelled": "test faces with all 19 points labelled (FaRL's definition)",
+    "inside-box": "test faces with all 19 points labelled and strictly inside the box "
+                  "(SAN's definition)",
+}
+
+
+def is_frontal(mask: np.ndarray, points: np.ndarray, box_x1x2y1y2: np.ndarray,
+               definition: str) -> bool:
+    """Whether one face is AFLW-Frontal under ``definition`` (see FRONTAL_DEFINITIONS)."""
+    if mask.sum() != NUM_POINTS:
+        return False
+    if definition == "all-labelled":
+        return True
+    x1, x2, y1, y2 = box_x1x2y1y2
+    x, y = points[:, 0], points[:, 1]
+    return bool(((x > x1) & (x < x2) & (y > y1) & (y < y2)).all())
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -48,6 +75,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="faces of the ra permutation used for training (default 20000)")
     parser.add_argument("--keep-mat-values", action="store_true",
                         help="write the .mat coordinates unchanged (1-based)")
+    parser.add_argument("--frontal", choices=tuple(FRONTAL_DEFINITIONS), default="all-labelled",
+                        help="which test faces are AFLW-Frontal: all 19 points labelled "
+                             "(default, FaRL's) or also all inside the box (SAN's)")
 
 
 def _field(mat: dict, name: str, path: Path, shape_hint: str) -> np.ndarray:
@@ -110,7 +140,7 @@ def load_aflw_mat(path: str | Path) -> dict[str, np.ndarray | list]:
 
 def convert(raw_dir: str | Path, out_dir: str | Path, mat: str | None = None,
             image_dir: str | None = None, num_train: int = NUM_TRAIN,
-            keep_mat_values: bool = False) -> dict:
+            keep_mat_values: bool = False, frontal: str = "all-labelled") -> dict:
     """Convert; returns ``{split: count}``. Writes nothing unless every face is valid."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     mat_path = Path(mat) if mat else raw_dir / "AFLWinfo_release.mat"
@@ -124,10 +154,13 @@ def convert(raw_dir: str | Path, out_dir: str | Path, mat: str | None = None,
         raise ConversionError(mat_path, f"--num-train {num_train} must be in 1..{n - 1} for "
                                         f"{n} faces", field="ra")
     offset = 0.0 if keep_mat_values else 1.0
+    if frontal not in FRONTAL_DEFINITIONS:
+        raise ConversionError(mat_path, f"--frontal must be one of {sorted(FRONTAL_DEFINITIONS)}"
+                                        f", got {frontal!r}")
     meta = dict(dataset="AFLW (19 points)", converter="aan convert aflw",
                 coordinates="mat values unchanged (1-based)" if keep_mat_values else
                 "0-based pixels (mat values - 1)", box_size="sqrt(w * h) of bbox",
-                frontal="test faces with all 19 points labelled")
+                frontal=FRONTAL_DEFINITIONS[frontal])
     out = {s: CocoFaceJson(KEYPOINT_NAMES, dict(meta, split=s))
            for s in ("train", "test", "test_frontal")}
     sizes: dict[str, tuple[int, int]] = {}
@@ -145,7 +178,8 @@ def convert(raw_dir: str | Path, out_dir: str | Path, mat: str | None = None,
         box_size = float(np.sqrt(max(x2 - x1, 0) * max(y2 - y1, 0)))
         points = info["points"][i] - offset
         splits = ["train"] if rank < num_train else \
-            ["test", "test_frontal"] if mask.sum() == NUM_POINTS else ["test"]
+            ["test", "test_frontal"] if is_frontal(mask, points, info["boxes"][i] - offset,
+                                                   frontal) else ["test"]
         for split in splits:
             out[split].add(name, sizes[name], points, mask, box, source=source,
                            box_size=box_size)

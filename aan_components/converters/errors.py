@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
+
+from aan_core.input_errors import AANInputError
 
 
-class ConversionError(ValueError):
+class ConversionError(AANInputError):
     """A raw dataset file a converter cannot use.
 
     The message always starts with the file, then the line (for text files) or the field
@@ -25,3 +28,15 @@ class ConversionError(ValueError):
         if field is not None:
             where += f": field {field!r}"
         super().__init__(f"{where}: {problem}")
+
+
+def read_raw_bytes(path: str | os.PathLike) -> bytes:
+    """The bytes of a raw input file.
+
+    Raises:
+        ConversionError: the file cannot be read (naming it and the reason).
+    """
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise ConversionError(path, f"cannot read: {e.strerror or e}") from e

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import ConversionError
+from .errors import ConversionError, read_raw_bytes
 
 __all__ = ["PTS_ORIGIN", "read_pts"]
 
@@ -53,10 +53,7 @@ def read_pts(path: str | os.PathLike, num_points: int | None = 68) -> np.ndarray
                [3.5, 4. ]])
     """
     path = Path(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as e:
-        raise ConversionError(path, f"cannot read: {e.strerror or e}") from e
+    raw = read_raw_bytes(path)
     try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:

@@ -6,12 +6,13 @@ import math
 import os
 from pathlib import Path
 
+from aan_core.input_errors import AANInputError
 from aan_core.json_input import read_json
 
 __all__ = ["AnnotationError", "check_face_annotations"]
 
 
-class AnnotationError(ValueError):
+class AnnotationError(AANInputError):
     """A malformed annotation file; the message names the file, the entry and the field."""
 
 

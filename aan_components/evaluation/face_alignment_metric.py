@@ -25,7 +25,7 @@ EYE_GROUPS = {"300w": (range(36, 42), range(42, 48)), "300vw": (range(36, 42), r
               "coco_wholebody_face": (range(36, 42), range(42, 48)),
               "wflw": (range(60, 68), range(68, 76)), "celeba": ([0], [1]),
               "aflw": ([7], [10])}
-NORM_MODES = ("inter_ocular", "inter_pupil", "box_size")
+NORM_MODES = ("inter_ocular", "inter_pupil", "box_size", "box_area")
 
 
 # Named subsets, each a regex searched in the image path (``subsets='300w'`` in a config).
@@ -51,8 +51,12 @@ class FaceAlignmentMetric(BaseMetric):
     Args:
         norm_mode: ``'inter_ocular'`` (distance of two points, by default the outer eye
             corners), ``'inter_pupil'`` (distance of the eye centres, each the mean of an
-            eye's points) or ``'box_size'`` (the annotation's ``box_size`` when present, as
-            AFLW's, else ``sqrt(w * h)`` of the face box).
+            eye's points), ``'box_size'`` (the annotation's ``box_size``, AFLW's protocol:
+            ``AFLWDataset`` reads it in test mode and ``PackPoseInputs`` must pack it, e.g.
+            ``meta_keys=(..., 'box_size')`` as the paper configs do; a sample without it is
+            an error, never a silent fallback) or ``'box_area'`` (``sqrt(w * h)`` of the
+            packed face box ``gt_instances.bboxes``; for MMPose's AFLW json that is the
+            square box built from center/scale, not the annotation's box).
         norm_indices: For ``inter_ocular``: two point indices; for ``inter_pupil``: two
             lists of indices. ``None`` takes the dataset's defaults.
         thresholds: NME thresholds for AUC and failure rate.
@@ -102,23 +106,39 @@ class FaceAlignmentMetric(BaseMetric):
             result = dict(pred=np.asarray(sample["pred_instances"]["keypoints"])[:1],
                           gt=np.asarray(gt["keypoints"])[:1], visible=visible[:1],
                           img_path=sample.get("img_path"))
-            if self.norm_mode == "box_size":
-                result["box"] = self.box_size(gt)
+            if self.norm_mode in ("box_size", "box_area"):
+                result["box"] = self.box_size(sample)
             self.results.append(result)
 
-    @staticmethod
-    def box_size(gt) -> float:
-        """The annotation's ``box_size`` (AFLW) if present, else ``sqrt(w * h)`` of its box."""
-        if "box_size" in gt:
-            return float(np.asarray(gt["box_size"]).reshape(-1)[0])
-        x1, y1, x2, y2 = np.asarray(gt["bboxes"]).reshape(-1, 4)[0]
-        return float(np.sqrt(max(x2 - x1, 0) * max(y2 - y1, 0)))
+    def box_size(self, sample) -> float:
+        """The normalising size of one packed sample (a dict or a ``PoseDataSample``):
+        its ``box_size`` (packed as meta key, or in ``gt_instances``) for ``'box_size'``,
+        ``sqrt(w * h)`` of ``gt_instances.bboxes`` for ``'box_area'``.
+
+        Raises:
+            ValueError: ``'box_size'`` and the sample carries none (naming the image and
+                how to pack it).
+        """
+        if not isinstance(sample, dict):
+            sample = sample.to_dict()
+        gt = sample["gt_instances"]
+        if self.norm_mode == "box_area":
+            x1, y1, x2, y2 = np.asarray(gt["bboxes"]).reshape(-1, 4)[0]
+            return float(np.sqrt(max(x2 - x1, 0) * max(y2 - y1, 0)))
+        size = sample.get("box_size", gt.get("box_size"))
+        if size is None:
+            raise ValueError(
+                f"FaceAlignmentMetric(norm_mode='box_size'): sample {sample.get('img_path')!r} "
+                f"has no 'box_size'; the annotation must have one (AFLWDataset reads it in "
+                f"test_mode) and the pipeline must pack it: PackPoseInputs(meta_keys=(..., "
+                f"'box_size')); use norm_mode='box_area' for sqrt(w * h) of the face box")
+        return float(np.asarray(size).reshape(-1)[0])
 
     def normalisation(self, gt: np.ndarray, results: list) -> np.ndarray:
         """Per-image normalisation distance, :math:`(N,)`, for ground truth ``(N, K, 2)``;
-        ``results`` carry each image's ``box`` for ``box_size``."""
+        ``results`` carry each image's ``box`` for ``box_size`` / ``box_area``."""
         name = (self.dataset_meta or {}).get("dataset_name", "")
-        if self.norm_mode == "box_size":
+        if self.norm_mode in ("box_size", "box_area"):
             return np.array([r["box"] for r in results])
         table = OUTER_EYE_CORNERS if self.norm_mode == "inter_ocular" else EYE_GROUPS
         indices = self.norm_indices if self.norm_indices is not None else table.get(name)

@@ -3,7 +3,9 @@
 
 from .face_boxes import BoxFileError, read_face_boxes
 from .landmark_predictor import FaceLandmarks, ImageLandmarks, LandmarkPredictor
+from .model_loading import CheckpointMismatchError, check_device, load_pose_model
 from .onnx_export import ONNX_OPSET, LandmarkInferenceGraph, export_onnx
 
-__all__ = ["ONNX_OPSET", "BoxFileError", "FaceLandmarks", "ImageLandmarks",
-           "LandmarkInferenceGraph", "LandmarkPredictor", "export_onnx", "read_face_boxes"]
+__all__ = ["ONNX_OPSET", "BoxFileError", "CheckpointMismatchError", "FaceLandmarks",
+           "ImageLandmarks", "LandmarkInferenceGraph", "LandmarkPredictor", "check_device",
+           "export_onnx", "load_pose_model", "read_face_boxes"]

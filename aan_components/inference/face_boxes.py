@@ -8,12 +8,13 @@ from pathlib import Path
 
 import numpy as np
 
+from aan_core.input_errors import AANInputError
 from aan_core.json_input import read_json
 
-__all__ = ["BoxFileError", "read_face_boxes"]
+__all__ = ["MAX_BOX_SCALE", "BoxFileError", "FaceBoxes", "check_box_in_image", "read_face_boxes"]
 
 
-class BoxFileError(ValueError):
+class BoxFileError(AANInputError):
     """A box file that cannot be used; the message names the file and the line or key."""
 
 
@@ -30,7 +31,41 @@ def _box(values, where: str) -> np.ndarray:
     return np.array(box, np.float32)
 
 
-def read_face_boxes(path: str | Path) -> dict[str, np.ndarray]:
+class FaceBoxes(dict):
+    """``{image name or frame number: (N, 4) boxes x1 y1 x2 y2}`` read from ``path``, with
+    ``where[key]``: the place of each box in the file (``"b.csv: line 3"``), for errors."""
+
+    def __init__(self, path: Path, boxes: dict[str, np.ndarray],
+                 where: dict[str, list[str]]) -> None:
+        super().__init__(boxes)
+        self.path = path
+        self.where = where
+
+
+# A box may reach beyond its image (a face at the border), but no side may be longer than
+# this many times the image's longer side (1e30 coordinates used to crash the drawing).
+MAX_BOX_SCALE = 4.0
+
+
+def check_box_in_image(box: np.ndarray, width: int, height: int, where: str) -> None:
+    """Refuse a box that lies entirely outside a ``width`` x ``height`` image or is more than
+    :data:`MAX_BOX_SCALE` times its longer side.
+
+    Raises:
+        BoxFileError: naming ``where`` (file and line or key), the box and the image size.
+    """
+    x1, y1, x2, y2 = (float(v) for v in box)
+    shown = f"box [{x1:g}, {y1:g}, {x2:g}, {y2:g}]"
+    if x2 <= 0 or y2 <= 0 or x1 >= width or y1 >= height:
+        raise BoxFileError(f"{where}: {shown} lies entirely outside the image "
+                           f"({width}x{height} px)")
+    limit = MAX_BOX_SCALE * max(width, height)
+    if x2 - x1 > limit or y2 - y1 > limit:
+        raise BoxFileError(f"{where}: {shown} is more than {MAX_BOX_SCALE:g} times the "
+                           f"image's size ({width}x{height} px)")
+
+
+def read_face_boxes(path: str | Path) -> FaceBoxes:
     """``{image name or frame number: (N, 4) boxes x1 y1 x2 y2}``.
 
     Formats:
@@ -40,13 +75,17 @@ def read_face_boxes(path: str | Path) -> dict[str, np.ndarray]:
     - CSV with a header ``image,x1,y1,x2,y2`` (one row per face; ``image`` is the file name
       or, for videos, the frame number).
 
-    Image names are matched by file name or by path relative to the input folder.
+    Image names are matched by file name or by path relative to the input folder. Each box
+    must be 4 finite numbers with ``x2 > x1`` and ``y2 > y1``; whether it lies in its image
+    and whether each key names an input image are checked against the input
+    (:func:`check_box_in_image`, ``media_sources``).
 
     Raises:
         BoxFileError: naming the file and the line (CSV) or key (JSON).
     """
     path = Path(path)
     boxes: dict[str, list[np.ndarray]] = {}
+    where: dict[str, list[str]] = {}
     if path.suffix.lower() == ".json":
         data = read_json(path, BoxFileError)
         if not isinstance(data, dict):
@@ -54,7 +93,9 @@ def read_face_boxes(path: str | Path) -> dict[str, np.ndarray]:
         for key, value in data.items():
             if not isinstance(value, list) or (value and not isinstance(value[0], list)):
                 value = [value]
-            boxes[str(key)] = [_box(b, f"{path}: key {key!r}") for b in value]
+            place = f"{path}: key {key!r}"
+            boxes[str(key)] = [_box(b, place) for b in value]
+            where[str(key)] = [place] * len(value)
     else:
         try:
             text = path.read_text()
@@ -68,5 +109,8 @@ def read_face_boxes(path: str | Path) -> dict[str, np.ndarray]:
                 continue
             if len(row) != 5:
                 raise BoxFileError(f"{path}: line {i}: expected 5 fields, got {len(row)}")
-            boxes.setdefault(row[0].strip(), []).append(_box(row[1:], f"{path}: line {i}"))
-    return {k: np.stack(v) if v else np.zeros((0, 4), np.float32) for k, v in boxes.items()}
+            place = f"{path}: line {i}"
+            boxes.setdefault(row[0].strip(), []).append(_box(row[1:], place))
+            where.setdefault(row[0].strip(), []).append(place)
+    return FaceBoxes(path, {k: np.stack(v) if v else np.zeros((0, 4), np.float32)
+                            for k, v in boxes.items()}, where)

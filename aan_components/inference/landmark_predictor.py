@@ -1,4 +1,7 @@
-"""``LandmarkPredictor``: a config + checkpoint -> landmarks of given face boxes, batched."""
+"""``LandmarkPredictor``: a config + checkpoint -> landmarks of the faces of images, batched.
+
+Faces come from given boxes, from a face detector whose boxes are calibrated to the model's
+training boxes (``face_finder.FaceFinder``), or, explicitly, from the whole image."""
 
 from __future__ import annotations
 
@@ -8,21 +11,36 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
+from aan_core.input_errors import AANInputError
+
+from ..config_file import require_fields
+from .face_detection import FaceDetector, build_face_detector
+from .face_finder import FaceFinder, FoundFaces
+from .model_loading import load_pose_model
+
 __all__ = ["FaceLandmarks", "LandmarkPredictor"]
 
 
 @dataclass
 class FaceLandmarks:
     """Landmarks of one face: ``keypoints`` :math:`(K, 2)` in image pixels, ``box``
-    ``(x1, y1, x2, y2)``, ``scores`` :math:`(K,)` (1 for direct regression)."""
+    ``(x1, y1, x2, y2)`` the model cropped the face from, ``scores`` :math:`(K,)` (1 for
+    direct regression), ``source`` where the box came from (a box file, a detector and its
+    calibration, a tracked frame, the whole image) and ``detector_box`` the detector's own
+    ``(x1, y1, x2, y2, score)`` when a detector found the face."""
 
     box: np.ndarray
     keypoints: np.ndarray
     scores: np.ndarray
+    source: str = ""
+    detector_box: np.ndarray | None = None
 
     def to_json(self) -> dict:
-        return dict(bbox=[round(float(v), 2) for v in self.box],
-                    keypoints=np.round(self.keypoints, 2).tolist(),
+        out = dict(box=[round(float(v), 2) for v in self.box], box_source=self.source)
+        if self.detector_box is not None:
+            out.update(detector_box=[round(float(v), 2) for v in self.detector_box[:4]],
+                       detector_score=round(float(self.detector_box[4]), 4))
+        return dict(out, keypoints=np.round(self.keypoints, 2).tolist(),
                     keypoint_scores=np.round(self.scores, 4).tolist())
 
 
@@ -43,7 +61,8 @@ class LandmarkPredictor:
 
     The model's own test pipeline (``GetBBoxCenterScale``, ``TopdownAffine``...) crops each
     face from its box; faces of many images are batched together; flip test follows the
-    config. The checkpoint is loaded safely (``weights_only``, see README).
+    config. The checkpoint is loaded safely (``weights_only``, see README) and strictly
+    (:func:`~aan_components.inference.model_loading.load_pose_model`).
 
     Args:
         config: MMPose config file (or ``Config``).
@@ -55,24 +74,41 @@ class LandmarkPredictor:
             within 1e-4 px; ``bench/cpu_speed.py``).
         compile: ``torch.compile`` the backbone (a further 1.2x on CPU for AAN, after about a
             minute of compilation on the first batch: for long videos and large folders).
+        allow_partial: Load a checkpoint that does not fit the config (what fits; one line
+            reported); by default a mismatch is an error (:func:`load_pose_model`).
+        detector: Find the faces of images given without boxes: a name (``'mtcnn'``,
+            ``'dlib-hog'``: :mod:`~aan_components.inference.face_detection`) or a
+            :class:`FaceDetector`; ``None``: such an image is one face, the whole image.
+        calibrate: Map the detector's boxes onto the convention of the config's training
+            boxes with the shipped calibration (``box_calibration``); without one for that
+            convention, the boxes are used as detected (``face_finder.calibration`` is
+            ``None``; ``aan predict`` says so).
+        detect_every: In ``predict(..., track=True)`` (videos), run the detector every this
+            many frames and track the faces from the previous frame's landmarks in between.
 
     Example:
         >>> import aan_components, cv2  # doctest: +SKIP
-        >>> p = LandmarkPredictor('mm_configs/aan_300w.py', 'best.pth')  # doctest: +SKIP
-        >>> img = cv2.imread('face.jpg')  # doctest: +SKIP
-        >>> (result,) = p.predict([('face.jpg', img, None)])  # doctest: +SKIP
-        >>> result.faces[0].keypoints.shape  # doctest: +SKIP
-        (68, 2)
+        >>> p = LandmarkPredictor('mm_configs/aan_300w.py', 'iter_50000.pth',
+        ...                       detector='mtcnn')  # doctest: +SKIP
+        >>> img = cv2.imread('two_faces.jpg')  # doctest: +SKIP
+        >>> (result,) = p.predict([('two_faces.jpg', img, None)])  # doctest: +SKIP
+        >>> [f.keypoints.shape for f in result.faces]  # doctest: +SKIP
+        [(68, 2), (68, 2)]
     """
 
     def __init__(self, config, checkpoint: str | None = None, device: str = "cpu",
-                 batch_size: int = 32, optimize: bool = True, compile: bool = False) -> None:
+                 batch_size: int = 32, optimize: bool = True, compile: bool = False,
+                 allow_partial: bool = False, detector: str | FaceDetector | None = None,
+                 calibrate: bool = True, detect_every: int = 1) -> None:
         from mmengine.dataset import Compose
-        from mmpose.apis import init_model
+
+        from .box_calibration import BoxCalibration, box_convention
 
         if batch_size < 1:
-            raise ValueError(f"LandmarkPredictor.batch_size must be >= 1, got {batch_size}")
-        self.model = init_model(config, checkpoint, device=device).eval()
+            raise AANInputError(f"batch size must be >= 1, got {batch_size}")
+        self.model = load_pose_model(config, checkpoint, device, allow_partial)
+        require_fields(self.model.cfg, self.model.cfg.filename or "config",
+                       "test_dataloader.dataset.pipeline")
         if optimize:
             from aan_core.inference_optimization import optimize_for_inference
 
@@ -81,6 +117,14 @@ class LandmarkPredictor:
             self.model.backbone = torch.compile(self.model.backbone)
         self.batch_size = int(batch_size)
         self.pipeline = Compose(self.model.cfg.test_dataloader.dataset.pipeline)
+        self.face_finder: FaceFinder | None = None
+        if detector is not None:
+            if isinstance(detector, str):
+                detector = build_face_detector(detector, device)
+            self.face_finder = FaceFinder(
+                detector, box_convention(self.model.cfg),
+                calibration=None if calibrate else BoxCalibration(),
+                detect_every=detect_every)
         self.keep_crops = False  # fill ImageLandmarks.crops
         self.keep_attention = False  # fill ImageLandmarks.attention (attention backbones)
 
@@ -88,29 +132,54 @@ class LandmarkPredictor:
     def num_keypoints(self) -> int:
         return int(self.model.dataset_meta["num_keypoints"])
 
-    def predict(self, items: Iterable[tuple[str, np.ndarray, np.ndarray | None]]
-                ) -> Iterator[ImageLandmarks]:
+    def find_faces(self, image: np.ndarray, boxes: np.ndarray | None, box_source: str,
+                   previous: tuple[str, np.ndarray, np.ndarray] | None = None) -> FoundFaces:
+        """The faces of one image: ``boxes`` when given, else the detector's (or the previous
+        frame's, see :class:`FaceFinder`), else the whole image."""
+        if boxes is not None:
+            return FoundFaces(np.asarray(boxes, np.float32).reshape(-1, 4), box_source)
+        if self.face_finder is not None:
+            return self.face_finder.find(image, previous)
+        h, w = image.shape[:2]
+        return FoundFaces(np.array([[0, 0, w, h]], np.float32), "whole image")
+
+    def predict(self, items: Iterable[tuple[str, np.ndarray, np.ndarray | None]],
+                box_source: str = "given", track: bool = False) -> Iterator[ImageLandmarks]:
         """Landmarks for a stream of ``(name, BGR image, boxes (N, 4) or None)``, in order.
 
-        ``None`` boxes use the whole image as one face. Images are processed lazily in
-        batches of faces, so a folder or a video never has to fit in memory.
+        ``None`` boxes: the detector's faces (or the whole image without a detector). Images
+        are processed lazily in batches of faces, so a folder or a video never has to fit in
+        memory.
+
+        Args:
+            items: The images and their boxes.
+            box_source: Recorded as the source of given boxes (e.g. the box file's name).
+            track: The items are the frames of one video: between detections, faces are
+                tracked from the previous frame's landmarks (``detect_every``). Each frame
+                then runs on its own, since the next frame's boxes depend on it.
         """
         pending: list[tuple[ImageLandmarks, int]] = []  # (result, faces still to fill)
-        batch: list[tuple[ImageLandmarks, dict]] = []
+        batch: list[tuple[ImageLandmarks, dict, str, np.ndarray | None]] = []
+        previous = None
         for name, image, boxes in items:
-            h, w = image.shape[:2]
-            if boxes is None:
-                boxes = np.array([[0, 0, w, h]], np.float32)
+            found = self.find_faces(image, boxes, box_source, previous if track else None)
             result = ImageLandmarks(name, image)
-            pending.append((result, len(boxes)))
-            for box in np.asarray(boxes, np.float32).reshape(-1, 4):
+            pending.append((result, len(found.boxes)))
+            for i, box in enumerate(found.boxes):
                 info = dict(img=image, img_path=name, bbox=box[None],
                             bbox_score=np.ones(1, np.float32))
                 info.update(self.model.dataset_meta)
-                batch.append((result, self.pipeline(info)))
+                detected = None if found.detector_boxes is None else found.detector_boxes[i]
+                batch.append((result, self.pipeline(info), found.source, detected))
                 if len(batch) == self.batch_size:
                     self._run(batch)
                     batch = []
+            if track and batch:
+                self._run(batch)
+                batch = []
+            if track:
+                previous = (name, np.array([f.box for f in result.faces]).reshape(-1, 4),
+                            np.array([f.keypoints for f in result.faces]))
             while pending and len(pending[0][0].faces) == pending[0][1]:
                 yield pending.pop(0)[0]
         if batch:
@@ -119,21 +188,23 @@ class LandmarkPredictor:
             yield result
 
     @torch.no_grad()
-    def _run(self, batch: list[tuple[ImageLandmarks, dict]]) -> None:
+    def _run(self, batch: list[tuple[ImageLandmarks, dict, str, np.ndarray | None]]) -> None:
         from mmengine.dataset import pseudo_collate
 
-        samples = self.model.test_step(pseudo_collate([d for _, d in batch]))
+        samples = self.model.test_step(pseudo_collate([d for _, d, _, _ in batch]))
         maps = []
         if self.keep_attention:  # the maps of this batch's forward, before the next one
             maps = [m for m in getattr(self.model.backbone, "attention_maps", ()) if m is not None]
-        for i, ((result, data), sample) in enumerate(zip(batch, samples, strict=True)):
+        for i, ((result, data, source, detected), sample) in enumerate(
+                zip(batch, samples, strict=True)):
             pred = sample.pred_instances
             scores = pred.get("keypoint_scores")
             kpts = np.asarray(pred.keypoints[0], np.float64)
             result.faces.append(FaceLandmarks(
                 box=np.asarray(data["data_samples"].gt_instances.bboxes[0], np.float64),
                 keypoints=kpts,
-                scores=np.ones(len(kpts)) if scores is None else np.asarray(scores[0])))
+                scores=np.ones(len(kpts)) if scores is None else np.asarray(scores[0]),
+                source=source, detector_box=detected))
             if self.keep_crops:
                 result.crops.append(data["inputs"].permute(1, 2, 0).numpy().copy())
             if self.keep_attention:

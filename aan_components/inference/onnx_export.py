@@ -25,8 +25,9 @@ class LandmarkInferenceGraph(nn.Module):
 
     Example:
         >>> import aan_components, torch  # doctest: +SKIP
-        >>> from mmpose.apis import init_model  # doctest: +SKIP
-        >>> graph = LandmarkInferenceGraph(init_model('mm_configs/aan_300w.py'))  # doctest: +SKIP
+        >>> from aan_components.inference import load_pose_model  # doctest: +SKIP
+        >>> model = load_pose_model('mm_configs/aan_300w.py')  # doctest: +SKIP
+        >>> graph = LandmarkInferenceGraph(model)  # doctest: +SKIP
         >>> graph(torch.rand(2, 3, 256, 256) * 255).shape  # doctest: +SKIP
         torch.Size([2, 68, 2])
     """

@@ -7,6 +7,7 @@ from aan_core import AttentionResidualStage, CosineEmbedding
 from .aan_backbone import AANBackbone
 from .aan_pose_estimator import AANPoseEstimator
 from .cosine_embedding_head import CosineEmbeddingHead
+from .face_batch_augment import RandomFaceBatchAugment
 from .intermediate_supervision_loss import IntermediateSupervisionLoss
 from .timm_attention_backbone import TimmAttentionBackbone
 
@@ -21,5 +22,6 @@ __all__ = [
     "CosineEmbedding",
     "CosineEmbeddingHead",
     "IntermediateSupervisionLoss",
+    "RandomFaceBatchAugment",
     "TimmAttentionBackbone",
 ]

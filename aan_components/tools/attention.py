@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import argparse
 import itertools
-import sys
 from pathlib import Path
 
 import numpy as np
 
-from ..inference import BoxFileError, LandmarkPredictor, read_face_boxes
-from ..inference.media_sources import MediaError, iter_images, list_images
+from ..inference import LandmarkPredictor, read_face_boxes
+from ..inference.media_sources import MediaError, check_box_keys, iter_images, list_images
 from ..visualization import attention_grid, save_png, with_caption
+from .argument_types import positive_int
+from .predict import whole_image_note
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -26,8 +27,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("inputs", nargs="+", help="images or folders of images")
     parser.add_argument("--out", default="attention_maps.png", help="output PNG")
     parser.add_argument("--boxes", help="face boxes: .json or .csv (default: whole image)")
-    parser.add_argument("--device", default="cpu")
-    parser.add_argument("--max-faces", type=int, default=12, help="columns of the figure")
+    parser.add_argument("--device", default="cpu", help="cpu, cuda, cuda:1... (default cpu)")
+    parser.add_argument("--max-faces", type=positive_int, default=12,
+                        help="columns of the figure")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="load a checkpoint that does not fit the config (what fits)")
 
 
 def attention_figure(predictor: LandmarkPredictor, items, max_faces: int) -> np.ndarray:
@@ -56,16 +60,19 @@ def attention_figure(predictor: LandmarkPredictor, items, max_faces: int) -> np.
 
 
 def run(args: argparse.Namespace) -> None:
-    try:
-        boxes = read_face_boxes(args.boxes) if args.boxes else None
-        # lazily: only the images of the first max_faces faces are read
-        items = itertools.chain.from_iterable(
-            iter_images(list_images(inp), inp, boxes) for inp in map(Path, args.inputs))
-        predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
-                                      batch_size=args.max_faces)
-        grid = attention_figure(predictor, items, args.max_faces)
-    except (BoxFileError, MediaError) as e:
-        print(f"aan attention: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    boxes = read_face_boxes(args.boxes) if args.boxes else None
+    inputs = [(Path(inp), list_images(Path(inp))) for inp in args.inputs]
+    if boxes is not None:
+        check_box_keys(boxes, inputs)
+    # lazily: only the images of the first max_faces faces are read; in a folder, an
+    # unreadable image is skipped (named on stderr), never drawn
+    skipped: list[dict] = []
+    items = itertools.chain.from_iterable(
+        iter_images(files, inp, boxes, skipped if inp.is_dir() else None)
+        for inp, files in inputs)
+    predictor = LandmarkPredictor(args.config, args.checkpoint, args.device,
+                                  batch_size=args.max_faces, allow_partial=args.allow_partial)
+    whole_image_note("aan attention", boxes)
+    grid = attention_figure(predictor, items, args.max_faces)
     save_png(args.out, with_caption(grid, "attention maps: input, then stages shallow -> deep"))
     print(f"aan attention: {args.out}")

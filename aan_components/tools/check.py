@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import argparse
 import re
-import sys
 from pathlib import Path
 
+from ..config_file import ConfigError, read_config
 
-class ConfigCheckError(ValueError):
-    """A config that cannot train (the message names the file and the field)."""
+# A config that cannot train (the message names the file and the field); the old name.
+ConfigCheckError = ConfigError
 
 
 def _find_field(node, value, prefix: str) -> str | None:
@@ -49,22 +49,12 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
     Raises:
         ConfigCheckError, AnnotationError: the first problem found.
     """
-    from mmengine.config import Config
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS, MODELS
 
     from ..datasets import check_face_annotations
 
-    try:
-        cfg = Config.fromfile(config)
-    except SyntaxError as e:
-        where = e.filename if e.filename and not e.filename.startswith("<") else config
-        raise ConfigCheckError(f"{where}: line {e.lineno}: syntax error: "
-                               f"{e.msg}") from None
-    except FileNotFoundError as e:
-        raise ConfigCheckError(f"{config}: {e}") from None
-    if cfg_options:
-        cfg.merge_from_dict(cfg_options)
+    cfg = read_config(config, cfg_options)
     init_default_scope(cfg.get("default_scope", "mmpose"))
     try:
         model = MODELS.build(cfg.model)
@@ -88,10 +78,13 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
             raise ConfigCheckError(
                 f"{config}: field model.head.num_joints: {num_joints}, but "
                 f"{split}_dataloader.dataset ({ds_cfg.type}) has {k} keypoints")
-        ann = ds_cfg.get("ann_file")
+        files = ds_cfg
+        while isinstance(files.get("dataset"), dict):  # a wrapper: CropCacheDataset, ...
+            files = files["dataset"]
+        ann = files.get("ann_file")
         if ann:
-            root = Path(ds_cfg.get("data_root") or "")
-            image_dir = root / ((ds_cfg.get("data_prefix") or {}).get("img") or "") \
+            root = Path(files.get("data_root") or "")
+            image_dir = root / ((files.get("data_prefix") or {}).get("img") or "") \
                 if images else None
             summary[split] = check_face_annotations(root / ann, num_joints or k, image_dir)
         else:
@@ -109,13 +102,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    from ..datasets import AnnotationError
-
-    try:
-        summary = check_config(args.config, args.cfg_options, args.images)
-    except (ConfigCheckError, AnnotationError) as e:
-        print(f"aan check: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    summary = check_config(args.config, args.cfg_options, args.images)
     for split, s in summary.items():
         print(f"aan check: {split}: " + ", ".join(f"{k} {v}" for k, v in s.items()))
     print(f"aan check: {args.config}: OK")

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 import argparse
 import importlib
-import sys
 
-from aan_components.converters import CONVERTERS, ConversionError
+from aan_components.converters import CONVERTERS
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,17 +24,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("out_dir", metavar="OUT_DIR",
                        help="where annotations/ (and images/) are written")
         mod.add_arguments(p)
-        p.set_defaults(_convert=mod.convert, _paper_counts=getattr(mod, "PAPER_COUNTS", {}))
+        p.set_defaults(_prog=p.prog, _convert=mod.convert,
+                       _paper_counts=getattr(mod, "PAPER_COUNTS", {}))
 
 
 def run(args: argparse.Namespace) -> None:
     options = {k: v for k, v in vars(args).items()
                if k not in ("command", "dataset", "raw_dir", "out_dir") and not k.startswith("_")}
-    try:
-        counts = args._convert(args.raw_dir, args.out_dir, **options)
-    except ConversionError as e:
-        print(f"aan convert {args.dataset}: error: {e}", file=sys.stderr)
-        raise SystemExit(2) from None
+    counts = args._convert(args.raw_dir, args.out_dir, **options)  # errors: see aan.cli
     width = max(len(k) for k in counts)
     print(f"aan convert {args.dataset}: wrote {args.out_dir}/annotations")
     for split, n in counts.items():

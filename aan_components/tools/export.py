@@ -14,12 +14,16 @@ import sys
 import numpy as np
 import torch
 
-from ..inference import ONNX_OPSET, LandmarkInferenceGraph, export_onnx
+from ..inference import ONNX_OPSET, LandmarkInferenceGraph, export_onnx, load_pose_model
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("config", help="MMPose config of the model")
-    parser.add_argument("checkpoint", nargs="?", help="checkpoint (.pth); none: initial weights")
+    parser.add_argument("checkpoint", nargs="?",
+                        help="checkpoint (.pth), loaded safely and strictly; none: the "
+                             "initial (untrained) weights, e.g. to check the graph")
+    parser.add_argument("--allow-partial", action="store_true",
+                        help="load a checkpoint that does not fit the config (what fits)")
     parser.add_argument("--out", default="aan.onnx", help="ONNX file to write")
     parser.add_argument("--opset", type=int, default=ONNX_OPSET,
                         help=f"ONNX opset (default {ONNX_OPSET})")
@@ -39,9 +43,7 @@ def max_abs_difference(model, onnx_path, images: np.ndarray) -> float:
 
 
 def run(args: argparse.Namespace) -> None:
-    from mmpose.apis import init_model
-
-    model = init_model(args.config, args.checkpoint, device="cpu").eval()
+    model = load_pose_model(args.config, args.checkpoint, "cpu", args.allow_partial)
     path = export_onnx(model, args.out, args.opset)
     print(f"aan export: {path} (opset {args.opset}, dynamic batch)")
     if not args.no_check:

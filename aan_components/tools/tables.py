@@ -4,18 +4,31 @@ Each WORK_DIR is an mmengine work dir of a ``mim test`` / ``mim train`` run with
 ``FaceAlignmentMetric`` (it writes ``face_alignment_metrics*.json`` beside the log); the run's
 dataset comes from that file, the model variant (AAN, w/o attention, w/o NE layer, w/o both,
 or another model, named by its config) from the config mmengine saved in the work dir. Our
-numbers sit beside the paper's, with the difference (ours - paper, NME in %).
+numbers sit beside the paper's, with the difference (ours - paper, NME in %). A run goes into
+a paper table only if it was tested on that benchmark: runs on synthetic faces (which borrow
+300W's layout and name) and on other datasets get their own table, without paper numbers.
+
+Our rows are meant to be the LAST checkpoint of the fixed schedule (the configs keep no "best"
+checkpoint). A run tested with a ``best_*`` checkpoint of a config that validated on its own
+test data is marked ``best-on-test`` and gets no difference to the paper: choosing among
+checkpoints by their test NME biases that NME down.
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
+import functools
 from dataclasses import dataclass
 from pathlib import Path
 
 from aan_core.atomic_io import atomic_write
+from aan_core.input_errors import AANInputError
 from aan_core.json_input import read_json
+
+from ..config_file import read_config as _read_config
+
+# A work dir's saved config is read by model_variant, checkpoint_note and is_synthetic_run.
+read_config = functools.lru_cache(maxsize=None)(_read_config)
 
 # The paper's tables (NME %). None: not reported.
 PAPER = {
@@ -56,7 +69,7 @@ TABLES = [  # (number, dataset, title, columns)
 COLUMN_NAMES = {"common": "Common", "challenging": "Challenging", "category1": "Category 1",
                 "category2": "Category 2", "category3": "Category 3"}
 NORM_NAMES = {"inter_ocular": "inter-ocular", "inter_pupil": "inter-pupil",
-              "box_size": "box size"}
+              "box_size": "box size", "box_area": "box area"}
 
 
 @dataclass
@@ -68,6 +81,7 @@ class Run:
     norm: str
     nme: dict[str, float]
     source: Path
+    note: str = ""  # "best-on-test" when the checkpoint was chosen on the test data
 
 
 def model_variant(config: Path | None, fallback: str) -> str:
@@ -75,9 +89,7 @@ def model_variant(config: Path | None, fallback: str) -> str:
     otherwise the config's name."""
     if config is None:
         return fallback
-    from mmengine.config import Config
-
-    model = Config.fromfile(str(config)).model
+    model = read_config(config).model
     if model.get("backbone", {}).get("type") != "AANBackbone":
         return config.stem
     attention = model.backbone.get("attention", True)
@@ -86,31 +98,66 @@ def model_variant(config: Path | None, fallback: str) -> str:
             (True, False): "w/o NE layer", (False, False): "w/o both"}[(attention, embedding)]
 
 
+def checkpoint_note(config: Path | None) -> str:
+    """``'best-on-test'`` when the run's saved config loaded a ``best_*`` checkpoint and
+    validated on the same annotation file it tests on; ``''`` otherwise."""
+    if config is None:
+        return ""
+    cfg = read_config(config)
+    checkpoint = Path(str(cfg.get("load_from") or "")).name
+    val, test = cfg.get("val_dataloader") or {}, cfg.get("test_dataloader") or {}
+    same_data = (val.get("dataset") or {}).get("ann_file") == \
+        (test.get("dataset") or {}).get("ann_file")
+    return "best-on-test" if checkpoint.startswith("best_") and same_data else ""
+
+
+def is_synthetic_run(metrics_file: Path, config: Path | None) -> bool:
+    """Whether a run was tested on synthetic faces: its saved config tests on
+    ``SyntheticFaceDataset``, or its per-image NME file (written beside the metrics file)
+    lists ``synthetic://`` images. Synthetic faces use a benchmark's landmark layout and
+    dataset name (``300w``), so the name alone cannot tell."""
+    if config is not None:
+        dataset = (read_config(config).get("test_dataloader") or {}).get("dataset") or {}
+        if "Synthetic" in str(dataset.get("type", "")):
+            return True
+    tag = metrics_file.stem.removeprefix("face_alignment_metrics")
+    per_image = metrics_file.with_name(f"per_image_nme{tag}.csv")
+    try:
+        with per_image.open() as f:
+            next(f, None)  # header
+            first = next(f, "")
+    except OSError:
+        return False
+    return "synthetic://" in first
+
+
 def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
     """The latest metrics of each work dir (one :class:`Run` per normalisation)."""
     runs = []
     for wd in map(Path, work_dirs):
         if not wd.is_dir():
-            raise FileNotFoundError(f"aan tables: {wd}: not a directory")
+            raise AANInputError(f"{wd}: not a directory")
         files = sorted(wd.rglob("face_alignment_metrics*.json"), key=lambda p: p.stat().st_mtime)
         if not files:
-            raise FileNotFoundError(f"aan tables: {wd}: no face_alignment_metrics*.json (was the "
-                                    f"run tested with FaceAlignmentMetric?)")
+            raise AANInputError(f"{wd}: no face_alignment_metrics*.json (was the run tested "
+                                f"with FaceAlignmentMetric?)")
         latest: dict[str, Path] = {}
         for f in files:
             latest[f.name] = f  # the newest of each normalisation
         configs = sorted(wd.glob("*.py"), key=lambda p: p.stat().st_mtime)
         variant = model_variant(configs[-1] if configs else None, wd.name)
+        note = checkpoint_note(configs[-1] if configs else None)
         for f in latest.values():
-            data = read_json(f)
+            data = read_json(f, AANInputError)
             metrics = data.get("metrics") if isinstance(data, dict) else None
             if not isinstance(metrics, dict):
-                raise ValueError(f"aan tables: {f}: not a FaceAlignmentMetric result (no "
-                                 f"'metrics')")
+                raise AANInputError(f"{f}: not a FaceAlignmentMetric result (no 'metrics')")
             nme = {("full" if k == "NME" else k.split("/", 1)[1]): 100 * v
                    for k, v in metrics.items() if k == "NME" or k.startswith("NME/")}
-            runs.append(Run(str(data.get("dataset_name") or "?"), variant,
-                            str(data.get("norm_mode")), nme, f))
+            dataset = str(data.get("dataset_name") or "?")
+            if is_synthetic_run(f, configs[-1] if configs else None):
+                dataset = f"synthetic ({dataset} layout)"
+            runs.append(Run(dataset, variant, str(data.get("norm_mode")), nme, f, note))
     return runs
 
 
@@ -125,7 +172,8 @@ def _cell(ours: float | None, paper: float | None) -> str:
 def render_tables(runs: list[Run]) -> str:
     """Markdown of Tables 1-5 with the paper's rows and ours (difference to the paper's AAN
     in brackets)."""
-    out = []
+    out = ["Ours: the last checkpoint of each run's fixed schedule (no checkpoint chosen on "
+           "test data; a run that was is marked and left out of the comparison).\n"]
     for number, dataset, title, columns in TABLES:
         names = dict(COLUMN_NAMES, full="Full test set" if dataset == "300w" else "NME")
         out.append(f"### Table {number}: {title}\n")
@@ -137,12 +185,24 @@ def render_tables(runs: list[Run]) -> str:
         paper_aan = PAPER[dataset]["AAN"]
         mine = [r for r in runs if r.dataset == dataset]
         for r in mine:
-            label = f"**{r.variant} (ours, {NORM_NAMES.get(r.norm, r.norm)})**"
-            cells = [_cell(r.nme.get(c), paper_aan.get(c) if r.variant == "AAN" else None)
+            note = f", {r.note} checkpoint: not comparable" if r.note else ""
+            label = f"**{r.variant} (ours, {NORM_NAMES.get(r.norm, r.norm)}{note})**"
+            compare = r.variant == "AAN" and not r.note
+            cells = [_cell(r.nme.get(c), paper_aan.get(c) if compare else None)
                      for c in columns]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
         if not mine:
             out.append(f"| *(no {dataset} run given)* |" + " |" * len(columns))
+        out.append("")
+    others = [r for r in runs if r.dataset not in PAPER]
+    if others:  # synthetic faces and other datasets: never in a paper table
+        out.append("### Other runs (not a paper benchmark: no paper numbers to compare)\n")
+        out.append("| dataset | model | normalisation | NME |")
+        out.append("|---|---|---|---|")
+        for r in others:
+            full = r.nme.get("full")
+            out.append(f"| {r.dataset} | {r.variant} | {NORM_NAMES.get(r.norm, r.norm)} | "
+                       f"{'–' if full is None else f'{full:.2f}'} |")
         out.append("")
     out.append("### Table 5: ablation (NME %; ours, then the paper's, then the difference)\n")
     variants = list(ABLATION["aflw"])
@@ -153,7 +213,7 @@ def render_tables(runs: list[Run]) -> str:
         cells = []
         for v in variants:
             ours = next((r.nme.get(column) for r in runs
-                         if r.dataset == dataset and r.variant == v), None)
+                         if r.dataset == dataset and r.variant == v and not r.note), None)
             paper = ABLATION[dataset][v]
             cells.append(f"– / {paper:.2f}" if ours is None else
                          f"{ours:.2f} / {paper:.2f} ({ours - paper:+.2f})")
@@ -169,12 +229,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> None:
-    try:
-        runs = collect_runs(args.work_dirs)
-    except (FileNotFoundError, ValueError) as e:
-        print(e, file=sys.stderr)
-        raise SystemExit(2) from None
-    text = render_tables(runs)
+    text = render_tables(collect_runs(args.work_dirs))
     print(text)
     if args.out:
         atomic_write(args.out, lambda tmp: Path(tmp).write_text(text))

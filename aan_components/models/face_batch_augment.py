@@ -1,0 +1,71 @@
+"""``RandomFaceBatchAugment``: random geometric + photometric augmentation of a training batch
+on its device, with the regression targets moved exactly as the pixels.
+
+A batch augmentation of MMPose's ``PoseDataPreprocessor`` (``batch_augments=[...]``): it runs
+after the crops are normalised on the model's device, so a pool of crops prepared once
+(``CropCacheDataset``) yields a new variant of each face every time it is drawn, at the
+device's rate, with no loader work.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from mmengine.structures import InstanceData
+from mmpose.registry import MODELS
+from torch import Tensor, nn
+
+from aan_core.face_augmentation import RandomFaceAugmentation
+
+__all__ = ["RandomFaceBatchAugment"]
+
+
+@MODELS.register_module()
+class RandomFaceBatchAugment(nn.Module):
+    """:class:`~aan_core.face_augmentation.RandomFaceAugmentation` of a normalised batch.
+
+    The targets are ``RegressionLabel``'s: ``keypoint_labels`` are crop pixel coordinates
+    divided by the crop size; they are moved with the image's own affine matrix. A point moved
+    outside the crop gets weight 0, as ``RegressionLabel`` gives points outside.
+
+    Args:
+        mean: The data preprocessor's ``mean`` (0-255 scale, its channel order).
+        std: The data preprocessor's ``std``.
+        **kwargs: :class:`~aan_core.face_augmentation.RandomFaceAugmentation`'s ranges.
+
+    Shape:
+        - ``inputs``: :math:`(B, 3, H, W)`, normalised, on any device.
+        - each data sample's ``gt_instance_labels.keypoint_labels``: :math:`(1, K, 2)`.
+    """
+
+    def __init__(self, mean: Sequence[float], std: Sequence[float], **kwargs) -> None:
+        super().__init__()
+        self.augment = RandomFaceAugmentation(**kwargs)
+        self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
+                             persistent=False)
+        self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
+                             persistent=False)
+
+    def forward(self, inputs: Tensor, data_samples: list) -> tuple[Tensor, list]:
+        batch, _, height, width = inputs.shape
+        size = inputs.new_tensor([width, height])
+        labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in data_samples])
+        labels = labels.to(inputs.device, torch.float32)
+        num_points = labels.shape[-2]
+        image = ((inputs.float() * self.std + self.mean) / 255.0).clamp_(0, 1)
+        image, points = self.augment(image, labels.view(batch, num_points, 2) * size)
+        out = ((image * 255.0 - self.mean) / self.std).to(inputs.dtype)
+        if inputs.is_contiguous(memory_format=torch.channels_last):
+            out = out.contiguous(memory_format=torch.channels_last)
+        inside = ((points >= 0) & (points <= size - 1)).all(-1)
+        new_labels = (points / size).view(batch, 1, num_points, 2)
+        for i, sample in enumerate(data_samples):
+            old = sample.gt_instance_labels
+            fields = {k: old.get(k) for k in old.keys()}  # noqa: SIM118 (not iterable by key)
+            fields["keypoint_labels"] = new_labels[i].to(old.keypoint_labels.device)
+            weights = old.keypoint_weights
+            fields["keypoint_weights"] = weights * inside[i].view_as(weights[0]).to(weights)
+            # a new element: a cached sample (CropCacheDataset) must not be changed in place
+            sample.gt_instance_labels = InstanceData(metainfo=old.metainfo, **fields)
+        return out, data_samples

@@ -1,0 +1,264 @@
+"""The product path on one GPU: ``mim train`` / ``mim test`` / ``aan predict`` as a user runs
+them, on a 300W-layout dataset of synthetic faces, timed next to ``bench/gpu_train.py``'s
+pure-PyTorch cached rate in the same run.
+
+Steps (each a subprocess, its log kept under the work folder):
+
+1. render a raw 300W layout (``afw``, ``helen/{trainset,testset}``, ``lfpw/...``, ``ibug``:
+   jpg + 1-based ``.pts``; 3,148 train and 689 test faces by default) and convert it with
+   ``aan convert 300w``, as for the real data;
+2. ``mim train mmpose mm_configs/aan_300w_gpu.py`` (the GPU switch: bf16 AMP, fused Adam,
+   channels-last, crops cached on the GPU) for ``--iters`` iterations, then
+   ``mm_configs/aan_300w.py`` without the switch for ``--plain-iters``;
+3. ``mim test`` of the trained checkpoint, ``aan predict`` on the ``ibug`` images;
+4. ``bench/gpu_train.py`` (cached crops on the GPU, on-the-fly synthetic faces, compiled);
+5. torch.compile's graph breaks on this torch, for the training forward.
+
+Images/s of a ``mim train`` run come from mmengine's per-iteration ``time`` (data + step) in
+``vis_data/scalars.json``, leaving out the first fifth of the run (warm-up, cudnn autotune).
+Run it with ``bash bench/gpu_product_path.sh`` on the GPU machine; ``--tiny`` runs every step
+on the CPU in about a minute (the tests do; AMP is then off, the cache in host memory).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from multiprocessing import Pool
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+SCHEDULE_ITERS, SCHEDULE_BATCH = 50_000, 64
+TRAIN_FOLDERS = ("afw", "helen/trainset", "lfpw/trainset")
+COMMON_FOLDERS = ("helen/testset", "lfpw/testset")
+# CPU stand-in for the GPU switch (AmpOptimWrapper needs CUDA): everything else unchanged.
+CPU_SWITCH = """_base_ = [{base!r}]
+optim_wrapper = dict(_delete_=True, type='OptimWrapper',
+                     optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-3))
+train_dataloader = dict(dataset=dict(device='cpu', num_workers=0))
+"""
+
+
+def _write_face(job: tuple[int, int, int, str]) -> None:
+    from aan_core.synthetic_faces import render_synthetic_face
+
+    seed, index, size, stem = job
+    face = render_synthetic_face(seed, index, size)
+    cv2.imwrite(stem + ".jpg", face.image, [cv2.IMWRITE_JPEG_QUALITY, 95])
+    points = "\n".join(f"{x + 1:.3f} {y + 1:.3f}" for x, y in face.keypoints)  # 1-based
+    Path(stem + ".pts").write_text(f"version: 1\nn_points: 68\n{{\n{points}\n}}\n")
+
+
+def write_raw_300w(raw: Path, n_train: int, n_test: int, size: int, workers: int) -> None:
+    """Synthetic faces in iBUG's raw 300W layout; test faces split common : challenging as
+    554 : 135."""
+    n_challenging = max(1, round(n_test * 135 / 689))
+    jobs = []
+    for i in range(n_train):
+        jobs.append((0, i, size, str(raw / TRAIN_FOLDERS[i % 3] / f"train_{i:05d}")))
+    for i in range(n_test):
+        folder = "ibug" if i < n_challenging else COMMON_FOLDERS[i % 2]
+        jobs.append((1, i, size, str(raw / folder / f"test_{i:05d}")))
+    for folder in (*TRAIN_FOLDERS, *COMMON_FOLDERS, "ibug"):
+        (raw / folder).mkdir(parents=True, exist_ok=True)
+    if workers > 1:
+        with Pool(workers) as pool:
+            pool.map(_write_face, jobs, chunksize=16)
+    else:
+        for job in jobs:
+            _write_face(job)
+
+
+def run(name: str, cmd: list[str], log_dir: Path) -> tuple[float, str]:
+    """Run one step; its output goes to ``log_dir/name.log``. Exits on failure."""
+    log = log_dir / f"{name}.log"
+    print(f"[product] {name}: {' '.join(cmd[:6])} ...", flush=True)
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+    wall = time.perf_counter() - start
+    log.write_text(proc.stdout)
+    if proc.returncode != 0:
+        print(proc.stdout[-4000:], file=sys.stderr)
+        raise SystemExit(f"[product] {name} failed (exit {proc.returncode}); log: {log}")
+    return wall, proc.stdout
+
+
+def data_overrides(data: Path, cached: bool, workers: int | None) -> list[str]:
+    """``--cfg-options`` pointing train / val / test at ``data`` (the config's file names)."""
+    train = "train_dataloader.dataset.dataset" if cached else "train_dataloader.dataset"
+    opts = [f"{train}.data_root={data}/"]
+    for split in ("val", "test"):
+        opts.append(f"{split}_dataloader.dataset.data_root={data}/")
+        if workers is not None:
+            opts += [f"{split}_dataloader.num_workers={workers}",
+                     f"{split}_dataloader.persistent_workers={workers > 0}"]
+    if workers is not None and not cached:
+        opts += [f"train_dataloader.num_workers={workers}",
+                 f"train_dataloader.persistent_workers={workers > 0}"]
+    return opts
+
+
+def train_rate(work: Path, batch: int, iters: int) -> dict:
+    """Images/s from mmengine's logged iteration times after the first fifth of the run."""
+    logs = sorted(work.glob("*/vis_data/scalars.json"))
+    rows = [json.loads(line) for log in logs for line in log.read_text().splitlines()]
+    times = [(r["step"], r["time"]) for r in rows if "time" in r and "loss" in r]
+    late = [t for step, t in times if step > iters // 5] or [t for _, t in times]
+    if not late:
+        raise SystemExit(f"[product] no iteration times logged under {work}")
+    mean = float(np.mean(late))
+    return dict(images_per_s=batch / mean, iter_s=mean, logged_windows=len(late),
+                final_loss=[r["loss"] for r in rows if "loss" in r][-1])
+
+
+def count_graph_breaks(device: torch.device, size: int) -> dict:
+    """torch._dynamo.explain on gpu_train.py's training forward (no code generation)."""
+    from gpu_train import AANTrainer
+
+    torch._dynamo.reset()
+    model = AANTrainer(size=size).to(device).to(memory_format=torch.channels_last)
+    x = torch.randn(2, 3, size, size, device=device).contiguous(
+        memory_format=torch.channels_last)
+    target = torch.rand(2, 68, 2, device=device)
+    with torch.autocast(device.type, dtype=torch.bfloat16):
+        explained = torch._dynamo.explain(model)(x, target)
+    return dict(graph_breaks=explained.graph_break_count, graphs=explained.graph_count,
+                reasons=[str(r.reason)[:300] for r in explained.break_reasons])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--iters", type=int, default=300, help="mim train with the switch")
+    parser.add_argument("--plain-iters", type=int, default=100, help="mim train without it")
+    parser.add_argument("--batch", type=int, default=SCHEDULE_BATCH)
+    parser.add_argument("--train-faces", type=int, default=3148)
+    parser.add_argument("--test-faces", type=int, default=689)
+    parser.add_argument("--image-size", type=int, default=256, help="rendered image side")
+    parser.add_argument("--gpu-train-steps", type=int, default=200)
+    parser.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
+    parser.add_argument("--no-compile", action="store_true",
+                        help="skip gpu_train.py's torch.compile measurement")
+    parser.add_argument("--work", type=Path, help="work folder (default: a new temp folder)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "gpu_product_path.json")
+    parser.add_argument("--tiny", action="store_true", help="every step on the CPU, tiny")
+    args = parser.parse_args()
+    if args.tiny:
+        args.iters, args.plain_iters, args.batch, args.gpu_train_steps = 5, 5, 2, 2
+        args.train_faces, args.test_faces, args.image_size, args.workers = 9, 4, 96, 0
+        args.no_compile = True
+        if args.out == RESULTS / "gpu_product_path.json":
+            args.out = Path(tempfile.mkdtemp()) / "gpu_product_path_tiny.json"
+    cuda = torch.cuda.is_available() and not args.tiny
+    device = torch.device("cuda" if cuda else "cpu")
+    work = args.work or Path(tempfile.mkdtemp(prefix="aan_product_"))
+    work.mkdir(parents=True, exist_ok=True)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    py = sys.executable
+    name = torch.cuda.get_device_name(device) if cuda else "cpu"
+    print(f"[product] device {name}, torch {torch.__version__}, work folder {work}", flush=True)
+    steps: dict[str, float] = {}
+
+    t = time.perf_counter()
+    raw, data = work / "raw300w", work / "data300w"
+    write_raw_300w(raw, args.train_faces, args.test_faces, args.image_size, args.workers)
+    steps["render_dataset_s"] = time.perf_counter() - t
+    steps["convert_s"], _ = run("convert", [py, "-m", "aan_components.cli", "convert", "300w",
+                                            str(raw), str(data)], logs)
+
+    switch_cfg = REPO / "mm_configs" / "aan_300w_gpu.py"
+    if not cuda:
+        switch_cfg = work / "aan_300w_gpu_cpu.py"
+        switch_cfg.write_text(CPU_SWITCH.format(base=str(REPO / "mm_configs" /
+                                                      "aan_300w_gpu.py")))
+    workers = None if cuda else 0
+
+    def schedule(iters: int) -> list[str]:
+        return [f"train_cfg.max_iters={iters}", f"train_cfg.val_interval={iters}",
+                f"default_hooks.checkpoint.interval={iters}", "default_hooks.logger.interval=10",
+                f"train_dataloader.batch_size={args.batch}", "randomness.seed=0"]
+
+    switch_work = work / "train_switch"
+    steps["train_switch_s"], _ = run("train_switch", [
+        py, "-m", "mim", "train", "mmpose", str(switch_cfg), "--work-dir", str(switch_work),
+        "--cfg-options", *schedule(args.iters), *data_overrides(data, True, workers)], logs)
+    switch = train_rate(switch_work, args.batch, args.iters)
+    plain_work = work / "train_plain"
+    steps["train_plain_s"], _ = run("train_plain", [
+        py, "-m", "mim", "train", "mmpose", str(REPO / "mm_configs" / "aan_300w.py"),
+        "--work-dir", str(plain_work), "--cfg-options", *schedule(args.plain_iters),
+        *data_overrides(data, False, workers)], logs)
+    plain = train_rate(plain_work, args.batch, args.plain_iters)
+
+    ckpt = switch_work / f"iter_{args.iters}.pth"
+    steps["test_s"], out = run("test", [
+        py, "-m", "mim", "test", "mmpose", str(switch_cfg), "--checkpoint", str(ckpt),
+        "--work-dir", str(work / "test"), "--cfg-options",
+        *data_overrides(data, True, workers)], logs)
+    nme = re.findall(r"(?<![\w/])NME: ([0-9.]+)", out)  # inter-ocular, not inter_pupil/NME
+    predict_out = work / "predict"
+    steps["predict_s"], _ = run("predict", [
+        py, "-m", "aan_components.cli", "predict", str(switch_cfg), str(ckpt), str(raw / "ibug"),
+        "--out", str(predict_out), "--device", device.type, "--no-draw", "--whole-image"], logs)
+    predicted = json.loads((predict_out / "landmarks.json").read_text())
+    n_predicted = len(predicted["images"])
+
+    bench_json = work / "gpu_train.json"
+    bench_cmd = [py, str(REPO / "bench" / "gpu_train.py"), "--out", str(bench_json)]
+    bench_cmd += ["--tiny"] if args.tiny else ["--steps", str(args.gpu_train_steps),
+                                               "--batch", str(args.batch)]
+    bench_cmd += [] if args.no_compile else ["--compile"]
+    steps["gpu_train_s"], _ = run("gpu_train", bench_cmd, logs)
+    if args.tiny:  # gpu_train.py --tiny writes to its own temp folder
+        bench_json = Path(re.findall(r"\[bench\] wrote (\S+)",
+                                     (logs / "gpu_train.log").read_text())[-1])
+    bench = json.loads(bench_json.read_text())
+    graph = count_graph_breaks(device, 64 if args.tiny else 256)
+
+    cached = next(r["images_per_s"] for r in bench["runs"]
+                  if r["data"] == "cached" and not r["compiled"])
+    rows = [dict(path="mim train, GPU switch (aan_300w_gpu.py)", ips=switch["images_per_s"]),
+            dict(path="mim train, no switch (aan_300w.py)", ips=plain["images_per_s"])]
+    rows += [dict(path=f"gpu_train.py {r['data']}{' + compile' if r['compiled'] else ''}",
+                  ips=r["images_per_s"]) for r in bench["runs"]]
+    for r in rows:
+        r["of_cached"] = r["ips"] / cached
+        r["schedule_min"] = SCHEDULE_ITERS * SCHEDULE_BATCH / r["ips"] / 60
+    table = markdown_table(
+        [dict(path=r["path"], ips=f"{r['ips']:.0f}", of=f"{100 * r['of_cached']:.0f}%",
+              sched=f"{r['schedule_min']:.1f}") for r in rows],
+        [("path", "path"), ("ips", "images/s"), ("of", "of gpu_train cached"),
+         ("sched", f"{SCHEDULE_ITERS // 1000}k x {SCHEDULE_BATCH} (min)")])
+    print(f"\n{name}, torch {torch.__version__}, batch {args.batch}\n\n{table}\n")
+    print(f"[product] mim test NME {nme[-1] if nme else '?'} after {args.iters} iterations; "
+          f"aan predict: {n_predicted} images; graph breaks {graph['graph_breaks']}")
+    write_json(args.out, dict(
+        benchmark="gpu_product_path", device=name, torch=torch.__version__,
+        cuda=torch.version.cuda, environment=environment(), args={
+            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        images_per_s={r["path"]: r["ips"] for r in rows},
+        projected_schedule_min={r["path"]: r["schedule_min"] for r in rows},
+        schedule=f"{SCHEDULE_ITERS} x {SCHEDULE_BATCH}", switch_run=switch, plain_run=plain,
+        test_nme=float(nme[-1]) if nme else None, predicted_images=n_predicted,
+        step_seconds=steps, compile_graph=graph, gpu_train=bench["runs"], table=table,
+        goal="mim train with the switch >= 80% of gpu_train.py's cached rate; "
+             "50k x 64 in <= 10 min"))
+
+
+if __name__ == "__main__":
+    main()
