@@ -126,7 +126,8 @@ class CoordinateRegressor(nn.Module):
         elif x.ndim != 4:
             raise ValueError(
                 f"CoordinateRegressor expects (B, C, H, W) features (or (B, C) with "
-                f"regressor_input='gap'), got shape {tuple(x.shape)}"
+                f"regressor_input='gap', e.g. after a GlobalAveragePooling neck), got shape "
+                f"{tuple(x.shape)} with regressor_input={self.regressor_input!r}"
             )
         elif self.regressor_input == "gap":
             vec = x.mean(dim=(2, 3))
