@@ -16,6 +16,7 @@ from conftest import REPO
     ("backbone_comparison.py", {"runs", "summary"}),
     ("cpu_speed.py", {"inference", "ratios", "train_images_per_s", "gemm_gflops"}),
     ("gpu_train.py", {"runs", "device"}),
+    ("regressor_input_speed.py", {"rows"}),
     ("synthetic_pool_accuracy.py", {"runs", "table"}),
     ("temporal_smoothing.py", {"rows"}),
     ("real_faces.py", {"detection", "calibration", "landmarks"}),
