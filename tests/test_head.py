@@ -165,3 +165,16 @@ def test_checkpoint_of_another_regressor_input_is_refused_with_a_message(loader)
         load(build_head(final_input="grid2"))
     with pytest.raises(ValueError, match=r"branches.0 .*branch_input='grid2'"):
         load(build_head(branch_input="grid2"))
+
+
+def test_backbone_feature_sizes_feed_a_flatten_head():
+    """AANBackbone.feature_sizes gives exactly what a 'flatten' head needs for its
+    out_indices (a wrong size would raise at the first forward)."""
+    backbone = MODELS.build(dict(type="AANBackbone", stem_channels=8, stage_channels=CHANNELS,
+                                 out_indices=(1, 2, 3)))
+    sizes = backbone.feature_sizes((64, 48))
+    head = build_head(in_channels=CHANNELS[1:], final_input="flatten", branch_input="flatten",
+                      feature_sizes=sizes)
+    maps = backbone(torch.randn(2, 3, 64, 48))
+    assert [tuple(m.shape[2:]) for m in maps] == list(sizes) == [(4, 3), (2, 2), (1, 1)]
+    assert head(maps).shape == (2, K, 2)
