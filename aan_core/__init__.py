@@ -7,12 +7,13 @@ the cosine "nonlinear embedding" ``cos(W x + b)`` and a coordinate regressor.
 
 from .aan_features import AANFeatureExtractor, make_pool, make_stem
 from .attention import AttentionGate, AttentionResidualStage, SpatialAttention, make_bottleneck
-from .coordinate_regressor import CoordinateRegressor
+from .coordinate_regressor import REGRESSOR_INPUTS, CoordinateRegressor, regressor_input_cells
 from .cosine_embedding import CosineEmbedding, random_fourier_features, rbf_kernel
 from .inference_optimization import fuse_conv_bn, optimize_for_inference
 
 __all__ = [
     "AANFeatureExtractor",
+    "REGRESSOR_INPUTS",
     "AttentionGate",
     "AttentionResidualStage",
     "CoordinateRegressor",
@@ -25,4 +26,5 @@ __all__ = [
     "optimize_for_inference",
     "random_fourier_features",
     "rbf_kernel",
+    "regressor_input_cells",
 ]

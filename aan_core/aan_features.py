@@ -53,7 +53,9 @@ class AANFeatureExtractor(nn.Module):
     Args:
         in_channels: Image channels.
         stem_channels: Channels of the stem.
-        stem_stride: Downsampling of the stem (see :func:`make_stem`).
+        stem_stride: Downsampling of the stem (see :func:`make_stem`). 4 (the ResNet stem's
+            max-pool plus the four stage poolings: five poolings); 2 leaves exactly the
+            paper's "four pooling layers" (the stem's strided conv only).
         stage_channels: Output channels of each stage (multiples of 4).
         blocks_per_stage: Bottleneck blocks per stage (the paper: 1).
         attention: Use attention in the stages (``False``: "w/o attention" ablation).
@@ -86,6 +88,7 @@ class AANFeatureExtractor(nn.Module):
         if len(stage_channels) < 1:
             raise ValueError("stage_channels must name at least one stage")
         self.stem = make_stem(in_channels, stem_channels, stem_stride)
+        self.stem_stride = stem_stride
         stages, prev = [], stem_channels
         for ch in stage_channels:
             stages.append(AttentionResidualStage(prev, ch, blocks_per_stage, attention,
@@ -95,6 +98,20 @@ class AANFeatureExtractor(nn.Module):
         self.pool = make_pool(pool)
         self.out_channels = tuple(stage_channels)
         self.reductions = tuple(stem_stride * 2 ** (i + 1) for i in range(len(stage_channels)))
+
+    def feature_sizes(self, input_size: tuple[int, int]) -> tuple[tuple[int, int], ...]:
+        """``(H_i, W_i)`` of every returned feature map for an ``input_size = (H, W)`` image
+        (each stride-2 step rounds up), e.g. the ``feature_size`` a ``'flatten'``
+        :class:`~aan_core.CoordinateRegressor` needs."""
+        h, w = (int(v) for v in input_size)
+        steps = {4: 2, 2: 1, 1: 0}[self.stem_stride]
+        for _ in range(steps):
+            h, w = -(-h // 2), -(-w // 2)
+        sizes = []
+        for _ in self.stages:
+            h, w = -(-h // 2), -(-w // 2)
+            sizes.append((h, w))
+        return tuple(sizes)
 
     @property
     def attention_maps(self) -> tuple[Tensor | None, ...]:

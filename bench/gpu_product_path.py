@@ -130,7 +130,7 @@ def count_graph_breaks(device: torch.device, size: int) -> dict:
     from gpu_train import AANTrainer
 
     torch._dynamo.reset()
-    model = AANTrainer().to(device).to(memory_format=torch.channels_last)
+    model = AANTrainer(size=size).to(device).to(memory_format=torch.channels_last)
     x = torch.randn(2, 3, size, size, device=device).contiguous(
         memory_format=torch.channels_last)
     target = torch.rand(2, 68, 2, device=device)

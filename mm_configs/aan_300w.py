@@ -51,6 +51,9 @@ model = dict(
     backbone=dict(
         type='AANBackbone',
         stem_channels=64,
+        # open: 4 = ResNet stem (7x7/2 conv + 3x3/2 max-pool), five poolings with the stages';
+        # 2 = conv only, exactly the paper's "four pooling layers" but ~4x the FLOPs (README,
+        # "Table 5 on synthetic faces")
         stem_stride=4,
         stage_channels=stage_channels,
         blocks_per_stage=1,  # paper: one residual bottleneck block per building block
@@ -62,6 +65,13 @@ model = dict(
         in_channels=stage_channels,  # a sequence: one intermediate branch per stage
         num_joints=num_joints,
         embedding_dim=256,  # paper: d = 256 (cross-validated)
+        # paper: "the feature vector produced by the last residual block" into fully connected
+        # layers, read literally: the flattened C x H x W map, for the head and the branches
+        # (README, "Table 5 on synthetic faces": flattening beat global average pooling there).
+        # Needs each map's size: input_size / (8, 16, 32, 64) with stem_stride=4.
+        final_input='flatten',
+        branch_input='flatten',
+        feature_sizes=[(input_size[0] // r, input_size[1] // r) for r in (8, 16, 32, 64)],
         loss=dict(
             type='IntermediateSupervisionLoss',
             # open: the loss. L2 as the era's Caffe EuclideanLoss, sum((pred - gt)^2) / (2 N):
@@ -70,7 +80,7 @@ model = dict(
             # (1e-3, Adam's coupled L2) outweighs them; training then stalls at the mean
             # shape (measured on synthetic faces: README, "The loss scale").
             loss=dict(type='MSELoss', use_target_weight=True, loss_weight=num_joints),
-            stage_weights=1.0,  # paper: all losses summed
+            stage_weights=(1.0, 1.0, 1.0, 1.0),  # paper: all losses summed (one per stage)
             final_weight=1.0),
         decoder=codec),
     # The paper reports single-pass numbers; flip test (MMPose TTA) is available.

@@ -10,7 +10,8 @@ codec = dict(type='RegressionLabel', input_size=input_size)
 
 model = dict(
     backbone=dict(stem_channels=32, stage_channels=stage_channels),
-    head=dict(in_channels=stage_channels, decoder=codec))
+    head=dict(in_channels=stage_channels, decoder=codec,
+              feature_sizes=[(input_size[0] // r, input_size[1] // r) for r in (8, 16, 32, 64)]))
 
 max_iters = 800
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)

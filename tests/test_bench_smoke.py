@@ -16,6 +16,7 @@ from conftest import REPO
     ("backbone_comparison.py", {"runs", "summary"}),
     ("cpu_speed.py", {"inference", "ratios", "train_images_per_s", "gemm_gflops"}),
     ("gpu_train.py", {"runs", "device"}),
+    ("regressor_input_speed.py", {"rows"}),
     ("synthetic_pool_accuracy.py", {"runs", "table"}),
     ("temporal_smoothing.py", {"rows"}),
     ("real_faces.py", {"detection", "calibration", "landmarks"}),
@@ -70,3 +71,40 @@ def test_ablation_resume_runs_only_the_missing_pairs(tmp_path):
                             str(out), "--resume", "--variants", "aan"],
                            capture_output=True, text=True, timeout=300)
     assert clash.returncode != 0 and "different protocol" in clash.stderr
+
+
+def _study(*args):
+    return subprocess.run([sys.executable, str(REPO / "bench" / "aan_study.py"), "--tiny",
+                           *args], capture_output=True, text=True, timeout=600)
+
+
+def test_aan_study_tiny_resume_and_merge(tmp_path):
+    """The Table 5 study's tiny path: one JSON row per (variant, head, seed) with its NME;
+    --resume runs only the missing cells and refuses a file of another protocol; --merge
+    joins per-head files. Catches a resume that reruns (or drops) finished cells."""
+    gap, flat = tmp_path / "gap.json", tmp_path / "flatten.json"
+    first = _study("--heads", "gap", "--variants", "aan", "no_both", "--out", str(gap))
+    assert first.returncode == 0, first.stderr[-3000:]
+    payload = json.loads(gap.read_text())
+    assert {"protocol", "runs", "summary", "table", "verdicts"} <= set(payload)
+    assert [(r["variant"], r["head"], r["seed"]) for r in payload["runs"]] == [
+        ("aan", "gap", 0), ("no_both", "gap", 0)]
+    assert all(r["nme_pct"] > 0 for r in payload["runs"])
+    again = _study("--heads", "gap", "--variants", "aan", "no_both", "no_attention",
+                   "no_embedding", "--out", str(gap), "--resume")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout.count("[study]        gap") == 2  # only the two missing cells ran
+    assert "paper's order" in again.stdout
+    runs = json.loads(gap.read_text())["runs"]
+    assert runs[:2] == payload["runs"] and len(runs) == 4
+    other = _study("--heads", "gap", "--variants", "aan", "--iters", "4", "--out", str(gap),
+                   "--resume")
+    assert other.returncode != 0 and "another protocol (iters=3 vs 4)" in other.stderr
+    assert _study("--heads", "flatten", "--variants", "aan", "--out",
+                  str(flat)).returncode == 0
+    merged = tmp_path / "merged.json"
+    joined = subprocess.run([sys.executable, str(REPO / "bench" / "aan_study.py"), "--merge",
+                             str(gap), str(flat), "--out", str(merged)],
+                            capture_output=True, text=True, timeout=120)
+    assert joined.returncode == 0, joined.stderr[-3000:]
+    assert len(json.loads(merged.read_text())["runs"]) == 5

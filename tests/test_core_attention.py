@@ -94,3 +94,17 @@ def test_avg_pool_and_several_blocks():
 def test_bad_arguments_name_the_field(kwargs, match):
     with pytest.raises(ValueError, match=match):
         AANFeatureExtractor(**kwargs)
+
+
+@pytest.mark.parametrize("stem_stride,poolings", [(4, 5), (2, 4), (1, 4)])
+@pytest.mark.parametrize("size", [128, 97])
+def test_feature_sizes_match_the_maps_and_count_the_poolings(stem_stride, poolings, size):
+    """Catches a feature_sizes that ignores the stem's max-pool or rounds odd sizes down
+    (the 'flatten' regressor would then be built for the wrong map); stem_stride=2 leaves
+    exactly the paper's four pooling layers."""
+    net = AANFeatureExtractor(stem_channels=8, stem_stride=stem_stride,
+                              stage_channels=(8, 8, 8, 8))
+    maps = net(torch.randn(1, 3, size, size + 5))
+    assert [tuple(f.shape[2:]) for f in maps] == list(net.feature_sizes((size, size + 5)))
+    pools = sum(isinstance(m, torch.nn.MaxPool2d) for m in net.stem) + len(net.stages)
+    assert pools == poolings

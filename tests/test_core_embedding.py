@@ -80,3 +80,54 @@ def test_regressor_names_channel_mismatch():
         head(torch.randn(1, 6, 2, 2))
     with pytest.raises(ValueError, match="expects"):
         head(torch.randn(1, 8, 2))
+
+
+@pytest.mark.parametrize("mode,cells", [("flatten", 16), ("grid2", 4), ("grid1", 1)])
+def test_regressor_input_vector_keeps_the_cells(mode, cells):
+    """Catches a 'flatten'/'grid<S>' input that pools the map away (as 'gap' does) or that
+    is not scaled by the cell count (then equal weights over the cells would not give
+    the 'gap' answer)."""
+    head = CoordinateRegressor(8, num_points=3, embedding_dim=None, regressor_input=mode,
+                               feature_size=(4, 4))
+    assert head.fc.in_features == 8 * cells
+    maps = torch.randn(2, 8, 4, 4)
+    assert head.vectorise(maps).shape == (2, 8 * cells)
+    # the output depends on where a feature is (gap would not tell these two apart) ...
+    moved = torch.zeros(1, 8, 4, 4)
+    moved[..., 0, 0] = 1
+    if cells > 1:
+        assert not torch.allclose(head(moved), head(moved.roll((3, 3), dims=(2, 3))))
+    # ... and a layer with equal weights over the cells computes exactly what 'gap' does
+    gap = CoordinateRegressor(8, num_points=3, embedding_dim=None)
+    with torch.no_grad():
+        head.fc.weight.copy_(gap.fc.weight.repeat_interleave(cells, dim=1))
+        head.fc.bias.copy_(gap.fc.bias)
+    torch.testing.assert_close(head(maps), gap(maps))
+
+
+def test_regressor_input_embedding_bandwidth_follows_the_cells():
+    """Catches the default sigma = sqrt(D) of a large flattened D (measured: the embedding
+    then barely trains); the default is sqrt(C / cells), sqrt(C) for 'gap'."""
+    gap = CoordinateRegressor(64, num_points=3, embedding_dim=16)
+    grid = CoordinateRegressor(64, num_points=3, embedding_dim=16, regressor_input="grid4")
+    assert gap.embedding.sigma == pytest.approx(8.0)
+    assert grid.embedding.sigma == pytest.approx(2.0)
+    assert grid.embedding.in_features == 64 * 16
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    (dict(regressor_input="flat"), "must be 'gap', 'flatten' or 'grid<S>'"),
+    (dict(regressor_input="grid0"), "must be 'gap', 'flatten' or 'grid<S>'"),
+    (dict(regressor_input="flatten"), "needs feature_size"),
+])
+def test_regressor_input_names_bad_choices(kwargs, match):
+    with pytest.raises(ValueError, match=match):
+        CoordinateRegressor(8, num_points=3, **kwargs)
+
+
+def test_flatten_regressor_names_a_map_of_another_size():
+    head = CoordinateRegressor(8, num_points=3, regressor_input="flatten", feature_size=(4, 4))
+    with pytest.raises(ValueError, match="built for 4x4 maps but got 8x8"):
+        head(torch.randn(1, 8, 8, 8))
+    with pytest.raises(ValueError, match="expects"):
+        head(torch.randn(1, 8))

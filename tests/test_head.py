@@ -129,3 +129,52 @@ def test_non_finite_labels_of_weightless_points_do_not_reach_the_loss():
     losses = head.loss(feats(), samples)
     assert all(torch.isfinite(v).all() for v in losses.values())
     losses["loss_kpt"].backward()
+
+
+def test_regressor_inputs_are_chosen_separately_for_head_and_branches():
+    """Catches final_input / branch_input not reaching the regressors (both stay 'gap')."""
+    sizes = [(16 // 2**i,) * 2 for i in range(len(CHANNELS))]
+    head = build_head(final_input="flatten", branch_input="grid2", feature_sizes=sizes)
+    assert head.regressor.embedding.in_features == CHANNELS[-1] * 4      # 2x2 map, flattened
+    assert [b.fc.in_features for b in head.branches] == [c * 4 for c in CHANNELS]
+    assert head(feats()).shape == (2, K, 2)
+    with pytest.raises(ValueError, match="feature_sizes has 1 entries"):
+        build_head(final_input="flatten", feature_sizes=[(2, 2)])
+
+
+@pytest.mark.parametrize("loader", ["torch", "mmengine"])
+def test_checkpoint_of_another_regressor_input_is_refused_with_a_message(loader):
+    """An old-layout checkpoint (global average pooling, head version 2) loads into a 'gap'
+    head and is refused, naming the option, by a 'grid2' one. Catches the silent path:
+    mmengine's non-strict loading would skip the mismatched weights and keep a random head."""
+    from mmengine.runner.checkpoint import load_state_dict
+
+    old = build_head().state_dict()
+    old._metadata[""]["version"] = 2  # as saved before the option existed
+
+    def load(head):
+        if loader == "torch":
+            return head.load_state_dict(old)
+        return load_state_dict(head, old, strict=False)
+
+    same = build_head()
+    load(same)
+    torch.testing.assert_close(same.regressor.embedding.weight,
+                               old["regressor.embedding.weight"])
+    with pytest.raises(ValueError, match=r"head version 2.*final_input='grid2'.*'gap'"):
+        load(build_head(final_input="grid2"))
+    with pytest.raises(ValueError, match=r"branches.0 .*branch_input='grid2'"):
+        load(build_head(branch_input="grid2"))
+
+
+def test_backbone_feature_sizes_feed_a_flatten_head():
+    """AANBackbone.feature_sizes gives exactly what a 'flatten' head needs for its
+    out_indices (a wrong size would raise at the first forward)."""
+    backbone = MODELS.build(dict(type="AANBackbone", stem_channels=8, stage_channels=CHANNELS,
+                                 out_indices=(1, 2, 3)))
+    sizes = backbone.feature_sizes((64, 48))
+    head = build_head(in_channels=CHANNELS[1:], final_input="flatten", branch_input="flatten",
+                      feature_sizes=sizes)
+    maps = backbone(torch.randn(2, 3, 64, 48))
+    assert [tuple(m.shape[2:]) for m in maps] == list(sizes) == [(4, 3), (2, 2), (1, 1)]
+    assert head(maps).shape == (2, K, 2)

@@ -89,6 +89,8 @@ def test_head_and_loss_drop_into_mmpose_resnet_with_gap_neck(fixtures_dir, tmp_p
     cfg.model.backbone = dict(type="ResNet", depth=18, out_indices=(0, 1, 2, 3))
     cfg.model.neck = dict(type="GlobalAveragePooling")
     cfg.model.head.in_channels = (64, 128, 256, 512)
+    # pooled vectors from the neck: the regressors read them as they are
+    cfg.model.head.update(final_input="gap", branch_input="gap", feature_sizes=None)
     cfg.model.head.loss.loss = dict(type="WingLoss", use_target_weight=True)
     cfg.merge_from_dict(fixture_overrides(fixtures_dir / "300w", "test_300w.json", iters=2))
     runner = _run(cfg, tmp_path)

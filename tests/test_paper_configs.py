@@ -44,7 +44,7 @@ def test_paper_hyper_parameters(name):
     assert backbone.blocks_per_stage == 1 and backbone.out_indices == (0, 1, 2, 3)
     assert tuple(head.in_channels) == tuple(backbone.stage_channels)  # a branch per block
     assert head.loss.type == "IntermediateSupervisionLoss"
-    assert head.loss.stage_weights == 1.0 and head.loss.final_weight == 1.0
+    assert head.loss.stage_weights == (1.0, 1.0, 1.0, 1.0) and head.loss.final_weight == 1.0
     assert head.num_joints == NUM_JOINTS[dataset]
     assert backbone.attention is ("no-attention" not in name and "no-both" not in name)
     want_embedding = None if ("no-embedding" in name or "no-both" in name) else 256
@@ -52,6 +52,25 @@ def test_paper_hyper_parameters(name):
     augmenting = {"RandomFlip", "RandomBBoxTransform", "RandomHalfBody", "PhotometricDistortion",
                   "Albumentation", "YOLOXHSVRandomAug"}
     assert not augmenting & {t["type"] for t in cfg.train_dataloader.dataset.pipeline}
+
+
+@pytest.mark.parametrize("name", AAN_CONFIGS + ["aan_synthetic"])
+def test_regressor_inputs_and_stem_chosen_from_the_study(name):
+    """The choices README's "Table 5 on synthetic faces" made from its runs: flattened maps
+    (the paper's wording read literally) for the head and every branch, with the sizes the
+    backbone really produces at the config's input size (a wrong size fails at the first
+    forward), and the ResNet stem (stem_stride=4). Catches a config left on 'gap' or one
+    whose feature_sizes were not updated with its input_size (aan_synthetic: 128 px)."""
+    from aan_core import AANFeatureExtractor
+
+    cfg = load(name)
+    backbone, head = cfg.model.backbone, cfg.model.head
+    assert (head.final_input, head.branch_input) == ("flatten", "flatten")
+    assert backbone.stem_stride == 4
+    net = AANFeatureExtractor(stem_channels=4, stem_stride=backbone.stem_stride,
+                              stage_channels=(4, 4, 4, 4))
+    assert [tuple(s) for s in head.feature_sizes] == list(net.feature_sizes(
+        cfg.codec.input_size[::-1]))
 
 
 def test_normalisation_per_dataset():

@@ -22,7 +22,8 @@ class AANBackbone(BaseBackbone):
     Args:
         in_channels: Image channels.
         stem_channels: Channels of the stem.
-        stem_stride: 4 (ResNet stem), 2 or 1.
+        stem_stride: 4 (ResNet stem: 7x7/2 conv + 3x3/2 max-pool, so five poolings with the
+            stages'), 2 (7x7/2 conv only: exactly the paper's "four pooling layers") or 1.
         stage_channels: Output channels of each stage (multiples of 4).
         blocks_per_stage: Bottleneck blocks per stage (the paper: 1).
         attention: ``False`` gives the "w/o attention" ablation (``F = H``).
@@ -91,6 +92,12 @@ class AANBackbone(BaseBackbone):
     def reductions(self) -> tuple[int, ...]:
         """Stride of each returned feature map w.r.t. the input."""
         return tuple(self.features.reductions[i] for i in self.out_indices)
+
+    def feature_sizes(self, input_size: Sequence[int]) -> tuple[tuple[int, int], ...]:
+        """``(H, W)`` of each returned feature map for an ``input_size = (H, W)`` image (what
+        ``CosineEmbeddingHead.feature_sizes`` needs for ``'flatten'``)."""
+        sizes = self.features.feature_sizes(tuple(input_size))
+        return tuple(sizes[i] for i in self.out_indices)
 
     @property
     def attention_maps(self) -> tuple[Tensor | None, ...]:

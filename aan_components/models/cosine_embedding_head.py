@@ -13,22 +13,31 @@ from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor, nn
 
-from aan_core import CoordinateRegressor
+from aan_core import CoordinateRegressor, CosineEmbedding
 
 from .intermediate_supervision_loss import IntermediateSupervisionLoss
 
 
 @MODELS.register_module()
 class CosineEmbeddingHead(RegressionHead):
-    """Global pooling -> ``cos(W x + b)`` (d = 256) -> linear layer -> ``K x 2`` (AAN, Sec. 3.3),
-    plus one small predictor per backbone stage for intermediate supervision (Sec. 3.2).
+    """Feature vector -> ``cos(W x + b)`` (d = 256) -> linear layer -> ``K x 2`` (AAN,
+    Sec. 3.3), plus one small predictor per backbone stage for intermediate supervision
+    (Sec. 3.2).
 
     Works like MMPose's ``RegressionHead`` (it inherits ``predict``: decoder, flip test with
     ``flip_test`` / ``shift_coords`` in ``test_cfg``) and takes normalised coordinates from
     the ``RegressionLabel`` codec. Features may be maps ``(B, C, H, W)`` (pooled here) or
-    vectors ``(B, C)`` (e.g. after MMPose's ``GlobalAveragePooling`` neck).
+    vectors ``(B, C)`` (e.g. after MMPose's ``GlobalAveragePooling`` neck; ``'gap'`` only).
 
-    The intermediate branches (pooling + linear layer) are used by :meth:`loss` only;
+    How a map becomes the regressor's vector is chosen for the final head
+    (``final_input``) and for the branches (``branch_input``) separately: ``'gap'``
+    (global average pooling; the default, and the layout of checkpoints made before the
+    option existed), ``'flatten'`` (the whole ``C x H x W`` map: the paper's wording read
+    literally; needs ``feature_sizes``) or ``'grid<S>'`` (average-pooled to ``S x S``, then
+    flattened). See :class:`aan_core.CoordinateRegressor`. A checkpoint whose regressors
+    were trained with another input is refused with a message naming the input it used.
+
+    The intermediate branches (vectorising + linear layer) are used by :meth:`loss` only;
     :meth:`forward` and :meth:`predict` never run them, so they cost nothing at test time.
 
     Args:
@@ -40,7 +49,14 @@ class CosineEmbeddingHead(RegressionHead):
         embedding_dim: Width ``d`` of the cosine embedding; ``None`` replaces it by a plain
             linear layer (the "w/o embedding" ablation).
         embedding_sigma: RBF bandwidth of the embedding's random-Fourier-feature
-            initialisation (``None``: ``sqrt(in_channels)``).
+            initialisation (``None``: ``sqrt(in_channels / cells)``, cells = 1 for
+            ``'gap'``).
+        final_input: Regressor input of the final head: ``'gap'``, ``'flatten'`` or
+            ``'grid<S>'``.
+        branch_input: Regressor input of every intermediate branch (same choices).
+        feature_sizes: ``(H, W)`` of every backbone output, shallow to deep (for an int
+            ``in_channels``: of the last one only); needed by ``'flatten'`` only, e.g.
+            ``AANBackbone.feature_sizes(input_size)``.
         loss: Loss config. With intermediate branches it must be an
             ``IntermediateSupervisionLoss``; without, any MMPose regression loss.
         decoder: Codec config used by ``predict`` (``RegressionLabel``).
@@ -57,7 +73,7 @@ class CosineEmbeddingHead(RegressionHead):
         torch.Size([2, 68, 2])
     """
 
-    _version = 2
+    _version = 3  # 3: regressor inputs other than global average pooling
 
     def __init__(
         self,
@@ -65,6 +81,9 @@ class CosineEmbeddingHead(RegressionHead):
         num_joints: int,
         embedding_dim: int | None = 256,
         embedding_sigma: float | None = None,
+        final_input: str = "gap",
+        branch_input: str = "gap",
+        feature_sizes: Sequence[Sequence[int]] | None = None,
         loss: dict | None = None,
         decoder: dict | None = None,
         init_cfg: dict | list | None = None,
@@ -84,10 +103,20 @@ class CosineEmbeddingHead(RegressionHead):
         self.in_channels = in_channels
         self.num_joints = num_joints
         self.embedding_dim = embedding_dim
+        num_maps = max(len(branch_channels), 1)
+        if feature_sizes is not None and len(feature_sizes) != num_maps:
+            raise ValueError(
+                f"CosineEmbeddingHead.feature_sizes has {len(feature_sizes)} entries but "
+                f"in_channels={in_channels} names {num_maps} feature map(s)")
+        sizes = [tuple(s) for s in feature_sizes] if feature_sizes else [None] * num_maps
+        self.final_input, self.branch_input = final_input, branch_input
         self.regressor = CoordinateRegressor(final_channels, num_joints, embedding_dim,
-                                             embedding_sigma)
+                                             embedding_sigma, regressor_input=final_input,
+                                             feature_size=sizes[-1])
         self.branches = nn.ModuleList(
-            CoordinateRegressor(c, num_joints, embedding_dim=None) for c in branch_channels
+            CoordinateRegressor(c, num_joints, embedding_dim=None, regressor_input=branch_input,
+                                feature_size=hw)
+            for c, hw in zip(branch_channels, sizes, strict=len(branch_channels) > 0)
         )
         if loss is None:
             loss = dict(type="IntermediateSupervisionLoss",
@@ -151,3 +180,33 @@ class CosineEmbeddingHead(RegressionHead):
     @property
     def default_init_cfg(self) -> None:
         return None
+
+    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
+                              missing_keys, unexpected_keys, error_msgs) -> None:
+        """Refuse, with a message, regressor weights trained with another regressor input
+        (e.g. a checkpoint from before ``final_input`` existed, trained on global average
+        pooling, loaded into a ``'flatten'`` head); strict=False loading would otherwise
+        skip them and leave the head at its random initialisation."""
+        named = [("final_input", self.final_input, "regressor", self.regressor)]
+        named += [("branch_input", self.branch_input, f"branches.{i}", b)
+                  for i, b in enumerate(self.branches)]
+        for option, mode, name, reg in named:
+            first = "embedding.weight" if isinstance(reg.embedding, CosineEmbedding) else \
+                "fc.weight"
+            saved = state_dict.get(f"{prefix}{name}.{first}")
+            expected = reg.in_channels * reg.cells
+            if saved is None or saved.ndim != 2 or saved.shape[1] == expected:
+                continue
+            cells, rest = divmod(saved.shape[1], reg.in_channels)
+            used = ("'gap'" if (cells, rest) == (1, 0) else
+                    f"one with {cells} cells per channel" if rest == 0 else "another input")
+            version = local_metadata.get("version")
+            raise ValueError(
+                f"CosineEmbeddingHead: the checkpoint's {prefix}{name} reads "
+                f"{saved.shape[1]} features (regressor input {used}"
+                f"{', head version ' + str(version) if version else ''}) but this head's "
+                f"{option}={mode!r} reads {expected}; set model.head.{option} to the input "
+                f"the checkpoint was trained with (checkpoints made before version 3 all "
+                f"use 'gap')")
+        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
+                                      missing_keys, unexpected_keys, error_msgs)

@@ -15,4 +15,6 @@ model = dict(
         pretrained=False,
         out_indices=(0, 1, 2, 3),
         attention=True),
-    head=dict(in_channels='auto'))
+    # timm feature maps are large (stride 4 first): global average pooling, not the AAN
+    # configs' flattened maps
+    head=dict(in_channels='auto', final_input='gap', branch_input='gap', feature_sizes=None))
