@@ -31,7 +31,11 @@ def grid_config(base, backbone: str, attention: bool, timm_kwargs: dict):
     cfg.model.type = "AANPoseEstimator"
     cfg.model.backbone = dict(type="TimmAttentionBackbone", model_name=backbone,
                               pretrained=False, attention=attention, timm_kwargs=timm_kwargs)
-    cfg.model.head.in_channels = "auto"
+    # as mm_configs/_base_/aan_timm_300w.py: timm's early maps are too large to flatten
+    cfg.model.head.update(in_channels="auto", final_input="gap", branch_input="gap",
+                          feature_sizes=None)
+    # the configs' equal branch weights, for however many feature maps the backbone gives
+    cfg.model.head.loss.stage_weights = 1.0
     return cfg
 
 

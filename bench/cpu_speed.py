@@ -88,8 +88,11 @@ def throughput(fn, x: torch.Tensor, reps: int) -> float:
     return len(x) / best
 
 
-def build(config: str):
-    """Build the model of a config file, or of ``mmpose::<path>`` (MMPose's own configs)."""
+def build(config: str, size: int | None = None):
+    """Build the model of a config file, or of ``mmpose::<path>`` (MMPose's own configs).
+
+    A head that flattens its feature maps (``feature_sizes``) is built for the maps of a
+    ``size`` x ``size`` input, the size measured."""
     import mmpose
     from mmengine.config import Config
     from mmpose.registry import MODELS
@@ -97,7 +100,11 @@ def build(config: str):
     if config.startswith("mmpose::"):
         config = str(Path(mmpose.__file__).parent / ".mim" / "configs" /
                      config.split("::", 1)[1])
-    return MODELS.build(Config.fromfile(config).model).eval()
+    cfg = Config.fromfile(config)
+    if size is not None and cfg.model.get("head", {}).get("feature_sizes") is not None:
+        backbone = MODELS.build(cfg.model.backbone)
+        cfg.model.head.feature_sizes = backbone.feature_sizes((size, size))
+    return MODELS.build(cfg.model).eval()
 
 
 def inference_variants(args) -> list[tuple[str, str, object, torch.nn.Module | None, bool]]:
@@ -108,7 +115,8 @@ def inference_variants(args) -> list[tuple[str, str, object, torch.nn.Module | N
     from aan_components.inference import LandmarkInferenceGraph
     from aan_core.inference_optimization import optimize_for_inference
 
-    aan = LandmarkInferenceGraph(build(str(REPO / "mm_configs" / "aan_300w.py"))).eval()
+    aan = LandmarkInferenceGraph(build(str(REPO / "mm_configs" / "aan_300w.py"),
+                                       args.size)).eval()
     fast = optimize_for_inference(aan)
     out = [("AAN", "eager", aan, aan, False),
            ("AAN", "folded BN + channels-last", fast, fast, True)]
@@ -134,7 +142,7 @@ def train_rate(config: str, batch: int, iters: int, size: int) -> float:
     from mmengine.structures import InstanceData
     from mmpose.structures import PoseDataSample
 
-    model = build(config).train()
+    model = build(config, size).train()
     optim = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-3)
     k = model.head.num_joints
     x = torch.rand(batch, 3, size, size) * 255

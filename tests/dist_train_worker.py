@@ -39,6 +39,13 @@ def main() -> None:
         "default_hooks.logger.interval": 1, "default_hooks.checkpoint.interval": 100,
         "randomness": dict(seed=0, deterministic=True),
         "env_cfg.dist_cfg": dict(backend="gloo"),
+        # Globally pooled regressor inputs: the 1-process vs 2-rank comparison differs only
+        # by BatchNorm's per-rank batch statistics, and a flattened head (the config's
+        # default since issue 11) passes that difference on at every map position: measured
+        # 2.1% at iteration 1 with it, 0.24% pooled. Pooled keeps the stated tolerances a
+        # check of the distributed mechanics, not of BN noise.
+        "model.head.final_input": "gap", "model.head.branch_input": "gap",
+        "model.head.feature_sizes": None,
     })
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None

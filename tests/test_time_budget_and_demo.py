@@ -62,7 +62,8 @@ def test_demo_says_higher_when_the_model_is_worse_than_the_mean_shape(capsys):
     from aan_components.tools.demo import _print
 
     summary = dict(test_metrics={"NME": 0.20}, mean_shape_nme=0.12, iterations=3,
-                   train_seconds=1.0, train_images_per_second=96.0)
+                   train_seconds=1.0, train_images_per_second=96.0,
+                   nme_points="visible points")
     _print(summary)
     out = capsys.readouterr().out
     assert "1.7x higher: worse than the mean shape" in out and "lower" not in out
