@@ -17,18 +17,18 @@ checkpoints by their test NME biases that NME down.
 from __future__ import annotations
 
 import argparse
-import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from aan_core.atomic_io import atomic_write
 from aan_core.input_errors import AANInputError
 from aan_core.json_input import read_json
 
-from ..config_file import read_config as _read_config
+from ..config_file import read_config
 
-# A work dir's saved config is read by model_variant, checkpoint_note and is_synthetic_run.
-read_config = functools.lru_cache(maxsize=None)(_read_config)
+if TYPE_CHECKING:
+    from mmengine.config import Config
 
 # The paper's tables (NME %). None: not reported.
 PAPER = {
@@ -84,26 +84,25 @@ class Run:
     note: str = ""  # "best-on-test" when the checkpoint was chosen on the test data
 
 
-def model_variant(config: Path | None, fallback: str) -> str:
-    """``AAN`` / ``w/o attention`` / ``w/o NE layer`` / ``w/o both`` for the AAN backbone;
-    otherwise the config's name."""
-    if config is None:
-        return fallback
-    model = read_config(config).model
+def model_variant(cfg: Config | None, name: str) -> str:
+    """``AAN`` / ``w/o attention`` / ``w/o NE layer`` / ``w/o both`` for the AAN backbone of
+    a run's saved config; otherwise ``name`` (the config's or the work dir's)."""
+    if cfg is None:
+        return name
+    model = cfg.model
     if model.get("backbone", {}).get("type") != "AANBackbone":
-        return config.stem
+        return name
     attention = model.backbone.get("attention", True)
     embedding = model.head.get("embedding_dim", 256) is not None
     return {(True, True): "AAN", (False, True): "w/o attention",
             (True, False): "w/o NE layer", (False, False): "w/o both"}[(attention, embedding)]
 
 
-def checkpoint_note(config: Path | None) -> str:
+def checkpoint_note(cfg: Config | None) -> str:
     """``'best-on-test'`` when the run's saved config loaded a ``best_*`` checkpoint and
     validated on the same annotation file it tests on; ``''`` otherwise."""
-    if config is None:
+    if cfg is None:
         return ""
-    cfg = read_config(config)
     checkpoint = Path(str(cfg.get("load_from") or "")).name
     val, test = cfg.get("val_dataloader") or {}, cfg.get("test_dataloader") or {}
     same_data = (val.get("dataset") or {}).get("ann_file") == \
@@ -111,13 +110,13 @@ def checkpoint_note(config: Path | None) -> str:
     return "best-on-test" if checkpoint.startswith("best_") and same_data else ""
 
 
-def is_synthetic_run(metrics_file: Path, config: Path | None) -> bool:
+def is_synthetic_run(metrics_file: Path, cfg: Config | None) -> bool:
     """Whether a run was tested on synthetic faces: its saved config tests on
     ``SyntheticFaceDataset``, or its per-image NME file (written beside the metrics file)
     lists ``synthetic://`` images. Synthetic faces use a benchmark's landmark layout and
     dataset name (``300w``), so the name alone cannot tell."""
-    if config is not None:
-        dataset = (read_config(config).get("test_dataloader") or {}).get("dataset") or {}
+    if cfg is not None:
+        dataset = (cfg.get("test_dataloader") or {}).get("dataset") or {}
         if "Synthetic" in str(dataset.get("type", "")):
             return True
     tag = metrics_file.stem.removeprefix("face_alignment_metrics")
@@ -145,8 +144,9 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
         for f in files:
             latest[f.name] = f  # the newest of each normalisation
         configs = sorted(wd.glob("*.py"), key=lambda p: p.stat().st_mtime)
-        variant = model_variant(configs[-1] if configs else None, wd.name)
-        note = checkpoint_note(configs[-1] if configs else None)
+        cfg = read_config(configs[-1]) if configs else None  # the config mmengine saved
+        variant = model_variant(cfg, configs[-1].stem if configs else wd.name)
+        note = checkpoint_note(cfg)
         for f in latest.values():
             data = read_json(f, AANInputError)
             metrics = data.get("metrics") if isinstance(data, dict) else None
@@ -155,7 +155,7 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
             nme = {("full" if k == "NME" else k.split("/", 1)[1]): 100 * v
                    for k, v in metrics.items() if k == "NME" or k.startswith("NME/")}
             dataset = str(data.get("dataset_name") or "?")
-            if is_synthetic_run(f, configs[-1] if configs else None):
+            if is_synthetic_run(f, cfg):
                 dataset = f"synthetic ({dataset} layout)"
             runs.append(Run(dataset, variant, str(data.get("norm_mode")), nme, f, note))
     return runs
