@@ -114,12 +114,11 @@ def face_id(faces: list[RealFace], i: int) -> str:
 
 
 def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of one box ``a`` (4,) with each of ``b`` (N, 4+)."""
-    b = np.asarray(b, np.float64).reshape(len(b), -1)[:, :4]
-    lt, rb = np.maximum(a[:2], b[:, :2]), np.minimum(a[2:4], b[:, 2:4])
-    inter = np.clip(rb - lt, 0, None).prod(1)
-    area = lambda x: (x[..., 2] - x[..., 0]) * (x[..., 3] - x[..., 1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
+    """IoU of one box ``a`` (4,) with each of ``b`` (N, 4+) (torchvision's ``box_iou``)."""
+    from torchvision.ops import box_iou
+
+    boxes = torch.as_tensor(np.asarray(b, np.float64).reshape(len(b), -1)[:, :4])
+    return box_iou(torch.as_tensor(np.asarray(a, np.float64)[None, :4]), boxes)[0].numpy()
 
 
 def match(truth: np.ndarray, detections: np.ndarray) -> np.ndarray | None:

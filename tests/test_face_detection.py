@@ -8,8 +8,10 @@ import sys
 import cv2
 import numpy as np
 import pytest
+import torch
 from conftest import REPO
 from mmengine.config import Config
+from torchvision.ops import box_iou
 
 from aan_components.inference.box_calibration import (
     LANDMARK_EXTENT,
@@ -29,11 +31,10 @@ from aan_core.input_errors import AANInputError
 CONFIG = str(REPO / "mm_configs" / "aan_300w.py")
 
 
-def _iou(a, b) -> float:
-    lt, rb = np.maximum(a[:2], b[:2]), np.minimum(a[2:4], b[2:4])
-    inter = float(np.clip(rb - lt, 0, None).prod())
-    area = lambda x: (x[2] - x[0]) * (x[3] - x[1])  # noqa: E731
-    return inter / (area(a) + area(b) - inter)
+def _best_iou(box, others) -> float:
+    """The largest IoU of ``box`` with any of ``others`` (torchvision's ``box_iou``)."""
+    return float(box_iou(torch.as_tensor(np.asarray(box, np.float64)[None, :4]),
+                         torch.as_tensor(np.asarray(others, np.float64)[:, :4])).max())
 
 
 def _fixture_faces(fixtures_dir):
@@ -75,7 +76,7 @@ def test_mtcnn_finds_both_faces_of_a_two_face_photo(fixtures_dir):
     assert (np.diff(boxes[:, 4]) <= 0).all()  # best first
     truth = landmark_extent_boxes(np.stack(points))
     for t in truth:
-        assert max(_iou(t, b) for b in boxes) >= 0.4
+        assert _best_iou(t, boxes) >= 0.4
     assert len(detector.detect(photo[::-1].copy())) < 2
 
 
@@ -122,8 +123,6 @@ def test_shipped_calibration_and_conventions():
 def initial_checkpoint(tmp_path_factory) -> str:
     """The 300W config's initial weights as a checkpoint (what detection is tested with does
     not depend on training; meta comes from the config)."""
-    import torch
-
     from aan_components.inference import load_pose_model
 
     path = tmp_path_factory.mktemp("ckpt") / "initial.pth"
@@ -154,7 +153,7 @@ def test_predict_a_photo_without_boxes_finds_its_faces(initial_checkpoint, fixtu
         assert 0.9 <= face["detector_score"] <= 1
         np.testing.assert_allclose(face["box"], cal.apply(np.array([face["detector_box"]]))[0],
                                    atol=0.01)
-        assert max(_iou(np.array(face["box"]), t) for t in truth) >= 0.4
+        assert _best_iou(face["box"], truth) >= 0.4
         assert np.array(face["keypoints"]).shape == (68, 2)
     # --no-calibration: the detector's boxes as they are, said so in the source
     aan(["predict", CONFIG, initial_checkpoint, str(tmp_path / "photo.jpg"), "--out", str(out),
@@ -168,8 +167,6 @@ def test_config_without_a_calibration_says_its_boxes_are_uncalibrated(fixtures_d
                                                                       capsys):
     """AFLW's annotator boxes have no fitted calibration: the detector's boxes are used as
     detected and the run says so once (never a silent reuse of another convention's)."""
-    import torch
-
     from aan_components.cli import main as aan
     from aan_components.inference import load_pose_model
 

@@ -174,10 +174,10 @@ class LandmarkPredictor:
                 if len(batch) == self.batch_size:
                     self._run(batch)
                     batch = []
-            if track and batch:
-                self._run(batch)
-                batch = []
-            if track:
+            if track:  # the next frame's boxes may come from this frame's landmarks
+                if batch:
+                    self._run(batch)
+                    batch = []
                 previous = (name, np.array([f.box for f in result.faces]).reshape(-1, 4),
                             np.array([f.keypoints for f in result.faces]))
             while pending and len(pending[0][0].faces) == pending[0][1]:
