@@ -51,7 +51,6 @@ class FaceFinder:
         calibration: Overrides the shipped calibration of ``detector`` to ``convention``;
             ``BoxCalibration()`` (identity) turns calibration off.
         detect_every: Frames between detections in a video (1: every frame).
-        max_faces: Keep at most this many faces per image (best scores first).
 
     Example:
         >>> class OneFace:
@@ -65,8 +64,7 @@ class FaceFinder:
     """
 
     def __init__(self, detector: FaceDetector, convention: str | None,
-                 calibration: BoxCalibration | None = None, detect_every: int = 1,
-                 max_faces: int | None = None) -> None:
+                 calibration: BoxCalibration | None = None, detect_every: int = 1) -> None:
         if detect_every < 1:
             raise ValueError(f"detect_every must be >= 1, got {detect_every}")
         self.detector = detector
@@ -74,7 +72,6 @@ class FaceFinder:
         self.calibration = (calibration if calibration is not None
                             else load_box_calibration(detector.name, convention))
         self.detect_every = int(detect_every)
-        self.max_faces = max_faces
         self._since_detection = 0
 
     @property
@@ -101,7 +98,7 @@ class FaceFinder:
             return FoundFaces(np.asarray(boxes, np.float32).reshape(-1, 4),
                              f"tracked from frame {name}")
         self._since_detection = 0
-        found = self.detector.detect(image)[:self.max_faces]
+        found = self.detector.detect(image)
         boxes = found[:, :4] if self.calibration is None else self.calibration.apply(found)
         return FoundFaces(np.asarray(boxes, np.float32).reshape(-1, 4), self.detection_source,
                          found)
