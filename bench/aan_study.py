@@ -21,6 +21,18 @@ cells, so the grid can be completed over several invocations.
     python bench/aan_study.py --preset cpu --resume      # reduced CPU grid (README)
     python bench/aan_study.py --tiny                     # smoke run (CI)
     python bench/aan_study.py --summarise bench/results/aan_study.json
+
+With ``--backbones`` (or a ``*_backbones`` preset) the grid is timm backbones x attention
+on/off (``--attention``) x head (``--heads aan linear``, see ``bench/timm_trainer.py``) x
+seeds, on the same crops with the same schedule, loss and metric; each run also records
+params, GFLOPs (``torch.utils.flop_counter.FlopCounterMode``, batch 1, multiply-add = 2
+FLOPs) and train / inference images/s measured in the same process. Results go to
+``bench/results/backbone_study.json``; all backbones train from scratch unless
+``--pretrained`` (timm's weights from the local cache or hub).
+
+    python bench/aan_study.py --preset cpu_backbones --resume          # README, this CPU
+    python bench/aan_study.py --device cuda --backbones --resume       # GPU grid (README)
+    python bench/aan_study.py --tiny --backbones                       # smoke run (CI)
 """
 
 from __future__ import annotations
@@ -29,6 +41,7 @@ import argparse
 import json
 import math
 import os
+import platform
 import statistics
 import sys
 import tempfile
@@ -37,10 +50,18 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
 from gpu_train import AANTrainer, SyntheticCrops, _worker_init, preprocess  # noqa: E402
+from timm_trainer import (  # noqa: E402
+    BRANCH_INPUT,
+    EMBEDDING_DIM,
+    FINAL_INPUT,
+    HEADS,
+    TimmLandmarkTrainer,
+)
 
 from aan_core.coordinate_regressor import regressor_input_cells  # noqa: E402
 from aan_core.face_metrics import inter_ocular, per_image_nme  # noqa: E402
@@ -64,21 +85,32 @@ PAPER_TABLE5_AFLW = {"aan": 1.73, "no_embedding": 1.78, "no_attention": 2.06, "n
 # The settings that define a comparable run; --resume refuses a file measured otherwise.
 PROTOCOL = ("size", "width", "iters", "batch", "lr", "weight_decay", "train_crops",
             "test_crops", "amp")
+BACKBONE_PROTOCOL = (*PROTOCOL, "kind", "pretrained")
 PRESETS = {
     # One H100/H200: full width (aan_300w.py), 128 px, bf16. Sized so that its grid (39
     # runs) stays within 8 min (README, "Table 5 on synthetic faces": an estimate, not yet
     # measured on a GPU; --resume completes it if not).
     "gpu": dict(size=128, width=1.0, iters=1000, batch=64, train_crops=16384,
-                test_crops=1024, threads=None),
+                test_crops=1024, threads=None, seeds=[0, 1, 2]),
     # This shared 2-core CPU: half width, 128 px, fp32, one thread (measured 6x faster than
     # two threads while other jobs share the cores); what README's table reports. Batch 8:
     # measured 2026-11-28, one run of 800 x 16 took > 7 min at the CPU share a niced job
     # gets here, too long for 24+ runs in the ~70 min available.
     "cpu": dict(size=128, width=0.5, iters=800, batch=8, train_crops=4096, test_crops=512,
-                threads=1),
+                threads=1, seeds=[0, 1, 2]),
+    # Backbone grid on one GPU: the gpu preset's budget and data, timm backbones at full
+    # size (README "Attention on timm backbones"; not yet run).
+    "gpu_backbones": dict(size=128, width=None, iters=1000, batch=64, train_crops=16384,
+                          test_crops=1024, threads=None, seeds=[0, 1]),
+    # Backbone grid on this shared 2-core CPU: the cpu preset's data (the same cached 4,096
+    # + 512 crops), batch and schedule, fewer iterations. Sized 2026-11-28 by a timing probe
+    # (batch 8, one thread: 0.15-0.45 s per training step for the four backbones with the
+    # AAN head) so that the 32 runs fit in ~55 min of a niced job's share of the CPU.
+    "cpu_backbones": dict(size=128, width=None, iters=200, batch=8, train_crops=4096,
+                          test_crops=512, threads=1, seeds=[0, 1]),
     # Smoke run: numbers mean nothing.
     "tiny": dict(size=64, width=0.125, iters=3, batch=2, train_crops=8, test_crops=4,
-                 threads=1),
+                 threads=1, seeds=[0]),
 }
 # The declared grid of a preset, in priority order (an interrupted grid keeps the first
 # groups complete): (heads, variants) groups, each run for every seed.
@@ -86,6 +118,12 @@ _CORE = [(["gap", "flatten"], TABLE5),
          (["gap", "flatten"], ["aan_no_branches", "no_attention_no_branches"]),
          (["flatten"], ["aan_four_pools"])]
 GRIDS = {"gpu": _CORE, "cpu": _CORE, "tiny": [(["gap", "flatten"], list(VARIANTS))]}
+# The declared backbone grids (x attention on/off x heads aan, linear x seeds).
+BACKBONES = {"gpu_backbones": ["resnet50", "convnext_tiny", "efficientnet_b0",
+                               "swin_tiny_patch4_window7_224"],
+             "cpu_backbones": ["resnet18", "convnext_atto", "efficientnet_b0", "regnetx_002"],
+             "tiny": ["regnetx_002", "convnext_atto"]}
+ATTENTION = {"on": True, "off": False}
 LEFT_EYE, RIGHT_EYE = 36, 45  # outer eye corners (iBUG 68-point layout)
 
 
@@ -125,11 +163,49 @@ def build(variant: str, head: str, width: float, size: int) -> AANTrainer:
                       **VARIANTS[variant][1])
 
 
-def train_and_test(variant: str, head: str, seed: int, data, args, device) -> dict:
-    """Train one cell for ``args.iters`` iterations, test it on the held-out crops."""
+def cell_key(row: dict) -> tuple:
+    """What identifies a run: (backbone, attention, head, seed) in a backbone grid,
+    (variant, head, seed) in a variant grid."""
+    if "backbone" in row:
+        return row["backbone"], row["attention"], row["head"], row["seed"]
+    return row["variant"], row["head"], row["seed"]
+
+
+def count_gflops(model: torch.nn.Module, size: int, device) -> float:
+    """GFLOPs of one ``predict`` at batch 1 (FlopCounterMode: matmuls and convolutions,
+    a multiply-add counted as 2 FLOPs; element-wise ops not counted)."""
+    x = torch.zeros(1, 3, size, size, device=device)
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model.predict(x)
+    return counter.get_total_flops() / 1e9
+
+
+def machine() -> dict:
+    """What ran the study: the GPU's name, or the CPU's model and logical CPU count."""
+    if torch.cuda.is_available():
+        return dict(kind="gpu", name=torch.cuda.get_device_name())
+    model = platform.processor()
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
+                 if line.startswith("model name")]
+        model = names[0] if names else model
+    return dict(kind="cpu", name=model, logical_cpus=os.cpu_count(),
+                load_average_at_start=os.getloadavg() if hasattr(os, "getloadavg") else None)
+
+
+def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
+    """Train one cell for ``args.iters`` iterations, test it on the held-out crops.
+
+    ``cell``: ``{variant, head}`` (AAN's network) or ``{backbone, attention, head}`` (a timm
+    backbone, :class:`TimmLandmarkTrainer`)."""
     train_x, train_y, test_x, test_y = data
     torch.manual_seed(seed)
-    model = build(variant, head, args.width, args.size).to(device)
+    if "backbone" in cell:
+        model = TimmLandmarkTrainer(cell["backbone"], cell["head"], cell["attention"],
+                                    args.size, pretrained=args.pretrained).to(device)
+    else:
+        model = build(cell["variant"], cell["head"], args.width, args.size).to(device)
     channels_last = True  # measured faster on the GPU and (10%) on this CPU
     model = model.to(memory_format=torch.channels_last)
     optim = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
@@ -154,19 +230,40 @@ def train_and_test(variant: str, head: str, seed: int, data, args, device) -> di
     seconds = time.perf_counter() - start
     model.eval()
     preds = []
+    sync()
+    infer_start = time.perf_counter()
     with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
         for i in range(0, len(test_x), 256):
             preds.append(model.predict(preprocess(test_x[i:i + 256], device,
                                                   channels_last)).float().cpu())
+    sync()
+    infer_seconds = time.perf_counter() - infer_start
     pred, gt = torch.cat(preds).numpy(), test_y.cpu().numpy()
     nme = per_image_nme(pred, gt, np.ones(gt.shape[:2]), inter_ocular(gt, LEFT_EYE, RIGHT_EYE))
     params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("branches"))
-    row = dict(variant=variant, head=head, seed=seed, nme_pct=float(np.nanmean(nme) * 100),
-               final_loss=float(loss.detach()), finite=math.isfinite(float(loss.detach())),
-               train_seconds=seconds, train_images_per_s=args.iters * args.batch / seconds,
-               inference_params_M=params / 1e6)
-    print(f"[study] {head:>10} {variant:<26} seed {seed}: NME {row['nme_pct']:.2f}%  "
-          f"({seconds:.0f} s, {row['train_images_per_s']:.0f} img/s)", flush=True)
+    nme_pct = float(np.nanmean(nme) * 100)
+    common = dict(seed=seed, nme_pct=nme_pct, final_loss=float(loss.detach()),
+                  finite=math.isfinite(float(loss.detach())), train_seconds=seconds)
+    if "backbone" not in cell:
+        row = dict(variant=cell["variant"], head=cell["head"], **common,
+                   train_images_per_s=args.iters * args.batch / seconds,
+                   inference_params_M=params / 1e6)
+        print(f"[study] {cell['head']:>10} {cell['variant']:<26} seed {seed}: NME "
+              f"{nme_pct:.2f}%  ({seconds:.0f} s, {row['train_images_per_s']:.0f} img/s)",
+              flush=True)
+        return row
+    row = dict(backbone=cell["backbone"], attention=cell["attention"], head=cell["head"],
+               **common, params=params, gflops=count_gflops(model, args.size, device),
+               train_ips=args.iters * args.batch / seconds,
+               infer_ips=len(test_x) / infer_seconds, infer_seconds=infer_seconds,
+               feature_maps=[list(s) for s in model.feature_sizes],
+               final_input=FINAL_INPUT[cell["head"]],
+               branch_input=BRANCH_INPUT if model.branches else None,
+               pretrained=args.pretrained)
+    print(f"[study] {cell['backbone']:>14} attention {'on ' if cell['attention'] else 'off'} "
+          f"{cell['head']:<6} seed {seed}: NME {nme_pct:.2f}%  ({seconds:.0f} s, "
+          f"{row['train_ips']:.1f} train / {row['infer_ips']:.0f} inference img/s, "
+          f"{params / 1e6:.2f} M, {row['gflops']:.3f} GFLOPs)", flush=True)
     return row
 
 
@@ -193,7 +290,90 @@ COLUMNS = [("head", "regressor input"), ("label", "variant"), ("NME", "NME % (me
            ("per_seed", "per seed"), ("paper", "paper Table 5, AFLW")]
 
 
+def _mean_sd(values: list[float]) -> tuple[float, float]:
+    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+
+def summarise_backbones(rows: list[dict]) -> list[dict]:
+    """Mean ± sd over seeds for every (backbone, head, attention) cell, in run order, with
+    its params, GFLOPs and the mean train / inference images/s of its runs."""
+    out = []
+    backbones = list(dict.fromkeys(r["backbone"] for r in rows))
+    heads = list(dict.fromkeys(r["head"] for r in rows))
+    cells = sorted(set((r["backbone"], r["head"], r["attention"]) for r in rows),
+                   key=lambda c: (backbones.index(c[0]), heads.index(c[1]), not c[2]))
+    for backbone, head, attention in cells:
+        runs = [r for r in rows if (r["backbone"], r["head"], r["attention"])
+                == (backbone, head, attention)]
+        vals = [r["nme_pct"] for r in runs]
+        mean, sd = _mean_sd(vals)
+        train_ips = statistics.fmean(r["train_ips"] for r in runs)
+        infer_ips = statistics.fmean(r["infer_ips"] for r in runs)
+        out.append(dict(backbone=backbone, head=head, attention=attention,
+                        attention_label="on" if attention else "off", nme_mean=mean,
+                        nme_sd=sd, NME=f"{mean:.2f} ± {sd:.2f}", seeds=[r["seed"] for r in runs],
+                        per_seed=", ".join(f"{v:.2f}" for v in vals),
+                        params_M=runs[0]["params"] / 1e6, gflops=runs[0]["gflops"],
+                        train_ips=train_ips, infer_ips=infer_ips,
+                        params_label=f"{runs[0]['params'] / 1e6:.3f}",
+                        gflops_label=f"{runs[0]['gflops']:.3f}",
+                        train_label=f"{train_ips:.1f}", infer_label=f"{infer_ips:.0f}"))
+    return out
+
+
+def backbone_verdicts(summary: list[dict]) -> list[dict]:
+    """Attention on minus off, for every (backbone, head) with both cells: the NME
+    difference, next to the seed spread (sum of the two sds). ``helps`` / ``hurts`` only
+    when the difference exceeds that spread, else ``within seed spread``; no verdict from
+    a cell with one seed (no spread to compare with)."""
+    cells = {(s["backbone"], s["head"], s["attention"]): s for s in summary}
+    out = []
+    for backbone, head in dict.fromkeys((s["backbone"], s["head"]) for s in summary):
+        on, off = cells.get((backbone, head, True)), cells.get((backbone, head, False))
+        if on is None or off is None:
+            continue
+        delta = on["nme_mean"] - off["nme_mean"]
+        spread = on["nme_sd"] + off["nme_sd"]
+        verdict = ("no verdict (one seed)" if min(len(on["seeds"]), len(off["seeds"])) < 2
+                   else "within seed spread" if abs(delta) <= spread
+                   else "helps" if delta < 0 else "hurts")
+        out.append(dict(backbone=backbone, head=head, attention_delta_nme=delta,
+                        seed_spread=spread, attention=verdict,
+                        delta_label=f"{delta:+.2f}", spread_label=f"{spread:.2f}"))
+    return out
+
+
+BACKBONE_COLUMNS = [("backbone", "backbone"), ("head", "head"),
+                    ("attention_label", "attention"), ("NME", "NME % (mean ± sd)"),
+                    ("per_seed", "per seed"), ("params_label", "params (M)"),
+                    ("gflops_label", "GFLOPs"), ("train_label", "train img/s"),
+                    ("infer_label", "inference img/s")]
+VERDICT_COLUMNS = [("backbone", "backbone"), ("head", "head"),
+                   ("delta_label", "attention on - off (NME %)"),
+                   ("spread_label", "seed spread (sd on + sd off)"),
+                   ("attention", "attention")]
+
+
+def report_backbones(payload: dict, out: Path) -> None:
+    rows = payload["runs"]
+    summary = summarise_backbones(rows)
+    verdicts = backbone_verdicts(summary)
+    table = markdown_table(summary, BACKBONE_COLUMNS)
+    reading = markdown_table(verdicts, VERDICT_COLUMNS)
+    p = payload["protocol"]
+    print(f"\nEqual budget: {p['iters']} iterations x {p['batch']}, {p['size']} px, "
+          f"{p['train_crops']} training / {p['test_crops']} test crops, "
+          f"{'pretrained' if p['pretrained'] else 'from scratch'}, device "
+          f"{payload['device']}\n")
+    print(table + "\n\n" + reading)
+    write_json(out, {**payload, "summary": summary, "verdicts": verdicts, "table": table,
+                     "reading": reading})
+
+
 def report(payload: dict, out: Path) -> None:
+    if payload["protocol"].get("kind") == "backbones":
+        report_backbones(payload, out)
+        return
     rows = payload["runs"]
     summary = summarise(rows)
     table = markdown_table(summary, COLUMNS)
@@ -221,15 +401,16 @@ def merge(paths: list[Path], out: Path) -> None:
     its first run) and report them as one."""
     payloads = [json.loads(p.read_text()) for p in paths]
     first = payloads[0]
+    keys = BACKBONE_PROTOCOL if first["protocol"].get("kind") == "backbones" else PROTOCOL
     for path, other in zip(paths[1:], payloads[1:], strict=True):
-        differ = [k for k in PROTOCOL if other["protocol"].get(k) != first["protocol"].get(k)]
+        differ = [k for k in keys if other["protocol"].get(k) != first["protocol"].get(k)]
         if differ:
             sys.exit(f"--merge: {path} was measured with another protocol than {paths[0]} "
                      f"({', '.join(differ)})")
     rows, seen = [], set()
     for payload in payloads:
         for row in payload["runs"]:
-            if (key := (row["variant"], row["head"], row["seed"])) not in seen:
+            if (key := cell_key(row)) not in seen:
                 seen.add(key)
                 rows.append(row)
     protocol = {**first["protocol"], "grid": [g for p in payloads for g in p["protocol"]["grid"]],
@@ -243,14 +424,25 @@ def main() -> None:
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--preset", choices=list(PRESETS), default=None,
-                        help="budget and scale (default: gpu with --device cuda, else cpu)")
+                        help="budget and scale (default: gpu with --device cuda, else cpu; "
+                             "gpu_backbones / cpu_backbones with --backbones)")
     parser.add_argument("--tiny", action="store_true", help="smoke run (numbers mean nothing)")
+    parser.add_argument("--backbones", nargs="*", default=None, metavar="TIMM_NAME",
+                        help="a grid of timm backbones x --attention x --heads (aan, linear); "
+                             "no names: the preset's declared backbones")
+    parser.add_argument("--attention", nargs="+", default=None, choices=list(ATTENTION),
+                        help="backbone grid: attention on, off or both (default both)")
+    parser.add_argument("--pretrained", action="store_true",
+                        help="backbone grid: start from timm's weights (local cache or hub) "
+                             "instead of from scratch")
     parser.add_argument("--heads", nargs="+", default=None,
                         help="alone: run only these heads of the preset's declared grid (one "
                              "process per head, each with its own --out, then --merge); with "
-                             "--variants: the grid heads x variants")
+                             "--variants: the grid heads x variants; with --backbones: aan "
+                             "and/or linear")
     parser.add_argument("--variants", nargs="+", default=None, choices=list(VARIANTS))
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=None,
+                        help="default: the preset's seeds")
     for key in ("size", "iters", "batch", "train_crops", "test_crops", "threads"):
         parser.add_argument(f"--{key.replace('_', '-')}", type=int, default=None)
     parser.add_argument("--width", type=float, default=None, help="channel width factor")
@@ -273,29 +465,57 @@ def main() -> None:
         report(json.loads(args.summarise.read_text()), args.summarise)
         return
     if args.merge is not None:
-        merge(args.merge, args.out or RESULTS / "aan_study.json")
+        kind = json.loads(args.merge[0].read_text())["protocol"].get("kind")
+        merge(args.merge, args.out or RESULTS / ("backbone_study.json" if kind == "backbones"
+                                                 else "aan_study.json"))
         return
-    preset = "tiny" if args.tiny else args.preset or ("gpu" if args.device == "cuda" else "cpu")
+    backbone_grid = args.backbones is not None or (args.preset or "").endswith("_backbones")
+    if args.tiny:
+        preset = "tiny"
+    else:
+        preset = args.preset or ("gpu" if args.device == "cuda" else "cpu") + (
+            "_backbones" if backbone_grid else "")
     for key, value in PRESETS[preset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     if args.tiny:
         args.seeds, args.workers = args.seeds[:1], 0
         args.cache_dir = Path(tempfile.mkdtemp())
+    name = "backbone_study" if backbone_grid else "aan_study"
     if args.out is None:
-        args.out = (Path(tempfile.mkdtemp()) / "aan_study_tiny.json" if args.tiny
-                    else RESULTS / "aan_study.json")
-    if args.variants is None:
-        grid = [([h for h in heads if args.heads is None or h in args.heads], variants)
-                for heads, variants in GRIDS[preset]]
-        grid = [(heads, variants) for heads, variants in grid if heads]
+        args.out = (Path(tempfile.mkdtemp()) / f"{name}_tiny.json" if args.tiny
+                    else RESULTS / f"{name}.json")
+    if backbone_grid:
+        if args.variants is not None:
+            parser.error("--variants is for AAN's own network; a --backbones grid varies "
+                         "--attention and --heads")
+        backbones = args.backbones or BACKBONES.get(preset) or BACKBONES["cpu_backbones"]
+        heads = args.heads or list(HEADS)
+        for head in heads:
+            if head not in HEADS:
+                parser.error(f"--heads {head}: a backbone grid's heads are {', '.join(HEADS)}")
+        attention = args.attention or list(ATTENTION)
+        grid = [dict(backbones=backbones, attention=attention, heads=heads)]
+        plan = [(dict(backbone=b, attention=ATTENTION[a], head=h), s) for s in args.seeds
+                for b in backbones for a in attention for h in heads]
     else:
-        grid = [(args.heads or ["gap"], args.variants or TABLE5)]
-    for head in {h for heads, _ in grid for h in heads}:
-        try:
-            parse_head(head)
-        except ValueError as err:
-            parser.error(f"--heads {head}: {err}")
+        if args.attention is not None or args.pretrained:
+            parser.error("--attention and --pretrained are for a --backbones grid")
+        if args.variants is None:
+            grid = [([h for h in heads if args.heads is None or h in args.heads], variants)
+                    for heads, variants in GRIDS[preset]]
+            grid = [(heads, variants) for heads, variants in grid if heads]
+        else:
+            grid = [(args.heads or ["gap"], args.variants or TABLE5)]
+        for head in {h for heads, _ in grid for h in heads}:
+            try:
+                parse_head(head)
+            except ValueError as err:
+                parser.error(f"--heads {head}: {err}")
+        # group by group, seed-major within a group: an interrupted grid has its first
+        # groups complete and every cell of a group at the same number of seeds
+        plan = [(dict(variant=v, head=h), s) for heads, variants in grid for s in args.seeds
+                for h in heads for v in variants]
     device = torch.device(args.device)
     args.amp = device.type == "cuda"
     if args.threads:
@@ -303,7 +523,16 @@ def main() -> None:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
+    keys = BACKBONE_PROTOCOL if backbone_grid else PROTOCOL
     protocol = {k: getattr(args, k) for k in PROTOCOL}
+    if backbone_grid:
+        protocol.update(kind="backbones", pretrained=args.pretrained,
+                        heads={"aan": f"cosine embedding {EMBEDDING_DIM} + linear on the "
+                                      f"{FINAL_INPUT['aan']}ed last map; a linear branch on "
+                                      f"every feature_info map ({BRANCH_INPUT}), training "
+                                      f"only",
+                               "linear": "global average pooling of the last map + one linear "
+                                         "layer"})
     protocol.update(preset=preset, seeds=args.seeds, grid=grid,
                     schedule="Adam, lr x0.1 at 50% and 80% of the iterations",
                     loss="L2 at the EuclideanLoss scale, final + every branch (weights 1)",
@@ -313,7 +542,7 @@ def main() -> None:
     rows: list[dict] = []
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text())
-        differ = [k for k in PROTOCOL if old.get("protocol", {}).get(k) != protocol[k]]
+        differ = [k for k in keys if old.get("protocol", {}).get(k) != protocol[k]]
         if differ:
             sys.exit(f"--resume: {args.out} was measured with another protocol ("
                      + ", ".join(f"{k}={old['protocol'].get(k)} vs {protocol[k]}"
@@ -327,17 +556,16 @@ def main() -> None:
     data = tuple(t.to(device) for t in (*train, *test))
     print(f"[study] {args.train_crops} + {args.test_crops} crops of {args.size} px ready in "
           f"{time.perf_counter() - t0:.1f} s on {name}", flush=True)
-    done = {(r["variant"], r["head"], r["seed"]) for r in rows}
-    # group by group, seed-major within a group: an interrupted grid has its first groups
-    # complete and every cell of a group at the same number of seeds
-    plan = [(v, h, s) for heads, variants in grid for s in args.seeds for h in heads
-            for v in variants]
-    payload = dict(benchmark="aan_study", device=name, protocol=protocol,
-                   environment=environment(), runs=rows)
-    for variant, head, seed in plan:
-        if (variant, head, seed) in done:
+    done = {cell_key(r) for r in rows}
+    payload = dict(benchmark="backbone_study" if backbone_grid else "aan_study", device=name,
+                   protocol=protocol, environment=environment(), runs=rows)
+    if backbone_grid:
+        payload["machine"] = machine()
+    write_json(args.out, {**payload, "partial": True})  # the declaration, before any run
+    for cell, seed in plan:
+        if cell_key({**cell, "seed": seed}) in done:
             continue
-        rows.append(train_and_test(variant, head, seed, data, args, device))
+        rows.append(train_and_test(cell, seed, data, args, device))
         write_json(args.out, {**payload, "partial": True})
     report({**payload, "partial": False}, args.out)
 

@@ -93,8 +93,20 @@ class AANTrainer(nn.Module):
         if self.branches:  # no branches: the "w/o intermediate supervision" ablation
             preds += [(w, b(f)) for w, b, f in zip(self.branch_weights, self.branches, feats,
                                                    strict=True)]
-        # EuclideanLoss scale: sum over points and coordinates / (2 * batch), per prediction
-        return sum(w * ((p.float() - target) ** 2).sum() / (2 * len(x)) for w, p in preds)
+        return landmark_loss(preds, target)
+
+
+def landmark_loss(predictions: list[tuple[float, torch.Tensor]],
+                  target: torch.Tensor) -> torch.Tensor:
+    """Caffe's EuclideanLoss scale (sum over points and coordinates / (2 * batch)), summed
+    over weighted predictions.
+
+    Shape:
+        - predictions: (weight, :math:`(B, K, 2)`) pairs
+        - target: :math:`(B, K, 2)`
+    """
+    return sum(w * ((p.float() - target) ** 2).sum() / (2 * len(target))
+               for w, p in predictions)
 
 
 class SyntheticCrops(torch.utils.data.Dataset):
