@@ -13,7 +13,6 @@ from conftest import REPO
 @pytest.mark.parametrize("script,keys", [
     ("synthetic_data_speed.py", {"render_images_per_s", "train_images_per_s"}),
     ("synthetic_ablation.py", {"runs", "summary", "paper_order_holds"}),
-    ("backbone_comparison.py", {"runs", "summary"}),
     ("cpu_speed.py", {"inference", "ratios", "train_images_per_s", "gemm_gflops"}),
     ("gpu_train.py", {"runs", "device"}),
     ("regressor_input_speed.py", {"rows"}),

@@ -1,0 +1,171 @@
+"""The timm-backbone grid of bench/aan_study.py (issue 16): its network, its counting and
+its tiny path end to end (no timing is asserted)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+import torch
+from conftest import REPO
+from torch import nn
+
+sys.path.insert(0, str(REPO / "bench"))
+import aan_study  # noqa: E402
+import timm_trainer  # noqa: E402
+from gpu_train import landmark_loss  # noqa: E402
+from timm_trainer import TimmLandmarkTrainer  # noqa: E402
+
+
+def _study(*args):
+    return subprocess.run([sys.executable, str(REPO / "bench" / "aan_study.py"), "--tiny",
+                           *args], capture_output=True, text=True, timeout=600)
+
+
+def test_tiny_backbone_grid_resume_and_protocol(tmp_path):
+    """The CI path: one JSON row per (backbone, attention, head, seed) with NME, params,
+    GFLOPs and both images/s; --resume runs only the missing cells (catches a cell key
+    without ``attention``, which would skip the attention-off cells) and refuses a file
+    measured with another protocol (here from scratch vs --pretrained)."""
+    out = tmp_path / "backbones.json"
+    first = _study("--backbones", "regnetx_002", "--heads", "linear", "--out", str(out))
+    assert first.returncode == 0, first.stderr[-3000:]
+    payload = json.loads(out.read_text())
+    p = payload["protocol"]
+    assert p["kind"] == "backbones" and p["pretrained"] is False and p["seeds"] == [0]
+    assert payload["machine"]["kind"] == "cpu" and payload["partial"] is False
+    runs = payload["runs"]
+    assert [(r["backbone"], r["attention"], r["head"], r["seed"]) for r in runs] == [
+        ("regnetx_002", True, "linear", 0), ("regnetx_002", False, "linear", 0)]
+    for r in runs:
+        assert r["nme_pct"] > 0 and r["params"] > 0 and r["gflops"] > 0
+        assert r["train_ips"] > 0 and r["infer_ips"] > 0 and r["branch_input"] is None
+    # attention on adds the gate's weights on the one extracted map
+    assert runs[0]["params"] > runs[1]["params"]
+    again = _study("--backbones", "regnetx_002", "--out", str(out), "--resume")
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert "resuming: 2 finished runs" in again.stdout
+    assert again.stdout.count("[study]    regnetx_002") == 2  # only the two aan cells ran
+    runs = json.loads(out.read_text())["runs"]
+    assert runs[:2] == payload["runs"] and {r["head"] for r in runs[2:]} == {"aan"}
+    assert all(r["branch_input"] == "grid4" for r in runs[2:])
+    assert "| regnetx_002 | aan | on |" in json.loads(out.read_text())["table"]
+    clash = _study("--backbones", "regnetx_002", "--out", str(out), "--resume",
+                   "--pretrained")
+    assert clash.returncode != 0 and "pretrained=False vs True" in clash.stderr
+
+
+def test_backbone_grid_rejects_variant_heads():
+    """A Table 5 regressor input (``gap``) is not a backbone grid head: exit 2, one line."""
+    proc = _study("--backbones", "regnetx_002", "--heads", "gap")
+    assert proc.returncode == 2
+    assert "--heads gap: a backbone grid's heads are aan, linear" in proc.stderr
+    assert "Traceback" not in proc.stderr
+
+
+def test_aan_head_reads_every_feature_map_and_sums_their_losses():
+    """The 'aan' head: embedding on the flattened last map, a branch per feature_info map,
+    loss = final + every branch. Catches a dropped branch loss or a head on the wrong map."""
+    model = TimmLandmarkTrainer("resnet18", "aan", attention=True, size=64)
+    channels = model.features.out_channels
+    assert len(model.branches) == len(channels) == 5
+    assert model.head.regressor_input == "flatten" and model.head.feature_size == (2, 2)
+    assert model.head.in_channels == channels[-1] == 512
+    assert isinstance(model.head.embedding, nn.Module) and not isinstance(
+        model.head.embedding, nn.Identity)
+    x, target = torch.randn(2, 3, 64, 64), torch.rand(2, 68, 2)
+    model.eval()  # BN fixed: the same maps for the loss and for the check
+    loss = model(x, target)
+    feats = model.features(x)
+    expected = landmark_loss([(1.0, model.head(feats[-1]))]
+                             + [(1.0, b(f)) for b, f in zip(model.branches, feats,
+                                                            strict=True)], target)
+    torch.testing.assert_close(loss, expected)
+    assert loss > landmark_loss([(1.0, model.predict(x))], target)
+    assert model.predict(x).shape == (2, 68, 2)
+    assert all(m is not None for m in model.features.attention_maps)
+
+
+def test_linear_head_reads_only_the_last_map():
+    """The 'linear' head: pooled last map, one linear layer, no branches, only the last
+    level extracted (so attention gates that map alone)."""
+    model = TimmLandmarkTrainer("resnet18", "linear", attention=False, size=64)
+    assert model.features.out_channels == (512,) and len(model.branches) == 0
+    assert isinstance(model.head.embedding, nn.Identity) and model.head.regressor_input == "gap"
+    assert all(g.attention is None for g in model.features.gates)
+    x = torch.randn(2, 3, 64, 64)
+    assert model(x, torch.rand(2, 68, 2)).ndim == 0
+    with pytest.raises(ValueError, match="head must be one of"):
+        TimmLandmarkTrainer("resnet18", "cosine", attention=True, size=64)
+
+
+def test_fixed_size_transformer_gets_the_crop_size(monkeypatch):
+    """A ViT is built for 224 px: without ``img_size`` from ``timm_kwargs_for`` it refuses
+    a 64 px crop (checked by forcing the kwargs empty)."""
+    assert timm_trainer.timm_kwargs_for("vit_tiny_patch16_224", 64) == {"img_size": 64}
+    assert timm_trainer.timm_kwargs_for("resnet18", 64) == {}
+    model = TimmLandmarkTrainer("vit_tiny_patch16_224", "aan", attention=True, size=64)
+    assert model.predict(torch.randn(1, 3, 64, 64)).shape == (1, 68, 2)
+    monkeypatch.setattr(timm_trainer, "timm_kwargs_for", lambda backbone, size: {})
+    with pytest.raises(Exception, match="224"):
+        TimmLandmarkTrainer("vit_tiny_patch16_224", "aan", attention=True, size=64)
+
+
+def test_pretrained_weights_are_kept(monkeypatch):
+    """``pretrained=True`` loads timm's weights and the trainer (wrapping, head sizing by a
+    dry forward) leaves them and BN's statistics as loaded. A stand-in loader writes known
+    values (no download); catches a re-initialised backbone or a dry forward in train mode
+    (it would move BN's running statistics)."""
+    import timm.models._builder as builder
+
+    def load_known_values(model, *args, **kwargs):
+        with torch.no_grad():
+            for p in model.parameters():
+                p.fill_(0.125)
+            for b in model.buffers():
+                if b.is_floating_point():
+                    b.fill_(0.25)
+
+    monkeypatch.setattr(builder, "load_pretrained", load_known_values)
+    model = TimmLandmarkTrainer("resnet18", "aan", attention=True, size=64, pretrained=True)
+    backbone = model.features.features
+    assert all(torch.all(p == 0.125) for p in backbone.parameters())
+    assert all(torch.all(b == 0.25) for b in backbone.buffers() if b.is_floating_point())
+    scratch = TimmLandmarkTrainer("resnet18", "aan", attention=True, size=64)
+    assert not all(torch.all(p == 0.125) for p in scratch.features.features.parameters())
+
+
+def test_gflops_count_multiply_adds_twice():
+    """A 1x1 convolution 3 -> 4 on a 2x2 crop is 48 multiply-adds = 96 FLOPs (catches a
+    count in MACs, fvcore's convention)."""
+
+    class Probe(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.conv = nn.Conv2d(3, 4, 1, bias=False)
+
+        def predict(self, x):
+            return self.conv(x)
+
+    assert aan_study.count_gflops(Probe(), 2, torch.device("cpu")) == pytest.approx(96e-9)
+
+
+def test_attention_verdict_weighs_the_difference_against_seed_spread():
+    """helps / hurts only beyond the seeds' spread; catches a flipped sign (on - off)."""
+    def cell(head, attention, vals):
+        mean, sd = aan_study._mean_sd(vals)
+        return dict(backbone="b", head=head, attention=attention, nme_mean=mean, nme_sd=sd,
+                    seeds=list(range(len(vals))))
+
+    summary = [cell("aan", True, [10.0, 10.2]), cell("aan", False, [12.0, 12.2]),
+               cell("linear", True, [20.0, 21.0]), cell("linear", False, [20.5, 21.5]),
+               cell("one", True, [5.0]), cell("one", False, [9.0])]
+    verdicts = {v["head"]: v for v in aan_study.backbone_verdicts(summary)}
+    assert verdicts["aan"]["attention"] == "helps"
+    assert verdicts["aan"]["attention_delta_nme"] == pytest.approx(-2.0)
+    assert verdicts["linear"]["attention"] == "within seed spread"
+    assert verdicts["one"]["attention"] == "no verdict (one seed)"
+    swapped = [dict(c, attention=not c["attention"]) for c in summary[:2]]
+    assert aan_study.backbone_verdicts(swapped)[0]["attention"] == "hurts"
