@@ -103,11 +103,12 @@ PRESETS = {
     "gpu_backbones": dict(size=128, width=None, iters=1000, batch=64, train_crops=16384,
                           test_crops=1024, threads=None, seeds=[0, 1]),
     # Backbone grid on this shared 2-core CPU: the cpu preset's data (the same cached 4,096
-    # + 512 crops), batch and schedule, fewer iterations (300, not 800). Sized 2026-11-28 by
-    # a timing probe (batch 8, one thread: 0.15-0.45 s per training step for the four
-    # backbones with the AAN head) so that the 32 runs fit in ~60-80 min of a niced job's
-    # share of the CPU.
-    "cpu_backbones": dict(size=128, width=None, iters=300, batch=8, train_crops=4096,
+    # + 512 crops), batch and schedule, fewer iterations (200, not 800). Sized 2026-11-28:
+    # a timing probe gave 0.15-0.45 s per training step (batch 8, one thread, the four
+    # backbones with the AAN head), but the first grid run at 300 iterations (resnet18)
+    # took 236 s + 16 s of testing at the CPU share a niced job got, which would have put
+    # the 32 runs past the ~95 min available; 200 iterations bring them to ~70 min.
+    "cpu_backbones": dict(size=128, width=None, iters=200, batch=8, train_crops=4096,
                           test_crops=512, threads=1, seeds=[0, 1]),
     # Smoke run: numbers mean nothing.
     "tiny": dict(size=64, width=0.125, iters=3, batch=2, train_crops=8, test_crops=4,

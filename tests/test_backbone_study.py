@@ -30,28 +30,31 @@ def test_tiny_backbone_grid_resume_and_protocol(tmp_path):
     without ``attention``, which would skip the attention-off cells) and refuses a file
     measured with another protocol (here from scratch vs --pretrained)."""
     out = tmp_path / "backbones.json"
-    first = _study("--backbones", "regnetx_002", "--heads", "linear", "--out", str(out))
+    first = _study("--backbones", "regnetx_002", "--heads", "linear", "--attention", "on",
+                   "--out", str(out))
     assert first.returncode == 0, first.stderr[-3000:]
     payload = json.loads(out.read_text())
     p = payload["protocol"]
     assert p["kind"] == "backbones" and p["pretrained"] is False and p["seeds"] == [0]
     assert payload["machine"]["kind"] == "cpu" and payload["partial"] is False
-    runs = payload["runs"]
-    assert [(r["backbone"], r["attention"], r["head"], r["seed"]) for r in runs] == [
-        ("regnetx_002", True, "linear", 0), ("regnetx_002", False, "linear", 0)]
-    for r in runs:
-        assert r["nme_pct"] > 0 and r["params"] > 0 and r["gflops"] > 0
-        assert r["train_ips"] > 0 and r["infer_ips"] > 0 and r["branch_input"] is None
-    # attention on adds the gate's weights on the one extracted map
-    assert runs[0]["params"] > runs[1]["params"]
+    assert [(r["backbone"], r["attention"], r["head"], r["seed"]) for r in payload["runs"]
+            ] == [("regnetx_002", True, "linear", 0)]
     again = _study("--backbones", "regnetx_002", "--out", str(out), "--resume")
     assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming: 2 finished runs" in again.stdout
-    assert again.stdout.count("[study]    regnetx_002") == 2  # only the two aan cells ran
-    runs = json.loads(out.read_text())["runs"]
-    assert runs[:2] == payload["runs"] and {r["head"] for r in runs[2:]} == {"aan"}
-    assert all(r["branch_input"] == "grid4" for r in runs[2:])
-    assert "| regnetx_002 | aan | on |" in json.loads(out.read_text())["table"]
+    assert "resuming: 1 finished runs" in again.stdout
+    assert again.stdout.count("[study]    regnetx_002") == 3  # only the missing cells ran
+    done = json.loads(out.read_text())
+    runs = {(r["attention"], r["head"]): r for r in done["runs"]}
+    assert done["runs"][0] == payload["runs"][0] and len(done["runs"]) == 4
+    assert set(runs) == {(True, "linear"), (False, "linear"), (True, "aan"), (False, "aan")}
+    for r in runs.values():
+        assert r["nme_pct"] > 0 and r["params"] > 0 and r["gflops"] > 0
+        assert r["train_ips"] > 0 and r["infer_ips"] > 0
+        assert r["branch_input"] == ("grid4" if r["head"] == "aan" else None)
+    # attention on adds the gates' weights; the aan head adds the embedding
+    assert runs[True, "linear"]["params"] > runs[False, "linear"]["params"]
+    assert runs[False, "aan"]["params"] > runs[False, "linear"]["params"]
+    assert "| regnetx_002 | aan | on |" in done["table"]
     clash = _study("--backbones", "regnetx_002", "--out", str(out), "--resume",
                    "--pretrained")
     assert clash.returncode != 0 and "pretrained=False vs True" in clash.stderr
