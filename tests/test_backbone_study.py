@@ -4,7 +4,6 @@ its tiny path end to end (no timing is asserted)."""
 from __future__ import annotations
 
 import json
-import subprocess
 import sys
 
 import pytest
@@ -19,30 +18,38 @@ from gpu_train import landmark_loss  # noqa: E402
 from timm_trainer import TimmLandmarkTrainer  # noqa: E402
 
 
-def _study(*args):
-    return subprocess.run([sys.executable, str(REPO / "bench" / "aan_study.py"), "--tiny",
-                           *args], capture_output=True, text=True, timeout=600)
+@pytest.fixture
+def study(monkeypatch, capsys):
+    """Run ``aan_study.py --tiny ARGS`` in this process (no interpreter start per call);
+    returns its stdout. The study sets torch's thread count: restored afterwards."""
+    threads = torch.get_num_threads()
+
+    def run(*args: str) -> str:
+        monkeypatch.setattr(sys, "argv", ["aan_study.py", "--tiny", *args])
+        aan_study.main()
+        return capsys.readouterr().out
+
+    yield run
+    torch.set_num_threads(threads)
 
 
-def test_tiny_backbone_grid_resume_and_protocol(tmp_path):
+def test_tiny_backbone_grid_resume_and_protocol(tmp_path, study):
     """The CI path: one JSON row per (backbone, attention, head, seed) with NME, params,
     GFLOPs and both images/s; --resume runs only the missing cells (catches a cell key
     without ``attention``, which would skip the attention-off cells) and refuses a file
     measured with another protocol (here from scratch vs --pretrained)."""
     out = tmp_path / "backbones.json"
-    first = _study("--backbones", "regnetx_002", "--heads", "linear", "--attention", "on",
-                   "--out", str(out))
-    assert first.returncode == 0, first.stderr[-3000:]
+    study("--backbones", "regnetx_002", "--heads", "linear", "--attention", "on", "--out",
+          str(out))
     payload = json.loads(out.read_text())
     p = payload["protocol"]
     assert p["kind"] == "backbones" and p["pretrained"] is False and p["seeds"] == [0]
     assert payload["machine"]["kind"] == "cpu" and payload["partial"] is False
     assert [(r["backbone"], r["attention"], r["head"], r["seed"]) for r in payload["runs"]
             ] == [("regnetx_002", True, "linear", 0)]
-    again = _study("--backbones", "regnetx_002", "--out", str(out), "--resume")
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert "resuming: 1 finished runs" in again.stdout
-    assert again.stdout.count("[study]    regnetx_002") == 3  # only the missing cells ran
+    again = study("--backbones", "regnetx_002", "--out", str(out), "--resume")
+    assert "resuming: 1 finished runs" in again
+    assert again.count("[study]    regnetx_002") == 3  # only the missing cells ran
     done = json.loads(out.read_text())
     runs = {(r["attention"], r["head"]): r for r in done["runs"]}
     assert done["runs"][0] == payload["runs"][0] and len(done["runs"]) == 4
@@ -55,17 +62,16 @@ def test_tiny_backbone_grid_resume_and_protocol(tmp_path):
     assert runs[True, "linear"]["params"] > runs[False, "linear"]["params"]
     assert runs[False, "aan"]["params"] > runs[False, "linear"]["params"]
     assert "| regnetx_002 | aan | on |" in done["table"]
-    clash = _study("--backbones", "regnetx_002", "--out", str(out), "--resume",
-                   "--pretrained")
-    assert clash.returncode != 0 and "pretrained=False vs True" in clash.stderr
+    with pytest.raises(SystemExit, match="pretrained=False vs True"):
+        study("--backbones", "regnetx_002", "--out", str(out), "--resume", "--pretrained")
 
 
-def test_backbone_grid_rejects_variant_heads():
+def test_backbone_grid_rejects_variant_heads(study, capsys):
     """A Table 5 regressor input (``gap``) is not a backbone grid head: exit 2, one line."""
-    proc = _study("--backbones", "regnetx_002", "--heads", "gap")
-    assert proc.returncode == 2
-    assert "--heads gap: a backbone grid's heads are aan, linear" in proc.stderr
-    assert "Traceback" not in proc.stderr
+    with pytest.raises(SystemExit) as exit_:
+        study("--backbones", "regnetx_002", "--heads", "gap")
+    assert exit_.value.code == 2
+    assert "--heads gap: a backbone grid's heads are aan, linear" in capsys.readouterr().err
 
 
 def test_aan_head_reads_every_feature_map_and_sums_their_losses():
