@@ -182,10 +182,10 @@ def count_gflops(model: torch.nn.Module, size: int, device) -> float:
     return counter.get_total_flops() / 1e9
 
 
-def machine() -> dict:
+def machine(device: torch.device) -> dict:
     """What ran the study: the GPU's name, or the CPU's model and logical CPU count."""
-    if torch.cuda.is_available():
-        return dict(kind="gpu", name=torch.cuda.get_device_name())
+    if device.type == "cuda":
+        return dict(kind="gpu", name=torch.cuda.get_device_name(device))
     model = platform.processor()
     cpuinfo = Path("/proc/cpuinfo")
     if cpuinfo.is_file():
@@ -562,7 +562,7 @@ def main() -> None:
     payload = dict(benchmark="backbone_study" if backbone_grid else "aan_study", device=name,
                    protocol=protocol, environment=environment(), runs=rows)
     if backbone_grid:
-        payload["machine"] = machine()
+        payload["machine"] = machine(device)
     write_json(args.out, {**payload, "partial": True})  # the declaration, before any run
     for cell, seed in plan:
         if cell_key({**cell, "seed": seed}) in done:
