@@ -182,6 +182,19 @@ def count_gflops(model: torch.nn.Module, size: int, device) -> float:
     return counter.get_total_flops() / 1e9
 
 
+def mean_shape_nme(train_points: torch.Tensor, test_points: torch.Tensor) -> float:
+    """NME (%) of predicting the training set's mean shape for every test face: the level
+    a regressor that ignores its image reaches (same metric as the runs).
+
+    Shape:
+        - train_points: :math:`(N, K, 2)`, test_points: :math:`(M, K, 2)`
+    """
+    gt = test_points.cpu().numpy()
+    pred = np.broadcast_to(train_points.float().mean(0).cpu().numpy(), gt.shape)
+    nme = per_image_nme(pred, gt, np.ones(gt.shape[:2]), inter_ocular(gt, LEFT_EYE, RIGHT_EYE))
+    return float(np.nanmean(nme) * 100)
+
+
 def machine(device: torch.device) -> dict:
     """What ran the study: the GPU's name, or the CPU's model and logical CPU count."""
     if device.type == "cuda":
@@ -366,7 +379,8 @@ def report_backbones(payload: dict, out: Path) -> None:
     print(f"\nEqual budget: {p['iters']} iterations x {p['batch']}, {p['size']} px, "
           f"{p['train_crops']} training / {p['test_crops']} test crops, "
           f"{'pretrained' if p['pretrained'] else 'from scratch'}, device "
-          f"{payload['device']}\n")
+          f"{payload['device']}; the training mean shape scores "
+          f"{payload.get('mean_shape_nme_pct', float('nan')):.2f}% NME\n")
     print(table + "\n\n" + reading)
     write_json(out, {**payload, "summary": summary, "verdicts": verdicts, "table": table,
                      "reading": reading})
@@ -562,7 +576,8 @@ def main() -> None:
     payload = dict(benchmark="backbone_study" if backbone_grid else "aan_study", device=name,
                    protocol=protocol, environment=environment(), runs=rows)
     if backbone_grid:
-        payload["machine"] = machine(device)
+        payload.update(machine=machine(device), mean_shape_nme_pct=mean_shape_nme(
+            data[1], data[3]))
     write_json(args.out, {**payload, "partial": True})  # the declaration, before any run
     for cell, seed in plan:
         if cell_key({**cell, "seed": seed}) in done:

@@ -45,6 +45,7 @@ def test_tiny_backbone_grid_resume_and_protocol(tmp_path, study):
     p = payload["protocol"]
     assert p["kind"] == "backbones" and p["pretrained"] is False and p["seeds"] == [0]
     assert payload["machine"]["kind"] == "cpu" and payload["partial"] is False
+    assert payload["mean_shape_nme_pct"] > 0
     assert [(r["backbone"], r["attention"], r["head"], r["seed"]) for r in payload["runs"]
             ] == [("regnetx_002", True, "linear", 0)]
     again = study("--backbones", "regnetx_002", "--out", str(out), "--resume")
@@ -178,3 +179,15 @@ def test_attention_verdict_weighs_the_difference_against_seed_spread():
     assert verdicts["one"]["attention"] == "no verdict (one seed)"
     swapped = [dict(c, attention=not c["attention"]) for c in summary[:2]]
     assert aan_study.backbone_verdicts(swapped)[0]["attention"] == "hurts"
+
+
+def test_mean_shape_reference_is_the_training_mean():
+    """The reference level: 0 for a test face equal to the training mean, and > 0 for a
+    training face that is not (catches the test set's own mean used instead)."""
+    shape = torch.rand(68, 2)
+    shape[36], shape[45] = torch.tensor([0.3, 0.4]), torch.tensor([0.7, 0.4])
+    train = torch.stack([shape - 0.05, shape + 0.05])
+    assert aan_study.mean_shape_nme(train, shape[None]) == pytest.approx(0, abs=1e-5)
+    # (0.05, 0.05) off at every point, outer eye corners 0.4 apart: 17.68%
+    assert aan_study.mean_shape_nme(train, train[:1]) == pytest.approx(
+        100 * 0.05 * 2 ** 0.5 / 0.4, rel=1e-4)
