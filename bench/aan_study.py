@@ -556,6 +556,7 @@ def main() -> None:
                     data="synthetic faces (aan_core.synthetic_faces), train seed 1, test "
                          "seed 2, rendered once and cached")
     rows: list[dict] = []
+    old: dict = {}
     if args.resume and args.out.is_file():
         old = json.loads(args.out.read_text())
         differ = [k for k in keys if old.get("protocol", {}).get(k) != protocol[k]]
@@ -578,6 +579,11 @@ def main() -> None:
     if backbone_grid:
         payload.update(machine=machine(device), mean_shape_nme_pct=mean_shape_nme(
             data[1], data[3]))
+    if old:  # the first invocation's machine facts stay; each resumption's are added
+        resumed = [*old.get("resumed", []), {k: payload[k] for k in ("environment", "machine")
+                                             if k in payload}]
+        payload.update({k: old[k] for k in ("environment", "machine") if k in old},
+                       resumed=resumed)
     write_json(args.out, {**payload, "partial": True})  # the declaration, before any run
     for cell, seed in plan:
         if cell_key({**cell, "seed": seed}) in done:

@@ -52,6 +52,7 @@ def test_tiny_backbone_grid_resume_and_protocol(tmp_path, study):
     assert "resuming: 1 finished runs" in again
     assert again.count("[study]    regnetx_002") == 3  # only the missing cells ran
     done = json.loads(out.read_text())
+    assert done["environment"] == payload["environment"] and len(done["resumed"]) == 1
     runs = {(r["attention"], r["head"]): r for r in done["runs"]}
     assert done["runs"][0] == payload["runs"][0] and len(done["runs"]) == 4
     assert set(runs) == {(True, "linear"), (False, "linear"), (True, "aan"), (False, "aan")}
