@@ -1,6 +1,6 @@
 """``aan``: the command-line entry point (``aan SUBCOMMAND --help`` for each).
 
-A user error (any :class:`aan_core.input_errors.AANInputError`: a bad file, field or option;
+A user error (any :class:`aan_core.utils.input_errors.AANInputError`: a bad file, field or option;
 or an ``OSError`` about a named file, e.g. an ``--out`` that cannot be written) ends the
 command here, in one place, with one line ``aan <command>: error: <message>`` on stderr and
 exit status 2, never a traceback.
@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 # subcommand -> (module, one-line help); each module has add_arguments(parser) and run(args)
 SUBCOMMANDS = {

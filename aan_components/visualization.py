@@ -9,7 +9,7 @@ from collections.abc import Sequence
 import cv2
 import numpy as np
 
-from aan_core.atomic_io import atomic_write
+from aan_core.utils.atomic_io import atomic_write
 
 __all__ = ["attention_grid", "draw_faces", "draw_landmarks", "image_grid", "save_image",
            "save_png", "with_caption"]

@@ -54,7 +54,7 @@ def main() -> None:
     from mmpose.registry import DATASETS, MODELS
 
     import aan_components  # noqa: F401
-    from aan_core.synthetic_faces import render_synthetic_face
+    from aan_core.data.synthetic_faces import render_synthetic_face
 
     init_default_scope("mmpose")
     cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_synthetic.py"))

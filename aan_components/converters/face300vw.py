@@ -42,7 +42,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from aan_core.atomic_io import atomic_write
+from aan_core.utils.atomic_io import atomic_write
 
 from ..datasets.benchmark_splits import FACE300VW_CATEGORIES, face300vw_split
 from .broken_frames import read_broken_frames

@@ -11,7 +11,7 @@ from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 from tqdm import tqdm
 
-from aan_core.synthetic_faces import LAYOUTS, render_synthetic_face
+from aan_core.data.synthetic_faces import LAYOUTS, render_synthetic_face
 
 CELEBA_METAINFO = osp.join(osp.dirname(__file__), "celeba_metainfo.py")
 

@@ -13,8 +13,8 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import ced_curve, failure_rate, inter_ocular, inter_pupil, per_image_nme
+from aan_core.utils.atomic_io import atomic_write
 
 from ..datasets.benchmark_splits import subset_patterns
 

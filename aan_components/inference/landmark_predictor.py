@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 from ..config_file import require_fields
 from .face_detection import FaceDetector, build_face_detector

@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 from ..compat.safe_checkpoint import CheckpointFileError, safe_torch_load
 from ..config_file import ConfigError, read_config, require_fields

@@ -60,7 +60,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = ONNX_OPSET) -> 
     Returns:
         The written path.
     """
-    from aan_core.atomic_io import atomic_write
+    from aan_core.utils.atomic_io import atomic_write
 
     graph = LandmarkInferenceGraph(model).eval().cpu()
     w, h = (int(v) for v in model.head.decoder.input_size)

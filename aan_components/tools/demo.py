@@ -15,9 +15,9 @@ from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
 
-from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import per_image_nme
-from aan_core.image_file import read_image
+from aan_core.utils.atomic_io import atomic_write
+from aan_core.utils.image_file import read_image
 
 from ..config_file import read_config, require_fields
 from ..visualization import attention_grid, draw_landmarks, image_grid, save_png, with_caption

@@ -32,9 +32,9 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from aan_core.atomic_io import atomic_write
-from aan_core.input_errors import AANInputError
 from aan_core.temporal_smoothing import OneEuroFilter
+from aan_core.utils.atomic_io import atomic_write
+from aan_core.utils.input_errors import AANInputError
 
 from ..inference import LandmarkPredictor, read_face_boxes
 from ..inference.face_detection import DETECTORS

@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aan_core.atomic_io import atomic_write
-from aan_core.input_errors import AANInputError
-from aan_core.json_input import read_json
+from aan_core.utils.atomic_io import atomic_write
+from aan_core.utils.input_errors import AANInputError
+from aan_core.utils.json_input import read_json
 
 from ..config_file import read_config
 
