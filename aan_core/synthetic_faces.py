@@ -1,0 +1,5 @@
+"""Deprecated alias: this module moved to :mod:`aan_core.data.synthetic_faces` (import that)."""
+
+from ._moved_module import alias_moved_module
+
+alias_moved_module(__name__)
