@@ -1,8 +1,10 @@
-"""The modules that moved out of ``aan_core``'s top (issue 14) keep working at their old
-paths, with a DeprecationWarning, and nothing in the repository imports an old path."""
+"""The package layout: the layers import only downwards, the bench imports no command-line
+module, and the modules that moved out of ``aan_core``'s top (issue 14) keep working at their
+old paths, with a DeprecationWarning, while nothing in the repository imports an old path."""
 
 from __future__ import annotations
 
+import ast
 import importlib
 import re
 import sys
@@ -52,7 +54,7 @@ def test_nothing_in_the_repo_imports_an_old_path():
     its old path (it would warn, and break when the alias goes), or a doc or script that
     names an old file path. The alias modules and this test are the only places they live."""
     allowed = {Path(*old.split(".")).with_suffix(".py") for old in MOVED_MODULES}
-    allowed |= {Path("tests/test_moved_modules.py")}
+    allowed |= {Path("tests/test_package_layout.py")}
     names = "|".join(re.escape(old) for old in MOVED_MODULES)
     short = "|".join(old.rpartition(".")[2] for old in MOVED_MODULES)
     files = "|".join(re.escape(old.replace(".", "/")) + r"\.py" for old in MOVED_MODULES)
@@ -63,3 +65,39 @@ def test_nothing_in_the_repo_imports_an_old_path():
              for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
              if pattern.search(line)]
     assert not found, "old module paths in use:\n" + "\n".join(found)
+
+
+def _imports(path: Path) -> set[str]:
+    """Every module a file imports (absolute names; relative imports resolved)."""
+    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
+                base = ".".join([*parent, *([base] if base else [])])
+            found.add(base)
+            found.update(f"{base}.{alias.name}" for alias in node.names)
+    return found
+
+
+# folder -> module prefixes none of its files may import
+FORBIDDEN = {
+    "aan_core": ("timm_hooks", "aan_components", "timm", "mmpose", "mmengine", "mmcv"),
+    "timm_hooks": ("aan_components", "mmpose", "mmengine", "mmcv"),
+    "bench": ("aan_components.cli", "aan_components.tools"),
+}
+
+
+@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
+def test_no_upward_imports_and_the_bench_imports_no_cli_module(folder):
+    """Catches an import against the layering (e.g. ``aan_core`` importing ``aan_components``,
+    or a bench script importing a function out of ``aan_components.tools.predict``: it
+    imported ``smooth_tracks`` from there before issue 14)."""
+    bad = [f"{path.relative_to(REPO)}: {name}" for path in sorted((REPO / folder).rglob("*.py"))
+           for name in sorted(_imports(path))
+           if any(name == p or name.startswith(p + ".") for p in FORBIDDEN[folder])]
+    assert not bad, "imports against the layering:\n" + "\n".join(bad)
