@@ -62,7 +62,8 @@ def mean_shape_nme(runner: Runner, train_samples: int = 2000) -> float:
     mean = np.mean(labels, axis=0)  # (K, 2) in [0, 1] crop coordinates
     metric = runner.test_evaluator.metrics[0]
     test_ds = runner.test_dataloader.dataset
-    preds, gts, vis, extra = [], [], [], []
+    boxes = [] if metric.norm_mode in ("box_size", "box_area") else None
+    preds, gts, vis = [], [], []
     for i in range(len(test_ds)):
         sample = test_ds[i]["data_samples"]
         centre = np.asarray(sample.metainfo["input_center"], np.float64)
@@ -71,11 +72,11 @@ def mean_shape_nme(runner: Runner, train_samples: int = 2000) -> float:
         gts.append(np.asarray(sample.gt_instances.keypoints[0]))
         v = np.asarray(sample.gt_instances.keypoints_visible[0], np.float64)
         vis.append(v[..., 0] if v.ndim == 2 else v)
-        extra.append(dict(box=metric.box_size(sample))
-                     if metric.norm_mode in ("box_size", "box_area") else {})
+        if boxes is not None:
+            boxes.append(metric.box_size(sample))
     gt = np.stack(gts)
     return float(np.nanmean(per_image_nme(np.stack(preds), gt, np.stack(vis),
-                                          metric.normalisation(gt, extra))))
+                                          metric.normalisation(gt, boxes))))
 
 
 @torch.no_grad()
