@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import re
 import sys
 from pathlib import Path
@@ -41,12 +42,15 @@ def test_old_module_names_its_public_names():
 
 
 def _repo_sources():
-    for pattern in ("*.py", "*.md", "*.sh", "*.toml"):
-        for path in REPO.rglob(pattern):
-            rel = path.relative_to(REPO)
-            if rel.parts[0].startswith(".") or rel.parts[0] in ("shared", "work_dirs"):
-                continue
-            yield rel, path
+    """``(relative path, path)`` of the repo's code and docs (no venvs, runs or build output)."""
+    skip = {"shared", "work_dirs", "build", "dist", "__pycache__", "node_modules"}
+    for folder, dirs, files in os.walk(REPO):
+        dirs[:] = [d for d in dirs if not d.startswith(".") and d not in skip
+                   and not d.endswith(".egg-info")]
+        for name in files:
+            if name.endswith((".py", ".md", ".sh", ".toml")):
+                path = Path(folder) / name
+                yield path.relative_to(REPO), path
 
 
 def test_nothing_in_the_repo_imports_an_old_path():
