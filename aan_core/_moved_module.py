@@ -5,7 +5,6 @@ helpers to ``aan_core.utils``)."""
 from __future__ import annotations
 
 import importlib
-import sys
 import warnings
 
 # old module -> the module it moved to; each old path holds a three-line alias module
@@ -20,21 +19,26 @@ MOVED_MODULES = {
 }
 
 
-def alias_moved_module(old: str) -> None:
-    """Make the module being imported as ``old`` the module it moved to, and warn.
+def alias_moved_module(namespace: dict) -> None:
+    """Fill the namespace of the module at an old path with the names of the module it
+    moved to, and warn that the old path is deprecated.
 
-    Called from the body of the module at the old path: after it, ``import old`` gives the
-    very module object of the new path (same functions, same globals: monkeypatching one
-    patches the other), and the ``DeprecationWarning`` points at the importing line.
+    Called from the body of the alias module as ``alias_moved_module(globals())``: the alias
+    then holds the very same functions, classes and constants (``from old import name``
+    keeps working), and the ``DeprecationWarning`` points at the line that imported it.
+    The alias stays its own module object (so that tools that import files by path, e.g.
+    pytest's doctest collection, see the file they asked for): monkeypatch the new module.
 
     Args:
-        old: Dotted name of the old module (its ``__name__``), a key of
+        namespace: The alias module's ``globals()``; its ``__name__`` is a key of
             :data:`MOVED_MODULES`.
     """
+    old = namespace["__name__"]
     new = MOVED_MODULES[old]
     module = importlib.import_module(new)
     # stacklevel 3: this function, the alias module's body, then (the warnings machinery
-    # skips importlib's own frames) the line that imported the old name
+    # skips the import system's frames) the line that imported the old name
     warnings.warn(f"{old} moved to {new}; import that (the alias {old} will be removed)",
                   DeprecationWarning, stacklevel=3)
-    sys.modules[old] = module
+    namespace.update({k: v for k, v in vars(module).items() if not k.startswith("__")})
+    namespace["__all__"] = list(getattr(module, "__all__", ()))

@@ -2,4 +2,4 @@
 
 from ._moved_module import alias_moved_module
 
-alias_moved_module(__name__)
+alias_moved_module(globals())
