@@ -152,8 +152,12 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
             metrics = data.get("metrics") if isinstance(data, dict) else None
             if not isinstance(metrics, dict):
                 raise AANInputError(f"{f}: not a FaceAlignmentMetric result (no 'metrics')")
-            nme = {("full" if k == "NME" else k.split("/", 1)[1]): 100 * v
-                   for k, v in metrics.items() if k == "NME" or k.startswith("NME/")}
+            nme = {}
+            for k, v in metrics.items():
+                if k == "NME" or k.startswith("NME/"):
+                    if isinstance(v, bool) or not isinstance(v, (int, float)):
+                        raise AANInputError(f"{f}: field metrics.{k}: not a number ({v!r})")
+                    nme["full" if k == "NME" else k.split("/", 1)[1]] = 100 * v
             dataset = str(data.get("dataset_name") or "?")
             if is_synthetic_run(f, cfg):
                 dataset = f"synthetic ({dataset} layout)"
