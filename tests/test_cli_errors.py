@@ -20,11 +20,18 @@ REPO = Path(__file__).resolve().parents[1]
 WRONG_INPUTS = {
     "demo": (lambda t: ["--config", str(t / "missing.py"), "--work-dir", str(t / "wd")],
              "missing.py: config file not found"),
+    "demo (a config field)": (lambda t: ["--cfg-options", "model.head.embedding_dim=0",
+                                         "--work-dir", str(t / "wd")],
+                              "embedding_dim must be >= 1"),
     "convert": (lambda t: ["300w", str(t / "raw"), str(t / "out")],
                 "raw/afw: folder not found"),
     "tables": (lambda t: [str(t / "no_run")], "no_run: not a directory"),
     "check": (lambda t: [str(_write(t / "notes.py", "These are my notes.\n"))],
               "notes.py: line 1: syntax error"),
+    "check (an evaluator field)": (
+        lambda t: [str(REPO / "mm_configs" / "aan_synthetic.py"), "--cfg-options",
+                   "test_evaluator.norm_mode=eyes"],
+        "field test_evaluator: "),
     "predict": (lambda t: [str(t / "c.py"), str(t / "c.pth"), str(t / "no_image.jpg"),
                            "--out", str(t / "out")], "no_image.jpg: no such file or folder"),
     "attention": (lambda t: [str(t / "c.py"), str(t / "c.pth"), str(t / "no_image.jpg"),
@@ -40,14 +47,16 @@ def _write(path: Path, text: str) -> Path:
 
 
 def test_every_tool_is_covered():
-    assert set(WRONG_INPUTS) == set(SUBCOMMANDS)
+    assert {case.split()[0] for case in WRONG_INPUTS} == set(SUBCOMMANDS)
 
 
-@pytest.mark.parametrize("tool", sorted(WRONG_INPUTS))
-def test_a_user_error_is_one_line_and_exit_2(tool, tmp_path, capsys):
-    """Wrong input caught: a tool whose user error escapes as a traceback (exit 1), or is
-    printed by the tool itself in its own wording, or leaves output behind."""
-    make_argv, message = WRONG_INPUTS[tool]
+@pytest.mark.parametrize("case", sorted(WRONG_INPUTS))
+def test_a_user_error_is_one_line_and_exit_2(case, tmp_path, capsys):
+    """Wrong input caught: a tool whose user error escapes as a traceback (exit 1; e.g.
+    ``aan demo`` with a config field that builds no model, before it checked the config),
+    or is printed by the tool itself in its own wording, or leaves output behind."""
+    tool = case.split()[0]
+    make_argv, message = WRONG_INPUTS[case]
     argv = [tool, *make_argv(tmp_path)]
     capsys.readouterr()
     with pytest.raises(SystemExit) as e:

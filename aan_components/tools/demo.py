@@ -22,6 +22,7 @@ from aan_core.utils.image_file import read_image
 from ..config_file import read_config, require_fields
 from ..visualization import attention_grid, draw_landmarks, image_grid, save_png, with_caption
 from .argument_types import positive_float, positive_int
+from .check import check_config
 
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_CONFIG = REPO / "mm_configs" / "aan_synthetic.py"
@@ -114,6 +115,9 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> dict:
+    # what aan check finds (a field that builds no model, a dataset of other keypoints, a
+    # malformed annotation file) is named now, in one line, not after training
+    check_config(args.config, args.cfg_options)
     cfg = read_config(args.config, args.cfg_options)
     require_fields(cfg, args.config, "model", "train_dataloader.dataset",
                    "test_dataloader.dataset", "train_cfg")
