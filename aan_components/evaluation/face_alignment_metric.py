@@ -15,8 +15,7 @@ from mmpose.registry import METRICS
 
 from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import ced_curve, failure_rate, inter_ocular, inter_pupil, per_image_nme
-
-from ..datasets.benchmark_splits import subset_patterns
+from aan_core.face_protocols import subset_patterns
 
 # Default normalisation points per dataset (MMPose dataset_name), 0-based.
 OUTER_EYE_CORNERS = {"300w": (36, 45), "300vw": (36, 45), "wflw": (60, 72), "cofw": (8, 9),

@@ -113,6 +113,7 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> dict:
+    setup()  # what the shipped config's custom_imports does, for any --config too
     cfg = read_config(args.config, args.cfg_options)
     require_fields(cfg, args.config, "model", "train_dataloader.dataset",
                    "test_dataloader.dataset", "train_cfg")
