@@ -18,8 +18,8 @@ test_dataloader = val_dataloader
 
 # box size: the json's box_size (our converter: sqrt(w * h) of AFLWinfo's box; MMPose's released
 # json: scale x 200). AFLWDataset reads it in test mode and the test pipeline packs it
-# (PackPoseInputs meta_keys, _base_/aan_recipe.py); the metric refuses a sample without it rather than
-# use MMPose's square box (the longer side). Per-image NME over the labelled points (AFLW has
-# missing points; MMPose's NME would pool points over images instead).
+# (PackPoseInputs meta_keys, _base_/aan_recipe.py); the metric refuses a sample without it
+# rather than use MMPose's square box (the longer side). Per-image NME over the labelled
+# points (AFLW has missing points; MMPose's NME would pool points over images instead).
 val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='box_size')
 test_evaluator = val_evaluator

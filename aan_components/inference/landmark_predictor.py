@@ -87,7 +87,7 @@ class LandmarkPredictor:
             many frames and track the faces from the previous frame's landmarks in between.
 
     Example:
-        >>> import aan_components, cv2  # doctest: +SKIP
+        >>> import aan_components.plugin, cv2  # doctest: +SKIP
         >>> p = LandmarkPredictor('mm_configs/aan_300w.py', 'iter_50000.pth',
         ...                       detector='mtcnn')  # doctest: +SKIP
         >>> img = cv2.imread('two_faces.jpg')  # doctest: +SKIP

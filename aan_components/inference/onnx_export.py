@@ -24,7 +24,7 @@ class LandmarkInferenceGraph(nn.Module):
         - Output ``keypoints``: :math:`(B, K, 2)` in crop pixels (x, y).
 
     Example:
-        >>> import aan_components, torch  # doctest: +SKIP
+        >>> import aan_components.plugin, torch  # doctest: +SKIP
         >>> from aan_components.inference import load_pose_model  # doctest: +SKIP
         >>> model = load_pose_model('mm_configs/aan_300w.py')  # doctest: +SKIP
         >>> graph = LandmarkInferenceGraph(model)  # doctest: +SKIP
