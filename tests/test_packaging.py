@@ -98,6 +98,21 @@ def test_the_plugin_registers_everything_and_installs_the_process_wide_changes()
     assert imported_after(code)["mmpose"]
 
 
+def test_an_older_runs_saved_config_still_builds_in_the_tools(tmp_path):
+    """A config saved before the plugin names only ``aan_components`` (which now registers
+    nothing); ``load_pose_model`` (``aan predict`` / ``attention`` / ``export``) registers
+    by itself. Wrong input caught: building without registering (AANPoseEstimator is not
+    in the registry)."""
+    old = tmp_path / "saved_before_the_plugin.py"
+    old.write_text(f"_base_ = [{str(REPO / 'mm_configs' / 'aan_synthetic.py')!r}]\n"
+                   "custom_imports = dict(imports=['aan_components'], "
+                   "allow_failed_imports=False)\n")
+    code = ("from aan_components.inference import load_pose_model\n"
+            f"model = load_pose_model({str(old)!r})\n"
+            "assert type(model.backbone).__name__ == 'AANBackbone'")
+    assert imported_after(code)["mmpose"]
+
+
 def test_public_names_still_import_from_the_root():
     import aan_components
 
