@@ -203,7 +203,7 @@ def main() -> None:  # noqa: C901 - one linear report
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    import aan_components  # noqa: F401
+    import aan_components.plugin  # noqa: F401
     from aan_components.inference import LandmarkPredictor
     from aan_components.inference.box_calibration import (
         CALIBRATION_FILE,

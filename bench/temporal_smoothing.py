@@ -95,7 +95,7 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    import aan_components  # noqa: F401
+    import aan_components.plugin  # noqa: F401
     from aan_components.inference import LandmarkPredictor
     from aan_core.temporal_smoothing import smooth_tracks
 

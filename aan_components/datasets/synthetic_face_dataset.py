@@ -54,7 +54,7 @@ class SyntheticFaceDataset(BaseCocoStyleDataset):
             ``metainfo``, ``data_mode``...); ``ann_file`` and ``data_root`` are not used.
 
     Example:
-        >>> import aan_components
+        >>> import aan_components.plugin
         >>> from mmpose.registry import DATASETS
         >>> ds = DATASETS.build(dict(type='SyntheticFaceDataset', num_samples=4))
         >>> ds[0]['keypoints'].shape

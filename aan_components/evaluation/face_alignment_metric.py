@@ -20,9 +20,9 @@ from aan_core.face_metrics import (
     normalisation_distance,
     per_image_nme,
 )
+from aan_core.face_protocols import subset_patterns
 from aan_core.utils.atomic_io import atomic_write
 
-from ..datasets.benchmark_splits import subset_patterns
 from ..visualization import save_ced_plot
 
 # Named subsets, each a regex searched in the image path (``subsets='300w'`` in a config).

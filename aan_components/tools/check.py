@@ -53,8 +53,10 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS, METRICS, MODELS
 
+    from .. import register_all_modules
     from ..datasets import check_face_annotations
 
+    register_all_modules()  # also for a config that names no aan_components module
     cfg = read_config(config, cfg_options)
     init_default_scope(cfg.get("default_scope", "mmpose"))
     try:

@@ -19,18 +19,18 @@ from aan_core.face_metrics import per_image_nme
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.image_file import read_image
 
+from .. import config_path, setup
 from ..config_file import read_config, require_fields
 from ..visualization import attention_grid, draw_landmarks, image_grid, save_png, with_caption
 from .argument_types import positive_float, positive_int
 from .check import check_config
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO / "mm_configs" / "aan_synthetic.py"
+DEFAULT_CONFIG = config_path("aan_synthetic")  # shipped in the package: found from a wheel too
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=str(DEFAULT_CONFIG),
-                        help="MMPose config (default: mm_configs/aan_synthetic.py)")
+                        help="MMPose config (default: the shipped aan_synthetic.py)")
     parser.add_argument("--work-dir", default="work_dirs/aan_synthetic_demo",
                         help="where checkpoints, logs, metrics and figures go")
     parser.add_argument("--minutes", type=positive_float, default=7.0,
@@ -115,6 +115,7 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> dict:
+    setup()  # what the shipped config's custom_imports does, for any --config too
     # what aan check finds (a field that builds no model, a dataset of other keypoints, a
     # malformed annotation file) is named now, in one line, not after training
     check_config(args.config, args.cfg_options)

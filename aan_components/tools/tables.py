@@ -144,7 +144,8 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
         for f in files:
             latest[f.name] = f  # the newest of each normalisation
         configs = sorted(wd.glob("*.py"), key=lambda p: p.stat().st_mtime)
-        cfg = read_config(configs[-1]) if configs else None  # the config mmengine saved
+        # the config mmengine saved; values only: its custom_imports would import MMPose
+        cfg = read_config(configs[-1], import_custom_modules=False) if configs else None
         variant = model_variant(cfg, configs[-1].stem if configs else wd.name)
         note = checkpoint_note(cfg)
         for f in latest.values():
