@@ -1,48 +1,105 @@
 """aan-components: Attentional Alignment Networks as MMPose modules.
 
-``import aan_components`` (or ``custom_imports = dict(imports=['aan_components'])`` in a
-config) registers the AAN backbone, head, loss, datasets and metrics in MMPose's registries.
-On mmcv-lite it first makes ``mmpose.models`` importable (models needing compiled mmcv ops
-then fail with a clear error when built), and on every stack it makes mmengine load local
-checkpoints with ``torch.load(weights_only=True)`` and a small allowlist; on machines
-without CUDA it lets ``--launcher pytorch`` train on CPUs (gloo).
+Importing this package changes nothing and imports no MMPose: its subpackages load on use.
+
+* **Registration.** Importing ``aan_components.models`` / ``.datasets`` / ``.evaluation`` /
+  ``.engine`` registers that part's classes in MMPose's registries (classes only);
+  :func:`register_all_modules` imports all four. The public registered names below
+  (``aan_components.AANBackbone``, ...) load their subpackage on first access.
+* **The plugin.** ``aan_components.plugin`` is the one module whose import changes the
+  process: it registers everything and installs the safe checkpoint loader, the mmcv-lite
+  ``mmcv.ops`` stand-in and CPU distributed training. The shipped configs name it in
+  ``custom_imports``; in Python call :func:`setup` (the same, idempotent).
+* **Configs.** The configs ship inside the package (``aan_components/configs``; the
+  checkout's ``mm_configs`` links there): :func:`config_path`.
+
+The trade-off: ``import aan_components`` alone (or ``custom_imports=['aan_components']``,
+what the configs named before) no longer registers anything, so that the light parts
+(``aan_components.converters``, ``aan convert``, ``aan tables``) start without MMPose.
+Name ``aan_components.plugin`` (or a registering subpackage) instead.
 """
 
-from .compat import (
-    install_cpu_distributed_support,
-    install_missing_ops_module,
-    register_safe_local_loader,
-)
+from __future__ import annotations
 
-install_missing_ops_module()
-register_safe_local_loader()
-install_cpu_distributed_support()
+import importlib
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
 
-from .datasets import SyntheticFaceDataset  # noqa: E402  (after the compat set-up above)
-from .engine import TimeBudgetHook  # noqa: E402
-from .evaluation import FaceAlignmentMetric  # noqa: E402
-from .models import (  # noqa: E402
-    AANBackbone,
-    AANPoseEstimator,
-    AttentionResidualStage,
-    CosineEmbedding,
-    CosineEmbeddingHead,
-    IntermediateSupervisionLoss,
-    TimmAttentionBackbone,
-)
+try:  # the one version source: pyproject.toml's [project] version, as installed
+    __version__ = version("aan-components")
+except PackageNotFoundError:  # pragma: no cover - a source tree on sys.path, not installed
+    __version__ = "0+unknown"
 
-__version__ = "0.1.0"
+# public registered name -> the subpackage that defines (and registers) it
+_LAZY_NAMES = {
+    "AANBackbone": "models",
+    "AANPoseEstimator": "models",
+    "AttentionResidualStage": "models",
+    "CosineEmbedding": "models",
+    "CosineEmbeddingHead": "models",
+    "IntermediateSupervisionLoss": "models",
+    "TimmAttentionBackbone": "models",
+    "FaceAlignmentMetric": "evaluation",
+    "SyntheticFaceDataset": "datasets",
+    "TimeBudgetHook": "engine",
+}
+# the subpackages whose import registers classes in MMPose's registries
+REGISTERING_SUBPACKAGES = ("models", "datasets", "evaluation", "engine")
 
-__all__ = [
-    "AANBackbone",
-    "AANPoseEstimator",
-    "AttentionResidualStage",
-    "CosineEmbedding",
-    "CosineEmbeddingHead",
-    "FaceAlignmentMetric",
-    "IntermediateSupervisionLoss",
-    "SyntheticFaceDataset",
-    "TimeBudgetHook",
-    "TimmAttentionBackbone",
-    "__version__",
-]
+CONFIG_DIR = Path(__file__).resolve().parent / "configs"
+
+__all__ = ["CONFIG_DIR", "REGISTERING_SUBPACKAGES", "__version__", "config_path",
+           "register_all_modules", "setup", *sorted(_LAZY_NAMES)]
+
+
+def register_all_modules() -> None:
+    """Register every aan-components class in MMPose's registries (no process-wide change).
+
+    Imports :data:`REGISTERING_SUBPACKAGES`; on mmcv-lite that first installs the
+    ``mmcv.ops`` stand-in, without which ``mmpose.models`` does not import at all.
+    """
+    for name in REGISTERING_SUBPACKAGES:
+        importlib.import_module(f".{name}", __name__)
+
+
+def setup() -> None:
+    """Everything a config's ``custom_imports=['aan_components.plugin']`` does, for Python
+    users: register all classes, install the process-wide compatibility changes
+    (:mod:`aan_components.plugin`). Idempotent."""
+    from .plugin import setup as plugin_setup
+
+    plugin_setup()
+
+
+def config_path(name: str) -> Path:
+    """The shipped config ``name`` (``'aan_300w'`` or ``'aan_300w.py'``), from a checkout
+    or an installed wheel alike.
+
+    Raises:
+        FileNotFoundError: no shipped config has that name (the message lists them).
+
+    Example:
+        >>> from aan_components import config_path
+        >>> config_path('aan_300w').name
+        'aan_300w.py'
+    """
+    path = CONFIG_DIR / (name if name.endswith(".py") else f"{name}.py")
+    if not path.is_file():
+        shipped = sorted(p.stem for p in CONFIG_DIR.glob("*.py"))
+        raise FileNotFoundError(f"no shipped config {name!r} in {CONFIG_DIR}; the shipped "
+                                f"configs: {', '.join(shipped)}")
+    return path
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_NAMES:
+        module = importlib.import_module(f".{_LAZY_NAMES[name]}", __name__)
+        value = getattr(module, name)
+        globals()[name] = value
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_NAMES})

@@ -1,6 +1,6 @@
 """``aan``: the command-line entry point (``aan SUBCOMMAND --help`` for each).
 
-A user error (any :class:`aan_core.input_errors.AANInputError`: a bad file, field or option;
+A user error (any :class:`aan_core.utils.input_errors.AANInputError`: a bad file, field or option;
 or an ``OSError`` about a named file, e.g. an ``--out`` that cannot be written) ends the
 command here, in one place, with one line ``aan <command>: error: <message>`` on stderr and
 exit status 2, never a traceback.
@@ -12,7 +12,7 @@ import argparse
 import importlib
 import sys
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 # subcommand -> (module, one-line help); each module has add_arguments(parser) and run(args)
 SUBCOMMANDS = {
@@ -33,15 +33,30 @@ SUBCOMMANDS = {
 }
 
 
-def main(argv: list[str] | None = None) -> int:
+def build_parser(argv: list[str]) -> argparse.ArgumentParser:
+    """The ``aan`` parser, with only the chosen subcommand's module imported.
+
+    Every subcommand is listed (``aan --help``), but only the one named by ``argv``'s first
+    word gets its module's arguments: ``aan convert --help`` imports the converters, not the
+    tools that import MMPose, mmengine's Runner or torch.
+    """
     parser = argparse.ArgumentParser(prog="aan", description="aan-components tools")
     sub = parser.add_subparsers(dest="command", required=True, metavar="SUBCOMMAND")
+    chosen = argv[0] if argv and not argv[0].startswith("-") else None
     for name, (module, help_text) in SUBCOMMANDS.items():
+        if name != chosen:
+            sub.add_parser(name, help=help_text)  # listed, never parsed
+            continue
         mod = importlib.import_module(module)
         p = sub.add_parser(name, help=help_text, description=mod.__doc__)
         mod.add_arguments(p)
         p.set_defaults(_run=mod.run)
-    args = parser.parse_args(argv)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    args = build_parser(argv).parse_args(argv)
     try:
         args._run(args)
     except (AANInputError, OSError) as e:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import os
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 __all__ = ["ConfigError", "read_config", "require_fields"]
 
@@ -14,8 +14,15 @@ class ConfigError(AANInputError):
     """A config that cannot be used (the message names the file and the field or line)."""
 
 
-def read_config(path: str | os.PathLike, cfg_options: dict | None = None):
+def read_config(path: str | os.PathLike, cfg_options: dict | None = None,
+                import_custom_modules: bool = True):
     """``mmengine.Config.fromfile(path)`` (then ``cfg_options`` merged in).
+
+    Args:
+        path: The config file.
+        cfg_options: Overrides merged in after reading.
+        import_custom_modules: Import the config's ``custom_imports`` (the shipped configs'
+            ``aan_components.plugin``, which imports MMPose); False to read values only.
 
     Raises:
         ConfigError: the file is missing, not a ``.py``/``.json``/``.yaml`` config, or has a
@@ -27,7 +34,7 @@ def read_config(path: str | os.PathLike, cfg_options: dict | None = None):
     if not os.path.isfile(path):
         raise ConfigError(f"{path}: config file not found")
     try:
-        cfg = Config.fromfile(path)
+        cfg = Config.fromfile(path, import_custom_modules=import_custom_modules)
     except SyntaxError as e:
         where = e.filename if e.filename and not e.filename.startswith("<") else path
         raise ConfigError(f"{where}: line {e.lineno}: syntax error: {e.msg} (is this an "

@@ -1,18 +1,18 @@
-"""Figures: landmark predictions on faces (the paper's Fig. 3) and multi-scale attention
-maps overlaid on faces (Fig. 4)."""
+"""Figures: landmark predictions on faces (the paper's Fig. 3), multi-scale attention maps
+overlaid on faces (Fig. 4) and cumulative error distribution (CED) curves."""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import cv2
 import numpy as np
 
-from aan_core.atomic_io import atomic_write
+from aan_core.utils.atomic_io import atomic_write
 
-__all__ = ["attention_grid", "draw_faces", "draw_landmarks", "image_grid", "save_image",
-           "save_png", "with_caption"]
+__all__ = ["attention_grid", "draw_faces", "draw_landmarks", "image_grid", "save_ced_plot",
+           "save_image", "save_png", "with_caption"]
 
 
 def draw_landmarks(image: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = None,
@@ -113,3 +113,52 @@ def save_image(path, image: np.ndarray, ext: str | None = None) -> None:
 def save_png(path, image: np.ndarray) -> None:
     """Write a BGR image as PNG, atomically."""
     save_image(path, image, ".png")
+
+
+def save_ced_plot(path, curves: Mapping, labels: Mapping[str, str],
+                  thresholds: Sequence[float] = (), xlabel: str = "NME",
+                  xmax: float | None = None) -> None:
+    """Plot CED curves, one per named set, into a PNG written atomically.
+
+    Args:
+        path: The PNG file.
+        curves: ``{name: CED}`` (:class:`aan_core.face_metrics.CED`: ``thresholds`` and
+            ``fractions``), e.g. ``'all'`` and each subset.
+        labels: ``{name: legend text}`` for each curve.
+        thresholds: NME thresholds marked by dashed vertical lines.
+        xlabel: The x axis' title (the NME's normalisation).
+        xmax: Right end of the x axis (default: the curves' last threshold).
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> from aan_core.face_metrics import ced_curve
+        >>> ced = ced_curve(np.array([0.02, 0.05, 0.12]))
+        >>> png = pathlib.Path(tempfile.mkdtemp()) / "ced.png"
+        >>> save_ced_plot(png, {"all": ced}, {"all": "all (3)"}, thresholds=(0.08,))
+        >>> png.read_bytes()[:4]
+        b'\\x89PNG'
+    """
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    def draw(tmp: str) -> None:
+        fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
+        try:
+            for name, ced in curves.items():
+                ax.plot(ced.thresholds, ced.fractions, label=labels[name])
+            for t in thresholds:
+                ax.axvline(t, color="gray", lw=0.8, ls="--")
+            right = xmax if xmax is not None else max(float(c.thresholds[-1])
+                                                      for c in curves.values())
+            ax.set(xlabel=xlabel, ylabel="fraction of images", xlim=(0, right), ylim=(0, 1),
+                   title="Cumulative error distribution")
+            ax.grid(alpha=0.3)
+            ax.legend(loc="lower right", fontsize=8)
+            fig.tight_layout()
+            fig.savefig(tmp, format="png")
+        finally:
+            plt.close(fig)
+
+    atomic_write(path, draw)

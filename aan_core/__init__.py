@@ -3,28 +3,47 @@
 Attentional Alignment Networks: residual stages with spatial attention ``F = (1 + M) * H``,
 the cosine "nonlinear embedding" ``cos(W x + b)`` and a coordinate regressor.
 ``timm_hooks`` and the MMPose layer (``aan_components``) build on these modules.
+
+The names below are loaded on first use (module ``__getattr__``, PEP 562): importing a
+torch-free module of this package (the file and JSON helpers that ``aan convert`` uses) does
+not import torch, which alone takes about 2 s to import on a small CPU.
 """
 
-from .aan_features import AANFeatureExtractor, make_pool, make_stem
-from .attention import AttentionGate, AttentionResidualStage, SpatialAttention, make_bottleneck
-from .coordinate_regressor import REGRESSOR_INPUTS, CoordinateRegressor, regressor_input_cells
-from .cosine_embedding import CosineEmbedding, random_fourier_features, rbf_kernel
-from .inference_optimization import fuse_conv_bn, optimize_for_inference
+from __future__ import annotations
 
-__all__ = [
-    "AANFeatureExtractor",
-    "REGRESSOR_INPUTS",
-    "AttentionGate",
-    "AttentionResidualStage",
-    "CoordinateRegressor",
-    "CosineEmbedding",
-    "SpatialAttention",
-    "fuse_conv_bn",
-    "make_bottleneck",
-    "make_pool",
-    "make_stem",
-    "optimize_for_inference",
-    "random_fourier_features",
-    "rbf_kernel",
-    "regressor_input_cells",
-]
+import importlib
+from typing import Any
+
+# public name -> the module that defines it
+_LAZY_NAMES = {
+    "AANFeatureExtractor": "aan_features",
+    "make_pool": "aan_features",
+    "make_stem": "aan_features",
+    "AttentionGate": "attention",
+    "AttentionResidualStage": "attention",
+    "SpatialAttention": "attention",
+    "make_bottleneck": "attention",
+    "REGRESSOR_INPUTS": "coordinate_regressor",
+    "CoordinateRegressor": "coordinate_regressor",
+    "regressor_input_cells": "coordinate_regressor",
+    "CosineEmbedding": "cosine_embedding",
+    "random_fourier_features": "cosine_embedding",
+    "rbf_kernel": "cosine_embedding",
+    "fuse_conv_bn": "inference_optimization",
+    "optimize_for_inference": "inference_optimization",
+}
+
+__all__ = sorted(_LAZY_NAMES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY_NAMES:
+        value = getattr(importlib.import_module(f".{_LAZY_NAMES[name]}", __name__), name)
+        globals()[name] = value  # later look-ups skip this function
+        return value
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_NAMES})
+

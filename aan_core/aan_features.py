@@ -68,6 +68,7 @@ class AANFeatureExtractor(nn.Module):
           stride, ``i = 0..3``.
 
     Example:
+        >>> import torch
         >>> net = AANFeatureExtractor()
         >>> [tuple(f.shape) for f in net(torch.randn(1, 3, 128, 128))]
         [(1, 128, 16, 16), (1, 256, 8, 8), (1, 512, 4, 4), (1, 1024, 2, 2)]

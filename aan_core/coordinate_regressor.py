@@ -80,6 +80,7 @@ class CoordinateRegressor(nn.Module):
         - Output: :math:`(B, K, 2)`
 
     Example:
+        >>> import torch
         >>> head = CoordinateRegressor(256, num_points=68, embedding_dim=256)
         >>> head(torch.randn(2, 256, 4, 4)).shape
         torch.Size([2, 68, 2])

@@ -1,4 +1,5 @@
-"""Face-alignment metrics: per-image NME, CED curve, AUC and failure rate (numpy only)."""
+"""Face-alignment metrics: the normalisation distance of each dataset's protocol, per-image
+NME, CED curve, AUC and failure rate (numpy only)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,22 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["CED", "ced_curve", "failure_rate", "inter_ocular", "inter_pupil", "per_image_nme"]
+__all__ = ["CED", "EYE_GROUPS", "NORM_MODES", "OUTER_EYE_CORNERS", "ced_curve", "failure_rate",
+           "inter_ocular", "inter_pupil", "normalisation_distance", "per_image_nme"]
 
 _trapezoid = getattr(np, "trapezoid", None) or np.trapz  # numpy < 2 names it trapz
+
+# Default normalisation points per dataset (MMPose dataset_name), 0-based.
+OUTER_EYE_CORNERS = {"300w": (36, 45), "300vw": (36, 45), "wflw": (60, 72), "cofw": (8, 9),
+                     "coco_wholebody_face": (36, 45), "lapa": (66, 79), "celeba": (0, 1)}
+EYE_GROUPS = {"300w": (range(36, 42), range(42, 48)), "300vw": (range(36, 42), range(42, 48)),
+              "coco_wholebody_face": (range(36, 42), range(42, 48)),
+              "wflw": (range(60, 68), range(68, 76)), "celeba": ([0], [1]),
+              "aflw": ([7], [10])}
+# inter_ocular: two points (outer eye corners by default); inter_pupil: two eye centres (the
+# means of two point groups); box_size: the annotation's face size (AFLW); box_area:
+# sqrt(w * h) of the face box
+NORM_MODES = ("inter_ocular", "inter_pupil", "box_size", "box_area")
 
 
 def per_image_nme(pred: np.ndarray, gt: np.ndarray, visible: np.ndarray,
@@ -56,6 +70,53 @@ def inter_pupil(gt: np.ndarray, left: Sequence[int], right: Sequence[int]) -> np
     """Distance between the centres (means) of two ground-truth point groups, :math:`(N,)`."""
     gt = np.asarray(gt, np.float64)
     return np.linalg.norm(gt[:, list(left)].mean(1) - gt[:, list(right)].mean(1), axis=-1)
+
+
+def normalisation_distance(gt: np.ndarray, norm_mode: str, dataset_name: str = "",
+                           norm_indices: Sequence | None = None,
+                           box_sizes: Sequence[float] | None = None) -> np.ndarray:
+    """The distance that divides each image's landmark error in its dataset's protocol.
+
+    Args:
+        gt: Ground-truth coordinates, :math:`(N, K, 2)`.
+        norm_mode: One of :data:`NORM_MODES`.
+        dataset_name: MMPose ``dataset_name``, for the default points of ``'inter_ocular'``
+            (:data:`OUTER_EYE_CORNERS`) and ``'inter_pupil'`` (:data:`EYE_GROUPS`).
+        norm_indices: Instead of the defaults: two point indices (``'inter_ocular'``) or two
+            lists of indices (``'inter_pupil'``).
+        box_sizes: For ``'box_size'`` and ``'box_area'``: each image's size, :math:`(N,)`,
+            returned as they are.
+
+    Returns:
+        :math:`(N,)` float64 distances.
+
+    Raises:
+        ValueError: an unknown ``norm_mode``; no points for the dataset and no
+            ``norm_indices``; a box mode without ``box_sizes``.
+
+    Example:
+        >>> gt = np.zeros((1, 68, 2)); gt[0, 45] = [30.0, 40.0]  # outer eye corners 36, 45
+        >>> normalisation_distance(gt, "inter_ocular", "300w")
+        array([50.])
+        >>> normalisation_distance(gt, "inter_ocular", "my_faces")
+        Traceback (most recent call last):
+        ...
+        ValueError: no default inter_ocular points for dataset 'my_faces'; set norm_indices
+    """
+    if norm_mode not in NORM_MODES:
+        raise ValueError(f"norm_mode must be one of {NORM_MODES}, got {norm_mode!r}")
+    if norm_mode in ("box_size", "box_area"):
+        if box_sizes is None:
+            raise ValueError(f"norm_mode {norm_mode!r} needs each image's box size")
+        return np.asarray(box_sizes, np.float64).reshape(-1)
+    table = OUTER_EYE_CORNERS if norm_mode == "inter_ocular" else EYE_GROUPS
+    indices = norm_indices if norm_indices is not None else table.get(dataset_name)
+    if indices is None:
+        raise ValueError(f"no default {norm_mode} points for dataset {dataset_name!r}; "
+                         f"set norm_indices")
+    if norm_mode == "inter_ocular":
+        return inter_ocular(gt, *indices)
+    return inter_pupil(gt, *indices)
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Make an AAN model faster for inference on CPU: BatchNorm folded into convolutions and
-channels-last memory format (both measured in ``bench/cpu_inference.py``)."""
+channels-last memory format (both measured in ``bench/cpu_speed.py``)."""
 
 from __future__ import annotations
 

@@ -1,12 +1,17 @@
-"""Jitter-free landmark tracks: the One Euro filter (Casiez et al., CHI 2012)."""
+"""Jitter-free landmark tracks: the One Euro filter (Casiez et al., CHI 2012), and its use
+on the faces of consecutive video frames (``aan predict --smooth``)."""
 
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Iterator
+from typing import TypeVar
 
 import numpy as np
 
-__all__ = ["OneEuroFilter"]
+__all__ = ["OneEuroFilter", "smooth_tracks"]
+
+Frame = TypeVar("Frame")
 
 
 class OneEuroFilter:
@@ -63,3 +68,42 @@ class OneEuroFilter:
         a = self._alpha(cutoff)
         self._x = a * x + (1 - a) * self._x
         return self._x.copy()
+
+
+def smooth_tracks(frames: Iterable[Frame], fps: float, min_cutoff: float = 1.0,
+                  beta: float = 0.05) -> Iterator[Frame]:
+    """Smooth each face's landmarks over consecutive frames, in place, one
+    :class:`OneEuroFilter` per face track.
+
+    A track is a face index: face ``i`` of a frame continues face ``i`` of the frame before
+    (as ``LandmarkPredictor.predict(..., track=True)`` orders them). When a frame has fewer
+    faces, the lost tracks are forgotten and start afresh when they come back.
+
+    Args:
+        frames: Each with a ``faces`` list whose items have a ``keypoints`` array, e.g.
+            ``aan_components.inference.ImageLandmarks``; consumed lazily.
+        fps: Frame rate of the video.
+        min_cutoff: :class:`OneEuroFilter`'s cutoff at rest (Hz).
+        beta: :class:`OneEuroFilter`'s speed coefficient.
+
+    Yields:
+        The same frame objects, their faces' ``keypoints`` replaced by the smoothed ones.
+
+    Shape:
+        - ``keypoints`` of each face: :math:`(K, 2)` (any shape, kept).
+
+    Example:
+        >>> from types import SimpleNamespace as NS
+        >>> frames = [NS(faces=[NS(keypoints=np.array([[x, 0.0]]))]) for x in (0.0, 3.0, 3.0)]
+        >>> [round(float(f.faces[0].keypoints[0, 0]), 2) for f in smooth_tracks(frames, fps=30)]
+        [0.0, 0.81, 1.51]
+    """
+    filters: dict[int, OneEuroFilter] = {}
+    for frame in frames:
+        for i, face in enumerate(frame.faces):
+            f = filters.setdefault(i, OneEuroFilter(fps, min_cutoff, beta))
+            face.keypoints = f(face.keypoints)
+        for i in list(filters):
+            if i >= len(frame.faces):
+                filters.pop(i)  # track lost: start afresh when it comes back
+        yield frame

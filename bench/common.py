@@ -10,7 +10,7 @@ from pathlib import Path
 
 import torch
 
-from aan_core.atomic_io import atomic_write
+from aan_core.utils.atomic_io import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

@@ -193,7 +193,7 @@ def main() -> None:
 
     from mmengine.registry import init_default_scope
 
-    import aan_components  # noqa: F401
+    import aan_components.plugin  # noqa: F401
 
     init_default_scope("mmpose")
     gemm = gemm_gflops(512 if args.tiny else 2048)

@@ -53,7 +53,7 @@ train_dataloader = dict(dataset=dict(device='cpu', num_workers=0))
 
 
 def _write_face(job: tuple[int, int, int, str]) -> None:
-    from aan_core.synthetic_faces import render_synthetic_face
+    from aan_core.data.synthetic_faces import render_synthetic_face
 
     seed, index, size, stem = job
     face = render_synthetic_face(seed, index, size)

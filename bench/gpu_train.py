@@ -9,7 +9,7 @@ stops) and to the end of aan_300w.py's schedule (max_iters 50,000), both reporte
   augmentation, so a 300W crop never changes); each step indexes a random batch there - no
   loader, no host-to-device copy;
 - ``pool_augmented``: the same crops as a pool of synthetic faces, each drawn batch warped
-  and recoloured on the GPU with exact landmarks (aan_core.face_augmentation, kornia; the
+  and recoloured on the GPU with exact landmarks (aan_core.data.face_augmentation, kornia; the
   run is left out when kornia is not installed).
 
 Pure PyTorch + aan_core (no MMPose): the model is the aan_300w.py network (stem 64, stages
@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
 
 from aan_core import AANFeatureExtractor, CoordinateRegressor  # noqa: E402
-from aan_core.synthetic_faces import render_synthetic_face  # noqa: E402
+from aan_core.data.synthetic_faces import render_synthetic_face  # noqa: E402
 
 PAPER_BATCH = 64
 # iterations: the paper's last lr step (40k, a lower bound) and aan_300w.py's max_iters (50k)
@@ -171,9 +171,9 @@ def cached_batches(crops: torch.Tensor, targets: torch.Tensor, batch: int, seed:
 
 
 def augmented_batches(crops: torch.Tensor, targets: torch.Tensor, batch: int, seed: int = 0):
-    """Cached crops, each draw a new random variant (aan_core.face_augmentation, on the
+    """Cached crops, each draw a new random variant (aan_core.data.face_augmentation, on the
     crops' device): the pool path of mm_configs/aan_synthetic_pool.py."""
-    from aan_core.face_augmentation import RandomFaceAugmentation
+    from aan_core.data.face_augmentation import RandomFaceAugmentation
 
     augment = RandomFaceAugmentation().to(crops.device)
     size = torch.tensor(crops.shape[-1:-3:-1], device=crops.device, dtype=torch.float32)

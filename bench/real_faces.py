@@ -81,7 +81,7 @@ class RealFace:
 
     def nme(self, pred68: np.ndarray) -> float | None:
         """NME of a 68-point prediction against this face's ground truth, if comparable."""
-        from aan_core.synthetic_faces import subset_matrix
+        from aan_core.data.synthetic_faces import subset_matrix
 
         if self.points68 is not None:
             gt = self.points68
@@ -133,7 +133,7 @@ def match(truth: np.ndarray, detections: np.ndarray) -> np.ndarray | None:
 def synthetic_pairs(detector, count: int) -> tuple[np.ndarray, np.ndarray, int]:
     """(detector boxes, 68-point extents) of the synthetic faces the detector finds."""
     from aan_components.inference.box_calibration import landmark_extent_boxes
-    from aan_core.synthetic_faces import render_synthetic_face
+    from aan_core.data.synthetic_faces import render_synthetic_face
 
     det, target = [], []
     for i in range(count):
@@ -203,7 +203,7 @@ def main() -> None:  # noqa: C901 - one linear report
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    import aan_components  # noqa: F401
+    import aan_components.plugin  # noqa: F401
     from aan_components.inference import LandmarkPredictor
     from aan_components.inference.box_calibration import (
         CALIBRATION_FILE,

@@ -45,7 +45,7 @@ def main() -> None:
     from mmengine.registry import init_default_scope
     from mmpose.registry import MODELS
 
-    import aan_components  # noqa: F401
+    import aan_components.plugin  # noqa: F401
 
     init_default_scope("mmpose")
     cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w.py"))

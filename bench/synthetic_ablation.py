@@ -92,7 +92,7 @@ def main() -> None:
 
     from mmengine.config import Config
 
-    import aan_components  # noqa: F401
+    import aan_components.plugin  # noqa: F401
 
     base = Config.fromfile(str(CONFIG))
     # AAN and its ablations for every seed first, the (much slower) ResNet baseline last;

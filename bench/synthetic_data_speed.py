@@ -53,8 +53,8 @@ def main() -> None:
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS, MODELS
 
-    import aan_components  # noqa: F401
-    from aan_core.synthetic_faces import render_synthetic_face
+    import aan_components.plugin  # noqa: F401
+    from aan_core.data.synthetic_faces import render_synthetic_face
 
     init_default_scope("mmpose")
     cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_synthetic.py"))

@@ -35,10 +35,10 @@ def train_checkpoint(work_dir: Path, iters: int) -> str:
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    from aan_components.cli import main as aan
+    from aan_components.converters.face300vw import convert
 
     data = work_dir / "300vw"
-    aan(["convert", "300vw", str(FIXTURES / "300vw"), str(data)])
+    convert(FIXTURES / "300vw", data)
     cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w.py"))
     ann = "annotations/face_landmarks_300vw_category1.json"
     for split in ("train", "val", "test"):
@@ -95,9 +95,9 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
 
-    import aan_components  # noqa: F401
+    import aan_components.plugin  # noqa: F401
     from aan_components.inference import LandmarkPredictor
-    from aan_components.tools.predict import smooth_tracks
+    from aan_core.temporal_smoothing import smooth_tracks
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or train_checkpoint(Path(tmp), args.train_iters)

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Set up and run the whole test suite; this is what CI runs (.ci/run calls it).
-#   1. the default stack (torch 2.14.1 + mmcv-lite): every test, slow end-to-end ones included;
+#   1. the default stack (torch 2.14.1 + mmcv-lite): every test, slow end-to-end ones included,
+#      and every docstring example of aan_core, timm_hooks and aan_components;
 #   2. the full-mmcv stack (torch 2.9.1 + mmcv 2.1.0 built from source): the compat and MMPose
 #      integration tests (imports, real compiled ops, training and testing on the 300W
 #      fixture).
@@ -28,8 +29,9 @@ if [[ " $stacks " == *" full "* ]]; then
 fi
 if [[ " $stacks " == *" lite "* ]]; then
   bash scripts/setup_env.sh
-  echo "[test] default stack (mmcv-lite): whole suite"
-  .venv/bin/python -m pytest tests "$@" || status=$?
+  echo "[test] default stack (mmcv-lite): whole suite + docstring examples"
+  # no paths: pyproject's testpaths (tests/ and the packages, doctested: --doctest-modules)
+  .venv/bin/python -m pytest "$@" || status=$?
 fi
 if [ -n "$full_pid" ]; then
   echo "[test] waiting for the full-mmcv set-up"

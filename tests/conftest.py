@@ -11,8 +11,9 @@ import torch
 # No test may download weights: the hub is off for the whole session (timm fails fast).
 os.environ["HF_HUB_OFFLINE"] = "1"
 
-# Before anything imports mmpose.models: on mmcv-lite this installs the mmcv.ops stand-in.
-import aan_components  # noqa: F401
+# What the configs' custom_imports do (registration, the mmcv.ops stand-in on mmcv-lite, the
+# safe checkpoint loader), before anything imports mmpose.models.
+import aan_components.plugin  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
 FIXTURES = Path(os.environ.get("AAN_FIXTURES",

@@ -27,7 +27,7 @@ def main() -> None:
     from mmengine.config import Config
     from mmengine.runner import Runner
 
-    import aan_components  # noqa: F401
+    import aan_components.plugin  # noqa: F401
 
     cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_synthetic.py"))
     cfg.merge_from_dict({

@@ -13,7 +13,7 @@ import cv2
 import numpy as np
 from conftest import FIXTURES
 
-from aan_core.synthetic_faces import render_synthetic_face
+from aan_core.data.synthetic_faces import render_synthetic_face
 
 FACE300W_DIRS = ("afw", "helen/trainset", "helen/testset", "lfpw/trainset", "lfpw/testset",
                  "ibug")

@@ -5,7 +5,7 @@ from pathlib import Path
 
 import pytest
 
-from aan_core.atomic_io import atomic_write
+from aan_core.utils.atomic_io import atomic_write
 
 
 def test_written_file_has_ordinary_permissions(tmp_path):

@@ -326,7 +326,7 @@ def test_300vw_frame_number_is_the_decoded_frame_by_content(tmp_path):
     frames written under the name of the previous one."""
     import cv2
 
-    from aan_core.synthetic_faces import render_synthetic_face
+    from aan_core.data.synthetic_faces import render_synthetic_face
 
     raw, out = tmp_path / "raw", tmp_path / "out"
     make_300vw(raw, videos=("001",), frames=6)

@@ -26,7 +26,7 @@ from aan_components.inference.face_detection import (
     MTCNNFaceDetector,
     build_face_detector,
 )
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 CONFIG = str(REPO / "mm_configs" / "aan_300w.py")
 

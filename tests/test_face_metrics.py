@@ -1,6 +1,7 @@
 """Per-image NME, CED, AUC, failure rate: against hand computations and MMPose's NME."""
 
 import csv
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -8,7 +9,7 @@ from mmengine.structures import InstanceData
 from mmpose.evaluation.metrics import NME
 from mmpose.registry import METRICS
 
-from aan_core.face_metrics import ced_curve, failure_rate, per_image_nme
+from aan_core.face_metrics import ced_curve, failure_rate, normalisation_distance, per_image_nme
 
 
 def hand_nme(pred, gt, vis, norm):
@@ -200,3 +201,64 @@ def test_bad_subset_config_is_named():
         METRICS.build(dict(type="FaceAlignmentMetric", subsets="300x"))
     with pytest.raises(ValueError, match=r"subsets\['a'\]: bad regex"):
         METRICS.build(dict(type="FaceAlignmentMetric", subsets={"a": "("}))
+
+
+def test_normalisation_distance_follows_the_protocols():
+    """Outer eye corners and eye centres per dataset, explicit points, box sizes passed on.
+    Wrong inputs caught: an unknown mode, an unknown dataset without points, a box mode
+    without sizes."""
+    rng = np.random.default_rng(1)
+    gt = rng.uniform(0, 100, (3, 68, 2))
+    np.testing.assert_allclose(normalisation_distance(gt, "inter_ocular", "300w"),
+                               np.linalg.norm(gt[:, 36] - gt[:, 45], axis=-1))
+    np.testing.assert_allclose(
+        normalisation_distance(gt, "inter_pupil", "300w"),
+        np.linalg.norm(gt[:, 36:42].mean(1) - gt[:, 42:48].mean(1), axis=-1))
+    np.testing.assert_allclose(normalisation_distance(gt, "inter_ocular", "mine", (0, 1)),
+                               np.linalg.norm(gt[:, 0] - gt[:, 1], axis=-1))
+    assert normalisation_distance(gt, "box_area", box_sizes=[1, 2, 3]).tolist() == [1, 2, 3]
+    with pytest.raises(ValueError, match="norm_mode must be one of"):
+        normalisation_distance(gt, "eyes", "300w")
+    with pytest.raises(ValueError, match="no default inter_pupil points for dataset 'mine'"):
+        normalisation_distance(gt, "inter_pupil", "mine")
+    with pytest.raises(ValueError, match="needs each image's box size"):
+        normalisation_distance(gt, "box_size", "aflw")
+
+
+@pytest.mark.parametrize("norm_mode", ["inter_ocular", "box_area"])
+def test_demo_baseline_is_normalised_as_the_test_metric(norm_mode, tmp_path):
+    """``aan demo``'s mean-shape NME equals what the test evaluator reports for the same
+    predictions (it calls the metric's normalisation with box sizes, no result dicts).
+    Catches a baseline normalised differently from the model's test NME."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    from aan_components.tools.demo import mean_shape_nme
+
+    repo = Path(__file__).resolve().parents[1]
+    cfg = Config.fromfile(str(repo / "mm_configs" / "aan_synthetic.py"))
+    cfg.train_dataloader.dataset.num_samples = 6
+    cfg.train_dataloader.update(num_workers=0, persistent_workers=False)
+    cfg.test_dataloader.dataset.update(num_samples=5, cache=False)
+    cfg.test_evaluator = dict(type="FaceAlignmentMetric", norm_mode=norm_mode,
+                              out_dir=str(tmp_path))
+    cfg.work_dir = str(tmp_path)
+    runner = Runner.from_cfg(cfg)
+    test_ds = runner.test_dataloader.dataset
+    metric = runner.test_evaluator.metrics[0]
+    metric.dataset_meta = test_ds.metainfo
+    baseline = mean_shape_nme(runner, train_samples=6)
+
+    train_ds = runner.train_dataloader.dataset
+    mean = np.mean([train_ds[i]["data_samples"].gt_instance_labels.keypoint_labels[0].numpy()
+                    for i in range(6)], axis=0)
+    samples = []
+    for i in range(len(test_ds)):
+        sample = test_ds[i]["data_samples"]
+        pred = (np.asarray(sample.metainfo["input_center"])
+                + (mean - 0.5) * np.asarray(sample.metainfo["input_scale"]))
+        packed = sample.to_dict()
+        packed["pred_instances"] = dict(keypoints=pred[None])
+        samples.append(packed)
+    metric.process([], samples)
+    assert baseline == pytest.approx(metric.compute_metrics(metric.results)["NME"], rel=1e-9)

@@ -176,8 +176,8 @@ def test_unreadable_images_are_named(image_dir, name, message):
 ])
 def test_one_image_reader_refuses_with_the_path(image_dir, name, message):
     """``read_image``, the reader of aan predict / attention / demo and LoadFaceImage."""
-    from aan_core.image_file import read_image
-    from aan_core.input_errors import UnreadableImageError
+    from aan_core.utils.image_file import read_image
+    from aan_core.utils.input_errors import UnreadableImageError
 
     with pytest.raises(UnreadableImageError) as e:
         read_image(image_dir / name)
@@ -187,8 +187,8 @@ def test_one_image_reader_refuses_with_the_path(image_dir, name, message):
 def test_image_reader_checks_the_decoded_size_against_the_header(image_dir, monkeypatch):
     """The decode guard: an image whose header understates its size is refused after
     decoding (a wrong header cannot slip past the pixel limit)."""
-    from aan_core import image_file
-    from aan_core.input_errors import UnreadableImageError
+    from aan_core.utils import image_file
+    from aan_core.utils.input_errors import UnreadableImageError
 
     monkeypatch.setattr(image_file, "read_image_size", lambda path: (20, 20))
     with pytest.raises(UnreadableImageError, match="decodes to 960x845, but its header says "

@@ -6,7 +6,7 @@ from conftest import make_data_samples
 from mmpose.models.utils.tta import flip_coordinates
 from mmpose.registry import MODELS
 
-import aan_components  # noqa: F401  (registers the modules)
+import aan_components.plugin  # noqa: F401  (registers the modules)
 
 CHANNELS = (16, 32, 32, 64)
 K = 6

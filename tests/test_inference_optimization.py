@@ -9,8 +9,8 @@ from torch import nn
 from torchvision.models import resnet18
 
 import aan_core.inference_optimization as opt
-import aan_core.json_input as json_input
 import aan_core.temporal_smoothing as smoothing
+import aan_core.utils.json_input as json_input
 from aan_core import AANFeatureExtractor, fuse_conv_bn, optimize_for_inference
 
 

@@ -4,7 +4,7 @@ import pytest
 import torch
 from mmpose.registry import MODELS
 
-import aan_components  # noqa: F401
+import aan_components.plugin  # noqa: F401
 
 
 def build(**kwargs):
@@ -65,3 +65,40 @@ def test_stage_weight_count_mismatch():
     with pytest.raises(ValueError, match="2 entries but the head makes 3"):
         loss(torch.zeros(1, 2, 2), [torch.zeros(1, 2, 2)] * 3, torch.zeros(1, 2, 2),
              torch.ones(1, 2, 1))
+
+
+def test_euclidean_loss_is_caffes_sum_over_points_halved_per_image():
+    """EuclideanLoss = sum((pred - gt)^2) / (2 N) with the weights applied, whatever K is.
+    Wrong input caught: MMPose's element-mean MSELoss (K times smaller)."""
+    for k in (5, 19, 68):
+        pred, target = torch.rand(3, k, 2), torch.rand(3, k, 2)
+        weight = torch.ones(3, k, 1)
+        weight[:, 0] = 0
+        loss = MODELS.build(dict(type="EuclideanLoss", use_target_weight=True))
+        expected = ((pred - target) ** 2 * weight).sum() / (2 * 3)
+        torch.testing.assert_close(loss(pred, target, weight), expected)
+        mean_mse = MODELS.build(dict(type="MSELoss", use_target_weight=True))
+        assert not torch.allclose(mean_mse(pred, target, weight), expected)
+
+
+def _head_loss_of(config_file, k: int):
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(config_file))
+    loss = MODELS.build(cfg.model.head.loss)
+    pred, target = torch.rand(2, k, 2), torch.rand(2, k, 2)
+    return loss(pred, [pred] * 4, target, torch.ones(2, k, 1))["loss_kpt"], pred, target
+
+
+def test_a_dataset_config_gets_the_euclidean_scale_without_restating_k(tmp_path):
+    """A new dataset config on the recipe that sets only its number of points gets the
+    Caffe EuclideanLoss scale for that K. Wrong input caught: the configs before the loss
+    owned its scale (MSELoss with loss_weight=68 in the base): a 5-point config that forgot
+    to restate loss_weight trained with 68/5 times the loss."""
+    from conftest import REPO
+
+    derived = tmp_path / "five_points.py"
+    derived.write_text(f"_base_ = [{str(REPO / 'mm_configs' / 'aan_300w.py')!r}]\n"
+                       "model = dict(head=dict(num_joints=5))\n")
+    value, pred, target = _head_loss_of(derived, 5)
+    torch.testing.assert_close(value, ((pred - target) ** 2).sum() / (2 * 2))

@@ -16,7 +16,7 @@ CONFIG = REPO / "mm_configs" / "aan_300w.py"
 
 def test_paper_config_builds_with_the_paper_recipe():
     cfg = Config.fromfile(str(CONFIG))
-    assert cfg.custom_imports["imports"] == ["aan_components"]
+    assert cfg.custom_imports["imports"] == ["aan_components.plugin"]
     assert cfg.optim_wrapper.optimizer == dict(type="Adam", lr=1e-3, weight_decay=1e-3)
     (sched,) = cfg.param_scheduler
     assert sched.milestones == [25000, 40000] and sched.gamma == 0.1 and not sched.by_epoch

@@ -7,7 +7,7 @@ from mmpose.datasets.datasets.utils import parse_pose_metainfo
 from mmpose.registry import DATASETS
 
 from aan_components.datasets import METAINFO_BY_LAYOUT
-from aan_core.synthetic_faces import (
+from aan_core.data.synthetic_faces import (
     FLIP_INDICES,
     LAYOUTS,
     mean_face_3d,

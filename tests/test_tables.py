@@ -65,6 +65,20 @@ def test_tables_reject_dirs_without_results(tmp_path, capsys):
     assert "missing: not a directory" in capsys.readouterr().err
 
 
+def test_tables_name_a_non_numeric_metric(tmp_path, capsys):
+    """Wrong input caught: an NME that is not a number (it gave a traceback from the
+    table's number formatting); now one line naming the file and the field, exit 2."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "face_alignment_metrics.json").write_text(
+        '{"dataset_name": "300w", "norm_mode": "inter_ocular", "metrics": {"NME": "0.05x"}}')
+    with pytest.raises(SystemExit) as e:
+        aan(["tables", str(run)])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == (f"aan tables: error: {run}/face_alignment_metrics.json: "
+                                       f"field metrics.NME: not a number ('0.05x')\n")
+
+
 def test_metric_output_feeds_tables(tmp_path, capsys):
     """The file FaceAlignmentMetric writes is the one aan tables reads."""
     import numpy as np

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 __all__ = [
     "CheckpointFileError",

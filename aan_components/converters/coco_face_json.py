@@ -9,8 +9,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aan_core import image_header
-from aan_core.atomic_io import atomic_write
+from aan_core.utils import image_header
+from aan_core.utils.atomic_io import atomic_write
 
 from .errors import ConversionError
 

@@ -24,7 +24,8 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from ..datasets.benchmark_splits import FACE300W_SOURCES
+from aan_core.face_protocols import FACE300W_SOURCES
+
 from .coco_face_json import CocoFaceJson, box_from_points, link_images, read_image_size
 from .errors import ConversionError
 from .pts_format import PTS_ORIGIN, read_pts

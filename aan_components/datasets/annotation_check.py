@@ -6,8 +6,8 @@ import math
 import os
 from pathlib import Path
 
-from aan_core.input_errors import AANInputError
-from aan_core.json_input import read_json
+from aan_core.utils.input_errors import AANInputError
+from aan_core.utils.json_input import read_json
 
 __all__ = ["AnnotationError", "check_face_annotations"]
 

@@ -1,46 +1,10 @@
-"""The paper's test splits of 300W and 300VW, in one place: the converters write them and
-``FaceAlignmentMetric`` reports them (AAN_SPEC.md, "Dataset protocols")."""
+"""Deprecated alias: the protocol tables moved to :mod:`aan_core.face_protocols` (pure data,
+no MMPose; the converters use them). Import that; this alias will be removed."""
 
-from __future__ import annotations
+import warnings
 
-__all__ = ["FACE300VW_CATEGORIES", "FACE300W_SOURCES", "face300vw_split", "subset_patterns"]
+from aan_core.face_protocols import *  # noqa: F403
+from aan_core.face_protocols import __all__  # noqa: F401
 
-# 300W source folder -> the part of the protocol it belongs to
-FACE300W_SOURCES = {
-    "afw": "train", "helen/trainset": "train", "lfpw/trainset": "train",
-    "helen/testset": "common", "lfpw/testset": "common", "ibug": "challenging",
-}
-
-# 300VW test videos by category; every other video is a training video
-FACE300VW_CATEGORIES = {
-    "category1": ["114", "124", "125", "126", "150", "158", "401", "402", "505", "506", "507",
-                  "508", "509", "510", "511", "514", "515", "518", "519", "520", "521", "522",
-                  "524", "525", "537", "538", "540", "541", "546", "547", "548"],
-    "category2": ["203", "208", "211", "212", "213", "214", "218", "224", "403", "404", "405",
-                  "406", "407", "408", "409", "412", "550", "551", "553"],
-    "category3": ["410", "411", "516", "517", "526", "528", "529", "530", "531", "533", "557",
-                  "558", "559", "562"],
-}
-_CATEGORY_OF_VIDEO = {v: c for c, videos in FACE300VW_CATEGORIES.items() for v in videos}
-
-
-def face300vw_split(video: str) -> str:
-    """``'category1'``-``'category3'`` for a test video, ``'train'`` otherwise."""
-    return _CATEGORY_OF_VIDEO.get(video, "train")
-
-
-def subset_patterns(dataset: str) -> dict[str, str]:
-    """Regexes, searched in image paths, of the test subsets of ``'300w'`` (common,
-    challenging: by source folder) or ``'300vw'`` (category1-3: ``<video>/[imgs/]<frame>``,
-    the converter's layout and MMPose's)."""
-    if dataset == "300w":
-        groups = {"common": [], "challenging": []}
-        for folder, part in FACE300W_SOURCES.items():
-            if part in groups:
-                groups[part].append(folder)
-        return {part: rf"(?:^|/)(?:{'|'.join(folders)})/[^/]+$"
-                for part, folders in groups.items()}
-    if dataset == "300vw":
-        return {c: rf"(?:^|/)(?:{'|'.join(videos)})/(?:imgs/)?[^/]+$"
-                for c, videos in FACE300VW_CATEGORIES.items()}
-    raise KeyError(dataset)
+warnings.warn("aan_components.datasets.benchmark_splits moved to aan_core.face_protocols; "
+              "import that (the alias will be removed)", DeprecationWarning, stacklevel=2)

@@ -26,7 +26,7 @@ class CelebADataset(ChecksAnnotationFile, BaseCocoStyleDataset):
             ``data_prefix``, ``pipeline``, ``test_mode``...).
 
     Example:
-        >>> import aan_components
+        >>> import aan_components.plugin
         >>> from mmpose.registry import DATASETS
 
 from .converted_datasets import ChecksAnnotationFile

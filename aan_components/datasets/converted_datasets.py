@@ -9,7 +9,7 @@ import os
 from mmpose.datasets.datasets.face import AFLWDataset, Face300VWDataset, Face300WDataset
 from mmpose.registry import DATASETS
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 __all__ = ["AANAFLWDataset", "AANFace300VWDataset", "AANFace300WDataset",
            "ChecksAnnotationFile", "MissingDataError", "check_annotation_file"]

@@ -11,7 +11,7 @@ from mmpose.datasets.datasets.base import BaseCocoStyleDataset
 from mmpose.registry import DATASETS
 from tqdm import tqdm
 
-from aan_core.synthetic_faces import LAYOUTS, render_synthetic_face
+from aan_core.data.synthetic_faces import LAYOUTS, render_synthetic_face
 
 CELEBA_METAINFO = osp.join(osp.dirname(__file__), "celeba_metainfo.py")
 
@@ -54,7 +54,7 @@ class SyntheticFaceDataset(BaseCocoStyleDataset):
             ``metainfo``, ``data_mode``...); ``ann_file`` and ``data_root`` are not used.
 
     Example:
-        >>> import aan_components
+        >>> import aan_components.plugin
         >>> from mmpose.registry import DATASETS
         >>> ds = DATASETS.build(dict(type='SyntheticFaceDataset', num_samples=4))
         >>> ds[0]['keypoints'].shape

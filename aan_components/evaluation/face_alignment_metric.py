@@ -13,20 +13,17 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from aan_core.atomic_io import atomic_write
-from aan_core.face_metrics import ced_curve, failure_rate, inter_ocular, inter_pupil, per_image_nme
+from aan_core.face_metrics import (
+    NORM_MODES,
+    ced_curve,
+    failure_rate,
+    normalisation_distance,
+    per_image_nme,
+)
+from aan_core.face_protocols import subset_patterns
+from aan_core.utils.atomic_io import atomic_write
 
-from ..datasets.benchmark_splits import subset_patterns
-
-# Default normalisation points per dataset (MMPose dataset_name), 0-based.
-OUTER_EYE_CORNERS = {"300w": (36, 45), "300vw": (36, 45), "wflw": (60, 72), "cofw": (8, 9),
-                     "coco_wholebody_face": (36, 45), "lapa": (66, 79), "celeba": (0, 1)}
-EYE_GROUPS = {"300w": (range(36, 42), range(42, 48)), "300vw": (range(36, 42), range(42, 48)),
-              "coco_wholebody_face": (range(36, 42), range(42, 48)),
-              "wflw": (range(60, 68), range(68, 76)), "celeba": ([0], [1]),
-              "aflw": ([7], [10])}
-NORM_MODES = ("inter_ocular", "inter_pupil", "box_size", "box_area")
-
+from ..visualization import save_ced_plot
 
 # Named subsets, each a regex searched in the image path (``subsets='300w'`` in a config).
 SUBSET_PRESETS = {name: subset_patterns(name) for name in ("300w", "300vw")}
@@ -134,28 +131,25 @@ class FaceAlignmentMetric(BaseMetric):
                 f"'box_size')); use norm_mode='box_area' for sqrt(w * h) of the face box")
         return float(np.asarray(size).reshape(-1)[0])
 
-    def normalisation(self, gt: np.ndarray, results: list) -> np.ndarray:
-        """Per-image normalisation distance, :math:`(N,)`, for ground truth ``(N, K, 2)``;
-        ``results`` carry each image's ``box`` for ``box_size`` / ``box_area``."""
+    def normalisation(self, gt: np.ndarray, box_sizes=None) -> np.ndarray:
+        """Per-image normalisation distance, :math:`(N,)`, of ground truth ``(N, K, 2)``
+        (:func:`~aan_core.face_metrics.normalisation_distance` with this metric's settings
+        and dataset); ``box_sizes`` (each :meth:`box_size`) for ``box_size`` / ``box_area``.
+        """
         name = (self.dataset_meta or {}).get("dataset_name", "")
-        if self.norm_mode in ("box_size", "box_area"):
-            return np.array([r["box"] for r in results])
-        table = OUTER_EYE_CORNERS if self.norm_mode == "inter_ocular" else EYE_GROUPS
-        indices = self.norm_indices if self.norm_indices is not None else table.get(name)
-        if indices is None:
-            raise ValueError(
-                f"FaceAlignmentMetric: no default {self.norm_mode} points for dataset "
-                f"{name!r}; set norm_indices in the evaluator config")
-        if self.norm_mode == "inter_ocular":
-            return inter_ocular(gt, *indices)
-        return inter_pupil(gt, *indices)
+        try:
+            return normalisation_distance(gt, self.norm_mode, name, self.norm_indices,
+                                          box_sizes)
+        except ValueError as e:
+            raise ValueError(f"FaceAlignmentMetric: {e} in the evaluator config") from None
 
     def compute_metrics(self, results: list) -> dict[str, float]:
         logger = MMLogger.get_current_instance()
         pred = np.concatenate([r["pred"] for r in results])
         gt = np.concatenate([r["gt"] for r in results])
         visible = np.concatenate([r["visible"] for r in results])
-        nmes = per_image_nme(pred, gt, visible, self.normalisation(gt, results))
+        boxes = [r["box"] for r in results] if "box" in results[0] else None
+        nmes = per_image_nme(pred, gt, visible, self.normalisation(gt, boxes))
         bad = int(np.isnan(nmes).sum())
         if bad:
             logger.warning(f"FaceAlignmentMetric: {bad} of {len(nmes)} images have no visible "
@@ -217,36 +211,19 @@ class FaceAlignmentMetric(BaseMetric):
                 w.writerows((i, p, f"{n:.6f}") for i, (p, n) in
                             enumerate(zip(img_paths, nmes, strict=True)))
 
-        def ced_png(path):
-            import matplotlib
-
-            matplotlib.use("Agg", force=False)
-            import matplotlib.pyplot as plt
-
-            fig, ax = plt.subplots(figsize=(5, 4), dpi=120)
-            for name, ced in curves.items():
-                suffix = "" if name == "all" else f"/{name}"
-                label = f"{'all' if name == 'all' else name} ({counts[name]}): NME " \
-                        f"{metrics['NME' + suffix] * 100:.2f}%"
-                if self.thresholds:
-                    t = self.thresholds[-1]
-                    label += f", AUC@{t:g} {metrics[f'AUC@{t:g}{suffix}']:.3f}, FR@{t:g} " \
-                             f"{metrics[f'FR@{t:g}{suffix}'] * 100:.1f}%"
-                ax.plot(ced.thresholds, ced.fractions, label=label)
-            for t in self.thresholds:
-                ax.axvline(t, color="gray", lw=0.8, ls="--")
-            ax.set(xlabel=f"NME ({self.norm_mode})", ylabel="fraction of images",
-                   xlim=(0, self.ced_max), ylim=(0, 1), title="Cumulative error distribution")
-            ax.grid(alpha=0.3)
-            ax.legend(loc="lower right", fontsize=8)
-            fig.tight_layout()
-            fig.savefig(path, format="png")
-            plt.close(fig)
-
         # two metrics in one evaluator (e.g. inter-ocular and inter-pupil) keep their own files
         tag = f"_{self.prefix}" if self.prefix else ""
         atomic_write(osp.join(out_dir, f"ced{tag}.csv"), ced_csv)
         atomic_write(osp.join(out_dir, f"per_image_nme{tag}.csv"), per_image_csv)
-        atomic_write(osp.join(out_dir, f"ced{tag}.png"), ced_png)
+        labels = {}
+        for name in curves:
+            suffix = "" if name == "all" else f"/{name}"
+            labels[name] = f"{name} ({counts[name]}): NME {metrics['NME' + suffix] * 100:.2f}%"
+            if self.thresholds:
+                t = self.thresholds[-1]
+                labels[name] += (f", AUC@{t:g} {metrics[f'AUC@{t:g}{suffix}']:.3f}, FR@{t:g} "
+                                 f"{metrics[f'FR@{t:g}{suffix}'] * 100:.1f}%")
+        save_ced_plot(osp.join(out_dir, f"ced{tag}.png"), curves, labels, self.thresholds,
+                      f"NME ({self.norm_mode})", self.ced_max)
         atomic_write(osp.join(out_dir, METRICS_FILE.replace(".json", f"{tag}.json")),
                      metrics_json)

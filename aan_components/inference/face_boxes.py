@@ -8,8 +8,8 @@ from pathlib import Path
 
 import numpy as np
 
-from aan_core.input_errors import AANInputError
-from aan_core.json_input import read_json
+from aan_core.utils.input_errors import AANInputError
+from aan_core.utils.json_input import read_json
 
 __all__ = ["MAX_BOX_SCALE", "BoxFileError", "FaceBoxes", "check_box_in_image", "read_face_boxes"]
 

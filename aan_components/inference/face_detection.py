@@ -23,7 +23,7 @@ from typing import Protocol, runtime_checkable
 import numpy as np
 import torch
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 __all__ = ["DETECTORS", "DlibHogFaceDetector", "FaceDetector", "FaceDetectorUnavailable",
            "MTCNNFaceDetector", "build_face_detector"]
@@ -145,7 +145,7 @@ def build_face_detector(name: str, device: str | torch.device = "cpu") -> FaceDe
         >>> build_face_detector('haar')
         Traceback (most recent call last):
         ...
-        aan_core.input_errors.AANInputError: unknown face detector 'haar' (known: mtcnn, dlib-hog)
+        aan_core...AANInputError: unknown face detector 'haar' (known: mtcnn, dlib-hog)
     """
     if name not in DETECTORS:
         raise AANInputError(f"unknown face detector {name!r} (known: {', '.join(DETECTORS)})")

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 from ..config_file import require_fields
 from .face_detection import FaceDetector, build_face_detector
@@ -87,13 +87,17 @@ class LandmarkPredictor:
             many frames and track the faces from the previous frame's landmarks in between.
 
     Example:
-        >>> import aan_components, cv2  # doctest: +SKIP
-        >>> p = LandmarkPredictor('mm_configs/aan_300w.py', 'iter_50000.pth',
-        ...                       detector='mtcnn')  # doctest: +SKIP
-        >>> img = cv2.imread('two_faces.jpg')  # doctest: +SKIP
-        >>> (result,) = p.predict([('two_faces.jpg', img, None)])  # doctest: +SKIP
-        >>> [f.keypoints.shape for f in result.faces]  # doctest: +SKIP
-        [(68, 2), (68, 2)]
+        Two faces given by their boxes (``detector='mtcnn'`` finds them instead; a trained
+        model needs its checkpoint, e.g. ``LandmarkPredictor(config, 'iter_50000.pth')``):
+
+        >>> from aan_core.data.synthetic_faces import render_synthetic_face
+        >>> image = np.hstack([render_synthetic_face(0, i, image_size=128).image
+        ...                    for i in range(2)])  # BGR, 128 x 256
+        >>> p = LandmarkPredictor('mm_configs/aan_300w.py')
+        >>> boxes = np.array([[16, 16, 112, 112], [144, 16, 240, 112]], np.float32)
+        >>> (result,) = p.predict([('two_faces.png', image, boxes)])
+        >>> [f.keypoints.shape for f in result.faces], result.faces[1].source
+        ([(68, 2), (68, 2)], 'given')
     """
 
     def __init__(self, config, checkpoint: str | None = None, device: str = "cpu",

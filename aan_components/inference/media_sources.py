@@ -1,7 +1,7 @@
 """Image and video sources for ``aan predict`` / ``aan attention``: a file, a folder or a
 video, with their face boxes checked against them.
 
-Images are read by the project's one image reader (:func:`aan_core.image_file.read_image`:
+Images are read by the project's one image reader (:func:`aan_core.utils.image_file.read_image`:
 missing, empty, truncated, non-image, too small and too large files are refused with their
 path). Boxes: every key of a box file must name an input image (or a frame of the video),
 and every box must lie at least partly inside its image (:func:`check_box_in_image`).
@@ -16,8 +16,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from aan_core.image_file import IMAGE_SUFFIXES, check_image_size, read_image
-from aan_core.input_errors import AANInputError, UnreadableImageError
+from aan_core.utils.image_file import IMAGE_SUFFIXES, check_image_size, read_image
+from aan_core.utils.input_errors import AANInputError, UnreadableImageError
 
 from .face_boxes import BoxFileError, FaceBoxes, check_box_in_image
 
@@ -93,7 +93,7 @@ def iter_images(files: list[Path], root: Path, boxes: FaceBoxes | None,
                 ) -> Iterator[tuple[str, np.ndarray, np.ndarray | None]]:
     """``(name, BGR image, boxes)``; ``name`` is the path relative to ``root``.
 
-    An unreadable image raises :class:`~aan_core.input_errors.UnreadableImageError`, or,
+    An unreadable image raises :class:`~aan_core.utils.input_errors.UnreadableImageError`, or,
     when a ``skipped`` list is given, is recorded there (``{"image", "reason"}``), reported
     on stderr and passed over (never drawn on). A box outside its image raises
     :class:`BoxFileError`.

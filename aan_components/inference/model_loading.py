@@ -15,7 +15,7 @@ from collections.abc import Callable
 
 import torch
 
-from aan_core.input_errors import AANInputError
+from aan_core.utils.input_errors import AANInputError
 
 from ..compat.safe_checkpoint import CheckpointFileError, safe_torch_load
 from ..config_file import ConfigError, read_config, require_fields
@@ -154,6 +154,10 @@ def load_pose_model(config, checkpoint: str | None = None, device: str = "cpu",
     from mmengine.config import Config
     from mmengine.model.utils import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
+
+    from .. import register_all_modules
+
+    register_all_modules()  # also for a config (an older run's) that names none of ours
     from mmpose.models.builder import build_pose_estimator
 
     dev = check_device(device)

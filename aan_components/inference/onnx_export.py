@@ -24,11 +24,11 @@ class LandmarkInferenceGraph(nn.Module):
         - Output ``keypoints``: :math:`(B, K, 2)` in crop pixels (x, y).
 
     Example:
-        >>> import aan_components, torch  # doctest: +SKIP
-        >>> from aan_components.inference import load_pose_model  # doctest: +SKIP
-        >>> model = load_pose_model('mm_configs/aan_300w.py')  # doctest: +SKIP
-        >>> graph = LandmarkInferenceGraph(model)  # doctest: +SKIP
-        >>> graph(torch.rand(2, 3, 256, 256) * 255).shape  # doctest: +SKIP
+        >>> import torch
+        >>> from aan_components.inference import load_pose_model
+        >>> model = load_pose_model('mm_configs/aan_300w.py')  # checkpoint=... for trained
+        >>> graph = LandmarkInferenceGraph(model)
+        >>> graph(torch.rand(2, 3, 256, 256) * 255).shape
         torch.Size([2, 68, 2])
     """
 
@@ -60,7 +60,7 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = ONNX_OPSET) -> 
     Returns:
         The written path.
     """
-    from aan_core.atomic_io import atomic_write
+    from aan_core.utils.atomic_io import atomic_write
 
     graph = LandmarkInferenceGraph(model).eval().cpu()
     w, h = (int(v) for v in model.head.decoder.input_size)

@@ -38,7 +38,7 @@ class AANBackbone(BaseBackbone):
           :attr:`reductions`.
 
     Example:
-        >>> import aan_components, torch
+        >>> import aan_components.plugin, torch
         >>> from mmpose.registry import MODELS
         >>> net = MODELS.build(dict(type='AANBackbone'))
         >>> [f.shape[1] for f in net(torch.randn(1, 3, 128, 128))]

@@ -64,7 +64,7 @@ class CosineEmbeddingHead(RegressionHead):
             (random Fourier features for the embedding).
 
     Example:
-        >>> import aan_components, torch
+        >>> import aan_components.plugin, torch
         >>> from mmpose.registry import MODELS
         >>> head = MODELS.build(dict(type='CosineEmbeddingHead', in_channels=[64, 128],
         ...                          num_joints=68))

@@ -16,14 +16,14 @@ from mmengine.structures import InstanceData
 from mmpose.registry import MODELS
 from torch import Tensor, nn
 
-from aan_core.face_augmentation import RandomFaceAugmentation
+from aan_core.data.face_augmentation import RandomFaceAugmentation
 
 __all__ = ["RandomFaceBatchAugment"]
 
 
 @MODELS.register_module()
 class RandomFaceBatchAugment(nn.Module):
-    """:class:`~aan_core.face_augmentation.RandomFaceAugmentation` of a normalised batch.
+    """:class:`~aan_core.data.face_augmentation.RandomFaceAugmentation` of a normalised batch.
 
     The targets are ``RegressionLabel``'s: ``keypoint_labels`` are crop pixel coordinates
     divided by the crop size; they are moved with the image's own affine matrix. A point moved
@@ -32,7 +32,7 @@ class RandomFaceBatchAugment(nn.Module):
     Args:
         mean: The data preprocessor's ``mean`` (0-255 scale, its channel order).
         std: The data preprocessor's ``std``.
-        **kwargs: :class:`~aan_core.face_augmentation.RandomFaceAugmentation`'s ranges.
+        **kwargs: :class:`~aan_core.data.face_augmentation.RandomFaceAugmentation`'s ranges.
 
     Shape:
         - ``inputs``: :math:`(B, 3, H, W)`, normalised, on any device.

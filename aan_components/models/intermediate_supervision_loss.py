@@ -28,7 +28,7 @@ class IntermediateSupervisionLoss(nn.Module):
         loss_name: Key of the final term; stage terms get ``_stage{i}`` appended (1-based).
 
     Example:
-        >>> import aan_components, torch
+        >>> import aan_components.plugin, torch
         >>> from mmpose.registry import MODELS
         >>> loss = MODELS.build(dict(type='IntermediateSupervisionLoss',
         ...                          loss=dict(type='L1Loss'), stage_weights=0.5))

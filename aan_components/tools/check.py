@@ -1,6 +1,7 @@
 """Check a config and its data before a long run: the config parses, every ``type`` exists,
-the model builds, the model's ``num_joints`` matches each dataset's keypoints, and each
-annotation file is well formed (``--images``: every image file exists too).
+the model and the evaluators' metrics build, the model's ``num_joints`` matches each
+dataset's keypoints, and each annotation file is well formed (``--images``: every image file
+exists too).
 
 Errors name the config file and the field (``model.backbone.type``...), or the annotation
 file, the entry and the field; the command then exits with status 2.
@@ -50,10 +51,12 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
         ConfigCheckError, AnnotationError: the first problem found.
     """
     from mmengine.registry import init_default_scope
-    from mmpose.registry import DATASETS, MODELS
+    from mmpose.registry import DATASETS, METRICS, MODELS
 
+    from .. import register_all_modules
     from ..datasets import check_face_annotations
 
+    register_all_modules()  # also for a config that names no aan_components module
     cfg = read_config(config, cfg_options)
     init_default_scope(cfg.get("default_scope", "mmpose"))
     try:
@@ -63,6 +66,18 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
     except (ValueError, TypeError, AssertionError) as e:
         raise ConfigCheckError(f"{config}: model: {e}") from None
     num_joints = getattr(getattr(model, "head", None), "num_joints", None)
+    for key in ("val_evaluator", "test_evaluator"):
+        evaluator = cfg.get(key)
+        metrics = evaluator.get("metrics", evaluator) if isinstance(evaluator, dict) \
+            else evaluator or []
+        for i, metric in enumerate([metrics] if isinstance(metrics, dict) else metrics):
+            field = key if isinstance(metrics, dict) else f"{key}[{i}]"
+            try:
+                METRICS.build(metric)
+            except KeyError as e:
+                raise _unknown_type(config, e, metric, field) from None
+            except (ValueError, TypeError, AssertionError) as e:
+                raise ConfigCheckError(f"{config}: field {field}: {e}") from None
     summary = {}
     for split in ("train", "val", "test"):
         loader = cfg.get(f"{split}_dataloader")

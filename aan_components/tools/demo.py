@@ -15,21 +15,22 @@ from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
 
-from aan_core.atomic_io import atomic_write
 from aan_core.face_metrics import per_image_nme
-from aan_core.image_file import read_image
+from aan_core.utils.atomic_io import atomic_write
+from aan_core.utils.image_file import read_image
 
+from .. import config_path, setup
 from ..config_file import read_config, require_fields
 from ..visualization import attention_grid, draw_landmarks, image_grid, save_png, with_caption
 from .argument_types import positive_float, positive_int
+from .check import check_config
 
-REPO = Path(__file__).resolve().parents[2]
-DEFAULT_CONFIG = REPO / "mm_configs" / "aan_synthetic.py"
+DEFAULT_CONFIG = config_path("aan_synthetic")  # shipped in the package: found from a wheel too
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", default=str(DEFAULT_CONFIG),
-                        help="MMPose config (default: mm_configs/aan_synthetic.py)")
+                        help="MMPose config (default: the shipped aan_synthetic.py)")
     parser.add_argument("--work-dir", default="work_dirs/aan_synthetic_demo",
                         help="where checkpoints, logs, metrics and figures go")
     parser.add_argument("--minutes", type=positive_float, default=7.0,
@@ -62,7 +63,8 @@ def mean_shape_nme(runner: Runner, train_samples: int = 2000) -> float:
     mean = np.mean(labels, axis=0)  # (K, 2) in [0, 1] crop coordinates
     metric = runner.test_evaluator.metrics[0]
     test_ds = runner.test_dataloader.dataset
-    preds, gts, vis, extra = [], [], [], []
+    boxes = [] if metric.norm_mode in ("box_size", "box_area") else None
+    preds, gts, vis = [], [], []
     for i in range(len(test_ds)):
         sample = test_ds[i]["data_samples"]
         centre = np.asarray(sample.metainfo["input_center"], np.float64)
@@ -71,11 +73,11 @@ def mean_shape_nme(runner: Runner, train_samples: int = 2000) -> float:
         gts.append(np.asarray(sample.gt_instances.keypoints[0]))
         v = np.asarray(sample.gt_instances.keypoints_visible[0], np.float64)
         vis.append(v[..., 0] if v.ndim == 2 else v)
-        extra.append(dict(box=metric.box_size(sample))
-                     if metric.norm_mode in ("box_size", "box_area") else {})
+        if boxes is not None:
+            boxes.append(metric.box_size(sample))
     gt = np.stack(gts)
     return float(np.nanmean(per_image_nme(np.stack(preds), gt, np.stack(vis),
-                                          metric.normalisation(gt, extra))))
+                                          metric.normalisation(gt, boxes))))
 
 
 @torch.no_grad()
@@ -113,6 +115,10 @@ def draw_figures(runner: Runner, out_dir: Path, num: int) -> dict[str, str]:
 
 
 def run(args: argparse.Namespace) -> dict:
+    setup()  # what the shipped config's custom_imports does, for any --config too
+    # what aan check finds (a field that builds no model, a dataset of other keypoints, a
+    # malformed annotation file) is named now, in one line, not after training
+    check_config(args.config, args.cfg_options)
     cfg = read_config(args.config, args.cfg_options)
     require_fields(cfg, args.config, "model", "train_dataloader.dataset",
                    "test_dataloader.dataset", "train_cfg")

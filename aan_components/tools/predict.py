@@ -32,9 +32,9 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from aan_core.atomic_io import atomic_write
-from aan_core.input_errors import AANInputError
-from aan_core.temporal_smoothing import OneEuroFilter
+from aan_core.temporal_smoothing import smooth_tracks
+from aan_core.utils.atomic_io import atomic_write
+from aan_core.utils.input_errors import AANInputError
 
 from ..inference import LandmarkPredictor, read_face_boxes
 from ..inference.face_detection import DETECTORS
@@ -102,19 +102,6 @@ def detector_note(predictor: LandmarkPredictor) -> None:
               f"({finder.convention or 'convention unknown'})", file=sys.stderr)
     else:
         print(f"aan predict: faces from {finder.detection_source}", file=sys.stderr)
-
-
-def smooth_tracks(results, fps: float, min_cutoff: float, beta: float):
-    """Smooth each face index's landmarks over frames (a face track per box index)."""
-    filters: dict[int, OneEuroFilter] = {}
-    for result in results:
-        for i, face in enumerate(result.faces):
-            f = filters.setdefault(i, OneEuroFilter(fps, min_cutoff, beta))
-            face.keypoints = f(face.keypoints)
-        for i in list(filters):
-            if i >= len(result.faces):
-                filters.pop(i)  # track lost: start afresh when it comes back
-        yield result
 
 
 def _write_json(path: Path, args, records: list[dict], num_keypoints: int,

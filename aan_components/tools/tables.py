@@ -21,9 +21,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aan_core.atomic_io import atomic_write
-from aan_core.input_errors import AANInputError
-from aan_core.json_input import read_json
+from aan_core.utils.atomic_io import atomic_write
+from aan_core.utils.input_errors import AANInputError
+from aan_core.utils.json_input import read_json
 
 from ..config_file import read_config
 
@@ -144,7 +144,8 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
         for f in files:
             latest[f.name] = f  # the newest of each normalisation
         configs = sorted(wd.glob("*.py"), key=lambda p: p.stat().st_mtime)
-        cfg = read_config(configs[-1]) if configs else None  # the config mmengine saved
+        # the config mmengine saved; values only: its custom_imports would import MMPose
+        cfg = read_config(configs[-1], import_custom_modules=False) if configs else None
         variant = model_variant(cfg, configs[-1].stem if configs else wd.name)
         note = checkpoint_note(cfg)
         for f in latest.values():
@@ -152,8 +153,12 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
             metrics = data.get("metrics") if isinstance(data, dict) else None
             if not isinstance(metrics, dict):
                 raise AANInputError(f"{f}: not a FaceAlignmentMetric result (no 'metrics')")
-            nme = {("full" if k == "NME" else k.split("/", 1)[1]): 100 * v
-                   for k, v in metrics.items() if k == "NME" or k.startswith("NME/")}
+            nme = {}
+            for k, v in metrics.items():
+                if k == "NME" or k.startswith("NME/"):
+                    if isinstance(v, bool) or not isinstance(v, (int, float)):
+                        raise AANInputError(f"{f}: field metrics.{k}: not a number ({v!r})")
+                    nme["full" if k == "NME" else k.split("/", 1)[1]] = 100 * v
             dataset = str(data.get("dataset_name") or "?")
             if is_synthetic_run(f, cfg):
                 dataset = f"synthetic ({dataset} layout)"

@@ -1,5 +1,5 @@
 """``LoadFaceImage``: MMPose's ``LoadImage`` that reads local files with the project's one
-image reader (``aan_core.image_file.read_image``): unreadable images are reported by path
+image reader (``aan_core.utils.image_file.read_image``): unreadable images are reported by path
 and, in training, skipped instead of ending the run."""
 
 from __future__ import annotations
@@ -9,14 +9,14 @@ from mmengine.logging import MMLogger
 from mmpose.datasets.transforms import LoadImage
 from mmpose.registry import TRANSFORMS
 
-from aan_core.image_file import (
+from aan_core.utils.image_file import (
     MAX_IMAGE_PIXELS,
     MIN_IMAGE_SIDE,
     check_image_size,
     read_image,
 )
-from aan_core.image_header import read_image_size
-from aan_core.input_errors import UnreadableImageError
+from aan_core.utils.image_header import read_image_size
+from aan_core.utils.input_errors import UnreadableImageError
 
 __all__ = ["LoadFaceImage", "UnreadableImageError"]
 
@@ -29,7 +29,7 @@ class LoadFaceImage(LoadImage):
 
     Grayscale, 16-bit and mislabelled files (a PNG named ``.jpg``) decode as 8-bit BGR, as
     with ``LoadImage``. Local files with the default ``color_type`` / ``imdecode_backend``
-    are read by :func:`aan_core.image_file.read_image`; other settings and remote paths go
+    are read by :func:`aan_core.utils.image_file.read_image`; other settings and remote paths go
     through ``LoadImage``, then the decoded size is checked.
 
     Args:

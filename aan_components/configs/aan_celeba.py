@@ -2,12 +2,10 @@
 # official train + val partitions, test = the test partition; NME normalised by the distance
 # of the eye centres (points 0 and 1). Paper: NME 2.99.
 #   aan convert celeba RAW data/celeba && mim train mmpose mm_configs/aan_celeba.py
-_base_ = ['./aan_300w.py']
+_base_ = ['./_base_/aan_recipe.py']
 
 num_joints = 5
-model = dict(head=dict(
-    num_joints=num_joints,
-    loss=dict(loss=dict(loss_weight=num_joints))))  # Caffe EuclideanLoss scale, see 300W
+model = dict(head=dict(num_joints=num_joints))
 
 dataset_type = 'CelebADataset'
 data_root = 'data/celeba/'
@@ -20,6 +18,5 @@ val_dataloader = dict(dataset=dict(
 test_dataloader = val_dataloader
 
 # CelebA's points are the eye centres themselves: inter-ocular = inter-pupil here.
-val_evaluator = dict(_delete_=True, type='FaceAlignmentMetric', norm_mode='inter_ocular',
-                     norm_indices=(0, 1))
+val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='inter_ocular', norm_indices=(0, 1))
 test_evaluator = val_evaluator

@@ -2,7 +2,9 @@
 #   bash scripts/demo.sh        (or: aan demo, or: mim train mmpose mm_configs/aan_synthetic.py)
 # The paper's model and optimiser at CPU size: 128 px crops, half-width stages, batch 32,
 # a schedule of 800 iterations with a wall-clock cap (TimeBudgetHook, 7 minutes).
-_base_ = ['./aan_300w.py']
+_base_ = ['./_base_/aan_recipe.py']
+
+num_joints = 68
 
 input_size = (128, 128)
 stage_channels = (64, 128, 256, 512)
@@ -10,7 +12,7 @@ codec = dict(type='RegressionLabel', input_size=input_size)
 
 model = dict(
     backbone=dict(stem_channels=32, stage_channels=stage_channels),
-    head=dict(in_channels=stage_channels, decoder=codec,
+    head=dict(num_joints=num_joints, in_channels=stage_channels, decoder=codec,
               feature_sizes=[(input_size[0] // r, input_size[1] // r) for r in (8, 16, 32, 64)]))
 
 max_iters = 800
@@ -61,5 +63,5 @@ val_dataloader = dict(
 test_dataloader = val_dataloader
 
 # Per-image NME with 300W's inter-ocular normalisation, CED (PNG + CSV), AUC, failure rate.
-val_evaluator = dict(_delete_=True, type='FaceAlignmentMetric', norm_mode='inter_ocular')
+val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='inter_ocular')
 test_evaluator = val_evaluator

@@ -1,11 +1,14 @@
-# AAN on 300W (68 points): the paper's recipe (Sec. 4.2).
-#   mim train mmpose mm_configs/aan_300w.py
-# Data: `aan convert 300w RAW data/300w` (README "Reproduce the paper"); MMPose's released 300W
-# files work too (ann_file face_landmarks_300w_train.json / _valid.json: the same full set).
+# The AAN recipe every dataset config starts from: the paper's model, loss, optimiser and
+# schedule (Sec. 4.2), and its data handling (faces cropped with the dataset's box, no
+# augmentation). Not a config to train by itself: a dataset config on top sets
+#   model.head.num_joints, the dataloaders' dataset type / data_root / ann_file and the
+#   evaluators (../aan_300w.py, ../aan_aflw.py, ../aan_celeba.py, ../aan_300vw.py,
+#   ../aan_synthetic.py).
 # Choices the paper leaves open are marked "open:" and documented in README.md.
 _base_ = ['mmpose::_base_/default_runtime.py']
 
-custom_imports = dict(imports=['aan_components'], allow_failed_imports=False)
+# registers aan-components' classes and makes its process-wide fixes (aan_components/plugin.py)
+custom_imports = dict(imports=['aan_components.plugin'], allow_failed_imports=False)
 
 # ---------------------------------------------------------------- schedule (paper, Sec. 4.2)
 # Adam, lr 1e-3, weight decay 1e-3, batch 64; lr x0.1 after 25k and 40k iterations
@@ -37,7 +40,6 @@ sync_bn = None
 
 # ---------------------------------------------------------------------------------- model
 input_size = (256, 256)  # open: the paper does not give its crop size
-num_joints = 68
 stage_channels = (128, 256, 512, 1024)  # open: channel widths
 codec = dict(type='RegressionLabel', input_size=input_size)
 
@@ -63,7 +65,6 @@ model = dict(
     head=dict(
         type='CosineEmbeddingHead',
         in_channels=stage_channels,  # a sequence: one intermediate branch per stage
-        num_joints=num_joints,
         embedding_dim=256,  # paper: d = 256 (cross-validated)
         # paper: "the feature vector produced by the last residual block" into fully connected
         # layers, read literally: the flattened C x H x W map, for the head and the branches
@@ -75,11 +76,12 @@ model = dict(
         loss=dict(
             type='IntermediateSupervisionLoss',
             # open: the loss. L2 as the era's Caffe EuclideanLoss, sum((pred - gt)^2) / (2 N):
-            # that is MMPose's element-mean MSELoss times K. The scale matters: with MMPose's
-            # plain mean the gradients are K times smaller and the paper's weight decay
-            # (1e-3, Adam's coupled L2) outweighs them; training then stalls at the mean
-            # shape (measured on synthetic faces: README, "The loss scale").
-            loss=dict(type='MSELoss', use_target_weight=True, loss_weight=num_joints),
+            # MMPose's element-mean MSELoss times K, K read from the prediction (no config
+            # restates it). The scale matters: with MMPose's plain mean the gradients are K
+            # times smaller and the paper's weight decay (1e-3, Adam's coupled L2) outweighs
+            # them; training then stalls at the mean shape (measured on synthetic faces:
+            # README, "The loss scale").
+            loss=dict(type='EuclideanLoss', use_target_weight=True),
             stage_weights=(1.0, 1.0, 1.0, 1.0),  # paper: all losses summed (one per stage)
             final_weight=1.0),
         decoder=codec),
@@ -87,9 +89,7 @@ model = dict(
     test_cfg=dict(flip_test=False, shift_coords=True))
 
 # ----------------------------------------------------------------------------------- data
-dataset_type = 'AANFace300WDataset'  # MMPose's Face300WDataset; no data: says how to get it
 data_mode = 'topdown'
-data_root = 'data/300w/'
 
 # MMPose's PackPoseInputs default meta_keys, plus 'box_size' (AFLW's normaliser)
 PACKED_META_KEYS = ('id', 'img_id', 'img_path', 'category_id', 'crowd_index', 'ori_shape',
@@ -122,10 +122,7 @@ train_dataloader = dict(
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
         data_mode=data_mode,
-        ann_file='annotations/face_landmarks_300w_train.json',
         data_prefix=dict(img='images/'),
         pipeline=train_pipeline))
 val_dataloader = dict(
@@ -135,23 +132,8 @@ val_dataloader = dict(
     drop_last=False,
     sampler=dict(type='DefaultSampler', shuffle=False, round_up=False),
     dataset=dict(
-        type=dataset_type,
-        data_root=data_root,
         data_mode=data_mode,
-        # full set (common + challenging, 689); the metric reports each subset too
-        ann_file='annotations/face_landmarks_300w_full.json',
         data_prefix=dict(img='images/'),
         test_mode=True,
         pipeline=val_pipeline))
 test_dataloader = val_dataloader
-
-# Per-image NME, CED, AUC/FR@0.08/0.1 on full / common / challenging from one run, with both
-# normalisations (AAN_SPEC: the paper's 4.38 / 9.44 / 5.39 sit near the inter-pupil scale):
-# inter-ocular = outer eye corners 36/45 ("NME"), inter-pupil = eye
-# centres ("inter_pupil/NME").
-val_evaluator = [
-    dict(type='FaceAlignmentMetric', norm_mode='inter_ocular', subsets='300w'),
-    dict(type='FaceAlignmentMetric', norm_mode='inter_pupil', subsets='300w',
-         prefix='inter_pupil'),
-]
-test_evaluator = val_evaluator

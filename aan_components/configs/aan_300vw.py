@@ -5,7 +5,10 @@
 # leaves out its broken_frames.npy (2,127 frames, 1,349 in category 3): `aan convert 300vw
 # --exclude-broken-frames PATH` does the same; the two give numbers that are not comparable.
 #   aan convert 300vw RAW data/300vw && mim train mmpose mm_configs/aan_300vw.py
-_base_ = ['./aan_300w.py']
+_base_ = ['./_base_/aan_recipe.py']
+
+num_joints = 68
+model = dict(head=dict(num_joints=num_joints))
 
 dataset_type = 'AANFace300VWDataset'  # MMPose's Face300VWDataset; no data: says how to get it
 data_root = 'data/300vw/'
@@ -17,6 +20,5 @@ val_dataloader = dict(dataset=dict(
     ann_file='annotations/face_landmarks_300vw_test.json'))  # categories 1-3 together
 test_dataloader = val_dataloader
 
-val_evaluator = dict(_delete_=True, type='FaceAlignmentMetric', norm_mode='inter_ocular',
-                     subsets='300vw')
+val_evaluator = dict(type='FaceAlignmentMetric', norm_mode='inter_ocular', subsets='300vw')
 test_evaluator = val_evaluator

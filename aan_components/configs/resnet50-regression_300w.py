@@ -17,6 +17,6 @@ model = dict(
         type='RegressionHead',
         in_channels=2048,
         num_joints=num_joints,
-        loss=dict(type='MSELoss', use_target_weight=True, loss_weight=num_joints),
+        loss=dict(type='EuclideanLoss', use_target_weight=True),
         decoder={{_base_.codec}}),
     test_cfg=dict(flip_test=False, shift_coords=True))

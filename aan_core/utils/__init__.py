@@ -1,0 +1,9 @@
+"""File and input helpers shared by every layer: atomic writes
+(:mod:`~aan_core.utils.atomic_io`), JSON and image readers whose errors name the file
+(:mod:`~aan_core.utils.json_input`, :mod:`~aan_core.utils.image_header`,
+:mod:`~aan_core.utils.image_file`), and the input-error base class
+(:mod:`~aan_core.utils.input_errors`: ``AANInputError``) that ``aan`` turns into one line
+and exit status 2.
+
+Import the module you need; this package imports none of them.
+"""

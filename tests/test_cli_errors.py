@@ -1,0 +1,131 @@
+"""One error path for every ``aan`` tool: a user error (any ``AANInputError``, or an
+``OSError`` naming a file) becomes one line ``aan <command>: error: <message>`` on stderr and
+exit status 2, in ``cli.main`` alone, never a traceback."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from aan_components.cli import SUBCOMMANDS
+from aan_components.cli import main as aan
+from aan_core.utils.input_errors import AANInputError
+
+REPO = Path(__file__).resolve().parents[1]
+
+# tool -> (argv after the tool given a temporary folder, what the one error line says)
+WRONG_INPUTS = {
+    "demo": (lambda t: ["--config", str(t / "missing.py"), "--work-dir", str(t / "wd")],
+             "missing.py: config file not found"),
+    "demo (a config field)": (lambda t: ["--cfg-options", "model.head.embedding_dim=0",
+                                         "--work-dir", str(t / "wd")],
+                              "embedding_dim must be >= 1"),
+    "convert": (lambda t: ["300w", str(t / "raw"), str(t / "out")],
+                "raw/afw: folder not found"),
+    "tables": (lambda t: [str(t / "no_run")], "no_run: not a directory"),
+    "check": (lambda t: [str(_write(t / "notes.py", "These are my notes.\n"))],
+              "notes.py: line 1: syntax error"),
+    "check (an evaluator field)": (
+        lambda t: [str(REPO / "mm_configs" / "aan_synthetic.py"), "--cfg-options",
+                   "test_evaluator.norm_mode=eyes"],
+        "field test_evaluator: "),
+    "predict": (lambda t: [str(t / "c.py"), str(t / "c.pth"), str(t / "no_image.jpg"),
+                           "--out", str(t / "out")], "no_image.jpg: no such file or folder"),
+    "attention": (lambda t: [str(t / "c.py"), str(t / "c.pth"), str(t / "no_image.jpg"),
+                             "--out", str(t / "o.png")], "no_image.jpg: no such file or folder"),
+    "export": (lambda t: [str(t / "missing.py"), str(t / "c.pth"), "--out", str(t / "m.onnx")],
+               "missing.py: config file not found"),
+}
+
+
+def _write(path: Path, text: str) -> Path:
+    path.write_text(text)
+    return path
+
+
+def test_every_tool_is_covered():
+    assert {case.split()[0] for case in WRONG_INPUTS} == set(SUBCOMMANDS)
+
+
+@pytest.mark.parametrize("case", sorted(WRONG_INPUTS))
+def test_a_user_error_is_one_line_and_exit_2(case, tmp_path, capsys):
+    """Wrong input caught: a tool whose user error escapes as a traceback (exit 1; e.g.
+    ``aan demo`` with a config field that builds no model, before it checked the config),
+    or is printed by the tool itself in its own wording, or leaves output behind."""
+    tool = case.split()[0]
+    make_argv, message = WRONG_INPUTS[case]
+    argv = [tool, *make_argv(tmp_path)]
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        aan(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1, err
+    prog = f"aan {tool} 300w" if tool == "convert" else f"aan {tool}"
+    assert errors[0].startswith(f"{prog}: error: ") and message in errors[0], errors
+    assert "Traceback" not in err
+    assert not any(p.name in ("out", "wd", "o.png", "m.onnx") for p in tmp_path.iterdir())
+
+
+def test_any_input_error_of_a_tool_goes_through_main(monkeypatch, capsys):
+    """cli.main is the one place: an AANInputError raised anywhere in a tool's run (here
+    injected) is worded and exits like every other."""
+    from aan_components.tools import tables
+
+    def fail(args):
+        raise AANInputError("somewhere.json: field x: wrong")
+
+    monkeypatch.setattr(tables, "run", fail)
+    with pytest.raises(SystemExit) as e:
+        aan(["tables", "anything"])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == "aan tables: error: somewhere.json: field x: wrong\n"
+
+
+def test_the_installed_command_exits_2_without_traceback(tmp_path):
+    """The real process: exit status 2 and the error as the last line of stderr."""
+    proc = subprocess.run([sys.executable, "-m", "aan_components.cli", "tables",
+                           str(tmp_path / "no_run")], capture_output=True, text=True,
+                          cwd=REPO, timeout=300)
+    assert proc.returncode == 2, proc.stderr
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.strip().splitlines()[-1] == f"aan tables: error: {tmp_path}/no_run: " \
+                                                   f"not a directory"
+
+
+# Error types of the packages that are not input errors, and why
+NOT_INPUT_ERRORS = {
+    "NonFiniteLossError": "training diverged (FiniteLossHook): not the user's input",
+    "MissingCompiledOpError": "the installed mmcv lacks a compiled op: an environment limit",
+}
+
+
+def test_every_error_type_of_the_packages_is_an_input_error():
+    """Catches an error type added without the common base (``aan`` would print its
+    traceback): every exception class defined in aan_core, timm_hooks and aan_components
+    derives from AANInputError, but for the listed non-input ones."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from aan_core._moved_module import MOVED_MODULES
+
+    found = {}
+    for package in ("aan_core", "timm_hooks", "aan_components"):
+        root = importlib.import_module(package)
+        for info in pkgutil.walk_packages(root.__path__, f"{package}."):
+            if info.name in MOVED_MODULES:
+                continue
+            module = importlib.import_module(info.name)
+            for name, obj in vars(module).items():
+                if (inspect.isclass(obj) and issubclass(obj, BaseException)
+                        and obj.__module__ == module.__name__):
+                    found[name] = obj
+    assert len(found) >= 12, sorted(found)  # the walk did find them
+    stray = sorted(n for n, cls in found.items()
+                   if not issubclass(cls, AANInputError) and n not in NOT_INPUT_ERRORS)
+    assert not stray, f"error types without the AANInputError base: {stray}"

@@ -1,0 +1,82 @@
+"""The shipped configs: one ``_base_`` recipe under every dataset config, found from a checkout
+(``mm_configs``, what ``mim train mmpose mm_configs/aan_300w.py`` reads) and through
+:func:`aan_components.config_path`, with the values they had before the recipe."""
+
+from __future__ import annotations
+
+import copy
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from mmengine.config import Config
+
+from aan_components import CONFIG_DIR, config_path
+
+SHIPPED = sorted(p.stem for p in (REPO / "mm_configs").glob("*.py"))
+# every config's resolved values before the recipe (main at 494f5ec, mmengine 0.10.7)
+BEFORE = json.loads((Path(__file__).parent / "data" / "config_values_before_recipe.json")
+                    .read_text())
+DATASET_CONFIGS = ("aan_300w", "aan_aflw", "aan_celeba", "aan_300vw", "aan_synthetic")
+
+
+def resolved(name: str) -> dict:
+    cfg = Config.fromfile(str(REPO / "mm_configs" / f"{name}.py"), import_custom_modules=False)
+    return json.loads(json.dumps(cfg.to_dict(), default=repr))
+
+
+def intended_changes(before: dict) -> dict:
+    """The values ``before`` should have now: the three intended changes applied.
+
+    1. ``custom_imports``: ``aan_components`` -> ``aan_components.plugin``.
+    2. The Caffe-scale L2 loss: ``MSELoss(loss_weight=K)`` -> ``EuclideanLoss`` (which
+       reads K from the prediction); the old ``loss_weight`` must have been the config's K.
+    3. The synthetic configs no longer carry 300W's unused ``data_root`` variable.
+    """
+    after = copy.deepcopy(before)
+    after["custom_imports"]["imports"] = ["aan_components.plugin"]
+    head = after["model"]["head"]
+    loss = head["loss"]["loss"] if head["loss"]["type"] == "IntermediateSupervisionLoss" \
+        else head["loss"]
+    assert loss["type"] == "MSELoss" and loss.pop("loss_weight") == head["num_joints"]
+    loss["type"] = "EuclideanLoss"
+    if after.get("dataset_type") == "SyntheticFaceDataset":
+        assert after.pop("data_root") == "data/300w/"
+    return after
+
+
+def test_every_config_was_in_the_snapshot():
+    assert sorted(BEFORE) == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_config_values_unchanged_but_the_intended(name):
+    """Model, schedule, data and metric settings of every shipped config equal their values
+    before the recipe, but for the intended changes. Wrong input caught: a setting the
+    recipe lost or changed (e.g. AFLW's num_joints back at 68, a dataloader's batch size,
+    the 300W evaluators on AFLW)."""
+    assert resolved(name) == intended_changes(BEFORE[name])
+
+
+@pytest.mark.parametrize("name", DATASET_CONFIGS)
+def test_dataset_configs_start_from_the_recipe(name):
+    text = (CONFIG_DIR / f"{name}.py").read_text()
+    assert "_base_ = ['./_base_/aan_recipe.py']" in text
+    assert "loss_weight" not in text  # the loss owns its scale
+
+
+def test_mm_configs_of_the_checkout_are_the_shipped_configs():
+    """``mim train mmpose mm_configs/aan_300w.py`` from the checkout reads the very files the
+    wheel ships (``mm_configs`` links to ``aan_components/configs``)."""
+    assert (REPO / "mm_configs").resolve() == CONFIG_DIR
+    assert (REPO / "aan_components" / "configs").resolve() == CONFIG_DIR
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w.py"))  # relative path too
+    assert cfg.model.head.num_joints == 68
+    assert config_path("aan_300w") == CONFIG_DIR / "aan_300w.py"
+    assert config_path("aan_300w.py") == config_path("aan_300w")
+
+
+def test_config_path_names_the_shipped_configs_for_an_unknown_name():
+    with pytest.raises(FileNotFoundError, match="aan_300w, aan_300w_gpu"):
+        config_path("aan_300x")
