@@ -553,7 +553,7 @@ def main() -> None:
                     schedule="Adam, lr x0.1 at 50% and 80% of the iterations",
                     loss="L2 at the EuclideanLoss scale, final + every branch (weights 1)",
                     metric="NME % over 68 points / outer-eye-corner distance, mean over faces",
-                    data="synthetic faces (aan_core.synthetic_faces), train seed 1, test "
+                    data="synthetic faces (aan_core.data.synthetic_faces), train seed 1, test "
                          "seed 2, rendered once and cached")
     rows: list[dict] = []
     old: dict = {}
