@@ -42,8 +42,8 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from aan_core.utils.atomic_io import atomic_write
 from aan_core.face_protocols import FACE300VW_CATEGORIES, face300vw_split
+from aan_core.utils.atomic_io import atomic_write
 
 from .broken_frames import read_broken_frames
 from .coco_face_json import CocoFaceJson, box_from_points
