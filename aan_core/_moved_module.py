@@ -1,6 +1,7 @@
-"""Deprecation aliases for the modules that moved out of ``aan_core``'s top (issue 14: the
+"""Deprecation aliases for the modules that moved in issue 14: out of ``aan_core``'s top (the
 top keeps the network layers; data generation went to ``aan_core.data``, file and input
-helpers to ``aan_core.utils``)."""
+helpers to ``aan_core.utils``), and the protocol tables out of the MMPose layer into
+``aan_core.face_protocols`` (the converters use them without MMPose)."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ MOVED_MODULES = {
     "aan_core.image_header": "aan_core.utils.image_header",
     "aan_core.image_file": "aan_core.utils.image_file",
     "aan_core.input_errors": "aan_core.utils.input_errors",
+    "aan_components.datasets.benchmark_splits": "aan_core.face_protocols",
 }
 
 

@@ -1,10 +1,5 @@
-"""Deprecated alias: the protocol tables moved to :mod:`aan_core.face_protocols` (pure data,
-no MMPose; the converters use them). Import that; this alias will be removed."""
+"""Deprecated alias: this module moved to :mod:`aan_core.face_protocols` (import that)."""
 
-import warnings
+from aan_core._moved_module import alias_moved_module
 
-from aan_core.face_protocols import *  # noqa: F403
-from aan_core.face_protocols import __all__  # noqa: F401
-
-warnings.warn("aan_components.datasets.benchmark_splits moved to aan_core.face_protocols; "
-              "import that (the alias will be removed)", DeprecationWarning, stacklevel=2)
+alias_moved_module(globals())
