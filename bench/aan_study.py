@@ -282,6 +282,15 @@ def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
     return row
 
 
+def seed_stats(runs: list[dict]) -> dict:
+    """NME over a cell's seeds: mean, sd (0 for one seed), the seeds and each seed's value."""
+    vals = [r["nme_pct"] for r in runs]
+    mean = statistics.fmean(vals)
+    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return dict(nme_mean=mean, nme_sd=sd, NME=f"{mean:.2f} ± {sd:.2f}",
+                seeds=[r["seed"] for r in runs], per_seed=", ".join(f"{v:.2f}" for v in vals))
+
+
 def summarise(rows: list[dict]) -> list[dict]:
     """Mean ± sd of NME over seeds for every (head, variant) cell, in grid order."""
     out = []
@@ -291,22 +300,13 @@ def summarise(rows: list[dict]) -> list[dict]:
             runs = [r for r in rows if r["head"] == head and r["variant"] == variant]
             if not runs:
                 continue
-            vals = [r["nme_pct"] for r in runs]
-            mean = statistics.fmean(vals)
-            sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-            out.append(dict(head=head, variant=variant, label=label, nme_mean=mean, nme_sd=sd,
-                            NME=f"{mean:.2f} ± {sd:.2f}", seeds=[r["seed"] for r in runs],
-                            per_seed=", ".join(f"{v:.2f}" for v in vals),
+            out.append(dict(head=head, variant=variant, label=label, **seed_stats(runs),
                             paper=PAPER_TABLE5_AFLW.get(variant, "")))
     return out
 
 
 COLUMNS = [("head", "regressor input"), ("label", "variant"), ("NME", "NME % (mean ± sd)"),
            ("per_seed", "per seed"), ("paper", "paper Table 5, AFLW")]
-
-
-def _mean_sd(values: list[float]) -> tuple[float, float]:
-    return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
 
 
 def summarise_backbones(rows: list[dict]) -> list[dict]:
@@ -320,14 +320,10 @@ def summarise_backbones(rows: list[dict]) -> list[dict]:
     for backbone, head, attention in cells:
         runs = [r for r in rows if (r["backbone"], r["head"], r["attention"])
                 == (backbone, head, attention)]
-        vals = [r["nme_pct"] for r in runs]
-        mean, sd = _mean_sd(vals)
         train_ips = statistics.fmean(r["train_ips"] for r in runs)
         infer_ips = statistics.fmean(r["infer_ips"] for r in runs)
         out.append(dict(backbone=backbone, head=head, attention=attention,
-                        attention_label="on" if attention else "off", nme_mean=mean,
-                        nme_sd=sd, NME=f"{mean:.2f} ± {sd:.2f}", seeds=[r["seed"] for r in runs],
-                        per_seed=", ".join(f"{v:.2f}" for v in vals),
+                        attention_label="on" if attention else "off", **seed_stats(runs),
                         params_M=runs[0]["params"] / 1e6, gflops=runs[0]["gflops"],
                         train_ips=train_ips, infer_ips=infer_ips,
                         params_label=f"{runs[0]['params'] / 1e6:.3f}",
