@@ -166,9 +166,8 @@ def test_gflops_count_multiply_adds_twice():
 def test_attention_verdict_weighs_the_difference_against_seed_spread():
     """helps / hurts only beyond the seeds' spread; catches a flipped sign (on - off)."""
     def cell(head, attention, vals):
-        mean, sd = aan_study._mean_sd(vals)
-        return dict(backbone="b", head=head, attention=attention, nme_mean=mean, nme_sd=sd,
-                    seeds=list(range(len(vals))))
+        runs = [dict(nme_pct=v, seed=i) for i, v in enumerate(vals)]
+        return dict(backbone="b", head=head, attention=attention, **aan_study.seed_stats(runs))
 
     summary = [cell("aan", True, [10.0, 10.2]), cell("aan", False, [12.0, 12.2]),
                cell("linear", True, [20.0, 21.0]), cell("linear", False, [20.5, 21.5]),
