@@ -1,7 +1,11 @@
-"""mmengine hooks of aan-components; importing this registers them in ``mmpose.registry.HOOKS``."""
+"""mmengine hooks and optimizer wrapper of aan-components; importing this registers them in
+``mmpose.registry.HOOKS`` and ``OPTIM_WRAPPERS``."""
 
+from .bf16_autocast_optim_wrapper import BF16AutocastOptimWrapper, cpu_supports_bf16
 from .channels_last_hook import ChannelsLastHook
+from .cpu_threads_hook import CPUThreadsHook
 from .finite_loss_hook import FiniteLossHook, NonFiniteLossError
 from .time_budget_hook import TimeBudgetHook
 
-__all__ = ["ChannelsLastHook", "FiniteLossHook", "NonFiniteLossError", "TimeBudgetHook"]
+__all__ = ["BF16AutocastOptimWrapper", "CPUThreadsHook", "ChannelsLastHook", "FiniteLossHook",
+           "NonFiniteLossError", "TimeBudgetHook", "cpu_supports_bf16"]

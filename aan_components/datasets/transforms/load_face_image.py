@@ -40,12 +40,17 @@ class LoadFaceImage(LoadImage):
             this process (a broken dataset should not train on what little is left).
         max_pixels: Refuse larger images before decoding (their header is read first).
         min_side: Refuse images with a shorter side (pixels).
+        cache_images: Keep every decoded local image in this process's memory and serve
+            copies of it on later calls (training with random transforms draws each face
+            many times; decoding it again costs about as much as the rest of the pipeline).
+            For small datasets of small images: 300W's 1,675 training faces at up to 200 px
+            take about 200 MB per loader worker. A file changed during the run is not re-read.
         **kwargs: ``LoadImage`` arguments.
     """
 
     def __init__(self, on_error: str = "raise", max_skips: int = 100,
                  max_pixels: int = MAX_IMAGE_PIXELS, min_side: int = MIN_IMAGE_SIDE,
-                 **kwargs) -> None:
+                 cache_images: bool = False, **kwargs) -> None:
         super().__init__(**kwargs)
         if on_error not in ("raise", "skip"):
             raise ValueError(f"LoadFaceImage.on_error must be 'raise' or 'skip', got "
@@ -55,13 +60,21 @@ class LoadFaceImage(LoadImage):
         self.max_pixels = max_pixels
         self.min_side = min_side
         self.skipped: list[str] = []
+        self.cache_images = cache_images
+        self._decoded: dict[str, np.ndarray] = {}
 
     def _load(self, results: dict) -> dict:
         path = results.get("img_path")
         local = path and "://" not in str(path)
         if "img" not in results and local and self.color_type == "color" \
                 and self.imdecode_backend == "cv2" and self.backend_args is None:
-            img = read_image(str(path), self.max_pixels, self.min_side)
+            img = self._decoded.get(str(path))
+            if img is None:
+                img = read_image(str(path), self.max_pixels, self.min_side)
+                if self.cache_images:
+                    self._decoded[str(path)] = img
+            if self.cache_images:
+                img = img.copy()  # later transforms may change it in place
             if self.to_float32:
                 img = img.astype(np.float32)
             results["img"] = img
