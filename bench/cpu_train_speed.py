@@ -1,0 +1,296 @@
+"""Whole `mim train` loop on the CPU, in images/s with the data included: fp32 as before the
+CPU switch, the switch, and the switch + torch.compile, for the demo config and the real-face
+configs, at 128 px (half width, batch 32) and 256 px (full width, batch 16). In the same run,
+for each config and size, the data path alone (the training loader with its workers + the data
+preprocessor) and the model alone (train steps on one prepared batch, the switch's settings).
+
+Arms (what differs, nothing else does):
+
+- ``fp32``: as before the switch: mmengine's ``OptimWrapper`` (fp32, Adam unfused), NCHW
+  weights, PyTorch's default threads; the real-face configs read every face through the
+  per-sample MMPose pipeline on the recipe's loader workers (no crop cache, no image cache);
+- ``switch``: the config as shipped (``BF16AutocastOptimWrapper`` with fused Adam, head in fp32,
+  ``ChannelsLastHook``, ``CPUThreadsHook``, the crop or image cache);
+- ``switch+compile``: the same with mmengine's ``compile=True`` (inductor on ``train_step``);
+  the compile time is excluded from the rate and reported.
+
+The machine is shared and noisy: arms are measured in rounds (every arm once per round) and
+the table gives each arm's median and its ratio to ``fp32`` in the same run.
+
+    python -m bench.cpu_train_speed --300w-root data/300w            # the reported run
+    python -m bench.cpu_train_speed --tiny                           # smoke run (CI)
+    python -m bench.cpu_train_speed --summarise bench/results/cpu_train_speed.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+from bench.common import RESULTS, environment, markdown_table, write_json
+
+REPO = Path(__file__).resolve().parents[1]
+CONFIGS = {  # name: (config file, needs the 300W root)
+    "demo": ("aan_synthetic.py", False),
+    "real": ("aan_300w_cpu.py", True),
+    "real_aug": ("aan_300w_cpu_aug.py", True),
+}
+ARMS = ("fp32", "switch", "switch+compile")
+# size: (stem, stage widths, batch), as the issue's CPU measurements and aan_300w.py
+SIZES = {128: (32, (64, 128, 256, 512), 32), 256: (64, (128, 256, 512, 1024), 16)}
+
+
+def _set_input_size(node, size: int) -> None:
+    """Every ``input_size`` / ``image_size`` in a config tree becomes ``size``."""
+    if isinstance(node, dict):
+        for key, value in node.items():
+            if key == "input_size":
+                node[key] = (size, size)
+            elif key == "image_size" and isinstance(value, int):
+                node[key] = size
+            else:
+                _set_input_size(value, size)
+    elif isinstance(node, list):
+        for item in node:
+            _set_input_size(item, size)
+
+
+def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
+    """The config ``name`` at ``size`` for ``arm``, training ``iters`` iterations, no
+    validation, checkpoints or logging in between."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / "mm_configs" / CONFIGS[name][0]))
+    stem, stages, batch = SIZES[size]
+    for key in ("train_dataloader", "model"):
+        _set_input_size(cfg[key], size)
+    cfg.model.backbone.update(stem_channels=stem, stage_channels=stages)
+    cfg.model.head.update(in_channels=stages,
+                          feature_sizes=[(size // r, size // r) for r in (8, 16, 32, 64)])
+    cfg.train_dataloader.batch_size = batch
+    if root is not None:
+        inner = cfg.train_dataloader.dataset
+        inner = inner.get("dataset", inner) if inner.type == "CropCacheDataset" else inner
+        inner.data_root = str(root)
+    cfg.work_dir = tempfile.mkdtemp(prefix=f"cpu_train_speed_{name}_{size}_")
+    cfg.train_cfg = dict(by_epoch=False, max_iters=iters, val_interval=10 ** 9)
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.param_scheduler = []
+    cfg.default_hooks.checkpoint = None
+    cfg.default_hooks.logger = dict(type="LoggerHook", interval=10 ** 6)
+    cfg.default_hooks.pop("visualization", None)
+    cfg.custom_hooks = [h for h in cfg.get("custom_hooks", []) if h["type"] != "TimeBudgetHook"]
+    cfg.log_level = "WARNING"
+    if arm == "fp32":
+        cfg.optim_wrapper.type = "OptimWrapper"
+        cfg.optim_wrapper.optimizer.pop("fused", None)
+        for hook in ("channels_last", "cpu_threads"):
+            cfg.default_hooks.pop(hook, None)
+        data = cfg.train_dataloader.dataset
+        if data.type == "CropCacheDataset":  # before the switch: the recipe's loader
+            cfg.train_dataloader.dataset = data.dataset
+            cfg.train_dataloader.num_workers = 4
+            cfg.train_dataloader.persistent_workers = True
+        for t in cfg.train_dataloader.dataset.get("pipeline", []):
+            t.pop("cache_images", None)
+    if arm == "switch+compile":
+        cfg.compile = True
+    return cfg
+
+
+def _timing_hook(warmup: int):
+    from mmengine.hooks import Hook
+
+    class Timing(Hook):
+        priority = "LOWEST"
+
+        def before_train_iter(self, runner, batch_idx, data_batch=None):
+            if runner.iter == 1:
+                self.first = time.perf_counter()
+            if runner.iter == warmup:
+                self.start = time.perf_counter()
+
+        def after_train(self, runner):
+            self.seconds = time.perf_counter() - self.start
+
+    return Timing()
+
+
+def measure_loop(cfg, warmup: int, iters: int) -> dict:
+    """images/s of ``Runner.train()`` from iteration ``warmup`` to the end."""
+    from mmengine.runner import Runner
+
+    threads = torch.get_num_threads()
+    runner = Runner.from_cfg(cfg)
+    timing = _timing_hook(warmup)
+    runner.register_hook(timing)
+    t0 = time.perf_counter()
+    runner.train()
+    batch = cfg.train_dataloader.batch_size
+    out = dict(images_per_s=round((iters - warmup) * batch / timing.seconds, 1),
+               compute_threads=torch.get_num_threads(),
+               first_iterations_s=round(timing.start - timing.first, 1),
+               total_s=round(time.perf_counter() - t0, 1))
+    torch.set_num_threads(threads)  # CPUThreadsHook changed it for this run only
+    return out
+
+
+def measure_parts(cfg, batches: int) -> dict:
+    """The data path alone (loader + preprocessor) and the model alone (train steps on one
+    prepared batch), with the config's own settings, in images/s."""
+    from mmengine.runner import Runner
+
+    threads = torch.get_num_threads()
+    runner = Runner.from_cfg(cfg)
+    runner.call_hook("before_run")  # ChannelsLastHook, CPUThreadsHook
+    model, loader = runner.model, runner.build_dataloader(cfg.train_dataloader)
+    optim = runner.build_optim_wrapper(cfg.optim_wrapper)
+    batch = cfg.train_dataloader.batch_size
+    it = iter(loader)
+    model.data_preprocessor(next(it), True)
+    t = time.perf_counter()
+    for _ in range(batches):
+        model.data_preprocessor(next(it), True)
+    data_rate = batches * batch / (time.perf_counter() - t)
+    del it
+    data = next(iter(runner.build_dataloader(cfg.train_dataloader)))
+    model.train()
+    for _ in range(3):
+        model.train_step(data, optim_wrapper=optim)
+    t = time.perf_counter()
+    for _ in range(batches):
+        model.train_step(data, optim_wrapper=optim)
+    model_rate = batches * batch / (time.perf_counter() - t)
+    torch.set_num_threads(threads)
+    return dict(data_images_per_s=round(data_rate, 1), model_images_per_s=round(model_rate, 1),
+                data_to_model=round(data_rate / model_rate, 2))
+
+
+def summarise(payload: dict) -> str:
+    """The markdown table of a result file (what ``--summarise`` writes)."""
+    rows = []
+    for key, cell in payload["cells"].items():
+        base = cell["arms"].get("fp32", {}).get("median_images_per_s")
+        for arm in ARMS:
+            res = cell["arms"].get(arm)
+            if res is None:
+                continue
+            med = res.get("median_images_per_s")
+            rows.append(dict(
+                cell=key, arm=arm,
+                rate="failed: " + res["error"] if med is None else f"{med:.1f}",
+                runs=", ".join(f"{r['images_per_s']:.1f}" for r in res.get("runs", [])),
+                ratio=f"{med / base:.2f}x" if med and base else "",
+                threads=res.get("runs", [{}])[0].get("compute_threads", "") if res.get(
+                    "runs") else ""))
+        parts = cell.get("parts")
+        if parts:
+            rows.append(dict(cell=key, arm="switch: data path alone / model alone",
+                             rate=f"{parts['data_images_per_s']:.1f} / "
+                                  f"{parts['model_images_per_s']:.1f}",
+                             ratio=f"data {parts['data_to_model']:.2f}x model"))
+    return markdown_table(rows, [("cell", "config, size"), ("arm", "arm"),
+                                 ("rate", "images/s (median)"), ("runs", "each round"),
+                                 ("ratio", "vs fp32, same run"), ("threads", "compute threads")])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--300w-root", dest="root", type=Path, default=None,
+                        help="a folder made by `aan convert 300w` (the real-face configs are "
+                             "left out without it)")
+    parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
+    parser.add_argument("--sizes", nargs="+", type=int, choices=list(SIZES), default=[128, 256])
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--iters", type=int, default=40, help="timed iterations per run")
+    parser.add_argument("--warmup", type=int, default=8)
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=RESULTS / "cpu_train_speed.json")
+    parser.add_argument("--tiny", action="store_true", help="smoke run: demo, 128 px, 2 iters")
+    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON",
+                        help="only rewrite the markdown table of a result file")
+    args = parser.parse_args(argv)
+    if args.summarise:
+        payload = json.loads(args.summarise.read_text())
+        table = summarise(payload)
+        md = args.summarise.with_suffix(".md")
+        md.write_text(table + "\n")
+        print(table)
+        return
+    if args.tiny:
+        args.configs, args.sizes, args.arms = ["demo"], [128], ["fp32", "switch"]
+        args.iters, args.warmup, args.rounds = 3, 1, 1
+        args.out = Path(tempfile.mkdtemp()) / "cpu_train_speed_tiny.json"
+    if args.root is None and any(CONFIGS[c][1] for c in args.configs):
+        print("[cpu_train_speed] no --300w-root: the real-face configs are left out",
+              flush=True)
+        args.configs = [c for c in args.configs if not CONFIGS[c][1]]
+    from mmengine.registry import init_default_scope
+
+    import aan_components.plugin  # noqa: F401
+    from aan_components.engine import cpu_supports_bf16
+
+    init_default_scope("mmpose")
+    payload = dict(benchmark="cpu_train_speed", environment=environment(),
+                   cpu_bf16=cpu_supports_bf16(), cpu=_cpu_name(),
+                   args={k: str(v) for k, v in vars(args).items()},
+                   protocol=__doc__.split("\n\n")[1], cells={})
+    total = args.warmup + args.iters
+    for name in args.configs:
+        for size in args.sizes:
+            key = f"{name}, {size} px"
+            cell = payload["cells"][key] = dict(config=CONFIGS[name][0], size=size,
+                                                batch=SIZES[size][2], arms={})
+            root = args.root if CONFIGS[name][1] else None
+            for _ in range(args.rounds):
+                for arm in args.arms:
+                    res = cell["arms"].setdefault(arm, dict(runs=[]))
+                    if "error" in res:
+                        continue
+                    try:
+                        run = measure_loop(build_cfg(name, size, arm, root, total),
+                                           args.warmup, total)
+                    except Exception as e:  # a failed arm is a result too (compile)
+                        res["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
+                        print(f"[cpu_train_speed] {key} {arm}: {res['error']}", flush=True)
+                        continue
+                    res["runs"].append(run)
+                    res["median_images_per_s"] = statistics.median(
+                        r["images_per_s"] for r in res["runs"])
+                    print(f"[cpu_train_speed] {key} {arm}: {run['images_per_s']} images/s "
+                          f"({run['compute_threads']} compute threads)", flush=True)
+                    write_json(args.out, payload)
+            if "switch" in args.arms:
+                cell["parts"] = measure_parts(build_cfg(name, size, "switch", root, total),
+                                              max(2, args.iters // 2))
+                print(f"[cpu_train_speed] {key} parts: {cell['parts']}", flush=True)
+            write_json(args.out, payload)
+    table = summarise(payload)
+    payload["table"] = table
+    write_json(args.out, payload)
+    args.out.with_suffix(".md").write_text(table + "\n")
+    print(table)
+
+
+def _cpu_name() -> str:
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return os.uname().machine if hasattr(os, "uname") else sys.platform
+
+
+if __name__ == "__main__":
+    main()
