@@ -1,0 +1,304 @@
+"""AAN on real faces: train on the 300W training faces a user has, test on the 300W common
+subset (554 faces), side by side with a baseline, the mean shape, the synthetic-only demo
+model, dlib's 68-point predictor and the published anchors.
+
+Every trained row is the ordinary `mim train mmpose <config>` of a shipped config, run as a
+subprocess with the converted folder as data root (``aan convert 300w RAW DIR``), one seed
+per run (``randomness.seed``); its test metrics are those of the run's own final
+validation on common (the configs validate once, at the end, on the last weights), read
+back from the run's ``vis_data/scalars.json``. The grid (``GRID``) is declared here before
+it runs; ``--resume`` keeps finished runs and runs only the missing ones, and the JSON is
+rewritten after every run.
+
+Boxes: the landmark extent (the converter's tight box of the 68 points, padded 1.25x by the
+pipeline), as the 300W protocol does, unless a row names another box source.
+
+    python -m bench.real_300w --300w-root data/300w --resume --parallel 2     # the grid
+    python -m bench.real_300w --300w-root data/300w --only baselines          # no training
+    python -m bench.real_300w --summarise bench/results/real_300w.json        # the table
+"""
+
+from __future__ import annotations
+
+import argparse
+import concurrent.futures
+import json
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from bench.common import RESULTS, environment, markdown_table, write_json
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_OUT = RESULTS / "real_300w.json"
+# arm: (label, shipped config, seeds). Declared before the runs (README "Real faces").
+GRID = {
+    "aan_paper": ("AAN, paper recipe (no augmentation)", "aan_300w_cpu.py", (0, 1)),
+    "aan_aug": ("AAN, augmented (MMPose flip + box + photometric)", "aan_300w_cpu_aug.py",
+                (0, 1)),
+    "resnet50_aug": ("MMPose ResNet-50 regression, augmented, same budget",
+                     "resnet50-regression_300w_cpu_aug.py", (0, 1)),
+}
+# Published numbers on the 300W common subset, cited, not re-measured here (NME %).
+ANCHORS = [
+    dict(row="AAN (paper, Table 2)", nme_ip=4.38, note="paper's normalisation not stated; "
+         "300W papers of the time used inter-pupil", train="full 300W train (3,148)"),
+    dict(row="CFSS (Zhu et al., CVPR 2015; in the paper's Table 2)", nme_ip=4.73,
+         train="full 300W train"),
+    dict(row="LBF (Ren et al., CVPR 2014; in the paper's Table 2)", nme_ip=4.95,
+         train="full 300W train"),
+    dict(row="SDM (Xiong & De la Torre, CVPR 2013; in the paper's Table 2)", nme_ip=5.57,
+         train="full 300W train"),
+    dict(row="MMPose HRNetv2-w18 (td-hm_hrnetv2-w18_8xb64-60e_300w-256x256)", nme_io=2.92,
+         train="full 300W train, 8 GPUs, 60 epochs, heatmaps"),
+]
+METRIC_KEYS = {"nme_io": "NME", "nme_ip": "inter_pupil/NME", "fr_10": "FR@0.1",
+               "auc_08": "AUC@0.08"}
+
+
+def run_dir(runs: Path, arm: str, seed: int) -> Path:
+    return runs / f"{arm}_seed{seed}"
+
+
+def train_command(config: str, work_dir: Path, seed: int, root: Path) -> list[str]:
+    opts = [f"randomness.seed={seed}"]
+    for loader in ("train_dataloader.dataset", "val_dataloader.dataset",
+                   "test_dataloader.dataset"):
+        opts.append(f"{loader}.data_root={root}/")
+    mim = shutil.which("mim", path=str(Path(sys.executable).parent)) or "mim"
+    return [mim, "train", "mmpose", f"mm_configs/{config}", "--work-dir", str(work_dir),
+            "--cfg-options", *opts]
+
+
+def read_run(work_dir: Path) -> dict:
+    """Final test metrics and training time of a finished `mim train` run."""
+    scalars = sorted(work_dir.glob("*/vis_data/scalars.json"))
+    if not scalars:
+        raise FileNotFoundError(f"{work_dir}: no vis_data/scalars.json (the run did not end)")
+    lines = [json.loads(x) for x in scalars[-1].read_text().splitlines() if x.strip()]
+    train = [x for x in lines if "time" in x and "loss" in x]
+    final = [x for x in lines if METRIC_KEYS["nme_io"] in x]
+    if not final:
+        raise ValueError(f"{scalars[-1]}: no final validation (NME) in it")
+    seconds, prev = 0.0, 0
+    for x in train:
+        seconds += (x["iter"] - prev) * x["time"]
+        prev = x["iter"]
+    batch_cfg = next(work_dir.glob("*/vis_data/config.py"), None) or next(
+        work_dir.glob("*.py"))
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(batch_cfg), import_custom_modules=False)
+    metrics = {k: 100 * final[-1][v] if k.startswith("nme") else final[-1][v]
+               for k, v in METRIC_KEYS.items()}
+    return dict(iterations=prev, batch=cfg.train_dataloader.batch_size,
+                train_minutes=round(seconds / 60, 1),
+                images_per_s=round(prev * cfg.train_dataloader.batch_size / seconds, 1),
+                **{k: round(v, 4) for k, v in metrics.items()})
+
+
+def train_one(arm: str, seed: int, root: Path, runs: Path, threads: int | None) -> dict:
+    label, config, _ = GRID[arm]
+    work = run_dir(runs, arm, seed)
+    cmd = train_command(config, work, seed, root)
+    env = dict(os.environ)
+    if threads:
+        env["OMP_NUM_THREADS"] = str(threads)
+    work.mkdir(parents=True, exist_ok=True)
+    start = time.time()
+    with open(work / "train.log", "w") as log:
+        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    wall = time.time() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {work}/train.log")
+    return dict(arm=arm, label=label, config=config, seed=seed,
+                command=" ".join(str(c) for c in cmd), work_dir=str(work),
+                wall_minutes=round(wall / 60, 1), omp_num_threads=threads,
+                load_average_after=round(os.getloadavg()[0], 2), **read_run(work))
+
+
+def mean_shape_row(root: Path) -> dict:
+    """The training faces' mean shape placed in every test face's box: the level a
+    regressor that ignores its image reaches (the aan_300w_cpu.py crops and metrics)."""
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS, METRICS
+
+    import aan_components.plugin  # noqa: F401
+
+    init_default_scope("mmpose")
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu.py"))
+    train_cfg = cfg.train_dataloader.dataset.dataset
+    train = DATASETS.build(dict(train_cfg, data_root=f"{root}/", pipeline=[]))
+    shapes = []
+    for i in range(len(train)):
+        info = train.get_data_info(i)
+        centre, scale = _padded_box(info)
+        shapes.append((info["keypoints"][0] - (centre - scale / 2)) / scale)
+    mean = np.mean(shapes, axis=0)
+    test_cfg = cfg.test_dataloader.dataset
+    test = DATASETS.build(dict(test_cfg, data_root=f"{root}/", pipeline=[]))
+    results = []
+    for evaluator in cfg.test_evaluator:
+        metric = METRICS.build(dict(evaluator, out_dir=None))
+        metric.dataset_meta = test.metainfo
+        for i in range(len(test)):
+            info = test.get_data_info(i)
+            centre, scale = _padded_box(info)
+            pred = mean * scale + (centre - scale / 2)
+            sample = dict(pred_instances=dict(keypoints=pred[None]),
+                          gt_instances=dict(keypoints=info["keypoints"],
+                                            keypoints_visible=info["keypoints_visible"],
+                                            bboxes=info["bbox"]),
+                          img_path=info["img_path"], id=info["id"], img_id=info["img_id"])
+            metric.process([], [sample])
+        results.append(metric.evaluate(len(test)))
+    merged = {k: v for r in results for k, v in r.items()}
+    return dict(arm="mean_shape", label="Mean training shape in each test box",
+                **{k: round(100 * merged[v] if k.startswith("nme") else merged[v], 4)
+                   for k, v in METRIC_KEYS.items()})
+
+
+def _padded_box(info: dict) -> tuple[np.ndarray, float]:
+    """Centre and side of the square the pipeline crops from a face's annotation: MMPose's
+    GetBBoxCenterScale (1.25x the box) made square by TopdownAffine for a square input."""
+    return (np.asarray(info["bbox_center"][0], np.float64),
+            1.25 * float(np.max(info["bbox_scale"][0])))
+
+
+def summarise(payload: dict) -> str:
+    """The markdown table of a result file (what ``--summarise`` writes)."""
+    rows, machine = [], payload.get("machine", "")
+
+    def stat(values, digits=2):
+        values = [v for v in values if v is not None]
+        if not values:
+            return ""
+        if len(values) == 1:
+            return f"{values[0]:.{digits}f}"
+        return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+    by_arm: dict[str, list[dict]] = {}
+    for r in payload.get("runs", []):
+        by_arm.setdefault(r["arm"], []).append(r)
+    for runs in by_arm.values():
+        runs = sorted(runs, key=lambda r: r.get("seed", 0))
+        rows.append(dict(
+            row=runs[0]["label"], boxes=runs[0].get("boxes", "landmark extent"),
+            seeds=", ".join(str(r["seed"]) for r in runs if "seed" in r) or "",
+            nme_io=stat([r.get("nme_io") for r in runs]),
+            nme_ip=stat([r.get("nme_ip") for r in runs]),
+            fr=stat([100 * r["fr_10"] if r.get("fr_10") is not None else None
+                     for r in runs], 1),
+            auc=stat([r.get("auc_08") for r in runs], 3),
+            minutes=stat([r.get("train_minutes") for r in runs], 1),
+            ips=stat([r.get("images_per_s") for r in runs], 0),
+            machine=runs[0].get("machine", machine)))
+    for a in payload.get("anchors", ANCHORS):
+        rows.append(dict(row=a["row"] + " (published)", boxes="as published",
+                         nme_io=f"{a['nme_io']:.2f}" if "nme_io" in a else "",
+                         nme_ip=f"{a['nme_ip']:.2f}" if "nme_ip" in a else "",
+                         machine=a.get("train", "")))
+    return markdown_table(rows, [
+        ("row", "model"), ("boxes", "boxes"), ("seeds", "seeds"),
+        ("nme_io", "NME inter-ocular (%)"), ("nme_ip", "NME inter-pupil (%)"),
+        ("fr", "FR@0.1 (%)"), ("auc", "AUC@0.08"), ("minutes", "training minutes"),
+        ("ips", "images/s"), ("machine", "machine / training data")])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--300w-root", dest="root", type=Path,
+                        help="a folder made by `aan convert 300w`")
+    parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / "real_300w")
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs in --out and run only the missing ones")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="runs at a time; with more than one, each gets "
+                             "OMP_NUM_THREADS=1 (on 2 cores, two 1-thread runs train 1.6x "
+                             "the images of one 2-thread run)")
+    parser.add_argument("--only", choices=["train", "baselines"], default=None)
+    parser.add_argument("--adopt", action="store_true",
+                        help="record finished runs found in --runs-dir instead of training")
+    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
+    args = parser.parse_args(argv)
+    if args.summarise:
+        table = summarise(json.loads(args.summarise.read_text()))
+        args.summarise.with_suffix(".md").write_text(table + "\n")
+        print(table)
+        return
+    if args.root is None:
+        parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
+    root = args.root.resolve()
+    payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
+    payload.update(benchmark="real_300w", machine=_machine(), data_root=str(args.root),
+                   grid={k: dict(label=v[0], config=v[1], seeds=list(v[2]))
+                         for k, v in GRID.items()},
+                   protocol=__doc__.split("\n\n")[1], anchors=ANCHORS)
+    payload.setdefault("environment", environment())
+    runs = payload.setdefault("runs", [])
+    done = {(r["arm"], r.get("seed")) for r in runs}
+
+    def record(row: dict) -> None:
+        row.setdefault("machine", payload["machine"])
+        runs[:] = [r for r in runs if (r["arm"], r.get("seed")) != (row["arm"],
+                                                                      row.get("seed"))]
+        runs.append(row)
+        write_json(args.out, payload)
+        print(f"[real_300w] {row['arm']} seed {row.get('seed', '-')}: NME(IO) "
+              f"{row.get('nme_io')}  NME(IP) {row.get('nme_ip')}", flush=True)
+
+    if args.only != "train" and ("mean_shape", None) not in done:
+        record(mean_shape_row(root))
+    if args.only == "baselines":
+        return
+    todo = [(arm, seed) for arm, (_, _, seeds) in GRID.items() for seed in seeds
+            if (arm, seed) not in done]
+    if args.adopt:
+        for arm, seed in todo:
+            work = run_dir(args.runs_dir, arm, seed)
+            try:
+                row = read_run(work)
+            except (FileNotFoundError, ValueError):
+                continue
+            label, config, _ = GRID[arm]
+            record(dict(arm=arm, label=label, config=config, seed=seed, work_dir=str(work),
+                        command=" ".join(train_command(config, work, seed, root)),
+                        adopted=True, **row))
+        return
+    threads = 1 if args.parallel > 1 else None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=args.parallel) as pool:
+        futures = {pool.submit(train_one, arm, seed, root, args.runs_dir, threads): (arm, seed)
+                   for arm, seed in todo}
+        for future in concurrent.futures.as_completed(futures):
+            row = future.result()
+            row["concurrent_runs"] = args.parallel
+            record(row)
+    table = summarise(payload)
+    args.out.with_suffix(".md").write_text(table + "\n")
+    print(table)
+
+
+def _machine() -> str:
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"CPU: {cpu}, {os.cpu_count()} cores"
+
+
+if __name__ == "__main__":
+    main()

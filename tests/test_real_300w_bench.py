@@ -1,0 +1,86 @@
+"""bench/real_300w.py and bench/cpu_train_speed.py: reading finished runs back, the mean-shape
+row, the generated table, and the speed bench's tiny mode."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+from raw_archives import make_300w
+
+from bench import real_300w
+
+
+def _fake_run(work: Path, nme: float, with_val: bool = True) -> Path:
+    """A work dir as `mim train` leaves it: the saved config and vis_data/scalars.json."""
+    stamp = work / "20260101_000000" / "vis_data"
+    stamp.mkdir(parents=True)
+    (stamp / "config.py").write_text("train_dataloader = dict(batch_size=32)\n")
+    lines = [dict(loss=1.0, time=0.5, iter=100, step=100),
+             dict(loss=0.5, time=0.25, iter=300, step=300)]
+    if with_val:
+        lines.append({"NME": nme / 100, "inter_pupil/NME": 1.4 * nme / 100, "FR@0.1": 0.01,
+                      "AUC@0.08": 0.5, "step": 300})
+    (stamp / "scalars.json").write_text("\n".join(json.dumps(x) for x in lines) + "\n")
+    return work
+
+
+def test_read_run_gives_the_final_metrics_and_training_time(tmp_path):
+    row = real_300w.read_run(_fake_run(tmp_path / "run", 4.5))
+    assert row["nme_io"] == pytest.approx(4.5) and row["nme_ip"] == pytest.approx(6.3)
+    assert row["iterations"] == 300 and row["batch"] == 32
+    # 100 iterations at 0.5 s, then 200 at 0.25 s: 100 s of training
+    assert row["train_minutes"] == pytest.approx(100 / 60, abs=0.05)
+    assert row["images_per_s"] == pytest.approx(300 * 32 / 100, rel=1e-3)
+
+
+def test_read_run_refuses_a_run_without_its_final_validation(tmp_path):
+    work = _fake_run(tmp_path / "run", 4.5, with_val=False)
+    with pytest.raises(ValueError, match="scalars.json: no final validation"):
+        real_300w.read_run(work)
+    with pytest.raises(FileNotFoundError, match="did not end"):
+        real_300w.read_run(tmp_path / "empty")
+
+
+def test_table_lists_every_seed_with_mean_and_sd():
+    payload = dict(machine="CPU: test", runs=[
+        dict(arm="aan_aug", label="AAN aug", seed=1, nme_io=4.0, nme_ip=5.6, fr_10=0.0,
+             auc_08=0.5, train_minutes=30.0, images_per_s=100.0),
+        dict(arm="aan_aug", label="AAN aug", seed=0, nme_io=4.2, nme_ip=5.8, fr_10=0.002,
+             auc_08=0.48, train_minutes=29.0, images_per_s=102.0),
+        dict(arm="mean_shape", label="Mean shape", nme_io=16.9, nme_ip=23.5, fr_10=0.9,
+             auc_08=0.0)])
+    table = real_300w.summarise(payload)
+    row = next(line for line in table.splitlines() if line.startswith("| AAN aug"))
+    assert "| 0, 1 |" in row and "4.10 ± 0.14" in row and "5.70 ± 0.14" in row
+    assert "| 16.90 |" in table  # one value: no spread
+    assert "4.38" in table and "(published)" in table  # the cited anchors
+
+
+def test_mean_shape_row_on_a_converted_folder(tmp_path):
+    """The mean shape of the training faces placed in the test boxes: the NME a model that
+    ignores its image reaches."""
+    from aan_components.converters import face300w
+
+    make_300w(tmp_path / "raw")
+    face300w.convert(tmp_path / "raw", tmp_path / "data")
+    row = real_300w.mean_shape_row(tmp_path / "data")
+    assert 0 < row["nme_io"] < row["nme_ip"] < 100
+    assert 0 <= row["fr_10"] <= 1
+
+
+@pytest.mark.slow
+def test_cpu_train_speed_tiny_mode():
+    proc = subprocess.run([sys.executable, "-m", "bench.cpu_train_speed", "--tiny"], cwd=REPO,
+                          capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    out = [line for line in proc.stdout.splitlines() if line.startswith("[bench] wrote ")]
+    payload = json.loads(Path(out[-1].split("wrote ", 1)[1]).read_text())
+    cell = payload["cells"]["demo, 128 px"]
+    assert set(cell["arms"]) == {"fp32", "switch"}
+    assert cell["parts"]["model_images_per_s"] > 0
+    assert "| demo, 128 px | switch |" in payload["table"]
