@@ -20,7 +20,7 @@ BEFORE = json.loads((Path(__file__).parent / "data" / "config_values_before_reci
                     .read_text())
 DATASET_CONFIGS = ("aan_300w", "aan_aflw", "aan_celeba", "aan_300vw", "aan_synthetic")
 # configs added after the snapshot (tests/test_cpu_switch.py checks them)
-ADDED_AFTER_SNAPSHOT = ("aan_300w_cpu", "aan_300w_cpu_aug")
+ADDED_AFTER_SNAPSHOT = ("aan_300w_cpu", "aan_300w_cpu_aug", "resnet50-regression_300w_cpu_aug")
 
 
 def resolved(name: str) -> dict:
