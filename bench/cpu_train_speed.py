@@ -63,6 +63,26 @@ def _set_input_size(node, size: int) -> None:
             _set_input_size(item, size)
 
 
+def switch_off(cfg, loader: bool = True):
+    """``cfg`` as it trained before the CPU switch: mmengine's ``OptimWrapper`` (fp32, Adam
+    unfused), NCHW weights, PyTorch's default threads; with ``loader``, also the data path
+    of before: the recipe's per-sample loader (4 workers) instead of the crop cache, and no
+    decoded-image cache."""
+    cfg.optim_wrapper.type = "OptimWrapper"
+    cfg.optim_wrapper.optimizer.pop("fused", None)
+    for hook in ("channels_last", "cpu_threads"):
+        cfg.default_hooks.pop(hook, None)
+    if loader:
+        data = cfg.train_dataloader.dataset
+        if data.type == "CropCacheDataset":
+            cfg.train_dataloader.dataset = data.dataset
+            cfg.train_dataloader.num_workers = 4
+            cfg.train_dataloader.persistent_workers = True
+        for t in cfg.train_dataloader.dataset.get("pipeline", []):
+            t.pop("cache_images", None)
+    return cfg
+
+
 def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
     """The config ``name`` at ``size`` for ``arm``, training ``iters`` iterations, no
     validation, checkpoints or logging in between."""
@@ -91,17 +111,7 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
     cfg.custom_hooks = [h for h in cfg.get("custom_hooks", []) if h["type"] != "TimeBudgetHook"]
     cfg.log_level = "WARNING"
     if arm == "fp32":
-        cfg.optim_wrapper.type = "OptimWrapper"
-        cfg.optim_wrapper.optimizer.pop("fused", None)
-        for hook in ("channels_last", "cpu_threads"):
-            cfg.default_hooks.pop(hook, None)
-        data = cfg.train_dataloader.dataset
-        if data.type == "CropCacheDataset":  # before the switch: the recipe's loader
-            cfg.train_dataloader.dataset = data.dataset
-            cfg.train_dataloader.num_workers = 4
-            cfg.train_dataloader.persistent_workers = True
-        for t in cfg.train_dataloader.dataset.get("pipeline", []):
-            t.pop("cache_images", None)
+        switch_off(cfg)
     if arm == "switch+compile":
         cfg.compile = True
     return cfg

@@ -73,7 +73,8 @@ def train_command(config: str, work_dir: Path, seed: int, root: Path) -> list[st
                    "test_dataloader.dataset"):
         opts.append(f"{loader}.data_root={root}/")
     mim = shutil.which("mim", path=str(Path(sys.executable).parent)) or "mim"
-    return [mim, "train", "mmpose", f"mm_configs/{config}", "--work-dir", str(work_dir),
+    config = config if "/" in config else f"mm_configs/{config}"  # a shipped config by name
+    return [mim, "train", "mmpose", config, "--work-dir", str(work_dir),
             "--cfg-options", *opts]
 
 

@@ -84,3 +84,32 @@ def test_cpu_train_speed_tiny_mode():
     assert set(cell["arms"]) == {"fp32", "switch"}
     assert cell["parts"]["model_images_per_s"] > 0
     assert "| demo, 128 px | switch |" in payload["table"]
+
+
+def test_parity_fp32_arm_is_the_config_without_the_switch(tmp_path):
+    """Only the arithmetic differs between the parity arms: the fp32 config keeps the data
+    path and everything else of the shipped one."""
+    from mmengine.config import Config
+
+    from bench import cpu_switch_parity
+
+    for cell in ("demo", "real"):
+        shipped = Config.fromfile(str(cpu_switch_parity._config(cell, "switch", tmp_path)))
+        fp32 = Config.fromfile(str(cpu_switch_parity._config(cell, "fp32", tmp_path / cell)))
+        assert fp32.optim_wrapper.type == "OptimWrapper"
+        assert "fused" not in fp32.optim_wrapper.optimizer
+        assert "channels_last" not in fp32.default_hooks
+        assert "cpu_threads" not in fp32.default_hooks
+        for key in ("model", "train_dataloader", "train_cfg", "param_scheduler"):
+            assert fp32[key] == shipped[key], (cell, key)
+
+
+def test_parity_table_gives_each_seed_and_the_spread():
+    from bench import cpu_switch_parity
+
+    runs = [dict(cell="demo", arm=arm, seed=s, nme_io=v, iterations=800, images_per_s=50)
+            for arm, s, v in [("fp32", 0, 7.0), ("fp32", 1, 7.4), ("switch", 0, 7.2),
+                              ("switch", 1, 7.1)]]
+    table = cpu_switch_parity.summarise(dict(runs=runs))
+    assert "| demo | fp32 | 0, 1 | 7.00, 7.40 | 7.20 ± 0.28 |" in table
+    assert "| demo | switch | 0, 1 | 7.20, 7.10 | 7.15 ± 0.07 |" in table
