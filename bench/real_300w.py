@@ -167,6 +167,70 @@ def mean_shape_row(root: Path) -> dict:
                    for k, v in METRIC_KEYS.items()})
 
 
+def _metrics(pred: np.ndarray, gt: np.ndarray) -> dict:
+    """NME (inter-ocular, inter-pupil; %), FR@0.1 and AUC@0.08 of (N, 68, 2) arrays."""
+    from aan_core.face_metrics import ced_curve, failure_rate, normalisation_distance, per_image_nme
+
+    visible = np.ones(gt.shape[:2])
+    io = per_image_nme(pred, gt, visible, normalisation_distance(gt, "inter_ocular", "300w"))
+    ip = per_image_nme(pred, gt, visible, normalisation_distance(gt, "inter_pupil", "300w"))
+    return dict(nme_io=round(100 * float(np.nanmean(io)), 4),
+                nme_ip=round(100 * float(np.nanmean(ip)), 4),
+                fr_10=round(failure_rate(io, 0.10), 4),
+                auc_08=round(ced_curve(io).auc(0.08), 4))
+
+
+def dlib_rows(root: Path) -> list[dict]:
+    """dlib's 68-point predictor (``shape_predictor_68_face_landmarks.dat``, as shipped by
+    ``face_recognition_models``), on the common test faces: with dlib's own HOG detector's
+    boxes (the faces it finds; the detection nearest the annotation when it finds several),
+    and with the landmark-extent boxes on every face. dlib's model was trained on 300-W's
+    training images (AFW, HELEN, LFPW, and iBUG), about twice the faces our runs see."""
+    import cv2
+    import dlib
+    import face_recognition_models
+    from mmengine.config import Config
+    from mmengine.registry import init_default_scope
+    from mmpose.registry import DATASETS
+
+    import aan_components.plugin  # noqa: F401
+
+    init_default_scope("mmpose")
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu.py"))
+    test = DATASETS.build(dict(cfg.test_dataloader.dataset, data_root=f"{root}/",
+                               pipeline=[]))
+    detector = dlib.get_frontal_face_detector()
+    predictor = dlib.shape_predictor(face_recognition_models.pose_predictor_model_location())
+    gts, by_detector, by_extent, found = [], [], [], []
+    for i in range(len(test)):
+        info = test.get_data_info(i)
+        image = cv2.cvtColor(cv2.imread(info["img_path"]), cv2.COLOR_BGR2RGB)
+        gt = np.asarray(info["keypoints"][0], np.float64)
+        x1, y1, x2, y2 = (int(round(v)) for v in info["bbox"][0])
+        shape = predictor(image, dlib.rectangle(x1, y1, x2, y2))
+        by_extent.append([(p.x, p.y) for p in shape.parts()])
+        dets = list(detector(image, 1))
+        gts.append(gt)
+        if dets:
+            centre = gt.mean(0)
+            det = min(dets, key=lambda d: np.hypot(d.center().x - centre[0],
+                                                   d.center().y - centre[1]))
+            by_detector.append([(p.x, p.y) for p in predictor(image, det).parts()])
+            found.append(i)
+    gts = np.asarray(gts)
+    note = ("trained on 300-W's training images (AFW + HELEN + LFPW train + iBUG: ~3,800 "
+            "faces, twice ours); not re-trained here")
+    return [
+        dict(arm="dlib_detector", label="dlib 68-point predictor (dlib's own detector)",
+             boxes=f"dlib HOG detector: {len(found)} of {len(test)} faces found; NME over "
+                   "those", faces=len(found), note=note,
+             **_metrics(np.asarray(by_detector, np.float64), gts[found])),
+        dict(arm="dlib_extent", label="dlib 68-point predictor (landmark-extent boxes)",
+             boxes="landmark extent (all faces)", faces=len(test), note=note,
+             **_metrics(np.asarray(by_extent, np.float64), gts)),
+    ]
+
+
 def _padded_box(info: dict) -> tuple[np.ndarray, float]:
     """Centre and side of the square the pipeline crops from a face's annotation: MMPose's
     GetBBoxCenterScale (1.25x the box) made square by TopdownAffine for a square input."""
@@ -260,6 +324,15 @@ def main(argv: list[str] | None = None) -> None:
 
     if args.only != "train" and ("mean_shape", None) not in done:
         record(mean_shape_row(root))
+    if args.only != "train" and ("dlib_detector", None) not in done:
+        try:
+            rows = dlib_rows(root)
+        except ImportError as e:
+            print(f"[real_300w] no dlib rows ({e}): pip install dlib-bin "
+                  "face_recognition_models", flush=True)
+            rows = []
+        for row in rows:
+            record(row)
     if args.only == "baselines":
         return
     todo = [(arm, seed) for arm, (_, _, seeds) in GRID.items() for seed in seeds

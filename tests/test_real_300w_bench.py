@@ -113,3 +113,19 @@ def test_parity_table_gives_each_seed_and_the_spread():
     table = cpu_switch_parity.summarise(dict(runs=runs))
     assert "| demo | fp32 | 0, 1 | 7.00, 7.40 | 7.20 ± 0.28 |" in table
     assert "| demo | switch | 0, 1 | 7.20, 7.10 | 7.15 ± 0.07 |" in table
+
+
+def test_metrics_of_predictions_normalise_by_each_protocol():
+    """A shift of 10% of the outer-eye-corner distance is NME(IO) 10 %; the eye centres are
+    closer together than the corners, so inter-pupil NME is larger."""
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    gt = rng.uniform(0, 100, (3, 68, 2))
+    gt[:, 36], gt[:, 45] = [20.0, 50.0], [80.0, 50.0]  # outer corners 60 px apart
+    pred = gt + [6.0, 0.0]
+    m = real_300w._metrics(pred, gt)
+    assert m["nme_io"] == pytest.approx(10.0)
+    assert m["fr_10"] == 0.0  # exactly at the threshold is not a failure
+    assert m["auc_08"] == 0.0
+    assert real_300w._metrics(gt, gt)["nme_io"] == 0.0
