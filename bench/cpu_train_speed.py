@@ -42,6 +42,7 @@ CONFIGS = {  # name: (config file, needs the 300W root)
     "demo": ("aan_synthetic.py", False),
     "real": ("aan_300w_cpu.py", True),
     "real_aug": ("aan_300w_cpu_aug.py", True),
+    "resnet50_aug": ("resnet50-regression_300w_cpu_aug.py", True),
 }
 ARMS = ("fp32", "switch", "switch+compile")
 # size: (stem, stage widths, batch), as the CPU measurements and aan_300w.py
@@ -92,9 +93,10 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
     stem, stages, batch = SIZES[size]
     for key in ("train_dataloader", "model"):
         _set_input_size(cfg[key], size)
-    cfg.model.backbone.update(stem_channels=stem, stage_channels=stages)
-    cfg.model.head.update(in_channels=stages,
-                          feature_sizes=[(size // r, size // r) for r in (8, 16, 32, 64)])
+    if cfg.model.backbone.type == "AANBackbone":
+        cfg.model.backbone.update(stem_channels=stem, stage_channels=stages)
+        cfg.model.head.update(in_channels=stages,
+                              feature_sizes=[(size // r, size // r) for r in (8, 16, 32, 64)])
     cfg.train_dataloader.batch_size = batch
     if root is not None:
         inner = cfg.train_dataloader.dataset

@@ -39,12 +39,12 @@ from bench.common import RESULTS, environment, markdown_table, write_json
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = RESULTS / "real_300w.json"
 # arm: (label, shipped config, seeds). Declared before the runs (README "Real faces").
-GRID = {
-    "aan_paper": ("AAN, paper recipe (no augmentation)", "aan_300w_cpu.py", (0, 1)),
+GRID = {  # run in this order: the augmented arm and the baseline first
     "aan_aug": ("AAN, augmented (MMPose flip + box + photometric)", "aan_300w_cpu_aug.py",
                 (0, 1)),
-    "resnet50_aug": ("MMPose ResNet-50 regression, augmented, same budget",
+    "resnet50_aug": ("MMPose ResNet-50 regression, augmented, same training time",
                      "resnet50-regression_300w_cpu_aug.py", (0, 1)),
+    "aan_paper": ("AAN, paper recipe (no augmentation)", "aan_300w_cpu.py", (0, 1)),
 }
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
 ANCHORS = [
@@ -345,8 +345,10 @@ def main(argv: list[str] | None = None) -> None:
             except (FileNotFoundError, ValueError):
                 continue
             label, config, _ = GRID[arm]
+            command = work / "command.txt"  # what ran, when it was not this tool
             record(dict(arm=arm, label=label, config=config, seed=seed, work_dir=str(work),
-                        command=" ".join(train_command(config, work, seed, root)),
+                        command=command.read_text().strip() if command.exists() else
+                        " ".join(train_command(config, work, seed, root)),
                         adopted=True, **row))
         return
     threads = 1 if args.parallel > 1 else None
