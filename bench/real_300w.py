@@ -67,8 +67,11 @@ def run_dir(runs: Path, arm: str, seed: int) -> Path:
     return runs / f"{arm}_seed{seed}"
 
 
-def train_command(config: str, work_dir: Path, seed: int, root: Path) -> list[str]:
-    opts = [f"randomness.seed={seed}"]
+def train_command(config: str, work_dir: Path, seed: int, root: Path,
+                  options: tuple[str, ...] = ()) -> list[str]:
+    """`mim train` of ``config`` (a shipped config's name, or a path) with this seed, data
+    root and extra ``--cfg-options``."""
+    opts = [f"randomness.seed={seed}", *options]
     for loader in ("train_dataloader.dataset", "val_dataloader.dataset",
                    "test_dataloader.dataset"):
         opts.append(f"{loader}.data_root={root}/")
@@ -105,10 +108,12 @@ def read_run(work_dir: Path) -> dict:
                 **{k: round(v, 4) for k, v in metrics.items()})
 
 
-def train_one(arm: str, seed: int, root: Path, runs: Path, threads: int | None) -> dict:
-    label, config, _ = GRID[arm]
+def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
+    """Train one run (``spec``: arm, label, config, seed and optional cfg-options) as a
+    `mim train` subprocess and read its results back."""
+    arm, seed, config = spec["arm"], spec["seed"], spec["config"]
     work = run_dir(runs, arm, seed)
-    cmd = train_command(config, work, seed, root)
+    cmd = train_command(config, work, seed, root, tuple(spec.get("options", ())))
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
@@ -119,10 +124,21 @@ def train_one(arm: str, seed: int, root: Path, runs: Path, threads: int | None) 
     wall = time.time() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {work}/train.log")
-    return dict(arm=arm, label=label, config=config, seed=seed,
-                command=" ".join(str(c) for c in cmd), work_dir=str(work),
+    return dict(spec, command=" ".join(str(c) for c in cmd), work_dir=str(work),
                 wall_minutes=round(wall / 60, 1), omp_num_threads=threads,
                 load_average_after=round(os.getloadavg()[0], 2), **read_run(work))
+
+
+def run_grid(specs: list[dict], root: Path, runs: Path, parallel: int, record) -> None:
+    """Train ``specs`` in order, ``parallel`` at a time (then each with OMP_NUM_THREADS=1),
+    passing each finished row to ``record``."""
+    threads = 1 if parallel > 1 else None
+    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+        futures = [pool.submit(train_one, spec, root, runs, threads) for spec in specs]
+        for future in concurrent.futures.as_completed(futures):
+            row = future.result()
+            row["concurrent_runs"] = parallel
+            record(row)
 
 
 def mean_shape_row(root: Path) -> dict:
@@ -351,14 +367,9 @@ def main(argv: list[str] | None = None) -> None:
                         " ".join(train_command(config, work, seed, root)),
                         adopted=True, **row))
         return
-    threads = 1 if args.parallel > 1 else None
-    with concurrent.futures.ThreadPoolExecutor(max_workers=args.parallel) as pool:
-        futures = {pool.submit(train_one, arm, seed, root, args.runs_dir, threads): (arm, seed)
-                   for arm, seed in todo}
-        for future in concurrent.futures.as_completed(futures):
-            row = future.result()
-            row["concurrent_runs"] = args.parallel
-            record(row)
+    specs = [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed)
+             for arm, seed in todo]
+    run_grid(specs, root, args.runs_dir, args.parallel, record)
     table = summarise(payload)
     args.out.with_suffix(".md").write_text(table + "\n")
     print(table)
