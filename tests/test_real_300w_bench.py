@@ -129,3 +129,27 @@ def test_metrics_of_predictions_normalise_by_each_protocol():
     assert m["fr_10"] == 0.0  # exactly at the threshold is not a failure
     assert m["auc_08"] == 0.0
     assert real_300w._metrics(gt, gt)["nme_io"] == 0.0
+
+
+def test_table5_grid_and_table():
+    """18 runs (4 variants fair + AAN / w/o attention paper, 3 seeds), seeds interleaved;
+    the table pairs each variant with AAN of the same start and seed."""
+    from bench import table5_real_300w as t5
+
+    specs = t5.specs(100)
+    assert len(specs) == 18
+    assert [s["seed"] for s in specs[:6]] == [0] * 6  # every cell's seed 0 first
+    fair = next(s for s in specs if s["arm"] == "no_both_fair")
+    assert "model.head.output_init=mean_shape" in fair["options"]
+    assert "train_cfg.max_iters=100" in fair["options"]
+    assert fair["config"] == "aan_300w_cpu_no-both.py"
+    paper = next(s for s in specs if s["arm"] == "aan_paper")
+    assert not any("output_init" in o for o in paper["options"])
+    runs = [dict(variant=v, start="fair", seed=s, nme_io=io, nme_ip=io * 1.4)
+            for v, s, io in [("aan", 0, 5.0), ("aan", 1, 5.2), ("no_attention", 0, 4.8),
+                             ("no_attention", 1, 5.1)]]
+    table = t5.summarise(dict(runs=runs))
+    row = next(line for line in table.splitlines() if "w/o attention (fair" in line)
+    assert "| 0, 1 | 4.80, 5.10 | 4.95 ± 0.21 |" in row
+    assert "| -0.15 ± 0.07 |" in row  # paired: -0.2 and -0.1
+    assert "| 2.06 |" in row  # the paper's AFLW number beside it

@@ -1,0 +1,158 @@
+"""The paper's Table 5 on real faces: AAN, w/o attention, w/o embedding, w/o both, trained on
+the 300W training faces a user has and tested on the common subset (554 faces), at an equal
+budget, several seeds per cell, with the variants starting on equal terms ("fair" start) and,
+for AAN and w/o attention, as the paper's layers start ("paper" start).
+
+Every run is `mim train mmpose mm_configs/aan_300w_cpu[_no-*].py` (the paper's recipe, no
+augmentation, the CPU switch) with ``--cfg-options`` for the budget (``--iters``, lr x0.1 at
+60% and 85%) and the start:
+
+- ``fair``: every regressor (final head and branches) starts at the training mean shape
+  (``model.head.output_init='mean_shape'``: output weights 0, bias the first batch's mean
+  shape), and the cosine embedding's bandwidth is set from the first batch
+  (``model.head.embedding_sigma='median'``: the median pairwise distance of its inputs), so
+  with or without attention (which scales the maps the head reads by 1.5-2x) the embedding
+  starts at the same relative width;
+- ``paper``: the layers' own initialisation (output weights N(0, 0.01), bias 0.5 at the crop
+  centre; embedding bandwidth sqrt(C / cells) from the shapes only).
+
+Identical in every run: data, crops, loss (L2 at the EuclideanLoss scale on the final
+prediction and each of the four branches, weights 1), Adam lr 1e-3 with coupled weight
+decay 1e-3 (the paper's), batch 32, iterations. The grid is declared here before it runs;
+``--resume`` keeps finished runs; JSON is rewritten after every run.
+
+    python -m bench.table5_real_300w --300w-root data/300w --resume --parallel 2
+    python -m bench.table5_real_300w --summarise bench/results/table5_real_300w.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+from pathlib import Path
+
+from bench.common import RESULTS, environment, markdown_table, write_json
+from bench.real_300w import REPO, _machine, run_grid
+
+VARIANTS = {  # name: (label, config, paper's Table 5 on AFLW, NME %)
+    "aan": ("AAN", "aan_300w_cpu.py", 1.73),
+    "no_attention": ("w/o attention", "aan_300w_cpu_no-attention.py", 2.06),
+    "no_embedding": ("w/o embedding", "aan_300w_cpu_no-embedding.py", 1.78),
+    "no_both": ("w/o both", "aan_300w_cpu_no-both.py", 2.10),
+}
+STARTS = {
+    "fair": ("model.head.output_init=mean_shape", "model.head.embedding_sigma=median"),
+    "paper": (),
+}
+# (variant, start, seeds): declared before the runs
+GRID = [(v, "fair", (0, 1, 2)) for v in VARIANTS] + \
+       [(v, "paper", (0, 1, 2)) for v in ("aan", "no_attention")]
+DEFAULT_ITERS = 2000
+
+
+def budget_options(iters: int) -> tuple[str, ...]:
+    return (f"train_cfg.max_iters={iters}", f"train_cfg.val_interval={iters}",
+            f"param_scheduler.0.end={iters}",
+            f"param_scheduler.0.milestones=[{int(0.6 * iters)},{int(0.85 * iters)}]",
+            f"default_hooks.checkpoint.interval={iters}")
+
+
+def specs(iters: int) -> list[dict]:
+    """One run spec per (variant, start, seed), seeds interleaved so that an interrupted
+    grid has every cell's first seeds."""
+    out = []
+    for seed in range(max(len(s) for _, _, s in GRID)):
+        for variant, start, seeds in GRID:
+            if seed not in seeds:
+                continue
+            label, config, _ = VARIANTS[variant]
+            out.append(dict(arm=f"{variant}_{start}", variant=variant, start=start,
+                            label=f"{label}, {start} start", config=config, seed=seed,
+                            options=[*STARTS[start], *budget_options(iters)]))
+    return out
+
+
+def _stat(values: list[float]) -> str:
+    if len(values) < 2:
+        return f"{values[0]:.2f}" if values else ""
+    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
+def summarise(payload: dict) -> str:
+    """The Table 5 markdown (what ``--summarise`` writes): every cell with its seeds, and each
+    variant's difference from AAN with the same start, seed by seed."""
+    cells: dict[tuple[str, str], dict[int, dict]] = {}
+    for r in payload.get("runs", []):
+        cells.setdefault((r["variant"], r["start"]), {})[r["seed"]] = r
+    rows = []
+    for start in STARTS:
+        base = cells.get(("aan", start), {})
+        for variant, (label, _, paper) in VARIANTS.items():
+            runs = cells.get((variant, start))
+            if not runs:
+                continue
+            seeds = sorted(runs)
+            io = [runs[s]["nme_io"] for s in seeds]
+            paired = [runs[s]["nme_io"] - base[s]["nme_io"] for s in seeds if s in base]
+            rows.append(dict(
+                cell=f"{label} ({start} start)", seeds=", ".join(map(str, seeds)),
+                each=", ".join(f"{v:.2f}" for v in io), io=_stat(io),
+                ip=_stat([runs[s]["nme_ip"] for s in seeds]),
+                diff="" if variant == "aan" else _stat(paired),
+                paper=f"{paper:.2f}"))
+    return markdown_table(rows, [
+        ("cell", "variant"), ("seeds", "seeds"), ("each", "NME(IO) % per seed"),
+        ("io", "NME inter-ocular % (mean ± sd)"), ("ip", "NME inter-pupil %"),
+        ("diff", "minus AAN, same start and seed"), ("paper", "paper, AFLW (Table 5)")])
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--300w-root", dest="root", type=Path)
+    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS,
+                        help="iterations of every run (batch 32)")
+    parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / "table5_real")
+    parser.add_argument("--out", type=Path, default=RESULTS / "table5_real_300w.json")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
+    args = parser.parse_args(argv)
+    if args.summarise:
+        table = summarise(json.loads(args.summarise.read_text()))
+        args.summarise.with_suffix(".md").write_text(table + "\n")
+        print(table)
+        return
+    if args.root is None:
+        parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
+    payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
+    if payload and payload.get("iters") != args.iters:
+        parser.error(f"{args.out} holds runs of {payload.get('iters')} iterations; resume "
+                     f"with --iters {payload.get('iters')} or write to another --out")
+    payload.update(benchmark="table5_real_300w", machine=_machine(), iters=args.iters,
+                   batch=32, grid=[dict(variant=v, start=s, seeds=list(seeds))
+                                   for v, s, seeds in GRID],
+                   starts={k: list(v) for k, v in STARTS.items()},
+                   protocol=__doc__.split("\n\n", 1)[1].split("\n\n    python")[0])
+    payload.setdefault("environment", environment())
+    runs = payload.setdefault("runs", [])
+    done = {(r["arm"], r["seed"]) for r in runs}
+
+    def record(row: dict) -> None:
+        runs.append(row)
+        payload["table"] = summarise(payload)
+        write_json(args.out, payload)
+        print(f"[table5_real_300w] {row['arm']} seed {row['seed']}: NME(IO) "
+              f"{row['nme_io']:.2f}", flush=True)
+
+    todo = [s for s in specs(args.iters) if (s["arm"], s["seed"]) not in done]
+    run_grid(todo, args.root.resolve(), args.runs_dir, args.parallel, record)
+    payload["table"] = summarise(payload)
+    write_json(args.out, payload)
+    args.out.with_suffix(".md").write_text(payload["table"] + "\n")
+    print(payload["table"])
+
+
+if __name__ == "__main__":
+    main()
