@@ -21,7 +21,8 @@ val_dataloader = dict(dataset=dict(
 test_dataloader = val_dataloader
 
 # Per-image NME, CED, AUC/FR@0.08/0.1 on full / common / challenging from one run, with both
-# normalisations (AAN_SPEC: the paper's 4.38 / 9.44 / 5.39 sit near the inter-pupil scale):
+# normalisations (the paper's 4.38 / 9.44 / 5.39 sit near the inter-pupil scale of later
+# papers: docs/reproducing.md):
 # inter-ocular = outer eye corners 36/45 ("NME"), inter-pupil = eye
 # centres ("inter_pupil/NME").
 val_evaluator = [
