@@ -100,6 +100,7 @@ def converted(tmp_path_factory, fixtures_dir):
     }
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 @pytest.mark.parametrize("name", [*AAN_CONFIGS, "resnet50-regression_300w"])
 def test_trains_two_iterations_and_tests(name, converted, tmp_path):
     dataset = name.split("_")[1]
