@@ -93,18 +93,18 @@ PROTOCOL = ("size", "width", "iters", "batch", "lr", "weight_decay", "train_crop
 BACKBONE_PROTOCOL = (*PROTOCOL, "kind", "pretrained")
 PRESETS = {
     # One H100/H200: full width (aan_300w.py), 128 px, bf16. Sized so that its grid (39
-    # runs) stays within 8 min (README, "Table 5 on synthetic faces": an estimate, not yet
+    # runs) stays within 8 min (docs/studies.md, "Table 5 on synthetic faces": an estimate, not yet
     # measured on a GPU; --resume completes it if not).
     "gpu": dict(size=128, width=1.0, iters=1000, batch=64, train_crops=16384,
                 test_crops=1024, threads=None, seeds=[0, 1, 2]),
     # This shared 2-core CPU: half width, 128 px, fp32, one thread (measured 6x faster than
-    # two threads while other jobs share the cores); what README's table reports. Batch 8:
+    # two threads while other jobs share the cores); what docs/studies.md's table reports. Batch 8:
     # measured 2026-11-28, one run of 800 x 16 took > 7 min at the CPU share a niced job
     # gets here, too long for 24+ runs in the ~70 min available.
     "cpu": dict(size=128, width=0.5, iters=800, batch=8, train_crops=4096, test_crops=512,
                 threads=1, seeds=[0, 1, 2]),
     # Backbone grid on one GPU: the gpu preset's budget and data, timm backbones at full
-    # size (README "Attention on timm backbones"; not yet run).
+    # size (docs/studies.md, "Attention on timm backbones"; not yet run).
     "gpu_backbones": dict(size=128, width=None, iters=1000, batch=64, train_crops=16384,
                           test_crops=1024, threads=None, seeds=[0, 1]),
     # Backbone grid on this shared 2-core CPU: the cpu preset's data (the same cached 4,096

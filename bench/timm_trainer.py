@@ -1,5 +1,5 @@
 """A timm backbone (AAN attention on or off) with the AAN head or a plain linear head, for
-the equal-budget study (``bench/aan_study.py --backbones``).
+the equal-budget study (``python -m bench.aan_study --backbones``).
 
 Pure PyTorch + ``aan_core`` + ``timm_hooks`` (no MMPose). What the two heads are:
 
