@@ -42,6 +42,7 @@ def _study(*args):
     return _bench("aan_study", "--tiny", *args, timeout=600)
 
 
+@pytest.mark.slow  # five subprocesses of the study tool, each training a few iterations
 def test_aan_study_tiny_resume_and_merge(tmp_path):
     """The Table 5 study's tiny path: one JSON row per (variant, head, seed) with its NME;
     --resume runs only the missing cells and refuses a file of another protocol; --merge
