@@ -1,5 +1,5 @@
 """The paper's test splits of 300W and 300VW, in one place: the converters write them and
-``FaceAlignmentMetric`` reports them (AAN_SPEC.md, "Dataset protocols")."""
+``FaceAlignmentMetric`` reports them (docs/reproducing.md, "Dataset protocols")."""
 
 from __future__ import annotations
 

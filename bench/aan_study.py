@@ -17,22 +17,22 @@ final input A and branch input B). JSON ``--out`` is rewritten after every run;
 ``--resume`` keeps the runs measured with the same protocol and runs only the missing
 cells, so the grid can be completed over several invocations.
 
-    python bench/aan_study.py --device cuda              # GPU setting (README)
-    python bench/aan_study.py --preset cpu --resume      # reduced CPU grid (README)
-    python bench/aan_study.py --tiny                     # smoke run (CI)
-    python bench/aan_study.py --summarise bench/results/aan_study.json
+    python -m bench.aan_study --device cuda              # GPU setting (docs/studies.md)
+    python -m bench.aan_study --preset cpu --resume      # reduced CPU grid (docs/studies.md)
+    python -m bench.aan_study --tiny                     # smoke run (CI)
+    python -m bench.aan_study --summarise bench/results/aan_study.json   # -> aan_study.md
 
 With ``--backbones`` (or a ``*_backbones`` preset) the grid is timm backbones x attention
 on/off (``--attention``) x head (``--heads aan linear``, see ``bench/timm_trainer.py``) x
 seeds, on the same crops with the same schedule, loss and metric; each run also records
-params, GFLOPs (``torch.utils.flop_counter.FlopCounterMode``, batch 1, multiply-add = 2
-FLOPs) and train / inference images/s measured in the same process. Results go to
+params, GFLOPs (``bench.common.gflops``, batch 1, multiply-add = 2 FLOPs) and train /
+inference images/s measured in the same process. Results go to
 ``bench/results/backbone_study.json``; all backbones train from scratch unless
 ``--pretrained`` (timm's weights from the local cache or hub).
 
-    python bench/aan_study.py --preset cpu_backbones --resume          # README, this CPU
-    python bench/aan_study.py --device cuda --backbones --resume       # GPU grid (README)
-    python bench/aan_study.py --tiny --backbones                       # smoke run (CI)
+    python -m bench.aan_study --preset cpu_backbones --resume          # docs/studies.md
+    python -m bench.aan_study --device cuda --backbones --resume       # GPU grid
+    python -m bench.aan_study --tiny --backbones                       # smoke run (CI)
 """
 
 from __future__ import annotations
@@ -50,21 +50,26 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch.utils.flop_counter import FlopCounterMode
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
-from gpu_train import AANTrainer, SyntheticCrops, _worker_init, preprocess  # noqa: E402
-from timm_trainer import (  # noqa: E402
+from aan_core.coordinate_regressor import regressor_input_cells
+from aan_core.face_metrics import inter_ocular, per_image_nme
+from bench.common import (
+    RESULTS,
+    environment,
+    gflops,
+    inference_params,
+    markdown_table,
+    seed_stats,
+    write_json,
+)
+from bench.gpu_train import AANTrainer, SyntheticCrops, _worker_init, preprocess
+from bench.timm_trainer import (
     BRANCH_INPUT,
     EMBEDDING_DIM,
     FINAL_INPUT,
     HEADS,
     TimmLandmarkTrainer,
 )
-
-from aan_core.coordinate_regressor import regressor_input_cells  # noqa: E402
-from aan_core.face_metrics import inter_ocular, per_image_nme  # noqa: E402
 
 # name: (label, AANTrainer options). Table 5's four cells first.
 VARIANTS: dict[str, tuple[str, dict]] = {
@@ -88,18 +93,18 @@ PROTOCOL = ("size", "width", "iters", "batch", "lr", "weight_decay", "train_crop
 BACKBONE_PROTOCOL = (*PROTOCOL, "kind", "pretrained")
 PRESETS = {
     # One H100/H200: full width (aan_300w.py), 128 px, bf16. Sized so that its grid (39
-    # runs) stays within 8 min (README, "Table 5 on synthetic faces": an estimate, not yet
+    # runs) stays within 8 min (docs/studies.md, "Table 5 on synthetic faces": an estimate, not yet
     # measured on a GPU; --resume completes it if not).
     "gpu": dict(size=128, width=1.0, iters=1000, batch=64, train_crops=16384,
                 test_crops=1024, threads=None, seeds=[0, 1, 2]),
     # This shared 2-core CPU: half width, 128 px, fp32, one thread (measured 6x faster than
-    # two threads while other jobs share the cores); what README's table reports. Batch 8:
+    # two threads while other jobs share the cores); what docs/studies.md's table reports. Batch 8:
     # measured 2026-11-28, one run of 800 x 16 took > 7 min at the CPU share a niced job
     # gets here, too long for 24+ runs in the ~70 min available.
     "cpu": dict(size=128, width=0.5, iters=800, batch=8, train_crops=4096, test_crops=512,
                 threads=1, seeds=[0, 1, 2]),
     # Backbone grid on one GPU: the gpu preset's budget and data, timm backbones at full
-    # size (README "Attention on timm backbones"; not yet run).
+    # size (docs/studies.md, "Attention on timm backbones"; not yet run).
     "gpu_backbones": dict(size=128, width=None, iters=1000, batch=64, train_crops=16384,
                           test_crops=1024, threads=None, seeds=[0, 1]),
     # Backbone grid on this shared 2-core CPU: the cpu preset's data (the same cached 4,096
@@ -174,12 +179,9 @@ def cell_key(row: dict) -> tuple:
 
 
 def count_gflops(model: torch.nn.Module, size: int, device) -> float:
-    """GFLOPs of one ``predict`` at batch 1 (FlopCounterMode: matmuls and convolutions,
-    a multiply-add counted as 2 FLOPs; element-wise ops not counted)."""
-    x = torch.zeros(1, 3, size, size, device=device)
-    with torch.no_grad(), FlopCounterMode(display=False) as counter:
-        model.predict(x)
-    return counter.get_total_flops() / 1e9
+    """GFLOPs of one ``predict`` at batch 1 (:func:`bench.common.gflops`: a multiply-add
+    counted as 2 FLOPs)."""
+    return gflops(model.predict, torch.zeros(1, 3, size, size, device=device))
 
 
 def mean_shape_nme(train_points: torch.Tensor, test_points: torch.Tensor) -> float:
@@ -255,7 +257,7 @@ def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
     infer_seconds = time.perf_counter() - infer_start
     pred, gt = torch.cat(preds).numpy(), test_y.cpu().numpy()
     nme = per_image_nme(pred, gt, np.ones(gt.shape[:2]), inter_ocular(gt, LEFT_EYE, RIGHT_EYE))
-    params = sum(p.numel() for n, p in model.named_parameters() if not n.startswith("branches"))
+    params = inference_params(model)
     nme_pct = float(np.nanmean(nme) * 100)
     common = dict(seed=seed, nme_pct=nme_pct, final_loss=float(loss.detach()),
                   finite=math.isfinite(float(loss.detach())), train_seconds=seconds)
@@ -280,15 +282,6 @@ def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
           f"{row['train_ips']:.1f} train / {row['infer_ips']:.0f} inference img/s, "
           f"{params / 1e6:.2f} M, {row['gflops']:.3f} GFLOPs)", flush=True)
     return row
-
-
-def seed_stats(runs: list[dict]) -> dict:
-    """NME over a cell's seeds: mean, sd (0 for one seed), the seeds and each seed's value."""
-    vals = [r["nme_pct"] for r in runs]
-    mean = statistics.fmean(vals)
-    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return dict(nme_mean=mean, nme_sd=sd, NME=f"{mean:.2f} ± {sd:.2f}",
-                seeds=[r["seed"] for r in runs], per_seed=", ".join(f"{v:.2f}" for v in vals))
 
 
 def summarise(rows: list[dict]) -> list[dict]:
@@ -365,47 +358,94 @@ VERDICT_COLUMNS = [("backbone", "backbone"), ("head", "head"),
                    ("attention", "attention")]
 
 
-def report_backbones(payload: dict, out: Path) -> None:
-    rows = payload["runs"]
-    summary = summarise_backbones(rows)
-    verdicts = backbone_verdicts(summary)
-    table = markdown_table(summary, BACKBONE_COLUMNS)
-    reading = markdown_table(verdicts, VERDICT_COLUMNS)
+def declared_cells(payload: dict) -> set[tuple]:
+    """Every run the file's protocol declares: its grid x its seeds, as :func:`cell_key`."""
     p = payload["protocol"]
-    print(f"\nEqual budget: {p['iters']} iterations x {p['batch']}, {p['size']} px, "
-          f"{p['train_crops']} training / {p['test_crops']} test crops, "
-          f"{'pretrained' if p['pretrained'] else 'from scratch'}, device "
-          f"{payload['device']}; the training mean shape scores "
-          f"{payload.get('mean_shape_nme_pct', float('nan')):.2f}% NME\n")
-    print(table + "\n\n" + reading)
-    write_json(out, {**payload, "summary": summary, "verdicts": verdicts, "table": table,
-                     "reading": reading})
+    if p.get("kind") == "backbones":
+        return {(b, ATTENTION[a], h, s) for g in p["grid"] for b in g["backbones"]
+                for a in g["attention"] for h in g["heads"] for s in p["seeds"]}
+    return {(v, h, s) for heads, variants in p["grid"] for h in heads for v in variants
+            for s in p["seeds"]}
 
 
-def report(payload: dict, out: Path) -> None:
-    if payload["protocol"].get("kind") == "backbones":
-        report_backbones(payload, out)
-        return
-    rows = payload["runs"]
-    summary = summarise(rows)
-    table = markdown_table(summary, COLUMNS)
+def missing_cells(payload: dict) -> list[tuple]:
+    """The declared runs the file does not hold (none: the grid is complete)."""
+    present = {cell_key(r) for r in payload["runs"]}
+    return sorted(declared_cells(payload) - present, key=str)
+
+
+def variant_verdicts(summary: list[dict]) -> dict:
+    """Per regressor input with all four Table 5 cells: the measured order and whether
+    attention and the embedding help (lower mean NME than without)."""
     verdicts = {}
-    for head in dict.fromkeys(r["head"] for r in rows):
+    for head in dict.fromkeys(s["head"] for s in summary):
         means = {s["variant"]: s["nme_mean"] for s in summary if s["head"] == head}
         if all(v in means for v in TABLE5):
             order = sorted(TABLE5, key=means.get)
             verdicts[head] = dict(measured_order=order, paper_order_holds=order == TABLE5,
                                   attention_helps=means["aan"] < means["no_attention"],
                                   embedding_helps=means["aan"] < means["no_embedding"])
+    return verdicts
+
+
+def results_markdown(payload: dict) -> str:
+    """The tables of a results file (variant or backbone grid), from its runs."""
+    from bench.common import machine_line
+
     p = payload["protocol"]
-    print(f"\nEqual budget: {p['iters']} iterations x {p['batch']}, {p['size']} px, width "
-          f"x{p['width']}, {p['train_crops']} training / {p['test_crops']} test crops, "
-          f"device {payload['device']}\n")
-    print(table)
-    for head, v in verdicts.items():
-        print(f"[study] {head}: measured order {v['measured_order']}; paper's order "
-              f"{'holds' if v['paper_order_holds'] else 'does not hold'}")
-    write_json(out, {**payload, "summary": summary, "verdicts": verdicts, "table": table})
+    missing = missing_cells(payload)
+    lines = []
+    if p.get("kind") == "backbones":
+        summary = summarise_backbones(payload["runs"])
+        lines.append(
+            f"Equal budget: {p['iters']} iterations x {p['batch']}, {p['size']} px, "
+            f"{p['train_crops']} training / {p['test_crops']} test crops, "
+            f"{'pretrained' if p['pretrained'] else 'from scratch'}, seeds "
+            f"{', '.join(map(str, p['seeds']))}, device {payload['device']}."
+            + (f" Predicting the training mean shape for every test face scores "
+               f"{payload['mean_shape_nme_pct']:.2f}% NME with this metric."
+               if "mean_shape_nme_pct" in payload else ""))
+        lines.append(markdown_table(summary, BACKBONE_COLUMNS))
+        lines.append("Attention on minus off, against the seeds' spread (`helps` / `hurts` "
+                     "only where the difference exceeds sd(on) + sd(off)):")
+        lines.append(markdown_table(backbone_verdicts(summary), VERDICT_COLUMNS))
+    else:
+        summary = summarise(payload["runs"])
+        lines.append(
+            f"Equal budget: {p['iters']} iterations x {p['batch']}, {p['size']} px, width "
+            f"x{p['width']}, {p['train_crops']} training / {p['test_crops']} test crops, seeds "
+            f"{', '.join(map(str, p['seeds']))}, device {payload['device']}.")
+        lines.append(markdown_table(summary, COLUMNS))
+        for head, v in variant_verdicts(summary).items():
+            lines.append(f"- `{head}`: measured order {', '.join(v['measured_order'])}; the "
+                         f"paper's order (aan, no_embedding, no_attention, no_both) "
+                         f"{'holds' if v['paper_order_holds'] else 'does not hold'}; attention "
+                         f"{'helps' if v['attention_helps'] else 'does not help'}, the embedding "
+                         f"{'helps' if v['embedding_helps'] else 'does not help'}.")
+    if missing:
+        lines.append(f"Incomplete: {len(missing)} declared runs are missing "
+                     f"({'; '.join(' '.join(map(str, c)) for c in missing[:8])}"
+                     f"{' ...' if len(missing) > 8 else ''}).")
+    lines.append(machine_line(payload))
+    return "\n\n".join(lines)
+
+
+def report(payload: dict, out: Path) -> None:
+    """Summarise a results file: its tables printed, its JSON rewritten with the summary
+    (``partial`` true only while a declared run is missing) and its ``.md`` generated."""
+    payload = {**payload, "partial": bool(missing_cells(payload))}
+    if payload["protocol"].get("kind") == "backbones":
+        summary = summarise_backbones(payload["runs"])
+        verdicts = backbone_verdicts(summary)
+        extra = dict(summary=summary, verdicts=verdicts,
+                     table=markdown_table(summary, BACKBONE_COLUMNS),
+                     reading=markdown_table(verdicts, VERDICT_COLUMNS))
+    else:
+        summary = summarise(payload["runs"])
+        extra = dict(summary=summary, verdicts=variant_verdicts(summary),
+                     table=markdown_table(summary, COLUMNS))
+    print("\n" + results_markdown(payload))
+    write_json(out, {**payload, **extra}, "aan_study", results_markdown)
 
 
 def merge(paths: list[Path], out: Path) -> None:
@@ -427,8 +467,7 @@ def merge(paths: list[Path], out: Path) -> None:
                 rows.append(row)
     protocol = {**first["protocol"], "grid": [g for p in payloads for g in p["protocol"]["grid"]],
                 "merged_from": [str(p) for p in paths]}
-    report({**first, "protocol": protocol, "runs": rows,
-            "partial": any(p.get("partial") for p in payloads)}, out)
+    report({**first, "protocol": protocol, "runs": rows}, out)
 
 
 def main() -> None:
@@ -468,7 +507,8 @@ def main() -> None:
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished runs in --out and run only the missing cells")
     parser.add_argument("--summarise", type=Path, default=None, metavar="JSON",
-                        help="no training: print the table of a results file")
+                        help="no training: print the tables of a results file and write "
+                             "them to its .md (bench/results/<name>.md)")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
                         help="no training: join the runs of results files measured with the "
                              "same protocol into --out and print the table")

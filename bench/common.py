@@ -1,11 +1,24 @@
-"""Shared by the bench scripts: environment facts, a markdown table, atomic JSON output."""
+"""Shared by the bench tools: environment facts, seed statistics, the one FLOP count, a short
+seeded training run, markdown tables, and the results files (JSON and its generated ``.md``).
+
+Every tool runs as ``python -m bench.<tool>`` from the repository root, writes its JSON to
+``bench/results/<name>.json`` and the tables generated from it to ``bench/results/<name>.md``
+(``python -m bench.<tool> --summarise bench/results/<name>.json`` regenerates them). Pages
+under ``docs/`` embed a generated file between ``<!-- include PATH -->`` and
+``<!-- /include -->``; ``python -m bench.common docs/*.md`` refreshes those blocks.
+``tests/test_bench_results.py`` checks both against their sources.
+"""
 
 from __future__ import annotations
 
+import argparse
 import json
 import os
 import platform
+import re
+import statistics
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -13,12 +26,85 @@ import torch
 from aan_core.utils.atomic_io import atomic_write
 
 RESULTS = Path(__file__).resolve().parent / "results"
+REPO = RESULTS.parents[1]
+# MMPose's real face samples (its tests/data layout: 300w/, aflw/, 300vw/, ...); the repository
+# keeps the ones the tests use in tests/data/mmpose_face_samples; AAN_FIXTURES points at others
+# (a clone's mmpose/tests/data has all seven sets bench.real_faces reads).
+FACE_SAMPLES = Path(os.environ.get("AAN_FIXTURES",
+                                   REPO / "tests" / "data" / "mmpose_face_samples"))
+# benchmark name (the JSON's "benchmark") -> the bench tool that writes and summarises it
+TOOLS = {"aan_study": "aan_study", "backbone_study": "aan_study", "cpu_speed": "cpu_speed",
+         "gpu_product_path": "gpu_product_path", "gpu_train": "gpu_train",
+         "real_faces": "real_faces", "synthetic_data_speed": "synthetic_data_speed",
+         "temporal_smoothing": "temporal_smoothing"}
+_INCLUDE = re.compile(r"(<!-- include (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /include -->)",
+                      re.S)
 
 
 def environment() -> dict:
     return dict(date=time.strftime("%Y-%m-%d %H:%M:%S"), host=platform.node(),
                 cpu_count=os.cpu_count(), torch=torch.__version__,
                 torch_threads=torch.get_num_threads(), python=platform.python_version())
+
+
+def seed_stats(runs: list[dict], key: str = "nme_pct") -> dict:
+    """A cell's ``key`` over its seeds: mean, sd (0 for one seed), the seeds and each value.
+
+    Example:
+        >>> s = seed_stats([dict(seed=0, nme_pct=10.0), dict(seed=1, nme_pct=12.0)])
+        >>> s["NME"], s["seeds"], s["per_seed"]
+        ('11.00 ± 1.41', [0, 1], '10.00, 12.00')
+    """
+    vals = [r[key] for r in runs]
+    mean = statistics.fmean(vals)
+    sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return dict(nme_mean=mean, nme_sd=sd, NME=f"{mean:.2f} ± {sd:.2f}",
+                seeds=[r["seed"] for r in runs], per_seed=", ".join(f"{v:.2f}" for v in vals))
+
+
+def gflops(fn: Callable, x: torch.Tensor) -> float:
+    """GFLOPs of ``fn(x)``, counted by ``torch.utils.flop_counter.FlopCounterMode``: matmuls
+    and convolutions, a multiply-add = 2 FLOPs (fvcore and mmcv count multiply-adds: half
+    these numbers); element-wise operations are not counted. Pass a batch of one for a
+    per-image count.
+
+    Example:
+        >>> conv = torch.nn.Conv2d(3, 4, 1, bias=False)  # 3 x 4 x (2 x 2) multiply-adds
+        >>> round(gflops(conv, torch.zeros(1, 3, 2, 2)) * 1e9)
+        96
+    """
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        fn(x)
+    return counter.get_total_flops() / 1e9
+
+
+def inference_params(model: torch.nn.Module) -> int:
+    """Parameters that run at test time: all but the intermediate-supervision branches (any
+    submodule named ``branches``), which are used in training only."""
+    return sum(p.numel() for name, p in model.named_parameters()
+               if "branches" not in name.split("."))
+
+
+def train_checkpoint(config: str | Path, work_dir: Path, iters: int,
+                     edit: Callable | None = None) -> str:
+    """Train an MMPose config for ``iters`` iterations with mmengine's Runner, seeded (seed
+    0), and return its checkpoint at the last iteration. ``edit(cfg)`` changes the config
+    before the run (data, schedule, hooks)."""
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(str(config))
+    cfg.train_cfg = dict(by_epoch=False, max_iters=iters, val_interval=10 ** 9)
+    cfg.default_hooks.checkpoint = dict(type="CheckpointHook", by_epoch=False, interval=iters)
+    cfg.default_hooks.logger.interval = max(1, iters // 10)
+    cfg.randomness = dict(seed=0)
+    cfg.work_dir = str(work_dir)
+    if edit is not None:
+        edit(cfg)
+    Runner.from_cfg(cfg).train()
+    return str(Path(cfg.work_dir) / f"iter_{iters}.pth")
 
 
 def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
@@ -29,6 +115,118 @@ def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     return "\n".join([head, sep, *body])
 
 
-def write_json(path: Path, payload: dict) -> None:
+def _shown(value) -> str:
+    """A path as the repository names it (``mm_configs/x.py``), other values as given."""
+    text = str(value)
+    for folder in ("mm_configs", "bench", "tests", "work_dirs"):
+        if f"/{folder}/" in text:
+            return folder + "/" + text.split(f"/{folder}/", 1)[1]
+    return text
+
+
+def command_line(tool: str, args: dict, skip: tuple[str, ...] = (),
+                 placeholders: dict[str, str] | None = None) -> str:
+    """The command that measured a results file, rebuilt from its recorded ``args``
+    (``placeholders``: a name shown instead of a value, e.g. a local checkpoint path).
+
+    Example:
+        >>> command_line("cpu_speed", dict(threads=2, compile=True, tiny=False, out="x.json"))
+        'python -m bench.cpu_speed --threads 2 --compile'
+    """
+    parts = [f"python -m bench.{tool}"]
+    for key, value in args.items():
+        if key in ("out", "tiny", "summarise", *skip) or value is None or value is False:
+            continue
+        flag = "--" + key.replace("_", "-")
+        if placeholders and key in placeholders:
+            parts.append(f"{flag} {placeholders[key]}")
+        elif value is True:
+            parts.append(flag)
+        elif isinstance(value, list):
+            parts.append(" ".join([flag, *map(_shown, value)]))
+        else:
+            parts.append(f"{flag} {_shown(value)}")
+    return " ".join(parts)
+
+
+def machine_line(payload: dict) -> str:
+    """Where and when a results file was measured (no times of day: the date is enough)."""
+    env = payload.get("environment", {})
+    machine = payload.get("machine", {})
+    device = payload.get("device")
+    what = machine.get("name") or (device if device and device != "cpu" else None)
+    facts = [f"{what}" if what else None,
+             f"{env['cpu_count']} logical CPUs" if env.get("cpu_count") else None,
+             f"torch {env['torch']}" if env.get("torch") else None,
+             (f"{env['torch_threads']} torch thread{'s' if env['torch_threads'] != 1 else ''}"
+              if env.get("torch_threads") else None)]
+    date = env.get("date", "").split(" ")[0]
+    return ("Machine: " + ", ".join(f for f in facts if f)
+            + (f"; measured {date}." if date else "."))
+
+
+def _header(tool: str, json_path: Path) -> str:
+    path = Path(json_path).resolve()
+    shown = path.relative_to(REPO) if path.is_relative_to(REPO) else path
+    return (f"<!-- Generated from {shown} by `python -m bench.{tool} --summarise {shown}`: "
+            f"edit the tool or the JSON, not this file. -->\n")
+
+
+def results_text(tool: str, json_path: Path, markdown: Callable[[dict], str]) -> str:
+    """The generated ``.md`` of a results file: a header naming its source, then
+    ``markdown(payload)``."""
+    payload = json.loads(Path(json_path).read_text())
+    return _header(tool, json_path) + markdown(payload).rstrip("\n") + "\n"
+
+
+def write_json(path: Path, payload: dict, tool: str | None = None,
+               markdown: Callable[[dict], str] | None = None) -> None:
+    """Write a results file atomically; with ``markdown``, also its generated ``.md``."""
+    path = Path(path)
     atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(payload, indent=2) + "\n"))
     print(f"[bench] wrote {path}")
+    if markdown is not None:
+        write_markdown(path, tool, markdown)
+
+
+def write_markdown(json_path: Path, tool: str, markdown: Callable[[dict], str]) -> Path:
+    """``<name>.md`` beside ``<name>.json``, generated from it (what ``--summarise`` does)."""
+    md = Path(json_path).with_suffix(".md")
+    text = results_text(tool, json_path, markdown)
+    atomic_write(md, lambda tmp: Path(tmp).write_text(text))
+    print(f"[bench] wrote {md}")
+    return md
+
+
+def generated_body(text: str) -> str:
+    """A generated ``.md`` without its header line: what a docs page embeds."""
+    return text.split("\n", 1)[1] if text.startswith("<!-- Generated from ") else text
+
+
+def included(doc: str, root: Path = REPO) -> list[tuple[str, str, str]]:
+    """``(path, embedded text, the file's text now)`` of every include block in ``doc``."""
+    return [(m["path"], m["body"], generated_body((root / m["path"]).read_text()))
+            for m in _INCLUDE.finditer(doc)]
+
+
+def refresh_includes(doc_path: Path, root: Path = REPO) -> bool:
+    """Rewrite the include blocks of a docs page from their files; True if it changed."""
+    text = Path(doc_path).read_text()
+    new = _INCLUDE.sub(lambda m: m[1] + generated_body((root / m["path"]).read_text()) + m[4],
+                       text)
+    if new != text:
+        atomic_write(Path(doc_path), lambda tmp: Path(tmp).write_text(new))
+    return new != text
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description="Refresh the generated tables embedded in "
+                                                 "docs pages (<!-- include PATH --> blocks).")
+    parser.add_argument("docs", type=Path, nargs="+")
+    for doc in parser.parse_args().docs:
+        if refresh_includes(doc):
+            print(f"[bench] refreshed {doc}")
+
+
+if __name__ == "__main__":
+    main()

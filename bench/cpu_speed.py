@@ -3,35 +3,47 @@ batch-32 throughput), parameters, GFLOPs, achieved GFLOP/s against the machine's
 rate (measured in the same run), and training throughput (AAN vs ResNet-50 regression).
 
 Models, all at 256 x 256 on the same number of threads:
-- AAN (mm_configs/aan_300w.py): eager, then as `aan predict` runs it (BatchNorm folded into
-  the convolutions, channels-last), then also `torch.compile`d (--compile);
+- AAN (mm_configs/aan_300w.py as it is now: its regressor inputs, recorded in the results,
+  are the current default, flattened maps): eager, then as `aan predict` runs it (BatchNorm
+  folded into the convolutions, channels-last), then also `torch.compile`d (--compile);
 - MMPose ResNet-50 + RegressionHead (face_2d_keypoint topdown_regression WFLW config);
 - MMPose HRNetv2-w18 heatmap (topdown_heatmap 300W config);
 - MMPose RTMPose-m (rtmpose face6 config; needs full mmcv: skipped on mmcv-lite).
 Peers run eager and channels-last; ratios use each peer's faster one. Inference = the
 network's tensor output (AAN's graph includes input normalisation; heatmap decoding of
-HRNet and SimCC decoding of RTMPose are not timed).
+HRNet and SimCC decoding of RTMPose are not timed). Parameters are those that run at test
+time (AAN's training-only intermediate branches excluded); GFLOPs per image by
+``bench.common.gflops`` (a multiply-add = 2 FLOPs).
 
-    .venv/bin/python bench/cpu_speed.py --compile          # the reported run
-    .venv-fullmmcv/bin/python bench/cpu_speed.py           # with RTMPose-m
-    .venv/bin/python bench/cpu_speed.py --tiny             # smoke run (CI)
+    .venv-fullmmcv/bin/python -m bench.cpu_speed --compile     # the reported run (RTMPose-m
+                                                               # needs full mmcv)
+    .venv/bin/python -m bench.cpu_speed --tiny                 # smoke run (CI)
 """
 
 from __future__ import annotations
 
 import argparse
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
+from bench.common import (
+    REPO,
+    RESULTS,
+    command_line,
+    environment,
+    gflops,
+    inference_params,
+    machine_line,
+    markdown_table,
+    write_json,
+    write_markdown,
+)
 
-REPO = Path(__file__).resolve().parents[1]
+AAN_CONFIG = REPO / "mm_configs" / "aan_300w.py"
 MMPOSE_FACE = "mmpose::face_2d_keypoint/"
 PEERS = {
     "ResNet-50 regression": MMPOSE_FACE + "topdown_regression/wflw/"
@@ -54,14 +66,6 @@ def gemm_gflops(n: int = 2048, reps: int = 10) -> float:
             a @ b
         best = min(best, time.perf_counter() - start)
     return 2 * n ** 3 * reps / best / 1e9
-
-
-def gflops_per_image(fn, x: torch.Tensor) -> float:
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with torch.inference_mode(), FlopCounterMode(display=False) as counter:
-        fn(x[:1])
-    return counter.get_total_flops() / 1e9
 
 
 @torch.inference_mode()
@@ -115,8 +119,7 @@ def inference_variants(args) -> list[tuple[str, str, object, torch.nn.Module | N
     from aan_components.inference import LandmarkInferenceGraph
     from aan_core.inference_optimization import optimize_for_inference
 
-    aan = LandmarkInferenceGraph(build(str(REPO / "mm_configs" / "aan_300w.py"),
-                                       args.size)).eval()
+    aan = LandmarkInferenceGraph(build(str(AAN_CONFIG), args.size)).eval()
     fast = optimize_for_inference(aan)
     out = [("AAN", "eager", aan, aan, False),
            ("AAN", "folded BN + channels-last", fast, fast, True)]
@@ -171,6 +174,53 @@ def train_rate(config: str, batch: int, iters: int, size: int) -> float:
     return batch * iters / (time.perf_counter() - start)
 
 
+def aan_regressor_inputs() -> dict:
+    """What AAN's head reads in the measured config: the architecture the numbers are for."""
+    from mmengine.config import Config
+
+    head = Config.fromfile(str(AAN_CONFIG)).model.head
+    return dict(config="mm_configs/aan_300w.py", final_input=head.get("final_input", "gap"),
+                branch_input=head.get("branch_input", "gap"))
+
+
+def _fmt(v, f) -> str:
+    return "" if v is None else format(v, f)
+
+
+def results_markdown(payload: dict) -> str:
+    """The inference and training tables of a results file, from its measurements."""
+    a, rows, train = payload["args"], payload["inference"], payload["train_images_per_s"]
+    aan_best = max(r["images_per_s"] for r in rows if r["model"] == "AAN" and "images_per_s" in r)
+    shown = [dict(model=r["model"], variant=r["variant"],
+                  ips=_fmt(r.get("images_per_s"), ".1f"), lat=_fmt(r.get("latency_ms"), ".1f"),
+                  pm=_fmt(r.get("params_m"), ".1f"), gf=_fmt(r.get("gflops"), ".2f"),
+                  frac=_fmt(r.get("gemm_fraction") and 100 * r["gemm_fraction"], ".0f"),
+                  vs=_fmt(r.get("images_per_s") and aan_best / r["images_per_s"], ".2f"))
+             for r in rows]
+    table = markdown_table(shown, [("model", "model"), ("variant", "variant"),
+                                   ("ips", f"images/s (batch {a['batch']})"),
+                                   ("lat", "batch-1 ms"), ("pm", "params (M)"),
+                                   ("gf", "GFLOPs/image"), ("frac", "% of GEMM rate"),
+                                   ("vs", "AAN best / this")])
+    train_table = markdown_table(
+        [dict(model=k, ips=f"{v:.1f}", ratio=f"{train['AAN'] / v:.2f}") for k, v in train.items()],
+        [("model", "model"), ("ips", f"training images/s (batch {a['train_batch']})"),
+         ("ratio", "AAN / this")])
+    aan = payload.get("aan")
+    arch = (f"AAN is `{aan['config']}` with regressor inputs `{aan['final_input']}` (head) and "
+            f"`{aan['branch_input']}` (branches)" if aan else
+            "AAN's regressor inputs are not recorded in this file")
+    params = payload.get("params", "all parameters of the module, the training-only "
+                                   "intermediate branches included")
+    goals = ", ".join(f"{k}: {'n/a' if v is None else f'{v:.2f}'}"
+                      for k, v in payload["goals"].items())
+    return "\n\n".join([
+        f"CPU inference at {a['size']} x {a['size']}, {a['threads']} threads, fp32 GEMM "
+        f"{payload['gemm_gflops']:.1f} GFLOP/s measured in the same run. {arch}; params: "
+        f"{params}.", table, train_table, f"Goals: {goals}.",
+        f"Command: `{command_line('cpu_speed', a)}`", machine_line(payload)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -184,7 +234,12 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--out", type=Path, default=RESULTS / "cpu_speed.json")
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--summarise", type=Path, metavar="JSON",
+                        help="no measurement: write the tables of a results file to its .md")
     args = parser.parse_args()
+    if args.summarise is not None:
+        write_markdown(args.summarise, "cpu_speed", results_markdown)
+        return
     if args.tiny:
         args.batch, args.size, args.reps, args.latency_reps = 2, 64, 1, 2
         args.train_batch, args.train_iters, args.compile = 2, 1, False
@@ -208,8 +263,8 @@ def main() -> None:
         start = time.perf_counter()
         ips = throughput(fn, xi, args.reps)  # the first call also compiles
         lat = latency_ms(fn, xi, args.latency_reps)
-        gf = gflops_per_image(fn, xi)
-        params = sum(p.numel() for p in module.parameters()) / 1e6
+        gf = gflops(fn, xi[:1])
+        params = inference_params(module) / 1e6
         rows.append(dict(model=name, variant=variant, images_per_s=ips, latency_ms=lat,
                          gflops=gf, params_m=params, gemm_fraction=ips * gf / gemm,
                          seconds=time.perf_counter() - start))
@@ -223,51 +278,26 @@ def main() -> None:
     ratios = {peer: aan_best / best(peer) for peer in PEERS if best(peer)}
     aan_fraction = max(r["gemm_fraction"] for r in rows if r["model"] == "AAN")
     train = {}
-    for name, config in (("AAN", str(REPO / "mm_configs" / "aan_300w.py")),
+    for name, config in (("AAN", str(AAN_CONFIG)),
                          ("ResNet-50 regression", PEERS["ResNet-50 regression"])):
         train[name] = train_rate(config, args.train_batch, args.train_iters, args.size)
         print(f"[bench] train {name}: {train[name]:.1f} images/s")
-
-    def fmt(v, f):
-        return "" if v is None else format(v, f)
-
-    for r in rows:
-        r["ips"] = fmt(r.get("images_per_s"), ".1f")
-        r["lat"] = fmt(r.get("latency_ms"), ".1f")
-        r["gf"] = fmt(r.get("gflops"), ".2f")
-        r["pm"] = fmt(r.get("params_m"), ".1f")
-        r["frac"] = fmt(r.get("gemm_fraction") and 100 * r["gemm_fraction"], ".0f")
-        r["vs"] = fmt(r.get("images_per_s") and aan_best / r["images_per_s"], ".2f")
-    table = markdown_table(rows, [("model", "model"), ("variant", "variant"),
-                                  ("ips", f"images/s (batch {args.batch})"),
-                                  ("lat", "batch-1 ms"), ("pm", "params (M)"),
-                                  ("gf", "GFLOPs/image"), ("frac", "% of GEMM rate"),
-                                  ("vs", "AAN best / this")])
     goals = {
         "aan_vs_resnet50_regression >= 3": ratios.get("ResNet-50 regression"),
         "aan_vs_rtmpose_m >= 1.5": ratios.get("RTMPose-m"),
         "aan_gemm_fraction >= 0.4": aan_fraction,
     }
-    train_table = markdown_table(
-        [dict(model=k, ips=f"{v:.1f}", ratio=f"{train['AAN'] / v:.2f}") for k, v in train.items()],
-        [("model", "model"), ("ips", f"training images/s (batch {args.train_batch})"),
-         ("ratio", "AAN / this")])
-    print(f"\nCPU inference at {args.size} x {args.size}, {args.threads} threads, fp32 GEMM "
-          f"{gemm:.1f} GFLOP/s\n")
-    print(table)
-    print()
-    print(train_table)
-    print("\nGoals: " + ", ".join(f"{k}: {'n/a' if v is None else f'{v:.2f}'}"
-                                  for k, v in goals.items()))
-    for r in rows:
-        for k in ("ips", "lat", "gf", "pm", "frac", "vs"):
-            r.pop(k, None)
-    write_json(args.out, dict(
+    payload = dict(
         benchmark="cpu_speed", args={k: (str(v) if isinstance(v, Path) else v)
                                      for k, v in vars(args).items()},
-        environment=environment(), gemm_gflops=gemm, inference=rows, train_images_per_s=train,
-        ratios=ratios, aan_gemm_fraction=aan_fraction, goals=goals,
-        table=table, train_table=train_table))
+        environment=environment(), aan=aan_regressor_inputs(),
+        params="parameters that run at test time (intermediate branches excluded)",
+        gemm_gflops=gemm, inference=rows, train_images_per_s=train, ratios=ratios,
+        aan_gemm_fraction=aan_fraction, goals=goals)
+    text = results_markdown(payload)
+    payload.update(table=text.split("\n\n")[1], train_table=text.split("\n\n")[2])
+    print("\n" + text)
+    write_json(args.out, payload, "cpu_speed", results_markdown)
 
 
 if __name__ == "__main__":

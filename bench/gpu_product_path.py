@@ -1,5 +1,5 @@
 """The product path on one GPU: ``mim train`` / ``mim test`` / ``aan predict`` as a user runs
-them, on a 300W-layout dataset of synthetic faces, timed next to ``bench/gpu_train.py``'s
+them, on a 300W-layout dataset of synthetic faces, timed next to ``bench.gpu_train``'s
 pure-PyTorch cached rate in the same run.
 
 Steps (each a subprocess, its log kept under the work folder):
@@ -11,7 +11,8 @@ Steps (each a subprocess, its log kept under the work folder):
    channels-last, crops cached on the GPU) for ``--iters`` iterations, then
    ``mm_configs/aan_300w.py`` without the switch for ``--plain-iters``;
 3. ``mim test`` of the trained checkpoint, ``aan predict`` on the ``ibug`` images;
-4. ``bench/gpu_train.py`` (cached crops on the GPU, on-the-fly synthetic faces, compiled);
+4. ``python -m bench.gpu_train`` (cached crops on the GPU, on-the-fly synthetic faces,
+   compiled);
 5. torch.compile's graph breaks on this torch, for the training forward.
 
 Images/s of a ``mim train`` run come from mmengine's per-iteration ``time`` (data + step) in
@@ -37,8 +38,14 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
+from bench.common import (
+    RESULTS,
+    command_line,
+    environment,
+    machine_line,
+    markdown_table,
+    write_json,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEDULE_ITERS, SCHEDULE_BATCH = 50_000, 64
@@ -82,13 +89,13 @@ def write_raw_300w(raw: Path, n_train: int, n_test: int, size: int, workers: int
             _write_face(job)
 
 
-def run(name: str, cmd: list[str], log_dir: Path) -> tuple[float, str]:
+def run(name: str, cmd: list[str], log_dir: Path, cwd: Path | None = None) -> tuple[float, str]:
     """Run one step; its output goes to ``log_dir/name.log``. Exits on failure."""
     log = log_dir / f"{name}.log"
     print(f"[product] {name}: {' '.join(cmd[:6])} ...", flush=True)
     start = time.perf_counter()
     proc = subprocess.run(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
-                          env={**os.environ, "PYTHONWARNINGS": "ignore"})
+                          env={**os.environ, "PYTHONWARNINGS": "ignore"}, cwd=cwd)
     wall = time.perf_counter() - start
     log.write_text(proc.stdout)
     if proc.returncode != 0:
@@ -127,7 +134,7 @@ def train_rate(work: Path, batch: int, iters: int) -> dict:
 
 def count_graph_breaks(device: torch.device, size: int) -> dict:
     """torch._dynamo.explain on gpu_train.py's training forward (no code generation)."""
-    from gpu_train import AANTrainer
+    from bench.gpu_train import AANTrainer
 
     torch._dynamo.reset()
     model = AANTrainer(size=size).to(device).to(memory_format=torch.channels_last)
@@ -156,7 +163,14 @@ def main() -> None:
     parser.add_argument("--work", type=Path, help="work folder (default: a new temp folder)")
     parser.add_argument("--out", type=Path, default=RESULTS / "gpu_product_path.json")
     parser.add_argument("--tiny", action="store_true", help="every step on the CPU, tiny")
+    parser.add_argument("--summarise", type=Path, metavar="JSON",
+                        help="no run: write the tables of a results file to its .md")
     args = parser.parse_args()
+    if args.summarise is not None:
+        from bench.common import write_markdown
+
+        write_markdown(args.summarise, "gpu_product_path", results_markdown)
+        return
     if args.tiny:
         args.iters, args.plain_iters, args.batch, args.gpu_train_steps = 5, 5, 2, 2
         args.train_faces, args.test_faces, args.image_size, args.workers = 9, 4, 96, 0
@@ -219,45 +233,66 @@ def main() -> None:
     n_predicted = len(predicted["images"])
 
     bench_json = work / "gpu_train.json"
-    bench_cmd = [py, str(REPO / "bench" / "gpu_train.py"), "--out", str(bench_json)]
+    bench_cmd = [py, "-m", "bench.gpu_train", "--out", str(bench_json)]
     bench_cmd += ["--tiny"] if args.tiny else ["--steps", str(args.gpu_train_steps),
                                                "--batch", str(args.batch)]
     bench_cmd += [] if args.no_compile else ["--compile"]
-    steps["gpu_train_s"], _ = run("gpu_train", bench_cmd, logs)
-    if args.tiny:  # gpu_train.py --tiny writes to its own temp folder
-        bench_json = Path(re.findall(r"\[bench\] wrote (\S+)",
+    steps["gpu_train_s"], _ = run("gpu_train", bench_cmd, logs, cwd=REPO)
+    if args.tiny:  # gpu_train --tiny writes to its own temp folder
+        bench_json = Path(re.findall(r"\[bench\] wrote (\S+\.json)",
                                      (logs / "gpu_train.log").read_text())[-1])
     bench = json.loads(bench_json.read_text())
     graph = count_graph_breaks(device, 64 if args.tiny else 256)
 
     cached = next(r["images_per_s"] for r in bench["runs"]
                   if r["data"] == "cached" and not r["compiled"])
-    rows = [dict(path="mim train, GPU switch (aan_300w_gpu.py)", ips=switch["images_per_s"]),
-            dict(path="mim train, no switch (aan_300w.py)", ips=plain["images_per_s"])]
-    rows += [dict(path=f"gpu_train.py {r['data']}{' + compile' if r['compiled'] else ''}",
-                  ips=r["images_per_s"]) for r in bench["runs"]]
-    for r in rows:
-        r["of_cached"] = r["ips"] / cached
-        r["schedule_min"] = SCHEDULE_ITERS * SCHEDULE_BATCH / r["ips"] / 60
-    table = markdown_table(
-        [dict(path=r["path"], ips=f"{r['ips']:.0f}", of=f"{100 * r['of_cached']:.0f}%",
-              sched=f"{r['schedule_min']:.1f}") for r in rows],
-        [("path", "path"), ("ips", "images/s"), ("of", "of gpu_train cached"),
-         ("sched", f"{SCHEDULE_ITERS // 1000}k x {SCHEDULE_BATCH} (min)")])
-    print(f"\n{name}, torch {torch.__version__}, batch {args.batch}\n\n{table}\n")
-    print(f"[product] mim test NME {nme[-1] if nme else '?'} after {args.iters} iterations; "
-          f"aan predict: {n_predicted} images; graph breaks {graph['graph_breaks']}")
-    write_json(args.out, dict(
+    paths = {"mim train, GPU switch (aan_300w_gpu.py)": switch["images_per_s"],
+             "mim train, no switch (aan_300w.py)": plain["images_per_s"]}
+    paths.update({f"gpu_train.py {r['data']}{' + compile' if r['compiled'] else ''}":
+                  r["images_per_s"] for r in bench["runs"]})
+    payload = dict(
         benchmark="gpu_product_path", device=name, torch=torch.__version__,
         cuda=torch.version.cuda, environment=environment(), args={
             k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        images_per_s={r["path"]: r["ips"] for r in rows},
-        projected_schedule_min={r["path"]: r["schedule_min"] for r in rows},
+        images_per_s=paths,
+        projected_schedule_min={k: SCHEDULE_ITERS * SCHEDULE_BATCH / v / 60
+                                for k, v in paths.items()},
         schedule=f"{SCHEDULE_ITERS} x {SCHEDULE_BATCH}", switch_run=switch, plain_run=plain,
         test_nme=float(nme[-1]) if nme else None, predicted_images=n_predicted,
-        step_seconds=steps, compile_graph=graph, gpu_train=bench["runs"], table=table,
+        step_seconds=steps, compile_graph=graph, gpu_train=bench["runs"],
         goal="mim train with the switch >= 80% of gpu_train.py's cached rate; "
-             "50k x 64 in <= 10 min"))
+             "50k x 64 in <= 10 min")
+    payload["table"] = path_table(payload, cached)
+    print(f"\n{name}, torch {torch.__version__}, batch {args.batch}\n\n{payload['table']}\n")
+    print(f"[product] mim test NME {nme[-1] if nme else '?'} after {args.iters} iterations; "
+          f"aan predict: {n_predicted} images; graph breaks {graph['graph_breaks']}")
+    write_json(args.out, payload, "gpu_product_path", results_markdown)
+
+
+def path_table(payload: dict, cached: float) -> str:
+    """Images/s of every path, its share of gpu_train's cached rate, the projected schedule."""
+    return markdown_table(
+        [dict(path=k, ips=f"{v:.0f}", of=f"{100 * v / cached:.0f}%",
+              sched=f"{payload['projected_schedule_min'][k]:.1f}")
+         for k, v in payload["images_per_s"].items()],
+        [("path", "path"), ("ips", "images/s"), ("of", "of gpu_train cached"),
+         ("sched", f"{SCHEDULE_ITERS // 1000}k x {SCHEDULE_BATCH} (min)")])
+
+
+def results_markdown(payload: dict) -> str:
+    """The tables of a results file, from its rates."""
+    cached = next(r["images_per_s"] for r in payload["gpu_train"]
+                  if r["data"] == "cached" and not r["compiled"])
+    graph = payload["compile_graph"]
+    nme = payload["test_nme"]
+    return "\n\n".join([
+        f"{payload['device']}, torch {payload['torch']}, batch {payload['args']['batch']}; "
+        f"`mim test` NME {'-' if nme is None else f'{nme:.2f}'} after "
+        f"{payload['args']['iters']} iterations; `aan predict`: {payload['predicted_images']} "
+        f"images; torch.compile graph breaks: {graph['graph_breaks']}.",
+        path_table(payload, cached),
+        f"Command: `{command_line('gpu_product_path', payload['args'], skip=('work',))}`",
+        machine_line(payload)])
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The product path on one GPU, in one call of a few minutes (bench/gpu_product_path.py):
+# The product path on one GPU, in one call of a few minutes (python -m bench.gpu_product_path):
 # mim train with the GPU switch (mm_configs/aan_300w_gpu.py) and without, mim test and
-# aan predict on a synthetic 300W-layout dataset, next to bench/gpu_train.py's cached rate.
+# aan predict on a synthetic 300W-layout dataset, next to bench.gpu_train's cached rate.
 # On a machine without the OpenMMLab stack (the GPU machines: torch, timm, OpenCV, numpy and
 # Python 3.12 only, no package index) it first installs .whl/ (made here by
 # scripts/prepare_gpu_wheels.sh and carried along) into $AAN_SITE, building xtcocotools from
@@ -33,4 +33,4 @@ export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}" PYTHONUNBUFFERED=1
 nvidia-smi --query-gpu=name,memory.total,clocks.max.sm --format=csv,noheader 2>/dev/null || true
 out=()
 if [ -n "${OUT:-}" ]; then out=(--out "$OUT/gpu_product_path.json"); fi
-exec "$PY" bench/gpu_product_path.py "${out[@]}" "$@"
+exec "$PY" -m bench.gpu_product_path "${out[@]}" "$@"

@@ -14,18 +14,17 @@ stops) and to the end of aan_300w.py's schedule (max_iters 50,000), both reporte
 
 Pure PyTorch + aan_core (no MMPose): the model is the aan_300w.py network (stem 64, stages
 128-1024, one bottleneck + attention per stage, cosine embedding 256, a branch per stage,
-L2 at the EuclideanLoss scale, Adam lr 1e-3 wd 1e-3). Run it with ``bash bench/gpu.sh``.
+L2 at the EuclideanLoss scale, Adam lr 1e-3 wd 1e-3). Needs only torch, torchvision, numpy
+and OpenCV (no MMPose).
 
-    python3 bench/gpu_train.py --device cuda             # what bench/gpu.sh runs
-    python3 bench/gpu_train.py --tiny                    # smoke run on the CPU (CI)
+    python3 -m bench.gpu_train --compile     # on the GPU machine (docs/gpu_training.md)
+    python3 -m bench.gpu_train --tiny        # smoke run on the CPU (CI)
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -34,11 +33,10 @@ import numpy as np
 import torch
 from torch import nn
 
-REPO = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(REPO))
+from aan_core import AANFeatureExtractor, CoordinateRegressor
+from aan_core.data.synthetic_faces import render_synthetic_face
 
-from aan_core import AANFeatureExtractor, CoordinateRegressor  # noqa: E402
-from aan_core.data.synthetic_faces import render_synthetic_face  # noqa: E402
+REPO = Path(__file__).resolve().parents[1]
 
 PAPER_BATCH = 64
 # iterations: the paper's last lr step (40k, a lower bound) and aan_300w.py's max_iters (50k)
@@ -182,6 +180,23 @@ def augmented_batches(crops: torch.Tensor, targets: torch.Tensor, batch: int, se
         yield images * 255, points / size
 
 
+def results_markdown(payload: dict) -> str:
+    """The table of a results file, from its runs."""
+    from bench.common import command_line, machine_line
+
+    a = payload["args"]
+    lines = ["| data | compiled | images/s | 300W 40k iterations (min) | 300W 50k (min) |",
+             "| --- | --- | --- | --- | --- |"]
+    lines += [f"| {r['data']} | {r['compiled']} | {r['images_per_s']:.0f} | "
+              f"{r['projected_300w_40k_min']:.1f} | {r['projected_300w_50k_min']:.1f} |"
+              for r in payload["runs"]]
+    return "\n\n".join([
+        f"Batch {a['batch']}, {a['size']} px, {'fp32' if a['no_amp'] else 'bf16 autocast'}, "
+        f"channels-last, torch {payload['torch']}; projected times at batch {PAPER_BATCH}.",
+        "\n".join(lines), f"Command: `{command_line('gpu_train', a)}`",
+        machine_line(payload)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -196,7 +211,14 @@ def main() -> None:
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gpu_train.json")
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--summarise", type=Path, metavar="JSON",
+                        help="no training: write the tables of a results file to its .md")
     args = parser.parse_args()
+    if args.summarise is not None:
+        from bench.common import write_markdown
+
+        write_markdown(args.summarise, "gpu_train", results_markdown)
+        return
     if args.tiny:
         args.device, args.batch, args.size, args.steps, args.warmup = "cpu", 2, 64, 2, 1
         args.cache, args.workers, args.compile = 8, 0, False
@@ -264,22 +286,16 @@ def main() -> None:
     if device.type == "cuda":
         print(f"[gpu_train] peak GPU memory {torch.cuda.max_memory_allocated() / 2 ** 30:.1f} "
               f"GiB", flush=True)
-    lines = ["| data | compiled | images/s | 300W 40k iterations (min) | 300W 50k (min) |",
-             "| --- | --- | --- | --- | --- |"]
-    lines += [f"| {r['data']} | {r['compiled']} | {r['images_per_s']:.0f} | "
-              f"{r['projected_300w_40k_min']:.1f} | {r['projected_300w_50k_min']:.1f} |"
-              for r in results]
-    table = "\n".join(lines)
-    print("\n" + table)
     payload = dict(benchmark="gpu_train", device=name, args={
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        torch=torch.__version__, cache_seconds=cache_s, runs=results, table=table,
+        torch=torch.__version__, cache_seconds=cache_s, runs=results,
         goal="300W schedule <= 10 min on one H100")
+    payload["table"] = results_markdown(payload).split("\n\n")[1]
+    print("\n" + payload["table"])
+    from bench.common import write_json
+
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.out.with_name(f".{args.out.name}.tmp")
-    tmp.write_text(json.dumps(payload, indent=2) + "\n")
-    os.replace(tmp, args.out)
-    print(f"[bench] wrote {args.out}")
+    write_json(args.out, payload, "gpu_train", results_markdown)
 
 
 if __name__ == "__main__":

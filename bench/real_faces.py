@@ -1,6 +1,8 @@
 """Real faces: detection recall, box calibration, and landmark NME under three box sources,
 with dlib's 68-point ERT shape predictor (the paper's Table 2 "ERT" row) as the classical
-anchor, on every real annotated face in ../shared/fixtures.
+anchor, on every real annotated face of MMPose's face samples (``bench.common.FACE_SAMPLES``:
+the repository's ``tests/data/mmpose_face_samples`` holds 300W, AFLW and 300VW; set
+``AAN_FIXTURES`` to a clone's ``mmpose/tests/data`` for all seven sets, 17 faces).
 
 Faces: the 68-point sets (300W, 300W-LP, 300VW) and, where a point mapping exists, WFLW
 (98 -> 68, the usual subset) and AFLW (19 points, our 68 -> 19 layout, NME by box size);
@@ -15,9 +17,9 @@ box_calibrations.json``).
 box) and checks how it transfers to the real faces, beside a leave-one-out fit on the real
 faces themselves.
 
-    .venv/bin/python bench/real_faces.py --fit           # the reported run (trains the demo model)
-    .venv/bin/python bench/real_faces.py --checkpoint work_dirs/aan_synthetic_demo/iter_800.pth
-    .venv/bin/python bench/real_faces.py --tiny          # smoke run (CI)
+    .venv/bin/python -m bench.real_faces --fit           # refit (trains the demo model)
+    .venv/bin/python -m bench.real_faces --checkpoint work_dirs/aan_synthetic_demo/iter_800.pth
+    .venv/bin/python -m bench.real_faces --tiny          # smoke run (CI)
 
 dlib's row needs ``pip install dlib-bin face-recognition-models`` (the second is a 100 MB
 download: the bench says so and leaves the row out when they are missing).
@@ -27,7 +29,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -37,11 +38,19 @@ import cv2
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
+from bench.common import (
+    FACE_SAMPLES,
+    REPO,
+    RESULTS,
+    command_line,
+    environment,
+    machine_line,
+    markdown_table,
+    train_checkpoint,
+    write_json,
+    write_markdown,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "mmpose_face_samples"
 CONFIG = REPO / "mm_configs" / "aan_synthetic.py"
 # folder: (annotation json, points)
 FACE_SETS = {"300w": ("test_300w.json", 68), "300wlp": ("test_300wlp.json", 68),
@@ -94,9 +103,12 @@ class RealFace:
         return None
 
 
-def load_real_faces(root: Path = FIXTURES) -> list[RealFace]:
+def load_real_faces(root: Path = FACE_SAMPLES) -> list[RealFace]:
     faces = []
     for folder, (ann, k) in FACE_SETS.items():
+        if not (root / folder / ann).is_file():
+            print(f"[bench] {root / folder}: no {ann}, set left out")
+            continue
         data = json.loads((root / folder / ann).read_text())
         images = {im["id"]: im for im in data["images"]}
         for a in data["annotations"]:
@@ -148,23 +160,17 @@ def synthetic_pairs(detector, count: int) -> tuple[np.ndarray, np.ndarray, int]:
     return np.array(det).reshape(-1, 4), np.array(target).reshape(-1, 4), count
 
 
-def train_checkpoint(work_dir: Path, iters: int) -> str:
-    """The synthetic-face demo model (mm_configs/aan_synthetic.py), seeded."""
-    from mmengine.config import Config
-    from mmengine.runner import Runner
+def train_demo(work_dir: Path, iters: int) -> str:
+    """The synthetic-face demo model (mm_configs/aan_synthetic.py), seeded, no time budget."""
 
-    cfg = Config.fromfile(str(CONFIG))
-    cfg.train_cfg = dict(by_epoch=False, max_iters=iters, val_interval=10 ** 9)
-    cfg.param_scheduler = [dict(type="MultiStepLR", by_epoch=False, begin=0, end=iters,
-                                milestones=[int(iters * 0.75), int(iters * 0.9)], gamma=0.1)]
-    cfg.custom_hooks = [h for h in cfg.custom_hooks if h["type"] != "TimeBudgetHook"]
-    cfg.default_hooks.checkpoint = dict(type="CheckpointHook", by_epoch=False, interval=iters)
-    cfg.default_hooks.logger.interval = max(1, iters // 10)
-    cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # no validation needed
-    cfg.randomness = dict(seed=0)
-    cfg.work_dir = str(work_dir)
-    Runner.from_cfg(cfg).train()
-    return str(work_dir / f"iter_{iters}.pth")
+    def edit(cfg):
+        cfg.param_scheduler = [dict(type="MultiStepLR", by_epoch=False, begin=0, end=iters,
+                                    milestones=[int(iters * 0.75), int(iters * 0.9)],
+                                    gamma=0.1)]
+        cfg.custom_hooks = [h for h in cfg.custom_hooks if h["type"] != "TimeBudgetHook"]
+        cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # no validation needed
+
+    return train_checkpoint(CONFIG, work_dir, iters, edit)
 
 
 def dlib_shape_predictor():
@@ -196,7 +202,12 @@ def main() -> None:  # noqa: C901 - one linear report
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS / "real_faces.json")
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--summarise", type=Path, metavar="JSON",
+                        help="no measurement: write the tables of a results file to its .md")
     args = parser.parse_args()
+    if args.summarise is not None:
+        write_markdown(args.summarise, "real_faces", results_markdown)
+        return
     if args.tiny:
         args.train_iters, args.synthetic_faces, args.fit = 2, 6, True
         args.out = Path(tempfile.mkdtemp()) / "real_faces_tiny.json"
@@ -256,7 +267,7 @@ def main() -> None:  # noqa: C901 - one linear report
                     cal.to_json(), faces=len(det), rendered=rendered,
                     fitted_on="synthetic faces, seed 3, 256 px on a 512 px canvas; target: "
                               "the extent of all 68 points",
-                    command="bench/real_faces.py --fit")
+                    command="python -m bench.real_faces --fit")
         else:
             cal = load_box_calibration(name, LANDMARK_EXTENT)
         calibrations[name] = cal
@@ -280,8 +291,7 @@ def main() -> None:  # noqa: C901 - one linear report
 
     # landmarks: our model under three box sources; dlib's ERT on its own boxes
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = args.checkpoint or train_checkpoint(args.work_dir or Path(tmp),
-                                                         args.train_iters)
+        checkpoint = args.checkpoint or train_demo(args.work_dir or Path(tmp), args.train_iters)
         predictor = LandmarkPredictor(args.config, checkpoint, batch_size=1)
         sources: dict[str, dict[int, np.ndarray]] = {
             "ground-truth extent": {i: f.extent() for i, f in enumerate(faces)}}
@@ -323,43 +333,52 @@ def main() -> None:  # noqa: C901 - one linear report
                                  boxes="dlib-hog box", nmes=nmes,
                                  seconds_per_face=float(np.mean(seconds))))
 
-    groups = {"68-point": lambda f: f.points68 is not None, "AFLW (19)": lambda f: f.set == "aflw"}
     for r in nme_rows:
-        for g, keep in groups.items():
-            r[g] = fmt([v for i, v in r["nmes"].items() if keep(faces[i])])
-        r["ms"] = f"{1000 * r['seconds_per_face']:.0f}"
         r["nmes"] = {face_id(faces, i): v for i, v in r["nmes"].items()}
-    for r in det_rows:
-        r["recall_s"] = f"{r['found']}/{r['faces']}"
-        r["ms"] = f"{1000 * r['seconds_per_image']:.0f}"
-    for r in cal_rows:
-        for k in ("iou_raw", "iou_calibrated", "iou_leave_one_out_real"):
-            r[k + "_s"] = "-" if r[k] is None else f"{r[k]:.2f}"
-    tables = [
-        markdown_table(det_rows, [("detector", "detector"), ("recall_s", "faces found"),
-                                  ("ms", "ms / image (CPU)")]),
-        markdown_table(cal_rows, [("detector", "detector"), ("faces", "68-pt faces found"),
-                                  ("iou_raw_s", "IoU raw"),
-                                  ("iou_calibrated_s", "IoU calibrated (synthetic fit)"),
-                                  ("iou_leave_one_out_real_s", "IoU calibrated (real, LOO)")]),
-        markdown_table(nme_rows, [("model", "model"), ("boxes", "boxes"),
-                                  ("68-point", "NME % 68-point (faces)"),
-                                  ("AFLW (19)", "NME % AFLW (faces)"),
-                                  ("ms", "ms / face (CPU)")]),
-    ]
-    print("\n\n".join(tables))
-    for rows, keys in ((det_rows, ("recall_s", "ms")), (nme_rows, ("68-point", "AFLW (19)", "ms")),
-                       (cal_rows, ("iou_raw_s", "iou_calibrated_s",
-                                   "iou_leave_one_out_real_s"))):
-        for r in rows:
-            for k in keys:
-                r.pop(k)
-    write_json(args.out, dict(
+    payload = dict(
         benchmark="real_faces", args={k: (str(v) if isinstance(v, Path) else v)
                                       for k, v in vars(args).items()},
         environment=environment(), faces=len(faces), match_iou=MATCH_IOU,
-        detection=det_rows, calibration=cal_rows, landmarks=nme_rows,
-        table="\n\n".join(tables)))
+        detection=det_rows, calibration=cal_rows, landmarks=nme_rows)
+    text = results_markdown(payload)
+    payload["table"] = "\n\n".join(text.split("\n\n")[1:4])
+    print("\n" + text)
+    write_json(args.out, payload, "real_faces", results_markdown)
+
+
+def results_markdown(payload: dict) -> str:
+    """Detection, calibration and landmark tables of a results file, from its rows (the
+    landmark NMEs are kept per face: ``set/image#n``)."""
+    def group(face: str) -> str | None:
+        points = FACE_SETS[face.split("/", 1)[0]][1]
+        return "68-point" if points in (68, 98) else "AFLW (19)" if points == 19 else None
+
+    det = [dict(r, recall_s=f"{r['found']}/{r['faces']}",
+                ms=f"{1000 * r['seconds_per_image']:.0f}") for r in payload["detection"]]
+    cal = [dict(r, **{k + "_s": "-" if r[k] is None else f"{r[k]:.2f}"
+                      for k in ("iou_raw", "iou_calibrated", "iou_leave_one_out_real")})
+           for r in payload["calibration"]]
+    nme = [dict(r, ms=f"{1000 * r['seconds_per_face']:.0f}",
+                **{g: fmt([v for f, v in r["nmes"].items() if group(f) == g])
+                   for g in ("68-point", "AFLW (19)")}) for r in payload["landmarks"]]
+    a = payload["args"]
+    model = (f"the given checkpoint of `{Path(a['config']).name}`" if a.get("checkpoint") else
+             f"`{Path(a['config']).name}` trained {a['train_iters']} iterations")
+    return "\n\n".join([
+        f"{payload['faces']} real annotated faces; a detection is a face's at IoU >= "
+        f"{payload['match_iou']}; NME % (faces in brackets): 68-point faces inter-ocular, AFLW "
+        f"by box size; our model: {model}.",
+        markdown_table(det, [("detector", "detector"), ("recall_s", "faces found"),
+                             ("ms", "ms / image (CPU)")]),
+        markdown_table(cal, [("detector", "detector"), ("faces", "68-pt faces found"),
+                             ("iou_raw_s", "IoU raw"),
+                             ("iou_calibrated_s", "IoU calibrated (synthetic fit)"),
+                             ("iou_leave_one_out_real_s", "IoU calibrated (real, LOO)")]),
+        markdown_table(nme, [("model", "model"), ("boxes", "boxes"),
+                             ("68-point", "NME % 68-point (faces)"),
+                             ("AFLW (19)", "NME % AFLW (faces)"), ("ms", "ms / face (CPU)")]),
+        f"Command: `{command_line('real_faces', a, placeholders=dict(checkpoint='CKPT'))}`",
+        machine_line(payload)])
 
 
 if __name__ == "__main__":

@@ -4,24 +4,29 @@ mm_configs/aan_synthetic_pool.py: a batch drawn from the crop cache, collated, n
 augmented by RandomFaceBatchAugment) against images/s trained by the demo model
 (mm_configs/aan_synthetic.py: forward + backward + Adam step), in one run.
 
-    .venv/bin/python bench/synthetic_data_speed.py            # the reported run
-    .venv/bin/python bench/synthetic_data_speed.py --tiny     # smoke run (CI)
+    .venv/bin/python -m bench.synthetic_data_speed            # the reported run
+    .venv/bin/python -m bench.synthetic_data_speed --tiny     # smoke run (CI)
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
-
-REPO = Path(__file__).resolve().parents[1]
+from bench.common import (
+    REPO,
+    RESULTS,
+    command_line,
+    environment,
+    machine_line,
+    markdown_table,
+    write_json,
+    write_markdown,
+)
 
 
 def rate(fn, n: int) -> float:
@@ -30,6 +35,24 @@ def rate(fn, n: int) -> float:
     for i in range(1, n + 1):
         fn(i)
     return n / (time.perf_counter() - start)
+
+
+def results_markdown(payload: dict) -> str:
+    """The rate table of a results file, from its rates."""
+    a = payload["args"]
+    train = payload["train_images_per_s"]
+    rates = [("render (numpy + OpenCV)", payload["render_images_per_s"]),
+             ("render + MMPose train pipeline", payload["pipeline_images_per_s"]),
+             ("pool + RandomFaceBatchAugment (kornia, CPU)", payload["pool_augment_images_per_s"]),
+             (f"train AAN (batch {a['batch']}, {a['threads']} threads)", train)]
+    table = markdown_table([dict(stage=k, ips=f"{v:.0f}", ratio=f"{v / train:.1f}")
+                            for k, v in rates],
+                           [("stage", "stage"), ("ips", "images/s"),
+                            ("ratio", "x training rate")])
+    return "\n\n".join([
+        "Synthetic faces (`mm_configs/aan_synthetic.py`, and the pool of "
+        "`mm_configs/aan_synthetic_pool.py`): data on one process, training in the same run.",
+        table, f"Command: `{command_line('synthetic_data_speed', a)}`", machine_line(payload)])
 
 
 def main() -> None:
@@ -42,7 +65,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS / "synthetic_data_speed.json")
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--summarise", type=Path, metavar="JSON",
+                        help="no measurement: write the table of a results file to its .md")
     args = parser.parse_args()
+    if args.summarise is not None:
+        write_markdown(args.summarise, "synthetic_data_speed", results_markdown)
+        return
     if args.tiny:
         args.faces, args.train_iters, args.batch, args.pool = 8, 1, 4, 8
         args.out = Path(tempfile.mkdtemp()) / "synthetic_data_speed_tiny.json"
@@ -90,25 +118,16 @@ def main() -> None:
         pool_preprocessor(pseudo_collate([pool[i] for i in idx]), training=True)
 
     pooled = rate(pool_batch, args.train_iters) * args.batch
-    rows = [
-        dict(stage="render (numpy + OpenCV)", ips=f"{render:.0f}", ratio=f"{render / train:.1f}"),
-        dict(stage="render + MMPose train pipeline", ips=f"{pipeline:.0f}",
-             ratio=f"{pipeline / train:.1f}"),
-        dict(stage="pool + RandomFaceBatchAugment (kornia, CPU)", ips=f"{pooled:.0f}",
-             ratio=f"{pooled / train:.1f}"),
-        dict(stage=f"train AAN (batch {args.batch}, {args.threads} threads)", ips=f"{train:.0f}",
-             ratio="1.0"),
-    ]
-    table = markdown_table(rows, [("stage", "stage"), ("ips", "images/s"),
-                                  ("ratio", "x training rate")])
-    print(f"\nSynthetic faces at {ds_cfg.image_size} px, crops at {cfg.codec.input_size}; data "
-          f"on one process, training on {args.threads} threads\n")
-    print(table)
-    write_json(args.out, dict(benchmark="synthetic_data_speed", args={
+    payload = dict(benchmark="synthetic_data_speed", args={
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
         environment=environment(), render_images_per_s=render,
         pipeline_images_per_s=pipeline, pool_augment_images_per_s=pooled,
-        train_images_per_s=train, table=table))
+        train_images_per_s=train)
+    text = results_markdown(payload)
+    payload["table"] = text.split("\n\n")[1]
+    print(f"\nSynthetic faces at {ds_cfg.image_size} px, crops at {cfg.codec.input_size}\n")
+    print(text)
+    write_json(args.out, payload, "synthetic_data_speed", results_markdown)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """What `aan predict --smooth` (One Euro filter) does to landmark jitter and accuracy, on
-clips made from the real 300VW fixture frames.
+clips made from the real 300VW sample frames (MMPose's, in tests/data/mmpose_face_samples).
 
 The model: mm_configs/aan_300w.py trained briefly on the 300VW fixture frames (or
 --checkpoint). The clips: a real frame (video 401, frame 732) played for N frames with
@@ -8,53 +8,54 @@ camera noise (Gaussian, sigma 8 grey levels) and (a) no motion, (b) a smooth sid
 Measured per setting: jitter = mean over frames and points of |frame-to-frame motion of the
 prediction - that of the ground truth| (px), and NME (inter-ocular) against the ground truth.
 
-    .venv/bin/python bench/temporal_smoothing.py            # the reported run
-    .venv/bin/python bench/temporal_smoothing.py --tiny     # smoke run (CI)
+    .venv/bin/python -m bench.temporal_smoothing --train-iters 200   # the reported run
+    .venv/bin/python -m bench.temporal_smoothing --tiny              # smoke run (CI)
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import torch
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
+from bench.common import (
+    FACE_SAMPLES,
+    REPO,
+    RESULTS,
+    command_line,
+    environment,
+    machine_line,
+    markdown_table,
+    train_checkpoint,
+    write_json,
+    write_markdown,
+)
 
-REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures" / "mmpose_face_samples"
 SETTINGS = {"off": None, "one-euro (1.0 Hz, beta 0.05) default": (1.0, 0.05),
             "one-euro (0.5 Hz, beta 0.02)": (0.5, 0.02), "one-euro (2.0 Hz, beta 0.1)": (2.0, 0.1)}
 
 
-def train_checkpoint(work_dir: Path, iters: int) -> str:
-    from mmengine.config import Config
-    from mmengine.runner import Runner
-
+def train_on_samples(work_dir: Path, iters: int) -> str:
+    """aan_300w.py trained on the converted 300VW sample frames, constant lr, no decay."""
     from aan_components.converters.face300vw import convert
 
     data = work_dir / "300vw"
-    convert(FIXTURES / "300vw", data)
-    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w.py"))
-    ann = "annotations/face_landmarks_300vw_category1.json"
-    for split in ("train", "val", "test"):
-        d = cfg[f"{split}_dataloader"]
-        d.dataset.update(type="Face300VWDataset", data_root=str(data), ann_file=ann,
-                         data_prefix=dict(img="images/"))
-        d.update(num_workers=0, persistent_workers=False, batch_size=2)
-    cfg.train_cfg = dict(by_epoch=False, max_iters=iters, val_interval=10 ** 9)
-    cfg.param_scheduler = []
-    cfg.optim_wrapper.optimizer.weight_decay = 0.0
-    cfg.default_hooks.checkpoint = dict(type="CheckpointHook", by_epoch=False, interval=iters)
-    cfg.default_hooks.logger.interval = max(1, iters // 5)
-    cfg.randomness = dict(seed=0)  # the same model, run after run
-    cfg.work_dir = str(work_dir / "train")
-    Runner.from_cfg(cfg).train()
-    return str(work_dir / "train" / f"iter_{iters}.pth")
+    convert(FACE_SAMPLES / "300vw", data)
+
+    def edit(cfg):
+        ann = "annotations/face_landmarks_300vw_category1.json"
+        for split in ("train", "val", "test"):
+            d = cfg[f"{split}_dataloader"]
+            d.dataset.update(type="Face300VWDataset", data_root=str(data), ann_file=ann,
+                             data_prefix=dict(img="images/"))
+            d.update(num_workers=0, persistent_workers=False, batch_size=2)
+        cfg.param_scheduler = []
+        cfg.optim_wrapper.optimizer.weight_decay = 0.0
+
+    return train_checkpoint(REPO / "mm_configs" / "aan_300w.py", work_dir / "train", iters, edit)
 
 
 def make_clip(frames: int, motion: bool, seed: int = 0):
@@ -62,8 +63,8 @@ def make_clip(frames: int, motion: bool, seed: int = 0):
 
     from aan_components.converters import read_pts
 
-    image = cv2.imread(str(FIXTURES / "300vw" / "401" / "imgs" / "000732.jpg"))
-    pts = read_pts(FIXTURES / "300vw" / "401" / "annot" / "000732.pts") - 1
+    image = cv2.imread(str(FACE_SAMPLES / "300vw" / "401" / "imgs" / "000732.jpg"))
+    pts = read_pts(FACE_SAMPLES / "300vw" / "401" / "annot" / "000732.pts") - 1
     rng = np.random.default_rng(seed)
     items, truth = [], []
     for t in range(frames):
@@ -79,6 +80,24 @@ def make_clip(frames: int, motion: bool, seed: int = 0):
     return items, np.array(truth)
 
 
+def results_markdown(payload: dict) -> str:
+    """The jitter / NME table of a results file, from its rows."""
+    a, rows = payload["args"], payload["rows"]
+    base = {r["clip"]: r["jitter_px"] for r in rows if r["smoothing"] == "off"}
+    shown = [dict(clip=r["clip"], smoothing=r["smoothing"], jitter=f"{r['jitter_px']:.2f}",
+                  ratio=f"{r['jitter_px'] / base[r['clip']]:.2f}", nme=f"{100 * r['nme']:.2f}")
+             for r in rows]
+    table = markdown_table(shown, [("clip", "clip"), ("smoothing", "smoothing"),
+                                   ("jitter", "jitter (px/frame)"),
+                                   ("ratio", "x jitter of off"), ("nme", "NME (%)")])
+    model = ("the given checkpoint" if a.get("checkpoint") else
+             f"`aan_300w.py` trained {a['train_iters']} iterations on the 300VW sample frames")
+    return "\n\n".join([
+        f"{a['frames']}-frame clips of a real 300VW frame (camera noise sigma 8), still and "
+        f"moving; model: {model}.", table,
+        f"Command: `{command_line('temporal_smoothing', a)}`", machine_line(payload)])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -88,7 +107,12 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--out", type=Path, default=RESULTS / "temporal_smoothing.json")
     parser.add_argument("--tiny", action="store_true")
+    parser.add_argument("--summarise", type=Path, metavar="JSON",
+                        help="no measurement: write the table of a results file to its .md")
     args = parser.parse_args()
+    if args.summarise is not None:
+        write_markdown(args.summarise, "temporal_smoothing", results_markdown)
+        return
     if args.tiny:
         args.train_iters, args.frames = 2, 6
         args.out = Path(tempfile.mkdtemp()) / "temporal_smoothing_tiny.json"
@@ -100,7 +124,7 @@ def main() -> None:
     from aan_core.temporal_smoothing import smooth_tracks
 
     with tempfile.TemporaryDirectory() as tmp:
-        checkpoint = args.checkpoint or train_checkpoint(Path(tmp), args.train_iters)
+        checkpoint = args.checkpoint or train_on_samples(Path(tmp), args.train_iters)
         predictor = LandmarkPredictor(str(REPO / "mm_configs" / "aan_300w.py"), checkpoint)
         rows = []
         for clip, motion in (("static", False), ("moving", True)):
@@ -117,23 +141,13 @@ def main() -> None:
                 nme = (np.linalg.norm(pred - truth, axis=-1).mean(1) / iod).mean()
                 rows.append(dict(clip=clip, smoothing=name, jitter_px=float(jitter),
                                  nme=float(nme)))
-    base = {r["clip"]: r for r in rows if r["smoothing"] == "off"}
-    for r in rows:
-        r["jitter"] = f"{r['jitter_px']:.2f}"
-        r["jitter_ratio"] = f"{r['jitter_px'] / base[r['clip']]['jitter_px']:.2f}"
-        r["nme_pct"] = f"{100 * r['nme']:.2f}"
-    table = markdown_table(rows, [("clip", "clip"), ("smoothing", "smoothing"),
-                                  ("jitter", "jitter (px/frame)"),
-                                  ("jitter_ratio", "x jitter of off"), ("nme_pct", "NME (%)")])
-    print(f"\n{args.frames}-frame clips of a real 300VW frame (camera noise sigma 8); model "
-          f"trained {args.train_iters if not args.checkpoint else '(given)'} iterations\n")
-    print(table)
-    for r in rows:
-        for k in ("jitter", "jitter_ratio", "nme_pct"):
-            r.pop(k)
-    write_json(args.out, dict(benchmark="temporal_smoothing", args={
+    payload = dict(benchmark="temporal_smoothing", args={
         k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
-        environment=environment(), rows=rows, table=table))
+        environment=environment(), rows=rows)
+    text = results_markdown(payload)
+    payload["table"] = text.split("\n\n")[1]
+    print("\n" + text)
+    write_json(args.out, payload, "temporal_smoothing", results_markdown)
 
 
 if __name__ == "__main__":

@@ -1,5 +1,5 @@
 """A timm backbone (AAN attention on or off) with the AAN head or a plain linear head, for
-the equal-budget study (``bench/aan_study.py --backbones``).
+the equal-budget study (``python -m bench.aan_study --backbones``).
 
 Pure PyTorch + ``aan_core`` + ``timm_hooks`` (no MMPose). What the two heads are:
 
@@ -23,18 +23,13 @@ Attention (``attach_attention(..., attention=True)``) weights each extracted map
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import timm
 import torch
 from torch import Tensor, nn
 
 from aan_core import CoordinateRegressor
+from bench.gpu_train import landmark_loss
 from timm_hooks import attach_attention
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_train import landmark_loss  # noqa: E402
 
 HEADS = ("aan", "linear")
 EMBEDDING_DIM = 256

@@ -66,7 +66,7 @@ echo "[setup] aan-components (editable) + test tools"
   flock 9
   pip_install --no-deps -e "$here"
 ) 9>"$here/.aan_editable_install.lock"
-pip_install pytest ruff
+pip_install pytest pytest-timeout ruff
 "$py" -c "import torch, mmcv, mmengine, mmpose, timm; print('[setup] torch', torch.__version__, \
 '| mmcv', mmcv.__version__, '| mmengine', mmengine.__version__, '| mmpose', mmpose.__version__, \
 '| timm', timm.__version__)"

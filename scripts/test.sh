@@ -8,7 +8,9 @@
 # With both stacks, the full-mmcv set-up (mostly compiling mmcv) runs in the background while
 # the default stack is set up and tested, which keeps CI's wall-clock time down; its log is
 # printed if it fails. AAN_STACKS=lite (or full) runs one stack only; extra arguments go to
-# pytest.
+# pytest. Each run lists its 15 slowest tests (--durations=15); every test has a time limit
+# (pytest-timeout, pyproject's `timeout`). The tests need nothing outside the repository: the
+# real face samples they read are in tests/data (AAN_FIXTURES points elsewhere).
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$here"
@@ -31,7 +33,7 @@ if [[ " $stacks " == *" lite "* ]]; then
   bash scripts/setup_env.sh
   echo "[test] default stack (mmcv-lite): whole suite + docstring examples"
   # no paths: pyproject's testpaths (tests/ and the packages, doctested: --doctest-modules)
-  .venv/bin/python -m pytest "$@" || status=$?
+  .venv/bin/python -m pytest --durations=15 "$@" || status=$?
 fi
 if [ -n "$full_pid" ]; then
   echo "[test] waiting for the full-mmcv set-up"
@@ -44,7 +46,7 @@ if [ -n "$full_pid" ]; then
   full_pid=""
   grep -E "^\[setup" "$full_log" || true
   echo "[test] full-mmcv stack: compat + MMPose integration"
-  .venv-fullmmcv/bin/python -m pytest tests/test_compat.py tests/test_mmpose_integration.py \
-    "$@" || status=$?
+  .venv-fullmmcv/bin/python -m pytest --durations=15 tests/test_compat.py \
+    tests/test_mmpose_integration.py "$@" || status=$?
 fi
 exit "$status"

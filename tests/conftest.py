@@ -16,14 +16,16 @@ os.environ["HF_HUB_OFFLINE"] = "1"
 import aan_components.plugin  # noqa: F401
 
 REPO = Path(__file__).resolve().parents[1]
+# MMPose's real face samples, kept in the repository (tests/data/README.md); AAN_FIXTURES
+# points at another folder of the same layout
 FIXTURES = Path(os.environ.get("AAN_FIXTURES",
-                               REPO.parent / "shared" / "fixtures" / "mmpose_face_samples"))
+                               REPO / "tests" / "data" / "mmpose_face_samples"))
 
 
 @pytest.fixture(scope="session")
 def fixtures_dir() -> Path:
     if not FIXTURES.is_dir():
-        pytest.fail(f"real face fixtures not found at {FIXTURES} (set AAN_FIXTURES)")
+        pytest.fail(f"real face samples not found at {FIXTURES} (AAN_FIXTURES)")
     return FIXTURES
 
 

@@ -1,5 +1,5 @@
-"""The timm-backbone grid of bench/aan_study.py (issue 16): its network, its counting and
-its tiny path end to end (no timing is asserted)."""
+"""The timm-backbone grid of bench/aan_study.py: its network, its counting and its tiny path
+end to end (no timing is asserted)."""
 
 from __future__ import annotations
 
@@ -8,14 +8,11 @@ import sys
 
 import pytest
 import torch
-from conftest import REPO
 from torch import nn
 
-sys.path.insert(0, str(REPO / "bench"))
-import aan_study  # noqa: E402
-import timm_trainer  # noqa: E402
-from gpu_train import landmark_loss  # noqa: E402
-from timm_trainer import TimmLandmarkTrainer  # noqa: E402
+from bench import aan_study, timm_trainer
+from bench.gpu_train import landmark_loss
+from bench.timm_trainer import TimmLandmarkTrainer
 
 
 @pytest.fixture

@@ -9,74 +9,40 @@ import pytest
 from conftest import REPO
 
 
+def _bench(tool: str, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
+    """``python -m bench.<tool> ARGS`` from the repository root (how the tools run)."""
+    return subprocess.run([sys.executable, "-m", f"bench.{tool}", *args], cwd=REPO,
+                          capture_output=True, text=True, timeout=timeout)
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize("script,keys", [
-    ("synthetic_data_speed.py", {"render_images_per_s", "train_images_per_s"}),
-    ("synthetic_ablation.py", {"runs", "summary", "paper_order_holds"}),
-    ("cpu_speed.py", {"inference", "ratios", "train_images_per_s", "gemm_gflops"}),
-    ("gpu_train.py", {"runs", "device"}),
-    ("regressor_input_speed.py", {"rows"}),
-    ("synthetic_pool_accuracy.py", {"runs", "table"}),
-    ("temporal_smoothing.py", {"rows"}),
-    ("real_faces.py", {"detection", "calibration", "landmarks"}),
+@pytest.mark.parametrize("tool,keys", [
+    ("synthetic_data_speed", {"render_images_per_s", "train_images_per_s"}),
+    ("cpu_speed", {"inference", "ratios", "train_images_per_s", "gemm_gflops", "aan"}),
+    ("gpu_train", {"runs", "device"}),
+    ("temporal_smoothing", {"rows"}),
+    ("real_faces", {"detection", "calibration", "landmarks"}),
 ])
-def test_bench_script_tiny_mode(script, keys):
-    proc = subprocess.run([sys.executable, str(REPO / "bench" / script), "--tiny"],
-                          capture_output=True, text=True, timeout=900)
+def test_bench_tool_tiny_mode(tool, keys):
+    """Each tool runs as a module in its tiny mode and writes its JSON and the tables
+    generated from it (``.md`` beside the JSON)."""
+    proc = _bench(tool, "--tiny")
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    out = [line for line in proc.stdout.splitlines() if line.startswith("[bench] wrote ")]
+    out = [line.split("wrote ", 1)[1] for line in proc.stdout.splitlines()
+           if line.startswith("[bench] wrote ") and line.endswith(".json")]
     assert out, proc.stdout[-2000:]
-    payload = json.loads(Path(out[-1].split("wrote ", 1)[1]).read_text())
+    path = Path(out[-1])
+    payload = json.loads(path.read_text())
     assert keys <= set(payload)
     assert "| " in payload["table"]
-
-
-@pytest.mark.slow
-def test_ablation_summarises_an_interrupted_results_file(tmp_path):
-    proc = subprocess.run([sys.executable, str(REPO / "bench" / "synthetic_ablation.py"),
-                           "--tiny", "--variants", "aan", "no_both"],
-                          capture_output=True, text=True, timeout=900)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    out = Path(proc.stdout.split("[bench] wrote ")[-1].strip())
-    payload = json.loads(out.read_text())
-    partial = tmp_path / "partial.json"
-    partial.write_text(json.dumps({k: payload[k] for k in
-                                   ("benchmark", "args", "environment", "runs")}))
-    proc = subprocess.run([sys.executable, str(REPO / "bench" / "synthetic_ablation.py"),
-                           "--summarise", str(partial)], capture_output=True, text=True,
-                          timeout=300)
-    assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "cannot be judged (not all four variants ran)" in proc.stdout
-    done = json.loads(partial.read_text())
-    assert done["partial"] is False and len(done["summary"]) == 2
-
-
-@pytest.mark.slow
-def test_ablation_resume_runs_only_the_missing_pairs(tmp_path):
-    out = tmp_path / "ablation.json"
-    script = str(REPO / "bench" / "synthetic_ablation.py")
-    first = subprocess.run([sys.executable, script, "--tiny", "--variants", "aan", "--out",
-                            str(out)], capture_output=True, text=True, timeout=900)
-    assert first.returncode == 0, first.stderr[-3000:]
-    second = subprocess.run([sys.executable, script, "--tiny", "--variants", "aan", "no_both",
-                             "--out", str(out), "--resume"],
-                            capture_output=True, text=True, timeout=900)
-    assert second.returncode == 0, second.stderr[-3000:]
-    assert "resuming: 1 finished runs" in second.stdout
-    assert "[bench] aan seed" not in second.stdout and "[bench] no_both seed" in second.stdout
-    runs = json.loads(out.read_text())["runs"]
-    assert [(r["variant"], r["seed"]) for r in runs] == [("aan", 0), ("no_both", 0)]
-    clash = subprocess.run([sys.executable, script, "--iters", "3", "--batch", "4", "--out",
-                            str(out), "--resume", "--variants", "aan"],
-                           capture_output=True, text=True, timeout=300)
-    assert clash.returncode != 0 and "different protocol" in clash.stderr
+    assert path.with_suffix(".md").read_text().startswith("<!-- Generated from ")
 
 
 def _study(*args):
-    return subprocess.run([sys.executable, str(REPO / "bench" / "aan_study.py"), "--tiny",
-                           *args], capture_output=True, text=True, timeout=600)
+    return _bench("aan_study", "--tiny", *args, timeout=600)
 
 
+@pytest.mark.slow  # five subprocesses of the study tool, each training a few iterations
 def test_aan_study_tiny_resume_and_merge(tmp_path):
     """The Table 5 study's tiny path: one JSON row per (variant, head, seed) with its NME;
     --resume runs only the missing cells and refuses a file of another protocol; --merge
@@ -102,8 +68,7 @@ def test_aan_study_tiny_resume_and_merge(tmp_path):
     assert _study("--heads", "flatten", "--variants", "aan", "--out",
                   str(flat)).returncode == 0
     merged = tmp_path / "merged.json"
-    joined = subprocess.run([sys.executable, str(REPO / "bench" / "aan_study.py"), "--merge",
-                             str(gap), str(flat), "--out", str(merged)],
-                            capture_output=True, text=True, timeout=120)
+    joined = _bench("aan_study", "--merge", str(gap), str(flat), "--out", str(merged),
+                    timeout=120)
     assert joined.returncode == 0, joined.stderr[-3000:]
     assert len(json.loads(merged.read_text())["runs"]) == 5

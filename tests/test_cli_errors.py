@@ -112,14 +112,10 @@ def test_every_error_type_of_the_packages_is_an_input_error():
     import inspect
     import pkgutil
 
-    from aan_core._moved_module import MOVED_MODULES
-
     found = {}
     for package in ("aan_core", "timm_hooks", "aan_components"):
         root = importlib.import_module(package)
         for info in pkgutil.walk_packages(root.__path__, f"{package}."):
-            if info.name in MOVED_MODULES:
-                continue
             module = importlib.import_module(info.name)
             for name, obj in vars(module).items():
                 if (inspect.isclass(obj) and issubclass(obj, BaseException)

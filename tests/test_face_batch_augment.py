@@ -74,6 +74,7 @@ def test_points_pushed_out_of_the_crop_lose_their_weight():
     assert torch.equal(weights.bool(), inside) and not inside.all() and inside.any()
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_pool_config_trains_on_cpu(tmp_path):
     """mm_configs/aan_synthetic_pool.py end to end for 2 iterations on a pool of 8 faces:
     the batch augment runs inside the data preprocessor and the cached samples stay as

@@ -112,6 +112,7 @@ def test_gpu_config_builds_bf16_amp_and_fused_adam(monkeypatch):
     assert "channels_last" not in base.default_hooks
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_crop_cache_path_trains_on_cpu(fixtures_dir, tmp_path):
     """Three iterations of the GPU config on the CPU: crops from the cache (host memory),
     channels-last weights, fused Adam; only AMP is off (it needs CUDA)."""

@@ -232,6 +232,7 @@ def train_cfg(fixtures_dir, tmp_path, data_dir=None, iters=2):
     return cfg
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_corrupt_training_image_is_reported_and_skipped(fixtures_dir, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(fixtures_dir / "300w", data)
@@ -251,6 +252,7 @@ def test_corrupt_training_image_is_reported_and_skipped(fixtures_dir, tmp_path):
 
 
 # ---------------------------------------------------------------------------- numerics
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_nan_loss_stops_training_at_its_iteration(fixtures_dir, tmp_path):
     import torch
     from mmengine.hooks import Hook
@@ -273,6 +275,7 @@ def test_nan_loss_stops_training_at_its_iteration(fixtures_dir, tmp_path):
     assert (work / "iter_2.pth").is_file() and not (work / "iter_3.pth").exists()
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_same_seed_same_losses_on_cpu(tmp_path):
     """Two runs of the synthetic config with the same seed log identical losses."""
 

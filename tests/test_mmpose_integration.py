@@ -37,6 +37,7 @@ def _run(cfg: Config, work_dir: Path) -> Runner:
     return Runner.from_cfg(cfg)
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_trains_and_tests_on_the_real_300w_fixture(fixtures_dir, tmp_path):
     cfg = Config.fromfile(str(CONFIG))
     cfg.merge_from_dict(fixture_overrides(fixtures_dir / "300w", "test_300w.json", iters=3))
@@ -63,6 +64,7 @@ def test_trains_and_tests_on_the_real_300w_fixture(fixtures_dir, tmp_path):
         hand_nme(seen, fixtures_dir / "300w" / "test_300w.json", "inter_ocular"), rel=1e-5)
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_save_resume_test_round_trip_under_safe_loading(fixtures_dir, tmp_path):
     """Train 2 iterations, resume to 3 (optimizer, scheduler, message hub: numpy objects
     inside mmengine's checkpoint, loaded with weights_only=True and the allowlist), test the
@@ -84,6 +86,7 @@ def test_save_resume_test_round_trip_under_safe_loading(fixtures_dir, tmp_path):
         hand_nme(seen, fixtures_dir / "300w" / "test_300w.json", "inter_ocular"), rel=1e-5)
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_head_and_loss_drop_into_mmpose_resnet_with_gap_neck(fixtures_dir, tmp_path):
     cfg = Config.fromfile(str(CONFIG))
     cfg.model.backbone = dict(type="ResNet", depth=18, out_indices=(0, 1, 2, 3))

@@ -1,76 +1,69 @@
 """The package layout: the layers import only downwards, the bench imports no command-line
-module, and the modules that moved out of ``aan_core``'s top (issue 14) keep working at their
-old paths, with a DeprecationWarning, while nothing in the repository imports an old path."""
+module and runs as a package, and the project's files name nothing a user does not have."""
 
 from __future__ import annotations
 
 import ast
-import importlib
 import os
 import re
-import sys
 from pathlib import Path
 
 import pytest
 
-from aan_core._moved_module import MOVED_MODULES
-
 REPO = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.parametrize("old, new", sorted(MOVED_MODULES.items()))
-def test_old_path_gives_the_new_names_and_warns(old, new, monkeypatch):
-    """Catches an alias that fails to import, misses a public name, hands out copies
-    instead of the same objects, or does not warn."""
-    monkeypatch.delitem(sys.modules, old, raising=False)
-    with pytest.warns(DeprecationWarning, match=rf"{re.escape(old)} moved to {re.escape(new)}"):
-        alias = importlib.import_module(old)
-    module = importlib.import_module(new)
-    assert module.__all__ and alias.__all__ == module.__all__
-    for name in module.__all__:
-        assert getattr(alias, name) is getattr(module, name), name
-
-
-def test_old_module_names_its_public_names(monkeypatch):
-    """``from aan_core.input_errors import AANInputError`` (what users wrote) still works and
-    catches the errors the library raises."""
-    monkeypatch.delitem(sys.modules, "aan_core.input_errors", raising=False)
-    with pytest.warns(DeprecationWarning):
-        from aan_core.input_errors import AANInputError
-    from aan_core.utils.json_input import read_json
-
-    with pytest.raises(AANInputError):
-        read_json(REPO / "no_such_file.json", AANInputError)
-
-
-def _repo_sources():
-    """``(relative path, path)`` of the repo's code and docs (no venvs, runs or build output)."""
-    skip = {"shared", "work_dirs", "build", "dist", "__pycache__", "node_modules"}
+def _repo_sources(results: bool = False):
+    """``(relative path, path)`` of the repo's code and docs (no venvs, runs or build output;
+    with ``results``, the bench's JSON results too)."""
+    skip = {"work_dirs", "build", "dist", "__pycache__", "node_modules"}
+    suffixes = (".py", ".md", ".sh", ".toml", ".txt", ".cfg") + ((".json",) if results else ())
     for folder, dirs, files in os.walk(REPO):
         dirs[:] = [d for d in dirs if not d.startswith(".") and d not in skip
                    and not d.endswith(".egg-info")]
         for name in files:
-            if name.endswith((".py", ".md", ".sh", ".toml")):
+            if name.endswith(suffixes):
                 path = Path(folder) / name
                 yield path.relative_to(REPO), path
 
 
-def test_nothing_in_the_repo_imports_an_old_path():
-    """Catches a repo file (library, bench, tests, scripts, configs) that imports a module by
-    its old path (it would warn, and break when the alias goes), or a doc or script that
-    names an old file path. The alias modules and this test are the only places they live."""
-    allowed = {Path(*old.split(".")).with_suffix(".py") for old in MOVED_MODULES}
-    allowed |= {Path("tests/test_package_layout.py")}
-    names = "|".join(re.escape(old) for old in MOVED_MODULES)
-    short = "|".join(old.rpartition(".")[2] for old in MOVED_MODULES)
-    files = "|".join(re.escape(old.replace(".", "/")) + r"\.py" for old in MOVED_MODULES)
-    pattern = re.compile(rf"^\s*(?:from|import)\s+(?:{names})\b(?!\.)"
-                         rf"|^\s*from\s+aan_core\s+import\s+.*\b(?:{short})\b"
-                         rf"|\b(?:{files})")
-    found = [f"{rel}:{n}: {line.strip()}" for rel, path in _repo_sources() if rel not in allowed
-             for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
-             if pattern.search(line)]
-    assert not found, "old module paths in use:\n" + "\n".join(found)
+# what users do not have: the team's design notes and the folder beside the checkout that held
+# them and the test samples (now tests/data); the project's own docs state what the code cites
+NOT_SHIPPED = re.compile("|".join(["AAN" + "_SPEC", r"\.\./" + "shared", "/work/" + "shared",
+                                   r"parent\s*/\s*[\"']" + "shared"]))
+
+
+def _offending(pattern: re.Pattern, sources) -> list[str]:
+    return [f"{rel}:{n}: {line.strip()}" for rel, path in sources
+            for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1)
+            if pattern.search(line)]
+
+
+def test_no_project_file_names_what_users_do_not_have():
+    """Catches a file (code, docs, configs, scripts, results) that points at the design
+    notes or at ``../shared``: a fresh clone has neither."""
+    found = _offending(NOT_SHIPPED, [(rel, p) for rel, p in _repo_sources(results=True)
+                                     if rel != Path("tests/test_package_layout.py")])
+    assert not found, "names a file users do not have:\n" + "\n".join(found)
+
+
+def test_the_check_sees_each_form(tmp_path):
+    """The pattern of the check above matches each way the old files named them."""
+    lines = ["see AAN" + "_SPEC.md", "F=../" + "shared/fixtures", "REPO.parent / " + '"shared"',
+             "/work/" + "shared/paper"]
+    path = tmp_path / "x.md"
+    path.write_text("\n".join(lines))
+    assert len(_offending(NOT_SHIPPED, [(Path("x.md"), path)])) == len(lines)
+
+
+def test_the_bench_is_a_package_and_nothing_edits_sys_path():
+    """Catches a ``sys.path.insert`` / ``append`` in the bench or the tests: the bench runs
+    as ``python -m bench.<tool>`` and is imported as ``bench.<tool>``."""
+    edits = re.compile(r"sys\.path\.(insert|append)\(")
+    found = _offending(edits, [(rel, p) for rel, p in _repo_sources()
+                               if rel.parts[0] in ("bench", "tests") and rel.suffix == ".py"
+                               and rel != Path("tests/test_package_layout.py")])
+    assert (REPO / "bench" / "__init__.py").is_file() and not found, "\n".join(found)
 
 
 def _imports(path: Path) -> set[str]:

@@ -56,7 +56,7 @@ def test_paper_hyper_parameters(name):
 
 @pytest.mark.parametrize("name", AAN_CONFIGS + ["aan_synthetic"])
 def test_regressor_inputs_and_stem_chosen_from_the_study(name):
-    """The choices README's "Table 5 on synthetic faces" made from its runs: flattened maps
+    """The choices docs/studies.md's "Table 5 on synthetic faces" made from its runs: flattened maps
     (the paper's wording read literally) for the head and every branch, with the sizes the
     backbone really produces at the config's input size (a wrong size fails at the first
     forward), and the ResNet stem (stem_stride=4). Catches a config left on 'gap' or one
@@ -100,6 +100,7 @@ def converted(tmp_path_factory, fixtures_dir):
     }
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 @pytest.mark.parametrize("name", [*AAN_CONFIGS, "resnet50-regression_300w"])
 def test_trains_two_iterations_and_tests(name, converted, tmp_path):
     dataset = name.split("_")[1]

@@ -19,6 +19,7 @@ TINY = {
 }
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 def test_time_budget_makes_the_current_iteration_the_last(tmp_path):
     cfg = Config.fromfile(str(SYNTHETIC))
     cfg.merge_from_dict(TINY)

@@ -29,6 +29,7 @@ def test_config_builds_and_predicts(path):
     assert out.shape == (1, 68, 2)
 
 
+@pytest.mark.slow  # trains with mmengine's Runner
 @pytest.mark.parametrize("name", ["aan_timm-efficientnet-b0_300w", "aan_timm-swin-tiny_300w"])
 def test_trains_two_iterations_on_the_300w_fixture(name, fixtures_dir, tmp_path):
     cfg = Config.fromfile(str(REPO / "mm_configs" / f"{name}.py"))

@@ -20,7 +20,7 @@ from torch import nn
 __all__ = ["MissingCompiledOpError", "install_missing_ops_module", "mmcv_has_compiled_ops"]
 
 FULL_MMCV_HINT = (
-    "install full mmcv with compiled ops (see README.md, section 'Full mmcv stack': "
+    "install full mmcv with compiled ops (docs/install.md, 'The two supported stacks': "
     "scripts/setup_full_mmcv.sh)"
 )
 

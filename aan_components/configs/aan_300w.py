@@ -1,6 +1,6 @@
 # AAN on 300W (68 points): the paper's recipe (Sec. 4.2).
 #   mim train mmpose mm_configs/aan_300w.py
-# Data: `aan convert 300w RAW data/300w` (README "Reproduce the paper"); MMPose's released 300W
+# Data: `aan convert 300w RAW data/300w` (docs/reproducing.md); MMPose's released 300W
 # files work too (ann_file face_landmarks_300w_train.json / _valid.json: the same full set).
 # Model, loss, schedule and data handling: _base_/aan_recipe.py.
 _base_ = ['./_base_/aan_recipe.py']
@@ -21,7 +21,8 @@ val_dataloader = dict(dataset=dict(
 test_dataloader = val_dataloader
 
 # Per-image NME, CED, AUC/FR@0.08/0.1 on full / common / challenging from one run, with both
-# normalisations (AAN_SPEC: the paper's 4.38 / 9.44 / 5.39 sit near the inter-pupil scale):
+# normalisations (the paper's 4.38 / 9.44 / 5.39 sit near the inter-pupil scale of later
+# papers: docs/reproducing.md):
 # inter-ocular = outer eye corners 36/45 ("NME"), inter-pupil = eye
 # centres ("inter_pupil/NME").
 val_evaluator = [

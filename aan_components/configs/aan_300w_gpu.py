@@ -1,4 +1,4 @@
-# aan_300w.py with the GPU switch (README "Training on a GPU"):
+# aan_300w.py with the GPU switch (docs/gpu_training.md):
 #   mim train mmpose mm_configs/aan_300w_gpu.py
 # Same model, data, schedule and metric; only how fast it runs changes:
 #  - bf16 autocast (mmengine's AmpOptimWrapper; bf16 needs no loss scaling) and fused Adam;

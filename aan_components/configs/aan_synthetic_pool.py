@@ -1,4 +1,4 @@
-# The synthetic-face demo with its data made at training speed (README "Training on a GPU"):
+# The synthetic-face demo with its data made at training speed (docs/gpu_training.md):
 #   mim train mmpose mm_configs/aan_synthetic_pool.py
 # Instead of rendering every training face (numpy + OpenCV, ~4 ms each, on loader workers),
 # a pool of faces is rendered and cropped once (CropCacheDataset, on 2 processes) and every

@@ -20,9 +20,10 @@ is kept, the protocol of the 300VW challenge and of the papers in the AAN paper'
 (they report on all annotated frames of the test videos), so numbers from the two choices
 are not comparable.
 
-Splits (paper / AAN_SPEC.md): category 1, 2, 3 test videos as listed below; every other
-video is a training video (50 in the full dataset); ``test`` = the three categories together
-(one evaluation reports each category: ``FaceAlignmentMetric(subsets='300vw')``).
+Splits (docs/reproducing.md, "Dataset protocols"): the category 1, 2, 3 test videos of
+``aan_core.face_protocols``; every other video is a training video (50 in the full dataset);
+``test`` = the three categories together (one evaluation reports each category:
+``FaceAlignmentMetric(subsets='300vw')``).
 Coordinates: ``.pts`` values minus 1 (1-based -> 0-based), unless ``--keep-pts-values``.
 Face box: the tight box of the 68 points.
 Output: ``OUT_DIR/annotations/face_landmarks_300vw_{SPLIT}.json``, SPLIT one of train,

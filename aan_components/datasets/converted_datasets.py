@@ -26,8 +26,8 @@ def check_annotation_file(ann_file: str, data_root: str, name: str) -> None:
         root = data_root or f"data/{name}"
         raise MissingDataError(
             f"{ann_file}: annotation file not found. Make it from the official {name} "
-            f"download with `aan convert {name} RAW_DIR {root}` (README, \"Reproduce the "
-            f"paper\"; MMPose's released json files work too), then check the data with "
+            f"download with `aan convert {name} RAW_DIR {root}` (docs/reproducing.md; "
+            f"MMPose's released json files work too), then check the data with "
             f"`aan check CONFIG --images` before training")
 
 

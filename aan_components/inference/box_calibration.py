@@ -2,15 +2,15 @@
 
 A regression model crops each face from its box (``GetBBoxCenterScale`` +
 ``TopdownAffine``), so it only sees the crops it was trained on when it gets boxes of its
-training data's convention. A detector's box is another convention: MTCNN's sits lower and
-tighter than the landmark extent that 300W and the synthetic faces use. A
+training data's convention. A detector's box is another convention: MTCNN's sits higher and
+is taller than the landmark extent that 300W and the synthetic faces use. A
 :class:`BoxCalibration` is the per-detector, per-convention correction, four numbers fitted
 on faces with ground truth::
 
     centre' = centre + (dx * w, dy * h)        size' = (sx * w, sy * h)
 
 The fitted values ship in ``box_calibrations.json`` beside this file (fitted by
-``bench/real_faces.py --fit``, which records the faces and the command there).
+``python -m bench.real_faces --fit``, which records the faces and the command there).
 """
 
 from __future__ import annotations

@@ -61,7 +61,7 @@ class LandmarkPredictor:
 
     The model's own test pipeline (``GetBBoxCenterScale``, ``TopdownAffine``...) crops each
     face from its box; faces of many images are batched together; flip test follows the
-    config. The checkpoint is loaded safely (``weights_only``, see README) and strictly
+    config. The checkpoint is loaded safely (``weights_only``, docs/install.md) and strictly
     (:func:`~aan_components.inference.model_loading.load_pose_model`).
 
     Args:

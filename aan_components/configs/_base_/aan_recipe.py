@@ -4,7 +4,7 @@
 #   model.head.num_joints, the dataloaders' dataset type / data_root / ann_file and the
 #   evaluators (../aan_300w.py, ../aan_aflw.py, ../aan_celeba.py, ../aan_300vw.py,
 #   ../aan_synthetic.py).
-# Choices the paper leaves open are marked "open:" and documented in README.md.
+# Choices the paper leaves open are marked "open:" and documented in docs/reproducing.md.
 _base_ = ['mmpose::_base_/default_runtime.py']
 
 # registers aan-components' classes and makes its process-wide fixes (aan_components/plugin.py)
@@ -16,7 +16,8 @@ custom_imports = dict(imports=['aan_components.plugin'], allow_failed_imports=Fa
 # Checkpoint: the LAST one (a fixed schedule, as the paper's). No config here validates on
 # its test data during training or keeps a "best" checkpoint: choosing among checkpoints by
 # their test NME would bias the reported number down. The one validation runs at the end of
-# training, on the final weights, and equals `mim test` of the last checkpoint (README).
+# training, on the final weights, and equals `mim test` of the last checkpoint
+# (docs/reproducing.md).
 max_iters = 50000
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-3))
@@ -35,7 +36,7 @@ log_processor = dict(by_epoch=False)
 # stop at the first NaN/inf loss, naming the iteration, before a diverged checkpoint is saved
 custom_hooks = [dict(type='FiniteLossHook')]
 # multi-GPU: 'torch' turns every BatchNorm into SyncBatchNorm (statistics over the global
-# batch, as the paper's batch 64 on one GPU); None keeps per-GPU statistics (README)
+# batch, as the paper's batch 64 on one GPU); None keeps per-GPU statistics (docs/gpu_training.md)
 sync_bn = None
 
 # ---------------------------------------------------------------------------------- model
@@ -54,8 +55,8 @@ model = dict(
         type='AANBackbone',
         stem_channels=64,
         # open: 4 = ResNet stem (7x7/2 conv + 3x3/2 max-pool), five poolings with the stages';
-        # 2 = conv only, exactly the paper's "four pooling layers" but ~4x the FLOPs (README,
-        # "Table 5 on synthetic faces")
+        # 2 = conv only, exactly the paper's "four pooling layers" but ~4x the FLOPs
+        # (docs/studies.md, "Table 5 on synthetic faces")
         stem_stride=4,
         stage_channels=stage_channels,
         blocks_per_stage=1,  # paper: one residual bottleneck block per building block
@@ -68,7 +69,8 @@ model = dict(
         embedding_dim=256,  # paper: d = 256 (cross-validated)
         # paper: "the feature vector produced by the last residual block" into fully connected
         # layers, read literally: the flattened C x H x W map, for the head and the branches
-        # (README, "Table 5 on synthetic faces": flattening beat global average pooling there).
+        # (docs/studies.md, "Table 5 on synthetic faces": flattening beat global average
+        # pooling there).
         # Needs each map's size: input_size / (8, 16, 32, 64) with stem_stride=4.
         final_input='flatten',
         branch_input='flatten',
@@ -80,7 +82,7 @@ model = dict(
             # restates it). The scale matters: with MMPose's plain mean the gradients are K
             # times smaller and the paper's weight decay (1e-3, Adam's coupled L2) outweighs
             # them; training then stalls at the mean shape (measured on synthetic faces:
-            # README, "The loss scale").
+            # docs/reproducing.md, "The loss scale").
             loss=dict(type='EuclideanLoss', use_target_weight=True),
             stage_weights=(1.0, 1.0, 1.0, 1.0),  # paper: all losses summed (one per stage)
             final_weight=1.0),

@@ -1,5 +1,0 @@
-"""Deprecated alias: this module moved to :mod:`aan_core.data.face_augmentation` (import that)."""
-
-from ._moved_module import alias_moved_module
-
-alias_moved_module(globals())

@@ -1,0 +1,69 @@
+"""Results tables are generated, never pasted: every committed ``bench/results/<name>.md`` is
+what its tool makes from ``<name>.json``, every table a docs page embeds is that file, and the
+Table 5 study says a grid is partial only while a declared run is missing."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+from bench import aan_study
+from bench.common import RESULTS, TOOLS, included, results_text
+
+RESULT_FILES = sorted(RESULTS.glob("*.json"))
+DOC_PAGES = sorted([REPO / "README.md", REPO / "aan_components" / "configs" / "README.md",
+                    *(REPO / "docs").glob("*.md")])
+
+
+def test_there_are_results_and_docs_to_check():
+    assert len(RESULT_FILES) >= 5 and any(included(p.read_text()) for p in DOC_PAGES)
+
+
+@pytest.mark.parametrize("path", RESULT_FILES, ids=[p.stem for p in RESULT_FILES])
+def test_committed_table_is_what_its_tool_generates(path):
+    """Catches a number edited in a ``.md`` (or a JSON changed without ``--summarise``)."""
+    tool = TOOLS[json.loads(path.read_text())["benchmark"]]
+    module = importlib.import_module(f"bench.{tool}")
+    md = path.with_suffix(".md")
+    assert md.is_file(), f"run: python -m bench.{tool} --summarise {path.relative_to(REPO)}"
+    assert md.read_text() == results_text(tool, path, module.results_markdown), (
+        f"{md.relative_to(REPO)} differs from what its JSON gives; regenerate it: "
+        f"python -m bench.{tool} --summarise {path.relative_to(REPO)}")
+
+
+def test_every_generated_table_has_its_json():
+    orphans = [p.name for p in RESULTS.glob("*.md") if not p.with_suffix(".json").is_file()]
+    assert not orphans
+
+
+@pytest.mark.parametrize("page", DOC_PAGES, ids=[str(p.relative_to(REPO)) for p in DOC_PAGES])
+def test_tables_embedded_in_docs_are_the_generated_files(page):
+    """Catches a number edited inside a docs page's ``<!-- include ... -->`` block."""
+    for path, embedded, current in included(page.read_text()):
+        assert embedded == current, (f"{page.relative_to(REPO)}: the block of {path} is stale "
+                                     f"or edited; refresh: python -m bench.common "
+                                     f"{page.relative_to(REPO)}")
+
+
+def _grid(runs: list[tuple[str, str, int]]) -> dict:
+    return dict(protocol=dict(grid=[[["gap"], ["aan", "no_both"]]], seeds=[0, 1], size=64,
+                              width=0.5, iters=3, batch=2, train_crops=8, test_crops=4),
+                runs=[dict(variant=v, head=h, seed=s, nme_pct=10.0 + s) for v, h, s in runs],
+                partial=True, device="cpu")
+
+
+def test_partial_only_while_a_declared_run_is_missing(tmp_path):
+    """A merged file of every declared run is complete (it said ``partial: true`` because
+    one of the files it was merged from was); one run fewer is partial."""
+    every = [(v, "gap", s) for v in ("aan", "no_both") for s in (0, 1)]
+    out = tmp_path / "study.json"
+    aan_study.report(_grid(every), out)
+    assert json.loads(out.read_text())["partial"] is False
+    aan_study.report(_grid(every[:-1]), out)
+    assert json.loads(out.read_text())["partial"] is True
+    assert aan_study.missing_cells(_grid(every[:-1])) == [("no_both", "gap", 1)]
+    assert "Incomplete: 1 declared runs are missing" in Path(out.with_suffix(".md")).read_text()
