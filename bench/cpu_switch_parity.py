@@ -28,7 +28,14 @@ import sys
 import time
 from pathlib import Path
 
-from bench.common import RESULTS, environment, markdown_table, write_json
+from bench.common import (
+    RESULTS,
+    environment,
+    machine_line,
+    markdown_table,
+    write_json,
+    write_markdown,
+)
 from bench.cpu_train_speed import switch_off
 
 REPO = Path(__file__).resolve().parents[1]
@@ -80,7 +87,8 @@ def run_real(arm: str, seed: int, root: Path, work: Path) -> dict:
                 **row)
 
 
-def summarise(payload: dict) -> str:
+def results_markdown(payload: dict) -> str:
+    """The parity table of a results file (what ``--summarise`` writes)."""
     rows = []
     cells: dict[tuple[str, str], list[dict]] = {}
     for r in payload["runs"]:
@@ -94,9 +102,16 @@ def summarise(payload: dict) -> str:
                          mean=f"{statistics.mean(nmes):.2f}{spread}",
                          iters=runs[0]["iterations"],
                          ips=", ".join(f"{r['images_per_s']:.0f}" for r in runs)))
-    return markdown_table(rows, [("cell", "config"), ("arm", "arm"), ("seeds", "seeds"),
-                                 ("each", "test NME (%) per seed"), ("mean", "mean ± sd"),
-                                 ("iters", "iterations"), ("ips", "images/s per run")])
+    table = markdown_table(rows, [("cell", "config"), ("arm", "arm"), ("seeds", "seeds"),
+                                  ("each", "test NME (%) per seed"), ("mean", "mean ± sd"),
+                                  ("iters", "iterations"), ("ips", "images/s per run")])
+    return "\n\n".join([
+        "Test NME (inter-ocular, %) at an equal number of iterations: demo = `aan demo` on "
+        "its 500 held-out synthetic faces; real = aan_300w_cpu.py on 300W common. Images/s "
+        "as each run ran (shared machine).", table,
+        "Command: `python -m bench.cpu_switch_parity --seeds 0 1` (demo); the real cell "
+        "with `--cells real --300w-root DIR --arms fp32 --from-real-300w "
+        "bench/results/real_300w.json`.", machine_line(payload)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -116,9 +131,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
     args = parser.parse_args(argv)
     if args.summarise:
-        table = summarise(json.loads(args.summarise.read_text()))
-        args.summarise.with_suffix(".md").write_text(table + "\n")
-        print(table)
+        write_markdown(args.summarise, "cpu_switch_parity", results_markdown)
         return
     if "real" in args.cells and args.root is None:
         parser.error("--300w-root is required for the real cell")
@@ -147,13 +160,11 @@ def main(argv: list[str] | None = None) -> None:
                        else run_real(arm, seed, args.root.resolve(), work))
                 runs.append(dict(cell=cell, arm=arm, seed=seed,
                                  load_average_after=round(os.getloadavg()[0], 2), **row))
-                write_json(args.out, payload)
+                write_json(args.out, payload, "cpu_switch_parity", results_markdown)
                 print(f"[cpu_switch_parity] {cell} {arm} seed {seed}: NME "
                       f"{row['nme_io']:.2f}%", flush=True)
-    payload["table"] = summarise(payload)
-    write_json(args.out, payload)
-    args.out.with_suffix(".md").write_text(payload["table"] + "\n")
-    print(payload["table"])
+    write_json(args.out, payload, "cpu_switch_parity", results_markdown)
+    print(results_markdown(payload))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ the table gives each arm's median and its ratio to ``fp32`` in the same run.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
 import sys
@@ -35,7 +34,15 @@ from pathlib import Path
 
 import torch
 
-from bench.common import RESULTS, environment, markdown_table, write_json
+from bench.common import (
+    RESULTS,
+    command_line,
+    environment,
+    machine_line,
+    markdown_table,
+    write_json,
+    write_markdown,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 CONFIGS = {  # name: (config file, needs the 300W root)
@@ -187,8 +194,9 @@ def measure_parts(cfg, batches: int) -> dict:
                 data_to_model=round(data_rate / model_rate, 2))
 
 
-def summarise(payload: dict) -> str:
-    """The markdown table of a result file (what ``--summarise`` writes)."""
+def results_markdown(payload: dict) -> str:
+    """The table of a results file (what ``--summarise`` writes), with its command and
+    machine."""
     rows = []
     for key, cell in payload["cells"].items():
         base = cell["arms"].get("fp32", {}).get("median_images_per_s")
@@ -210,9 +218,18 @@ def summarise(payload: dict) -> str:
                              rate=f"{parts['data_images_per_s']:.1f} / "
                                   f"{parts['model_images_per_s']:.1f}",
                              ratio=f"data {parts['data_to_model']:.2f}x model"))
-    return markdown_table(rows, [("cell", "config, size"), ("arm", "arm"),
-                                 ("rate", "images/s (median)"), ("runs", "each round"),
-                                 ("ratio", "vs fp32, same run"), ("threads", "compute threads")])
+    table = markdown_table(rows, [("cell", "config, size"), ("arm", "arm"),
+                                  ("rate", "images/s (median)"), ("runs", "each round"),
+                                  ("ratio", "vs fp32, same run"),
+                                  ("threads", "compute threads")])
+    args = {("300w_root" if k == "root" else k): v for k, v in payload["args"].items()
+            if k not in ("summarise", "out", "tiny")}
+    return "\n\n".join([
+        "Whole `mim train` loop, data included (128 px: half width, batch 32; 256 px: full "
+        "width, batch 16); arms measured in rounds, median of the rounds.", table,
+        f"Command: `{command_line('cpu_train_speed', args)}`",
+        f"CPU: {payload.get('cpu', '')} (native bf16: {payload.get('cpu_bf16')}). "
+        + machine_line(payload)])
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -233,11 +250,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="only rewrite the markdown table of a result file")
     args = parser.parse_args(argv)
     if args.summarise:
-        payload = json.loads(args.summarise.read_text())
-        table = summarise(payload)
-        md = args.summarise.with_suffix(".md")
-        md.write_text(table + "\n")
-        print(table)
+        write_markdown(args.summarise, "cpu_train_speed", results_markdown)
         return
     if args.tiny:
         args.configs, args.sizes, args.arms = ["demo"], [128], ["fp32", "switch"]
@@ -255,7 +268,8 @@ def main(argv: list[str] | None = None) -> None:
     init_default_scope("mmpose")
     payload = dict(benchmark="cpu_train_speed", environment=environment(),
                    cpu_bf16=cpu_supports_bf16(), cpu=_cpu_name(),
-                   args={k: str(v) for k, v in vars(args).items()},
+                   args={k: (str(v) if isinstance(v, Path) else v)
+                         for k, v in vars(args).items()},
                    protocol=__doc__.split("\n\n")[1], cells={})
     total = args.warmup + args.iters
     for name in args.configs:
@@ -281,17 +295,13 @@ def main(argv: list[str] | None = None) -> None:
                         r["images_per_s"] for r in res["runs"])
                     print(f"[cpu_train_speed] {key} {arm}: {run['images_per_s']} images/s "
                           f"({run['compute_threads']} compute threads)", flush=True)
-                    write_json(args.out, payload)
+                    write_json(args.out, payload, "cpu_train_speed", results_markdown)
             if "switch" in args.arms:
                 cell["parts"] = measure_parts(build_cfg(name, size, "switch", root, total),
                                               max(2, args.iters // 2))
                 print(f"[cpu_train_speed] {key} parts: {cell['parts']}", flush=True)
-            write_json(args.out, payload)
-    table = summarise(payload)
-    payload["table"] = table
-    write_json(args.out, payload)
-    args.out.with_suffix(".md").write_text(table + "\n")
-    print(table)
+            write_json(args.out, payload, "cpu_train_speed", results_markdown)
+    print(results_markdown(payload))
 
 
 def _cpu_name() -> str:

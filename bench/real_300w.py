@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import RESULTS, environment, markdown_table, write_json
+from bench.common import RESULTS, environment, markdown_table, write_json, write_markdown
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = RESULTS / "real_300w.json"
@@ -254,8 +254,8 @@ def _padded_box(info: dict) -> tuple[np.ndarray, float]:
             1.25 * float(np.max(info["bbox_scale"][0])))
 
 
-def summarise(payload: dict) -> str:
-    """The markdown table of a result file (what ``--summarise`` writes)."""
+def results_markdown(payload: dict) -> str:
+    """The table of a results file (what ``--summarise`` writes), with how it was made."""
     rows, machine = [], payload.get("machine", "")
 
     def stat(values, digits=2):
@@ -287,11 +287,25 @@ def summarise(payload: dict) -> str:
                          nme_io=f"{a['nme_io']:.2f}" if "nme_io" in a else "",
                          nme_ip=f"{a['nme_ip']:.2f}" if "nme_ip" in a else "",
                          machine=a.get("train", "")))
-    return markdown_table(rows, [
+    table = markdown_table(rows, [
         ("row", "model"), ("boxes", "boxes"), ("seeds", "seeds"),
         ("nme_io", "NME inter-ocular (%)"), ("nme_ip", "NME inter-pupil (%)"),
         ("fr", "FR@0.1 (%)"), ("auc", "AUC@0.08"), ("minutes", "training minutes"),
         ("ips", "images/s"), ("machine", "machine / training data")])
+    commands = sorted({f"- {r['arm']}: `{_repo_relative(r['command'])}`"
+                       for r in payload.get("runs", []) if r.get("command")})
+    return "\n\n".join([
+        "300W common subset (554 faces, HELEN + LFPW test); trained on the 1,675 training "
+        "faces present (HELEN + LFPW train, 53% of 300W's 3,148). NME per image, mean over "
+        "images; mean ± sd over the seeds listed. Training minutes and images/s are those "
+        "of the run as it ran (runs shared the machine: see each run's record in the JSON).",
+        table, "Commands (one per seed, `randomness.seed` set):", "\n".join(commands),
+        "Grid: `python -m bench.real_300w --300w-root DIR --resume --parallel 2`."])
+
+
+def _repo_relative(command: str) -> str:
+    """A recorded command with this checkout's paths shown relative to it."""
+    return command.replace(f"{REPO}/", "").replace(sys.executable, "python")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -313,9 +327,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
     args = parser.parse_args(argv)
     if args.summarise:
-        table = summarise(json.loads(args.summarise.read_text()))
-        args.summarise.with_suffix(".md").write_text(table + "\n")
-        print(table)
+        write_markdown(args.summarise, "real_300w", results_markdown)
         return
     if args.root is None:
         parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
@@ -334,7 +346,7 @@ def main(argv: list[str] | None = None) -> None:
         runs[:] = [r for r in runs if (r["arm"], r.get("seed")) != (row["arm"],
                                                                       row.get("seed"))]
         runs.append(row)
-        write_json(args.out, payload)
+        write_json(args.out, payload, "real_300w", results_markdown)
         print(f"[real_300w] {row['arm']} seed {row.get('seed', '-')}: NME(IO) "
               f"{row.get('nme_io')}  NME(IP) {row.get('nme_ip')}", flush=True)
 
@@ -370,9 +382,7 @@ def main(argv: list[str] | None = None) -> None:
     specs = [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed)
              for arm, seed in todo]
     run_grid(specs, root, args.runs_dir, args.parallel, record)
-    table = summarise(payload)
-    args.out.with_suffix(".md").write_text(table + "\n")
-    print(table)
+    print(results_markdown(payload))
 
 
 def _machine() -> str:

@@ -54,7 +54,7 @@ def test_table_lists_every_seed_with_mean_and_sd():
              auc_08=0.48, train_minutes=29.0, images_per_s=102.0),
         dict(arm="mean_shape", label="Mean shape", nme_io=16.9, nme_ip=23.5, fr_10=0.9,
              auc_08=0.0)])
-    table = real_300w.summarise(payload)
+    table = real_300w.results_markdown(payload)
     row = next(line for line in table.splitlines() if line.startswith("| AAN aug"))
     assert "| 0, 1 |" in row and "4.10 ± 0.14" in row and "5.70 ± 0.14" in row
     assert "| 16.90 |" in table  # one value: no spread
@@ -78,12 +78,14 @@ def test_cpu_train_speed_tiny_mode():
     proc = subprocess.run([sys.executable, "-m", "bench.cpu_train_speed", "--tiny"], cwd=REPO,
                           capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    out = [line for line in proc.stdout.splitlines() if line.startswith("[bench] wrote ")]
+    out = [line for line in proc.stdout.splitlines()
+           if line.startswith("[bench] wrote ") and line.endswith(".json")]
     payload = json.loads(Path(out[-1].split("wrote ", 1)[1]).read_text())
     cell = payload["cells"]["demo, 128 px"]
     assert set(cell["arms"]) == {"fp32", "switch"}
     assert cell["parts"]["model_images_per_s"] > 0
-    assert "| demo, 128 px | switch |" in payload["table"]
+    table = Path(out[-1].split("wrote ", 1)[1]).with_suffix(".md").read_text()
+    assert "| demo, 128 px | switch |" in table
 
 
 def test_parity_fp32_arm_is_the_config_without_the_switch(tmp_path):
@@ -110,7 +112,7 @@ def test_parity_table_gives_each_seed_and_the_spread():
     runs = [dict(cell="demo", arm=arm, seed=s, nme_io=v, iterations=800, images_per_s=50)
             for arm, s, v in [("fp32", 0, 7.0), ("fp32", 1, 7.4), ("switch", 0, 7.2),
                               ("switch", 1, 7.1)]]
-    table = cpu_switch_parity.summarise(dict(runs=runs))
+    table = cpu_switch_parity.results_markdown(dict(runs=runs))
     assert "| demo | fp32 | 0, 1 | 7.00, 7.40 | 7.20 ± 0.28 |" in table
     assert "| demo | switch | 0, 1 | 7.20, 7.10 | 7.15 ± 0.07 |" in table
 
@@ -148,7 +150,7 @@ def test_table5_grid_and_table():
     runs = [dict(variant=v, start="fair", seed=s, nme_io=io, nme_ip=io * 1.4)
             for v, s, io in [("aan", 0, 5.0), ("aan", 1, 5.2), ("no_attention", 0, 4.8),
                              ("no_attention", 1, 5.1)]]
-    table = t5.summarise(dict(runs=runs))
+    table = t5.results_markdown(dict(runs=runs))
     row = next(line for line in table.splitlines() if "w/o attention (fair" in line)
     assert "| 0, 1 | 4.80, 5.10 | 4.95 ± 0.21 |" in row
     assert "| -0.15 ± 0.07 |" in row  # paired: -0.2 and -0.1
