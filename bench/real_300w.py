@@ -45,6 +45,11 @@ GRID = {  # run in this order: the augmented arm and the baseline first
     "resnet50_aug": ("MMPose ResNet-50 regression, augmented, same training time",
                      "resnet50-regression_300w_cpu_aug.py", (0, 1)),
     "aan_paper": ("AAN, paper recipe (no augmentation)", "aan_300w_cpu.py", (0, 1)),
+    # added after the first results (the augmented arm at 4.28 ± 0.02 missed the 4.0 goal):
+    # the same arm with an L1 loss at the same sum-over-points scale (Feng et al., Wing loss,
+    # CVPR 2018, found L1 better than L2 for coordinate regression); one seed
+    "aan_aug_l1": ("AAN, augmented, L1 loss", "aan_300w_cpu_aug.py", (0,),
+                   ("model.head.loss.loss.type=L1Loss", "model.head.loss.loss.loss_weight=136")),
 }
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
 ANCHORS = [
@@ -334,7 +339,8 @@ def main(argv: list[str] | None = None) -> None:
     root = args.root.resolve()
     payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
     payload.update(benchmark="real_300w", machine=_machine(), data_root=str(args.root),
-                   grid={k: dict(label=v[0], config=v[1], seeds=list(v[2]))
+                   grid={k: dict(label=v[0], config=v[1], seeds=list(v[2]),
+                                 options=list(v[3]) if len(v) > 3 else [])
                          for k, v in GRID.items()},
                    protocol=__doc__.split("\n\n")[1], anchors=ANCHORS)
     payload.setdefault("environment", environment())
@@ -363,7 +369,7 @@ def main(argv: list[str] | None = None) -> None:
             record(row)
     if args.only == "baselines":
         return
-    todo = [(arm, seed) for arm, (_, _, seeds) in GRID.items() for seed in seeds
+    todo = [(arm, seed) for arm, (_, _, seeds, *_) in GRID.items() for seed in seeds
             if (arm, seed) not in done]
     if args.adopt:
         for arm, seed in todo:
@@ -372,14 +378,15 @@ def main(argv: list[str] | None = None) -> None:
                 row = read_run(work)
             except (FileNotFoundError, ValueError):
                 continue
-            label, config, _ = GRID[arm]
+            label, config = GRID[arm][:2]
             command = work / "command.txt"  # what ran, when it was not this tool
             record(dict(arm=arm, label=label, config=config, seed=seed, work_dir=str(work),
                         command=command.read_text().strip() if command.exists() else
                         " ".join(train_command(config, work, seed, root)),
                         adopted=True, **row))
         return
-    specs = [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed)
+    specs = [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed,
+                  options=list(GRID[arm][3]) if len(GRID[arm]) > 3 else [])
              for arm, seed in todo]
     run_grid(specs, root, args.runs_dir, args.parallel, record)
     print(results_markdown(payload))
