@@ -76,14 +76,27 @@ def train_command(config: str, work_dir: Path, seed: int, root: Path,
                   options: tuple[str, ...] = ()) -> list[str]:
     """`mim train` of ``config`` (a shipped config's name, or a path) with this seed, data
     root and extra ``--cfg-options``."""
-    opts = [f"randomness.seed={seed}", *options]
-    for loader in ("train_dataloader.dataset", "val_dataloader.dataset",
-                   "test_dataloader.dataset"):
-        opts.append(f"{loader}.data_root={root}/")
-    mim = shutil.which("mim", path=str(Path(sys.executable).parent)) or "mim"
     config = config if "/" in config else f"mm_configs/{config}"  # a shipped config by name
+    opts = [f"randomness.seed={seed}", *options, *data_root_options(REPO / config, root)]
+    mim = shutil.which("mim", path=str(Path(sys.executable).parent)) or "mim"
     return [mim, "train", "mmpose", config, "--work-dir", str(work_dir),
             "--cfg-options", *opts]
+
+
+def data_root_options(config: Path, root: Path) -> list[str]:
+    """``--cfg-options`` that point every dataset of ``config``'s loaders at ``root``, wrapped
+    datasets included (``CropCacheDataset(dataset=...)``)."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(config), import_custom_modules=False)
+    opts = []
+    for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
+        key, dataset = f"{loader}.dataset", cfg.get(loader, {}).get("dataset")
+        while dataset is not None:
+            if "data_root" in dataset:
+                opts.append(f"{key}.data_root={root}/")
+            key, dataset = f"{key}.dataset", dataset.get("dataset")
+    return opts
 
 
 def read_run(work_dir: Path) -> dict:

@@ -155,3 +155,17 @@ def test_table5_grid_and_table():
     assert "| 0, 1 | 4.80, 5.10 | 4.95 ± 0.21 |" in row
     assert "| -0.15 ± 0.07 |" in row  # paired: -0.2 and -0.1
     assert "| 2.06 |" in row  # the paper's AFLW number beside it
+
+
+def test_train_command_points_wrapped_datasets_at_the_data_root(tmp_path):
+    """The paper-recipe config wraps its training set in CropCacheDataset: the data root
+    goes to the wrapped dataset (the wrapper takes none; the first grid run failed on it)."""
+    cmd = real_300w.train_command("aan_300w_cpu.py", tmp_path, 3, Path("/data/300w"),
+                                  ("train_cfg.max_iters=5",))
+    opts = cmd[cmd.index("--cfg-options") + 1:]
+    assert opts[:2] == ["randomness.seed=3", "train_cfg.max_iters=5"]
+    assert "train_dataloader.dataset.dataset.data_root=/data/300w/" in opts
+    assert "train_dataloader.dataset.data_root=/data/300w/" not in opts
+    assert "test_dataloader.dataset.data_root=/data/300w/" in opts
+    aug = real_300w.train_command("aan_300w_cpu_aug.py", tmp_path, 0, Path("/d"))
+    assert "train_dataloader.dataset.data_root=/d/" in aug
