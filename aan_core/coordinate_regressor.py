@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-from .cosine_embedding import CosineEmbedding
+from .cosine_embedding import EMBEDDING_DIM, CosineEmbedding
 
 __all__ = ["CoordinateRegressor", "REGRESSOR_INPUTS", "regressor_input_cells"]
 
@@ -92,7 +92,7 @@ class CoordinateRegressor(nn.Module):
         self,
         in_channels: int,
         num_points: int,
-        embedding_dim: int | None = 256,
+        embedding_dim: int | None = EMBEDDING_DIM,
         embedding_sigma: float | None = None,
         init_coordinate: float = 0.5,
         regressor_input: str = "gap",

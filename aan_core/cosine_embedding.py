@@ -8,7 +8,10 @@ import torch
 from torch import Tensor, nn
 from torch.nn import functional as F
 
-__all__ = ["CosineEmbedding", "random_fourier_features", "rbf_kernel"]
+__all__ = ["CosineEmbedding", "EMBEDDING_DIM", "random_fourier_features", "rbf_kernel"]
+
+EMBEDDING_DIM = 256
+"""The embedding width ``d`` the paper cross-validates (Sec. 4.2): the default everywhere."""
 
 
 class CosineEmbedding(nn.Module):
@@ -35,7 +38,8 @@ class CosineEmbedding(nn.Module):
         torch.Size([4, 256])
     """
 
-    def __init__(self, in_features: int, out_features: int = 256, sigma: float | None = None):
+    def __init__(self, in_features: int, out_features: int = EMBEDDING_DIM,
+                 sigma: float | None = None) -> None:
         super().__init__()
         if in_features < 1 or out_features < 1:
             raise ValueError(

@@ -1,8 +1,8 @@
 """Table 5 on trial: AAN's mechanisms (attention, cosine embedding, intermediate branches)
 at an equal budget, for several regressor inputs, several seeds per cell.
 
-Pure PyTorch + aan_core (the ``AANTrainer`` network of ``bench/gpu_train.py``, with its
-ablation switches). Every cell trains from scratch on the same cached synthetic crops with
+Pure PyTorch + aan_core (``aan_core.AANLandmarkModel``, the network of the MMPose configs,
+with its ablation switches). Every cell trains from scratch on the same cached synthetic crops with
 the same schedule: Adam lr 1e-3, weight decay 1e-3, lr x0.1 at 50% and 80% of the run, L2
 at the EuclideanLoss scale (on every prediction, final and branches), batches drawn at
 random from the cache (seeded). It is tested on held-out crops: NME (%) normalised by the
@@ -54,19 +54,19 @@ from torch.utils.flop_counter import FlopCounterMode
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from common import RESULTS, environment, markdown_table, write_json  # noqa: E402
-from gpu_train import AANTrainer, SyntheticCrops, _worker_init, preprocess  # noqa: E402
-from timm_trainer import (  # noqa: E402
-    BRANCH_INPUT,
-    EMBEDDING_DIM,
-    FINAL_INPUT,
-    HEADS,
-    TimmLandmarkTrainer,
-)
+from gpu_train import SyntheticCrops, _worker_init, preprocess  # noqa: E402
+from timm_trainer import BRANCH_INPUT, FINAL_INPUT, HEADS, TimmLandmarkTrainer  # noqa: E402
 
+from aan_core import (  # noqa: E402
+    DEFAULT_STAGE_CHANNELS,
+    DEFAULT_STEM_CHANNELS,
+    EMBEDDING_DIM,
+    AANLandmarkModel,
+)
 from aan_core.coordinate_regressor import regressor_input_cells  # noqa: E402
 from aan_core.face_metrics import inter_ocular, per_image_nme  # noqa: E402
 
-# name: (label, AANTrainer options). Table 5's four cells first.
+# name: (label, AANLandmarkModel options). Table 5's four cells first.
 VARIANTS: dict[str, tuple[str, dict]] = {
     "aan": ("AAN (attention + embedding + branches)", {}),
     "no_attention": ("w/o attention", dict(attention=False)),
@@ -157,12 +157,12 @@ def render_crops(size: int, count: int, seed: int, workers: int, cache_dir: Path
     return crops, points
 
 
-def build(variant: str, head: str, width: float, size: int) -> AANTrainer:
+def build(variant: str, head: str, width: float, size: int) -> AANLandmarkModel:
     final, branch = parse_head(head)
-    stages = tuple(max(4, int(round(c * width / 4)) * 4) for c in (128, 256, 512, 1024))
-    return AANTrainer(stem=max(4, int(round(64 * width))), stages=stages,
-                      final_input=final, branch_input=branch, size=size,
-                      **VARIANTS[variant][1])
+    stages = tuple(max(4, int(round(c * width / 4)) * 4) for c in DEFAULT_STAGE_CHANNELS)
+    return AANLandmarkModel(stem_channels=max(4, int(round(DEFAULT_STEM_CHANNELS * width))),
+                            stage_channels=stages, final_input=final, branch_input=branch,
+                            input_size=size, **VARIANTS[variant][1])
 
 
 def cell_key(row: dict) -> tuple:

@@ -23,21 +23,14 @@ Attention (``attach_attention(..., attention=True)``) weights each extracted map
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import timm
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from aan_core import CoordinateRegressor
+from aan_core import EMBEDDING_DIM, CoordinateRegressor, LandmarkRegressionModel
 from timm_hooks import attach_attention
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from gpu_train import landmark_loss  # noqa: E402
-
 HEADS = ("aan", "linear")
-EMBEDDING_DIM = 256
 FINAL_INPUT = {"aan": "flatten", "linear": "gap"}
 BRANCH_INPUT = "grid4"
 
@@ -57,12 +50,12 @@ def last_level(backbone: str, **timm_kwargs) -> int:
     return model.feature_info.out_indices[-1]
 
 
-class TimmLandmarkTrainer(nn.Module):
+class TimmLandmarkTrainer(LandmarkRegressionModel):
     """A timm backbone with AAN attention on/off and the ``'aan'`` or ``'linear'`` head.
 
-    Same interface as ``gpu_train.AANTrainer``: ``forward(x, target)`` gives the training
-    loss (final prediction + every branch, weights 1), ``predict(x)`` the test-time
-    coordinates.
+    ``aan_core.LandmarkRegressionModel`` on ``timm_hooks`` features (the interface of
+    ``aan_core.AANLandmarkModel``): ``forward(x, target)`` gives the training loss (final
+    prediction + every branch, weights 1), ``predict(x)`` the test-time coordinates.
 
     Args:
         backbone: timm model name.
@@ -82,34 +75,23 @@ class TimmLandmarkTrainer(nn.Module):
 
     def __init__(self, backbone: str, head: str, attention: bool, size: int,
                  num_points: int = 68, pretrained: bool = False) -> None:
-        super().__init__()
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         kwargs = timm_kwargs_for(backbone, size)
         out_indices = (last_level(backbone, **kwargs),) if head == "linear" else None
-        self.features = attach_attention(backbone, out_indices=out_indices,
-                                         pretrained=pretrained, attention=attention, **kwargs)
-        was_training = self.features.training
-        self.features.eval()
+        features = attach_attention(backbone, out_indices=out_indices, pretrained=pretrained,
+                                    attention=attention, **kwargs)
+        was_training = features.training
+        features.eval()
         with torch.no_grad():
-            sizes = [tuple(m.shape[2:]) for m in self.features(torch.zeros(1, 3, size, size))]
-        self.features.train(was_training)
-        channels = self.features.out_channels
-        self.head = CoordinateRegressor(
+            sizes = [tuple(m.shape[2:]) for m in features(torch.zeros(1, 3, size, size))]
+        features.train(was_training)
+        channels = features.out_channels
+        regressor = CoordinateRegressor(
             channels[-1], num_points, embedding_dim=EMBEDDING_DIM if head == "aan" else None,
             regressor_input=FINAL_INPUT[head], feature_size=sizes[-1])
-        self.branches = nn.ModuleList(
+        branches = nn.ModuleList(
             CoordinateRegressor(c, num_points, embedding_dim=None, regressor_input=BRANCH_INPUT)
             for c in channels) if head == "aan" else nn.ModuleList()
+        super().__init__(features, regressor, branches)
         self.feature_sizes = sizes
-
-    def predict(self, x: Tensor) -> Tensor:
-        """Final (test-time) coordinates, :math:`(B, K, 2)` in ``[0, 1]`` crop units."""
-        return self.head(self.features(x)[-1])
-
-    def forward(self, x: Tensor, target: Tensor) -> Tensor:
-        feats = self.features(x)
-        preds = [(1.0, self.head(feats[-1]))]
-        if self.branches:  # the 'linear' head has none
-            preds += [(1.0, b(f)) for b, f in zip(self.branches, feats, strict=True)]
-        return landmark_loss(preds, target)

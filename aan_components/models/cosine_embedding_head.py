@@ -11,9 +11,9 @@ from mmpose.models.heads import RegressionHead
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
-from torch import Tensor, nn
+from torch import Tensor
 
-from aan_core import CoordinateRegressor, CosineEmbedding
+from aan_core import EMBEDDING_DIM, CosineEmbedding, make_regressors
 
 from .intermediate_supervision_loss import IntermediateSupervisionLoss
 
@@ -79,7 +79,7 @@ class CosineEmbeddingHead(RegressionHead):
         self,
         in_channels: int | Sequence[int],
         num_joints: int,
-        embedding_dim: int | None = 256,
+        embedding_dim: int | None = EMBEDDING_DIM,
         embedding_sigma: float | None = None,
         final_input: str = "gap",
         branch_input: str = "gap",
@@ -110,14 +110,11 @@ class CosineEmbeddingHead(RegressionHead):
                 f"in_channels={in_channels} names {num_maps} feature map(s)")
         sizes = [tuple(s) for s in feature_sizes] if feature_sizes else [None] * num_maps
         self.final_input, self.branch_input = final_input, branch_input
-        self.regressor = CoordinateRegressor(final_channels, num_joints, embedding_dim,
-                                             embedding_sigma, regressor_input=final_input,
-                                             feature_size=sizes[-1])
-        self.branches = nn.ModuleList(
-            CoordinateRegressor(c, num_joints, embedding_dim=None, regressor_input=branch_input,
-                                feature_size=hw)
-            for c, hw in zip(branch_channels, sizes, strict=len(branch_channels) > 0)
-        )
+        # the layers of aan_core.AANLandmarkModel (same names behind this head's prefix)
+        self.regressor, self.branches = make_regressors(
+            branch_channels or [final_channels], num_joints, branches=bool(branch_channels),
+            embedding_dim=embedding_dim, embedding_sigma=embedding_sigma,
+            final_input=final_input, branch_input=branch_input, feature_sizes=sizes)
         if loss is None:
             loss = dict(type="IntermediateSupervisionLoss",
                         loss=dict(type="SmoothL1Loss", use_target_weight=True))
