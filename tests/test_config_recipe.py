@@ -27,12 +27,14 @@ def resolved(name: str) -> dict:
 
 
 def intended_changes(before: dict) -> dict:
-    """The values ``before`` should have now: the three intended changes applied.
+    """The values ``before`` should have now: the four intended changes applied.
 
     1. ``custom_imports``: ``aan_components`` -> ``aan_components.plugin``.
     2. The Caffe-scale L2 loss: ``MSELoss(loss_weight=K)`` -> ``EuclideanLoss`` (which
        reads K from the prediction); the old ``loss_weight`` must have been the config's K.
     3. The synthetic configs no longer carry 300W's unused ``data_root`` variable.
+    4. The timm backbones put attention inside their stages (``placement='in_stage'``;
+       before, only the returned maps were gated).
     """
     after = copy.deepcopy(before)
     after["custom_imports"]["imports"] = ["aan_components.plugin"]
@@ -43,6 +45,9 @@ def intended_changes(before: dict) -> dict:
     loss["type"] = "EuclideanLoss"
     if after.get("dataset_type") == "SyntheticFaceDataset":
         assert after.pop("data_root") == "data/300w/"
+    if after["model"]["backbone"]["type"] == "TimmAttentionBackbone":
+        assert "placement" not in after["model"]["backbone"]
+        after["model"]["backbone"]["placement"] = "in_stage"
     return after
 
 
