@@ -18,7 +18,10 @@ Pure PyTorch + ``aan_core`` + ``timm_hooks`` (no MMPose). What the two heads are
   extracted (``out_indices`` = the last level), so with attention on only that map is gated.
 
 Attention (``attach_attention(..., attention=True)``) weights each extracted map by
-``(1 + M) * H``; off, the maps are the backbone's own.
+``(1 + M) * H``: inside the backbone by default (``placement='in_stage'``: the next stage
+reads the gated map, as in AAN), or only on the maps the heads read
+(``placement='outputs_only'``, what every backbone run before the option measured); off,
+the maps are the backbone's own.
 """
 
 from __future__ import annotations
@@ -64,6 +67,10 @@ class TimmLandmarkTrainer(LandmarkRegressionModel):
         size: Crop side (the ``'flatten'`` head is sized for it).
         num_points: ``K``.
         pretrained: Load timm's weights (local cache or hub); they are kept as loaded.
+        placement: ``'in_stage'`` or ``'outputs_only'`` (module docstring).
+        output_init, embedding_sigma, normalise_loss_weights: How the regressors start and
+            the loss weights (``aan_core.AANLandmarkModel``'s options; paper-literal by
+            default).
 
     Raises:
         ValueError: An unknown head.
@@ -74,13 +81,15 @@ class TimmLandmarkTrainer(LandmarkRegressionModel):
     """
 
     def __init__(self, backbone: str, head: str, attention: bool, size: int,
-                 num_points: int = 68, pretrained: bool = False) -> None:
+                 num_points: int = 68, pretrained: bool = False, placement: str = "in_stage",
+                 output_init: str = "normal", embedding_sigma: float | str | None = None,
+                 normalise_loss_weights: bool = False) -> None:
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         kwargs = timm_kwargs_for(backbone, size)
         out_indices = (last_level(backbone, **kwargs),) if head == "linear" else None
         features = attach_attention(backbone, out_indices=out_indices, pretrained=pretrained,
-                                    attention=attention, **kwargs)
+                                    attention=attention, placement=placement, **kwargs)
         was_training = features.training
         features.eval()
         with torch.no_grad():
@@ -89,9 +98,12 @@ class TimmLandmarkTrainer(LandmarkRegressionModel):
         channels = features.out_channels
         regressor = CoordinateRegressor(
             channels[-1], num_points, embedding_dim=EMBEDDING_DIM if head == "aan" else None,
-            regressor_input=FINAL_INPUT[head], feature_size=sizes[-1])
+            embedding_sigma=embedding_sigma if head == "aan" else None,
+            regressor_input=FINAL_INPUT[head], feature_size=sizes[-1], output_init=output_init)
         branches = nn.ModuleList(
-            CoordinateRegressor(c, num_points, embedding_dim=None, regressor_input=BRANCH_INPUT)
+            CoordinateRegressor(c, num_points, embedding_dim=None, regressor_input=BRANCH_INPUT,
+                                output_init=output_init)
             for c in channels) if head == "aan" else nn.ModuleList()
-        super().__init__(features, regressor, branches)
+        super().__init__(features, regressor, branches,
+                         normalise_loss_weights=normalise_loss_weights)
         self.feature_sizes = sizes
