@@ -17,6 +17,8 @@ from typing import Any
 # public name -> the module that defines it
 _LAZY_NAMES = {
     "AANFeatureExtractor": "aan_features",
+    "DEFAULT_STAGE_CHANNELS": "aan_features",
+    "DEFAULT_STEM_CHANNELS": "aan_features",
     "make_pool": "aan_features",
     "make_stem": "aan_features",
     "AttentionGate": "attention",
@@ -27,8 +29,13 @@ _LAZY_NAMES = {
     "CoordinateRegressor": "coordinate_regressor",
     "regressor_input_cells": "coordinate_regressor",
     "CosineEmbedding": "cosine_embedding",
+    "EMBEDDING_DIM": "cosine_embedding",
     "random_fourier_features": "cosine_embedding",
     "rbf_kernel": "cosine_embedding",
+    "AANLandmarkModel": "landmark_model",
+    "LandmarkRegressionModel": "landmark_model",
+    "landmark_loss": "landmark_model",
+    "make_regressors": "landmark_model",
     "fuse_conv_bn": "inference_optimization",
     "optimize_for_inference": "inference_optimization",
 }

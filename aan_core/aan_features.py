@@ -9,7 +9,15 @@ from torch import Tensor, nn
 
 from .attention import AttentionResidualStage
 
-__all__ = ["AANFeatureExtractor", "make_stem", "make_pool"]
+__all__ = ["AANFeatureExtractor", "DEFAULT_STAGE_CHANNELS", "DEFAULT_STEM_CHANNELS", "make_pool",
+           "make_stem"]
+
+DEFAULT_STEM_CHANNELS = 64
+"""Channels of the stem (the paper leaves them open; ResNet's stem width)."""
+DEFAULT_STAGE_CHANNELS = (128, 256, 512, 1024)
+"""Output channels of the four stages (the paper leaves them open). The one place the
+default widths are written: ``AANBackbone``, :class:`~aan_core.AANLandmarkModel` and the
+bench tools import them."""
 
 
 def make_stem(in_channels: int, out_channels: int, stride: int) -> nn.Sequential:
@@ -77,9 +85,9 @@ class AANFeatureExtractor(nn.Module):
     def __init__(
         self,
         in_channels: int = 3,
-        stem_channels: int = 64,
+        stem_channels: int = DEFAULT_STEM_CHANNELS,
         stem_stride: int = 4,
-        stage_channels: Sequence[int] = (128, 256, 512, 1024),
+        stage_channels: Sequence[int] = DEFAULT_STAGE_CHANNELS,
         blocks_per_stage: int = 1,
         attention: bool = True,
         attention_relu: bool = True,

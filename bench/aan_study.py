@@ -1,8 +1,8 @@
 """Table 5 on trial: AAN's mechanisms (attention, cosine embedding, intermediate branches)
 at an equal budget, for several regressor inputs, several seeds per cell.
 
-Pure PyTorch + aan_core (the ``AANTrainer`` network of ``bench/gpu_train.py``, with its
-ablation switches). Every cell trains from scratch on the same cached synthetic crops with
+Pure PyTorch + aan_core (``aan_core.AANLandmarkModel``, the network of the MMPose configs,
+with its ablation switches). Every cell trains from scratch on the same cached synthetic crops with
 the same schedule: Adam lr 1e-3, weight decay 1e-3, lr x0.1 at 50% and 80% of the run, L2
 at the EuclideanLoss scale (on every prediction, final and branches), batches drawn at
 random from the cache (seeded). It is tested on held-out crops: NME (%) normalised by the
@@ -22,13 +22,27 @@ cells, so the grid can be completed over several invocations.
     python -m bench.aan_study --tiny                     # smoke run (CI)
     python -m bench.aan_study --summarise bench/results/aan_study.json   # -> aan_study.md
 
+``--init`` adds how the runs start and are regularised as one more grid dimension (every
+row records its ``init``; a row without one is a ``paper`` run): ``paper`` (the default:
+output layers N(0, 0.01) with bias 0.5, embedding bandwidth sqrt(C / cells), Adam with
+coupled L2 decay, loss weights summed) and ``fair`` (every regressor starts at the training
+set's mean shape with output weights 0, the embedding's bandwidth is the median pairwise
+distance of the first batch's inputs, AdamW with the same ``--weight-decay`` decoupled,
+loss weights divided by their total); ``mean_shape``, ``median_sigma``, ``adamw`` and
+``normalised_loss`` switch on one part of ``fair`` each.
+
+    python bench/aan_study.py --variants aan no_attention --init paper fair
+
 With ``--backbones`` (or a ``*_backbones`` preset) the grid is timm backbones x attention
 on/off (``--attention``) x head (``--heads aan linear``, see ``bench/timm_trainer.py``) x
 seeds, on the same crops with the same schedule, loss and metric; each run also records
 params, GFLOPs (``bench.common.gflops``, batch 1, multiply-add = 2 FLOPs) and train /
 inference images/s measured in the same process. Results go to
 ``bench/results/backbone_study.json``; all backbones train from scratch unless
-``--pretrained`` (timm's weights from the local cache or hub).
+``--pretrained`` (timm's weights from the local cache or hub). Attention sits inside the
+backbone by default (``--placement in_stage``: each stage's gated map feeds the next, as in
+AAN); ``--placement outputs_only`` gates only the maps the heads read (every backbone row
+without a ``placement`` field was run so).
 
     python -m bench.aan_study --preset cpu_backbones --resume          # docs/studies.md
     python -m bench.aan_study --device cuda --backbones --resume       # GPU grid
@@ -51,6 +65,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aan_core import (
+    DEFAULT_STAGE_CHANNELS,
+    DEFAULT_STEM_CHANNELS,
+    EMBEDDING_DIM,
+    AANLandmarkModel,
+)
 from aan_core.coordinate_regressor import regressor_input_cells
 from aan_core.face_metrics import inter_ocular, per_image_nme
 from bench.common import (
@@ -62,16 +82,10 @@ from bench.common import (
     seed_stats,
     write_json,
 )
-from bench.gpu_train import AANTrainer, SyntheticCrops, _worker_init, preprocess
-from bench.timm_trainer import (
-    BRANCH_INPUT,
-    EMBEDDING_DIM,
-    FINAL_INPUT,
-    HEADS,
-    TimmLandmarkTrainer,
-)
+from bench.gpu_train import SyntheticCrops, _worker_init, preprocess
+from bench.timm_trainer import BRANCH_INPUT, FINAL_INPUT, HEADS, TimmLandmarkTrainer
 
-# name: (label, AANTrainer options). Table 5's four cells first.
+# name: (label, AANLandmarkModel options). Table 5's four cells first.
 VARIANTS: dict[str, tuple[str, dict]] = {
     "aan": ("AAN (attention + embedding + branches)", {}),
     "no_attention": ("w/o attention", dict(attention=False)),
@@ -86,6 +100,28 @@ VARIANTS: dict[str, tuple[str, dict]] = {
                           dict(branch_weights=(0.25, 0.5, 0.75, 1.0))),
 }
 TABLE5 = ["aan", "no_embedding", "no_attention", "no_both"]
+# How a run starts and is regularised (--init, one grid dimension): name -> (label, model
+# options, optimiser). 'paper' is what every run made before the option used (a results row
+# without an 'init' field is a 'paper' run); 'fair' starts every variant equal; the others
+# switch on one part of 'fair' each, to tell the parts apart.
+INITS: dict[str, tuple[str, dict, str]] = {
+    "paper": ("output weights N(0, 0.01) and bias 0.5, embedding sigma sqrt(C / cells), Adam "
+              "with coupled L2 weight decay, loss weights summed (final and each branch 1)",
+              {}, "adam"),
+    "fair": ("every regressor at the training mean shape (output weights 0), embedding sigma "
+             "by the median heuristic on the first batch, AdamW (decoupled weight decay), "
+             "loss weights divided by their total",
+             dict(output_init="mean_shape", embedding_sigma="median",
+                  normalise_loss_weights=True), "adamw"),
+    "mean_shape": ("'paper' but every regressor at the training mean shape (output weights 0)",
+                   dict(output_init="mean_shape"), "adam"),
+    "median_sigma": ("'paper' but embedding sigma by the median heuristic on the first batch",
+                     dict(embedding_sigma="median"), "adam"),
+    "adamw": ("'paper' but AdamW (decoupled weight decay)", {}, "adamw"),
+    "normalised_loss": ("'paper' but loss weights divided by their total",
+                        dict(normalise_loss_weights=True), "adam"),
+}
+OPTIMISERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 PAPER_TABLE5_AFLW = {"aan": 1.73, "no_embedding": 1.78, "no_attention": 2.06, "no_both": 2.10}
 # The settings that define a comparable run; --resume refuses a file measured otherwise.
 PROTOCOL = ("size", "width", "iters", "batch", "lr", "weight_decay", "train_crops",
@@ -131,6 +167,10 @@ BACKBONES = {"gpu_backbones": ["resnet50", "convnext_tiny", "efficientnet_b0",
              "cpu_backbones": ["resnet18", "convnext_atto", "efficientnet_b0", "regnetx_002"],
              "tiny": ["regnetx_002", "convnext_atto"]}
 ATTENTION = {"on": True, "off": False}
+PLACEMENTS = {"in_stage": "F = (1 + M) H after each feature stage inside the backbone: the "
+                          "next stage reads the gated map (AAN's attention)",
+              "outputs_only": "the backbone runs unchanged; only the maps the heads read are "
+                              "gated (every backbone run before --placement)"}
 LEFT_EYE, RIGHT_EYE = 36, 45  # outer eye corners (iBUG 68-point layout)
 
 
@@ -162,20 +202,27 @@ def render_crops(size: int, count: int, seed: int, workers: int, cache_dir: Path
     return crops, points
 
 
-def build(variant: str, head: str, width: float, size: int) -> AANTrainer:
+def build(variant: str, head: str, width: float, size: int,
+          init: str = "paper") -> AANLandmarkModel:
     final, branch = parse_head(head)
-    stages = tuple(max(4, int(round(c * width / 4)) * 4) for c in (128, 256, 512, 1024))
-    return AANTrainer(stem=max(4, int(round(64 * width))), stages=stages,
-                      final_input=final, branch_input=branch, size=size,
-                      **VARIANTS[variant][1])
+    stages = tuple(max(4, int(round(c * width / 4)) * 4) for c in DEFAULT_STAGE_CHANNELS)
+    return AANLandmarkModel(stem_channels=max(4, int(round(DEFAULT_STEM_CHANNELS * width))),
+                            stage_channels=stages, final_input=final, branch_input=branch,
+                            input_size=size, **VARIANTS[variant][1], **INITS[init][1])
+
+
+def row_init(row: dict) -> str:
+    """A run's ``--init`` (``'paper'`` for a run made before the option existed)."""
+    return row.get("init", "paper")
 
 
 def cell_key(row: dict) -> tuple:
-    """What identifies a run: (backbone, attention, head, seed) in a backbone grid,
-    (variant, head, seed) in a variant grid."""
+    """What identifies a run: (backbone, attention, placement, head, init, seed) in a
+    backbone grid, (variant, head, init, seed) in a variant grid."""
     if "backbone" in row:
-        return row["backbone"], row["attention"], row["head"], row["seed"]
-    return row["variant"], row["head"], row["seed"]
+        return (row["backbone"], row["attention"], row_placement(row), row["head"],
+                row_init(row), row["seed"])
+    return row["variant"], row["head"], row_init(row), row["seed"]
 
 
 def count_gflops(model: torch.nn.Module, size: int, device) -> float:
@@ -214,18 +261,23 @@ def machine(device: torch.device) -> dict:
 def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
     """Train one cell for ``args.iters`` iterations, test it on the held-out crops.
 
-    ``cell``: ``{variant, head}`` (AAN's network) or ``{backbone, attention, head}`` (a timm
-    backbone, :class:`TimmLandmarkTrainer`)."""
+    ``cell``: ``{variant, head, init}`` (AAN's network) or ``{backbone, attention, head,
+    init}`` (a timm backbone, :class:`TimmLandmarkTrainer`). A ``'mean_shape'`` start is the
+    whole training set's mean shape."""
     train_x, train_y, test_x, test_y = data
     torch.manual_seed(seed)
+    _, options, optimiser = INITS[cell["init"]]
     if "backbone" in cell:
         model = TimmLandmarkTrainer(cell["backbone"], cell["head"], cell["attention"],
-                                    args.size, pretrained=args.pretrained).to(device)
+                                    args.size, pretrained=args.pretrained,
+                                    placement=cell["placement"] or "in_stage", **options)
     else:
-        model = build(cell["variant"], cell["head"], args.width, args.size).to(device)
+        model = build(cell["variant"], cell["head"], args.width, args.size, cell["init"])
+    model.start_at_mean_shape(train_y)  # regressors with output_init='mean_shape' only
     channels_last = True  # measured faster on the GPU and (10%) on this CPU
-    model = model.to(memory_format=torch.channels_last)
-    optim = torch.optim.Adam(model.parameters(), lr=args.lr, weight_decay=args.weight_decay)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    optim = OPTIMISERS[optimiser](model.parameters(), lr=args.lr,
+                                  weight_decay=args.weight_decay)
     sched = torch.optim.lr_scheduler.MultiStepLR(
         optim, [int(args.iters * 0.5), int(args.iters * 0.8)], gamma=0.1)
     g = torch.Generator(device=device).manual_seed(seed)
@@ -262,61 +314,97 @@ def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
     common = dict(seed=seed, nme_pct=nme_pct, final_loss=float(loss.detach()),
                   finite=math.isfinite(float(loss.detach())), train_seconds=seconds)
     if "backbone" not in cell:
-        row = dict(variant=cell["variant"], head=cell["head"], **common,
+        row = dict(variant=cell["variant"], head=cell["head"], init=cell["init"], **common,
                    train_images_per_s=args.iters * args.batch / seconds,
                    inference_params_M=params / 1e6)
-        print(f"[study] {cell['head']:>10} {cell['variant']:<26} seed {seed}: NME "
-              f"{nme_pct:.2f}%  ({seconds:.0f} s, {row['train_images_per_s']:.0f} img/s)",
-              flush=True)
+        print(f"[study] {cell['head']:>10} {cell['variant']:<26} {cell['init']:<6} seed "
+              f"{seed}: NME {nme_pct:.2f}%  ({seconds:.0f} s, "
+              f"{row['train_images_per_s']:.0f} img/s)", flush=True)
         return row
-    row = dict(backbone=cell["backbone"], attention=cell["attention"], head=cell["head"],
-               **common, params=params, gflops=count_gflops(model, args.size, device),
+    row = dict(backbone=cell["backbone"], attention=cell["attention"],
+               placement=cell["placement"], head=cell["head"], init=cell["init"], **common,
+               params=params, gflops=count_gflops(model, args.size, device),
                train_ips=args.iters * args.batch / seconds,
                infer_ips=len(test_x) / infer_seconds, infer_seconds=infer_seconds,
                feature_maps=[list(s) for s in model.feature_sizes],
                final_input=FINAL_INPUT[cell["head"]],
                branch_input=BRANCH_INPUT if model.branches else None,
                pretrained=args.pretrained)
-    print(f"[study] {cell['backbone']:>14} attention {'on ' if cell['attention'] else 'off'} "
-          f"{cell['head']:<6} seed {seed}: NME {nme_pct:.2f}%  ({seconds:.0f} s, "
+    print(f"[study] {cell['backbone']:>14} attention "
+          f"{PLACEMENT_LABELS[cell['placement']]:<12} {cell['head']:<6} {cell['init']:<6} "
+          f"seed {seed}: NME {nme_pct:.2f}%  ({seconds:.0f} s, "
           f"{row['train_ips']:.1f} train / {row['infer_ips']:.0f} inference img/s, "
           f"{params / 1e6:.2f} M, {row['gflops']:.3f} GFLOPs)", flush=True)
     return row
 
 
 def summarise(rows: list[dict]) -> list[dict]:
-    """Mean ± sd of NME over seeds for every (head, variant) cell, in grid order."""
+    """Mean ± sd of NME over seeds for every (head, init, variant) cell, in grid order (the
+    ``init`` field only in files that record it)."""
     out = []
+    with_init = any("init" in r for r in rows)
     heads = list(dict.fromkeys(r["head"] for r in rows))
+    inits = list(dict.fromkeys(row_init(r) for r in rows))
     for head in heads:
-        for variant, (label, _) in VARIANTS.items():
-            runs = [r for r in rows if r["head"] == head and r["variant"] == variant]
-            if not runs:
-                continue
-            out.append(dict(head=head, variant=variant, label=label, **seed_stats(runs),
-                            paper=PAPER_TABLE5_AFLW.get(variant, "")))
+        for init in inits:
+            for variant, (label, _) in VARIANTS.items():
+                runs = [r for r in rows if r["head"] == head and r["variant"] == variant
+                        and row_init(r) == init]
+                if not runs:
+                    continue
+                cell = dict(head=head, variant=variant, label=label)
+                if with_init:
+                    cell["init"] = init
+                out.append(dict(**cell, **seed_stats(runs),
+                                paper=PAPER_TABLE5_AFLW.get(variant, "")))
     return out
 
 
 COLUMNS = [("head", "regressor input"), ("label", "variant"), ("NME", "NME % (mean ± sd)"),
            ("per_seed", "per seed"), ("paper", "paper Table 5, AFLW")]
+INIT_COLUMN = ("init", "start (--init)")
+
+
+def row_placement(row: dict) -> str | None:
+    """Where a backbone run's attention sits: ``'in_stage'``, ``'outputs_only'`` (every run
+    made before the option existed) or ``None`` (attention off)."""
+    return row.get("placement", "outputs_only") if row["attention"] else None
+
+
+PLACEMENT_LABELS = {"in_stage": "in-stage", "outputs_only": "outputs only", None: "off"}
 
 
 def summarise_backbones(rows: list[dict]) -> list[dict]:
-    """Mean ± sd over seeds for every (backbone, head, attention) cell, in run order, with
-    its params, GFLOPs and the mean train / inference images/s of its runs."""
+    """Mean ± sd over seeds for every (backbone, head, init, attention placement) cell, in
+    run order, with its params, GFLOPs and the mean train / inference images/s of its runs.
+    Files made before ``--init`` / ``--placement`` existed keep their layout (attention
+    ``on`` / ``off``, no init column)."""
     out = []
+    with_init = any("init" in r for r in rows)
+    with_placement = any("placement" in r for r in rows)
     backbones = list(dict.fromkeys(r["backbone"] for r in rows))
     heads = list(dict.fromkeys(r["head"] for r in rows))
-    cells = sorted(set((r["backbone"], r["head"], r["attention"]) for r in rows),
-                   key=lambda c: (backbones.index(c[0]), heads.index(c[1]), not c[2]))
-    for backbone, head, attention in cells:
-        runs = [r for r in rows if (r["backbone"], r["head"], r["attention"])
-                == (backbone, head, attention)]
+    inits = list(dict.fromkeys(row_init(r) for r in rows))
+    order = list(PLACEMENT_LABELS)
+
+    def cell_of(r: dict) -> tuple:
+        return r["backbone"], r["head"], row_init(r), row_placement(r)
+
+    cells = sorted(set(cell_of(r) for r in rows),
+                   key=lambda c: (backbones.index(c[0]), heads.index(c[1]), inits.index(c[2]),
+                                  order.index(c[3])))
+    for backbone, head, init, placement in cells:
+        runs = [r for r in rows if cell_of(r) == (backbone, head, init, placement)]
         train_ips = statistics.fmean(r["train_ips"] for r in runs)
         infer_ips = statistics.fmean(r["infer_ips"] for r in runs)
-        out.append(dict(backbone=backbone, head=head, attention=attention,
-                        attention_label="on" if attention else "off", **seed_stats(runs),
+        attention = placement is not None
+        cell = dict(backbone=backbone, head=head, attention=attention)
+        if with_init:
+            cell["init"] = init
+        if with_placement:
+            cell["placement"] = placement
+        label = PLACEMENT_LABELS[placement] if with_placement else "on" if attention else "off"
+        out.append(dict(**cell, attention_label=label, **seed_stats(runs),
                         params_M=runs[0]["params"] / 1e6, gflops=runs[0]["gflops"],
                         train_ips=train_ips, infer_ips=infer_ips,
                         params_label=f"{runs[0]['params'] / 1e6:.3f}",
@@ -326,24 +414,30 @@ def summarise_backbones(rows: list[dict]) -> list[dict]:
 
 
 def backbone_verdicts(summary: list[dict]) -> list[dict]:
-    """Attention on minus off, for every (backbone, head) with both cells: the NME
-    difference, next to the seed spread (sum of the two sds). ``helps`` / ``hurts`` only
-    when the difference exceeds that spread, else ``within seed spread``; no verdict from
-    a cell with one seed (no spread to compare with)."""
-    cells = {(s["backbone"], s["head"], s["attention"]): s for s in summary}
+    """Attention on minus off, for every (backbone, head, init) with both cells (each
+    attention placement on its own): the NME difference, next to the seed spread (sum of
+    the two sds). ``helps`` / ``hurts`` only when the difference exceeds that spread, else
+    ``within seed spread``; no verdict from a cell with one seed (no spread to compare
+    with)."""
+    def group(s: dict) -> tuple:
+        return s["backbone"], s["head"], s.get("init", "paper")
+
+    offs = {group(s): s for s in summary if not s["attention"]}
     out = []
-    for backbone, head in dict.fromkeys((s["backbone"], s["head"]) for s in summary):
-        on, off = cells.get((backbone, head, True)), cells.get((backbone, head, False))
-        if on is None or off is None:
+    for on in summary:
+        off = offs.get(group(on))
+        if not on["attention"] or off is None:
             continue
         delta = on["nme_mean"] - off["nme_mean"]
         spread = on["nme_sd"] + off["nme_sd"]
         verdict = ("no verdict (one seed)" if min(len(on["seeds"]), len(off["seeds"])) < 2
                    else "within seed spread" if abs(delta) <= spread
                    else "helps" if delta < 0 else "hurts")
-        out.append(dict(backbone=backbone, head=head, attention_delta_nme=delta,
-                        seed_spread=spread, attention=verdict,
-                        delta_label=f"{delta:+.2f}", spread_label=f"{spread:.2f}"))
+        cell = dict(backbone=on["backbone"], head=on["head"])
+        cell.update({k: on[k] for k in ("init", "placement") if k in on})
+        out.append(dict(**cell, attention_delta_nme=delta, seed_spread=spread,
+                        attention=verdict, delta_label=f"{delta:+.2f}",
+                        spread_label=f"{spread:.2f}"))
     return out
 
 
@@ -358,14 +452,34 @@ VERDICT_COLUMNS = [("backbone", "backbone"), ("head", "head"),
                    ("attention", "attention")]
 
 
+def with_columns(columns: list, rows: list[dict], extra: list[tuple[str, str]]) -> list:
+    """``columns`` with each ``extra`` (key, header) inserted after the second column,
+    where any row has that key (files made before an option keep their table)."""
+    present = [c for c in extra if any(c[0] in r for r in rows)]
+    return [*columns[:2], *present, *columns[2:]]
+
+
+def backbone_columns(summary: list[dict]) -> list:
+    return with_columns(BACKBONE_COLUMNS, summary, [INIT_COLUMN])
+
+
+def verdict_columns(verdicts: list[dict]) -> list:
+    return with_columns(VERDICT_COLUMNS, verdicts,
+                        [INIT_COLUMN, ("placement", "attention placement")])
+
+
 def declared_cells(payload: dict) -> set[tuple]:
-    """Every run the file's protocol declares: its grid x its seeds, as :func:`cell_key`."""
+    """Every run the file's protocol declares: its grid x its inits (x placements) x its
+    seeds, as :func:`cell_key` (files made before an option declare its old meaning)."""
     p = payload["protocol"]
+    inits = list(p.get("inits") or ["paper"])
     if p.get("kind") == "backbones":
-        return {(b, ATTENTION[a], h, s) for g in p["grid"] for b in g["backbones"]
-                for a in g["attention"] for h in g["heads"] for s in p["seeds"]}
-    return {(v, h, s) for heads, variants in p["grid"] for h in heads for v in variants
-            for s in p["seeds"]}
+        return {(b, ATTENTION[a], pl if ATTENTION[a] else None, h, i, s)
+                for g in p["grid"] for b in g["backbones"] for a in g["attention"]
+                for pl in g.get("placements", ["outputs_only"]) for h in g["heads"]
+                for i in g.get("inits", inits) for s in p["seeds"]}
+    return {(v, h, i, s) for heads, variants in p["grid"] for h in heads for v in variants
+            for i in inits for s in p["seeds"]}
 
 
 def missing_cells(payload: dict) -> list[tuple]:
@@ -375,16 +489,19 @@ def missing_cells(payload: dict) -> list[tuple]:
 
 
 def variant_verdicts(summary: list[dict]) -> dict:
-    """Per regressor input with all four Table 5 cells: the measured order and whether
-    attention and the embedding help (lower mean NME than without)."""
+    """Per regressor input (and start, where runs record one) with all four Table 5 cells:
+    the measured order and whether attention and the embedding help (lower mean NME than
+    without)."""
     verdicts = {}
-    for head in dict.fromkeys(s["head"] for s in summary):
-        means = {s["variant"]: s["nme_mean"] for s in summary if s["head"] == head}
+    for head, init in dict.fromkeys((s["head"], s.get("init")) for s in summary):
+        means = {s["variant"]: s["nme_mean"] for s in summary
+                 if (s["head"], s.get("init")) == (head, init)}
         if all(v in means for v in TABLE5):
             order = sorted(TABLE5, key=means.get)
-            verdicts[head] = dict(measured_order=order, paper_order_holds=order == TABLE5,
-                                  attention_helps=means["aan"] < means["no_attention"],
-                                  embedding_helps=means["aan"] < means["no_embedding"])
+            key = head if init is None else f"{head}, init {init}"
+            verdicts[key] = dict(measured_order=order, paper_order_holds=order == TABLE5,
+                                 attention_helps=means["aan"] < means["no_attention"],
+                                 embedding_helps=means["aan"] < means["no_embedding"])
     return verdicts
 
 
@@ -405,17 +522,18 @@ def results_markdown(payload: dict) -> str:
             + (f" Predicting the training mean shape for every test face scores "
                f"{payload['mean_shape_nme_pct']:.2f}% NME with this metric."
                if "mean_shape_nme_pct" in payload else ""))
-        lines.append(markdown_table(summary, BACKBONE_COLUMNS))
+        lines.append(markdown_table(summary, backbone_columns(summary)))
         lines.append("Attention on minus off, against the seeds' spread (`helps` / `hurts` "
                      "only where the difference exceeds sd(on) + sd(off)):")
-        lines.append(markdown_table(backbone_verdicts(summary), VERDICT_COLUMNS))
+        verdicts = backbone_verdicts(summary)
+        lines.append(markdown_table(verdicts, verdict_columns(verdicts)))
     else:
         summary = summarise(payload["runs"])
         lines.append(
             f"Equal budget: {p['iters']} iterations x {p['batch']}, {p['size']} px, width "
             f"x{p['width']}, {p['train_crops']} training / {p['test_crops']} test crops, seeds "
             f"{', '.join(map(str, p['seeds']))}, device {payload['device']}.")
-        lines.append(markdown_table(summary, COLUMNS))
+        lines.append(markdown_table(summary, with_columns(COLUMNS, summary, [INIT_COLUMN])))
         for head, v in variant_verdicts(summary).items():
             lines.append(f"- `{head}`: measured order {', '.join(v['measured_order'])}; the "
                          f"paper's order (aan, no_embedding, no_attention, no_both) "
@@ -438,12 +556,13 @@ def report(payload: dict, out: Path) -> None:
         summary = summarise_backbones(payload["runs"])
         verdicts = backbone_verdicts(summary)
         extra = dict(summary=summary, verdicts=verdicts,
-                     table=markdown_table(summary, BACKBONE_COLUMNS),
-                     reading=markdown_table(verdicts, VERDICT_COLUMNS))
+                     table=markdown_table(summary, backbone_columns(summary)),
+                     reading=markdown_table(verdicts, verdict_columns(verdicts)))
     else:
         summary = summarise(payload["runs"])
         extra = dict(summary=summary, verdicts=variant_verdicts(summary),
-                     table=markdown_table(summary, COLUMNS))
+                     table=markdown_table(summary, with_columns(COLUMNS, summary,
+                                                                [INIT_COLUMN])))
     print("\n" + results_markdown(payload))
     write_json(out, {**payload, **extra}, "aan_study", results_markdown)
 
@@ -483,6 +602,17 @@ def main() -> None:
                              "no names: the preset's declared backbones")
     parser.add_argument("--attention", nargs="+", default=None, choices=list(ATTENTION),
                         help="backbone grid: attention on, off or both (default both)")
+    parser.add_argument("--placement", nargs="+", default=None, choices=list(PLACEMENTS),
+                        help="backbone grid: where attention sits: in_stage (inside the "
+                             "backbone: the next stage reads the gated map; the default) "
+                             "and/or outputs_only (only the maps the heads read are gated)")
+    parser.add_argument("--init", nargs="+", default=["paper"], choices=list(INITS),
+                        help="how runs start and are regularised, a grid dimension: paper "
+                             "(the default: every run before this option) and/or fair "
+                             "(every variant starts equal: regressors at the training mean "
+                             "shape, median-heuristic embedding bandwidth, AdamW, normalised "
+                             "loss weights); mean_shape, median_sigma, adamw, normalised_loss "
+                             "switch on one part of fair each")
     parser.add_argument("--pretrained", action="store_true",
                         help="backbone grid: start from timm's weights (local cache or hub) "
                              "instead of from scratch")
@@ -547,12 +677,16 @@ def main() -> None:
             if head not in HEADS:
                 parser.error(f"--heads {head}: a backbone grid's heads are {', '.join(HEADS)}")
         attention = args.attention or list(ATTENTION)
-        grid = [dict(backbones=backbones, attention=attention, heads=heads)]
-        plan = [(dict(backbone=b, attention=ATTENTION[a], head=h), s) for s in args.seeds
-                for b in backbones for a in attention for h in heads]
+        placements = args.placement or ["in_stage"]
+        grid = [dict(backbones=backbones, attention=attention, heads=heads, inits=args.init,
+                     placements=placements)]
+        plan = [(dict(backbone=b, attention=ATTENTION[a], placement=pl, head=h, init=i), s)
+                for s in args.seeds for b in backbones for i in args.init for a in attention
+                for pl in (placements if ATTENTION[a] else [None]) for h in heads]
     else:
-        if args.attention is not None or args.pretrained:
-            parser.error("--attention and --pretrained are for a --backbones grid")
+        if args.attention is not None or args.pretrained or args.placement is not None:
+            parser.error("--attention, --placement and --pretrained are for a --backbones "
+                         "grid")
         if args.variants is None:
             grid = [([h for h in heads if args.heads is None or h in args.heads], variants)
                     for heads, variants in GRIDS[preset]]
@@ -566,8 +700,8 @@ def main() -> None:
                 parser.error(f"--heads {head}: {err}")
         # group by group, seed-major within a group: an interrupted grid has its first
         # groups complete and every cell of a group at the same number of seeds
-        plan = [(dict(variant=v, head=h), s) for heads, variants in grid for s in args.seeds
-                for h in heads for v in variants]
+        plan = [(dict(variant=v, head=h, init=i), s) for heads, variants in grid
+                for s in args.seeds for i in args.init for h in heads for v in variants]
     device = torch.device(args.device)
     args.amp = device.type == "cuda"
     if args.threads:
@@ -579,6 +713,7 @@ def main() -> None:
     protocol = {k: getattr(args, k) for k in PROTOCOL}
     if backbone_grid:
         protocol.update(kind="backbones", pretrained=args.pretrained,
+                        placements={k: PLACEMENTS[k] for k in placements},
                         heads={"aan": f"cosine embedding {EMBEDDING_DIM} + linear on the "
                                       f"{FINAL_INPUT['aan']}ed last map; a linear branch on "
                                       f"every feature_info map ({BRANCH_INPUT}), training "
@@ -586,8 +721,11 @@ def main() -> None:
                                "linear": "global average pooling of the last map + one linear "
                                          "layer"})
     protocol.update(preset=preset, seeds=args.seeds, grid=grid,
-                    schedule="Adam, lr x0.1 at 50% and 80% of the iterations",
-                    loss="L2 at the EuclideanLoss scale, final + every branch (weights 1)",
+                    inits={i: INITS[i][0] for i in args.init},
+                    schedule="Adam (AdamW where the run's init says so), lr x0.1 at 50% and "
+                             "80% of the iterations",
+                    loss="L2 at the EuclideanLoss scale, final + every branch (weights 1, "
+                         "divided by their total where the run's init says so)",
                     metric="NME % over 68 points / outer-eye-corner distance, mean over faces",
                     data="synthetic faces (aan_core.data.synthetic_faces), train seed 1, test "
                          "seed 2, rendered once and cached")

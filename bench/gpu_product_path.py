@@ -134,10 +134,11 @@ def train_rate(work: Path, batch: int, iters: int) -> dict:
 
 def count_graph_breaks(device: torch.device, size: int) -> dict:
     """torch._dynamo.explain on gpu_train.py's training forward (no code generation)."""
-    from bench.gpu_train import AANTrainer
+    from aan_core import AANLandmarkModel
 
     torch._dynamo.reset()
-    model = AANTrainer(size=size).to(device).to(memory_format=torch.channels_last)
+    model = AANLandmarkModel(final_input="flatten", branch_input="flatten", input_size=size)
+    model = model.to(device).to(memory_format=torch.channels_last)
     x = torch.randn(2, 3, size, size, device=device).contiguous(
         memory_format=torch.channels_last)
     target = torch.rand(2, 68, 2, device=device)

@@ -12,9 +12,10 @@ stops) and to the end of aan_300w.py's schedule (max_iters 50,000), both reporte
   and recoloured on the GPU with exact landmarks (aan_core.data.face_augmentation, kornia; the
   run is left out when kornia is not installed).
 
-Pure PyTorch + aan_core (no MMPose): the model is the aan_300w.py network (stem 64, stages
-128-1024, one bottleneck + attention per stage, cosine embedding 256, a branch per stage,
-L2 at the EuclideanLoss scale, Adam lr 1e-3 wd 1e-3). Needs only torch, torchvision, numpy
+Pure PyTorch + aan_core (no MMPose): the model is the aan_300w.py network
+(``aan_core.AANLandmarkModel`` with flattened regressor inputs: stem 64, stages 128-1024, one
+bottleneck + attention per stage, cosine embedding 256, a branch per stage, L2 at the
+EuclideanLoss scale), trained with Adam lr 1e-3 wd 1e-3. Needs only torch, torchvision, numpy
 and OpenCV (no MMPose).
 
     python3 -m bench.gpu_train --compile     # on the GPU machine (docs/gpu_training.md)
@@ -31,9 +32,8 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from torch import nn
 
-from aan_core import AANFeatureExtractor, CoordinateRegressor
+from aan_core import AANLandmarkModel
 from aan_core.data.synthetic_faces import render_synthetic_face
 
 REPO = Path(__file__).resolve().parents[1]
@@ -43,68 +43,6 @@ PAPER_BATCH = 64
 SCHEDULES = {"40k": 40_000, "50k": 50_000}
 MEAN = torch.tensor([123.675, 116.28, 103.53]).view(1, 3, 1, 1)
 STD = torch.tensor([58.395, 57.12, 57.375]).view(1, 3, 1, 1)
-
-
-class AANTrainer(nn.Module):
-    """The aan_300w.py network with its intermediate branches, for training.
-
-    The keyword options are the Table 5 ablations and the open choices that
-    ``bench/aan_study.py`` compares: ``attention``, ``embedding_dim`` (``None``: w/o
-    embedding), ``branches`` (intermediate supervision on/off), ``final_input`` /
-    ``branch_input`` (the regressor inputs, see :class:`~aan_core.CoordinateRegressor`),
-    ``stem_stride`` (2: the paper's four poolings), ``branch_weights`` (one per stage) and
-    ``attention_relu``; ``size`` is the crop side (needed by ``'flatten'``). The defaults are
-    aan_300w.py's choices (flattened maps into head and branches).
-    """
-
-    def __init__(self, num_points: int = 68, stem: int = 64,
-                 stages: tuple[int, ...] = (128, 256, 512, 1024), *, attention: bool = True,
-                 embedding_dim: int | None = 256, branches: bool = True,
-                 final_input: str = "flatten", branch_input: str = "flatten",
-                 stem_stride: int = 4,
-                 branch_weights: tuple[float, ...] | None = None, attention_relu: bool = True,
-                 size: int = 256) -> None:
-        super().__init__()
-        self.features = AANFeatureExtractor(stem_channels=stem, stage_channels=stages,
-                                            stem_stride=stem_stride, attention=attention,
-                                            attention_relu=attention_relu)
-        sizes = self.features.feature_sizes((size, size))
-        self.head = CoordinateRegressor(stages[-1], num_points, embedding_dim=embedding_dim,
-                                        regressor_input=final_input, feature_size=sizes[-1])
-        self.branches = nn.ModuleList(
-            CoordinateRegressor(c, num_points, embedding_dim=None, regressor_input=branch_input,
-                                feature_size=hw)
-            for c, hw in zip(stages, sizes, strict=True)) if branches else nn.ModuleList()
-        weights = (1.0,) * len(stages) if branch_weights is None else tuple(branch_weights)
-        if len(weights) != len(stages):
-            raise ValueError(f"branch_weights needs {len(stages)} entries, got {weights}")
-        self.branch_weights = weights
-        self.num_points = num_points
-
-    def predict(self, x: torch.Tensor) -> torch.Tensor:
-        """Final (test-time) coordinates, :math:`(B, K, 2)` in ``[0, 1]`` crop units."""
-        return self.head(self.features(x)[-1])
-
-    def forward(self, x: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
-        feats = self.features(x)
-        preds = [(1.0, self.head(feats[-1]))]
-        if self.branches:  # no branches: the "w/o intermediate supervision" ablation
-            preds += [(w, b(f)) for w, b, f in zip(self.branch_weights, self.branches, feats,
-                                                   strict=True)]
-        return landmark_loss(preds, target)
-
-
-def landmark_loss(predictions: list[tuple[float, torch.Tensor]],
-                  target: torch.Tensor) -> torch.Tensor:
-    """Caffe's EuclideanLoss scale (sum over points and coordinates / (2 * batch)), summed
-    over weighted predictions.
-
-    Shape:
-        - predictions: (weight, :math:`(B, K, 2)`) pairs
-        - target: :math:`(B, K, 2)`
-    """
-    return sum(w * ((p.float() - target) ** 2).sum() / (2 * len(target))
-               for w, p in predictions)
 
 
 class SyntheticCrops(torch.utils.data.Dataset):
@@ -234,7 +172,9 @@ def main() -> None:
           f"{'bf16 autocast' if amp else 'fp32'}, channels-last", flush=True)
 
     def fresh(compiled: bool):
-        model = AANTrainer(size=args.size).to(device).to(memory_format=torch.channels_last)
+        model = AANLandmarkModel(final_input="flatten", branch_input="flatten",
+                                 input_size=args.size)  # aan_300w.py's network
+        model = model.to(device).to(memory_format=torch.channels_last)
         optim = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-3,
                                  fused=device.type == "cuda")
         return (torch.compile(model) if compiled else model), optim

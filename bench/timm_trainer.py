@@ -18,21 +18,22 @@ Pure PyTorch + ``aan_core`` + ``timm_hooks`` (no MMPose). What the two heads are
   extracted (``out_indices`` = the last level), so with attention on only that map is gated.
 
 Attention (``attach_attention(..., attention=True)``) weights each extracted map by
-``(1 + M) * H``; off, the maps are the backbone's own.
+``(1 + M) * H``: inside the backbone by default (``placement='in_stage'``: the next stage
+reads the gated map, as in AAN), or only on the maps the heads read
+(``placement='outputs_only'``, what every backbone run before the option measured); off,
+the maps are the backbone's own.
 """
 
 from __future__ import annotations
 
 import timm
 import torch
-from torch import Tensor, nn
+from torch import nn
 
-from aan_core import CoordinateRegressor
-from bench.gpu_train import landmark_loss
+from aan_core import EMBEDDING_DIM, CoordinateRegressor, LandmarkRegressionModel
 from timm_hooks import attach_attention
 
 HEADS = ("aan", "linear")
-EMBEDDING_DIM = 256
 FINAL_INPUT = {"aan": "flatten", "linear": "gap"}
 BRANCH_INPUT = "grid4"
 
@@ -52,12 +53,12 @@ def last_level(backbone: str, **timm_kwargs) -> int:
     return model.feature_info.out_indices[-1]
 
 
-class TimmLandmarkTrainer(nn.Module):
+class TimmLandmarkTrainer(LandmarkRegressionModel):
     """A timm backbone with AAN attention on/off and the ``'aan'`` or ``'linear'`` head.
 
-    Same interface as ``gpu_train.AANTrainer``: ``forward(x, target)`` gives the training
-    loss (final prediction + every branch, weights 1), ``predict(x)`` the test-time
-    coordinates.
+    ``aan_core.LandmarkRegressionModel`` on ``timm_hooks`` features (the interface of
+    ``aan_core.AANLandmarkModel``): ``forward(x, target)`` gives the training loss (final
+    prediction + every branch, weights 1), ``predict(x)`` the test-time coordinates.
 
     Args:
         backbone: timm model name.
@@ -66,6 +67,10 @@ class TimmLandmarkTrainer(nn.Module):
         size: Crop side (the ``'flatten'`` head is sized for it).
         num_points: ``K``.
         pretrained: Load timm's weights (local cache or hub); they are kept as loaded.
+        placement: ``'in_stage'`` or ``'outputs_only'`` (module docstring).
+        output_init, embedding_sigma, normalise_loss_weights: How the regressors start and
+            the loss weights (``aan_core.AANLandmarkModel``'s options; paper-literal by
+            default).
 
     Raises:
         ValueError: An unknown head.
@@ -76,35 +81,29 @@ class TimmLandmarkTrainer(nn.Module):
     """
 
     def __init__(self, backbone: str, head: str, attention: bool, size: int,
-                 num_points: int = 68, pretrained: bool = False) -> None:
-        super().__init__()
+                 num_points: int = 68, pretrained: bool = False, placement: str = "in_stage",
+                 output_init: str = "normal", embedding_sigma: float | str | None = None,
+                 normalise_loss_weights: bool = False) -> None:
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         kwargs = timm_kwargs_for(backbone, size)
         out_indices = (last_level(backbone, **kwargs),) if head == "linear" else None
-        self.features = attach_attention(backbone, out_indices=out_indices,
-                                         pretrained=pretrained, attention=attention, **kwargs)
-        was_training = self.features.training
-        self.features.eval()
+        features = attach_attention(backbone, out_indices=out_indices, pretrained=pretrained,
+                                    attention=attention, placement=placement, **kwargs)
+        was_training = features.training
+        features.eval()
         with torch.no_grad():
-            sizes = [tuple(m.shape[2:]) for m in self.features(torch.zeros(1, 3, size, size))]
-        self.features.train(was_training)
-        channels = self.features.out_channels
-        self.head = CoordinateRegressor(
+            sizes = [tuple(m.shape[2:]) for m in features(torch.zeros(1, 3, size, size))]
+        features.train(was_training)
+        channels = features.out_channels
+        regressor = CoordinateRegressor(
             channels[-1], num_points, embedding_dim=EMBEDDING_DIM if head == "aan" else None,
-            regressor_input=FINAL_INPUT[head], feature_size=sizes[-1])
-        self.branches = nn.ModuleList(
-            CoordinateRegressor(c, num_points, embedding_dim=None, regressor_input=BRANCH_INPUT)
+            embedding_sigma=embedding_sigma if head == "aan" else None,
+            regressor_input=FINAL_INPUT[head], feature_size=sizes[-1], output_init=output_init)
+        branches = nn.ModuleList(
+            CoordinateRegressor(c, num_points, embedding_dim=None, regressor_input=BRANCH_INPUT,
+                                output_init=output_init)
             for c in channels) if head == "aan" else nn.ModuleList()
+        super().__init__(features, regressor, branches,
+                         normalise_loss_weights=normalise_loss_weights)
         self.feature_sizes = sizes
-
-    def predict(self, x: Tensor) -> Tensor:
-        """Final (test-time) coordinates, :math:`(B, K, 2)` in ``[0, 1]`` crop units."""
-        return self.head(self.features(x)[-1])
-
-    def forward(self, x: Tensor, target: Tensor) -> Tensor:
-        feats = self.features(x)
-        preds = [(1.0, self.head(feats[-1]))]
-        if self.branches:  # the 'linear' head has none
-            preds += [(1.0, b(f)) for b, f in zip(self.branches, feats, strict=True)]
-        return landmark_loss(preds, target)

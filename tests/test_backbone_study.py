@@ -10,8 +10,8 @@ import pytest
 import torch
 from torch import nn
 
+from aan_core import landmark_loss
 from bench import aan_study, timm_trainer
-from bench.gpu_train import landmark_loss
 from bench.timm_trainer import TimmLandmarkTrainer
 
 
@@ -60,7 +60,7 @@ def test_tiny_backbone_grid_resume_and_protocol(tmp_path, study):
     # attention on adds the gates' weights; the aan head adds the embedding
     assert runs[True, "linear"]["params"] > runs[False, "linear"]["params"]
     assert runs[False, "aan"]["params"] > runs[False, "linear"]["params"]
-    assert "| regnetx_002 | aan | on |" in done["table"]
+    assert "| regnetx_002 | aan | paper | in-stage |" in done["table"]
     with pytest.raises(SystemExit, match="pretrained=False vs True"):
         study("--backbones", "regnetx_002", "--out", str(out), "--resume", "--pretrained")
 
@@ -79,15 +79,15 @@ def test_aan_head_reads_every_feature_map_and_sums_their_losses():
     model = TimmLandmarkTrainer("resnet18", "aan", attention=True, size=64)
     channels = model.features.out_channels
     assert len(model.branches) == len(channels) == 5
-    assert model.head.regressor_input == "flatten" and model.head.feature_size == (2, 2)
-    assert model.head.in_channels == channels[-1] == 512
-    assert isinstance(model.head.embedding, nn.Module) and not isinstance(
-        model.head.embedding, nn.Identity)
+    assert model.regressor.regressor_input == "flatten" and model.regressor.feature_size == (2, 2)
+    assert model.regressor.in_channels == channels[-1] == 512
+    assert isinstance(model.regressor.embedding, nn.Module) and not isinstance(
+        model.regressor.embedding, nn.Identity)
     x, target = torch.randn(2, 3, 64, 64), torch.rand(2, 68, 2)
     model.eval()  # BN fixed: the same maps for the loss and for the check
     loss = model(x, target)
     feats = model.features(x)
-    expected = landmark_loss([(1.0, model.head(feats[-1]))]
+    expected = landmark_loss([(1.0, model.regressor(feats[-1]))]
                              + [(1.0, b(f)) for b, f in zip(model.branches, feats,
                                                             strict=True)], target)
     torch.testing.assert_close(loss, expected)
@@ -101,7 +101,8 @@ def test_linear_head_reads_only_the_last_map():
     level extracted (so attention gates that map alone)."""
     model = TimmLandmarkTrainer("resnet18", "linear", attention=False, size=64)
     assert model.features.out_channels == (512,) and len(model.branches) == 0
-    assert isinstance(model.head.embedding, nn.Identity) and model.head.regressor_input == "gap"
+    assert isinstance(model.regressor.embedding, nn.Identity)
+    assert model.regressor.regressor_input == "gap"
     assert all(g.attention is None for g in model.features.gates)
     x = torch.randn(2, 3, 64, 64)
     assert model(x, torch.rand(2, 68, 2)).ndim == 0

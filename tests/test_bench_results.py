@@ -65,5 +65,5 @@ def test_partial_only_while_a_declared_run_is_missing(tmp_path):
     assert json.loads(out.read_text())["partial"] is False
     aan_study.report(_grid(every[:-1]), out)
     assert json.loads(out.read_text())["partial"] is True
-    assert aan_study.missing_cells(_grid(every[:-1])) == [("no_both", "gap", 1)]
+    assert aan_study.missing_cells(_grid(every[:-1])) == [("no_both", "gap", "paper", 1)]
     assert "Incomplete: 1 declared runs are missing" in Path(out.with_suffix(".md")).read_text()

@@ -7,48 +7,37 @@ bench/gpu_train.py, not here.
 from __future__ import annotations
 
 import torch
-from torch import nn
 from torch._dynamo.testing import CompileCounter
 
-from aan_core import AANFeatureExtractor, CoordinateRegressor
+from aan_core import AANLandmarkModel
 
 
-class _TrainingForward(nn.Module):
+def _training_model() -> AANLandmarkModel:
     """Features, embedding head and one intermediate branch per stage (as aan_300w.py)."""
-
-    def __init__(self, stages=(8, 16, 16, 32), points: int = 5) -> None:
-        super().__init__()
-        self.features = AANFeatureExtractor(stem_channels=8, stage_channels=stages)
-        self.head = CoordinateRegressor(stages[-1], points, embedding_dim=16)
-        self.branches = nn.ModuleList(CoordinateRegressor(c, points, None) for c in stages)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        feats = self.features(x)
-        preds = [self.head(feats[-1])] + [b(f) for b, f in zip(self.branches, feats,
-                                                               strict=True)]
-        return sum(p.square().sum() for p in preds)
+    return AANLandmarkModel(num_points=5, stem_channels=8, stage_channels=(8, 16, 16, 32),
+                            embedding_dim=16)
 
 
 def test_training_forward_compiles_to_one_graph_and_keeps_attention_maps():
     """Catches a graph break or a recompile in the stages (e.g. a ``.item()``, a print or a
     data-dependent branch in ``AttentionGate.forward``), which split the compiled step."""
     torch._dynamo.reset()
-    model = _TrainingForward().train()
+    model = _training_model().train()
     counter = CompileCounter()
     compiled = torch.compile(model, backend=counter)
     optim = torch.optim.Adam(model.parameters())
     for _ in range(3):  # BN statistics and weights change between steps: no recompile
-        x = torch.randn(2, 3, 64, 64)
-        loss = compiled(x)
+        x, target = torch.randn(2, 3, 64, 64), torch.rand(2, 5, 2)
+        loss = compiled(x, target)
         optim.zero_grad()
         loss.backward()
         optim.step()
     assert counter.frame_count == 1, f"{counter.frame_count} graphs (graph break/recompile)"
     model.eval()  # compiled and eager forwards leave the same maps for `aan attention`
     with torch.no_grad():
-        compiled(x)
+        compiled(x, target)
         compiled_maps = model.features.attention_maps
-        model(x)
+        model(x, target)
         eager_maps = model.features.attention_maps
     assert all(m is not None and m.shape[:2] == (2, 1) for m in compiled_maps)
     for c, e in zip(compiled_maps, eager_maps, strict=True):

@@ -31,7 +31,7 @@ def resolved(name: str) -> dict:
 
 
 def intended_changes(before: dict) -> dict:
-    """The values ``before`` should have now: the three intended changes applied.
+    """The values ``before`` should have now: the five intended changes applied.
 
     1. ``custom_imports``: ``aan_components`` -> ``aan_components.plugin``.
     2. The Caffe-scale L2 loss: ``MSELoss(loss_weight=K)`` -> ``EuclideanLoss`` (which
@@ -39,6 +39,8 @@ def intended_changes(before: dict) -> dict:
     3. The synthetic configs no longer carry 300W's unused ``data_root`` variable.
     4. The synthetic configs (the CPU demo) train with the CPU switch: bf16 autocast with
        fused Adam, channels-last weights, the cores split between model and loader.
+    5. The timm backbones put attention inside their stages (``placement='in_stage'``;
+       before, only the returned maps were gated).
     """
     after = copy.deepcopy(before)
     after["custom_imports"]["imports"] = ["aan_components.plugin"]
@@ -56,6 +58,9 @@ def intended_changes(before: dict) -> dict:
                                                 "weight_decay": 0.001, "fused": True}}
         after["default_hooks"]["channels_last"] = {"type": "ChannelsLastHook"}
         after["default_hooks"]["cpu_threads"] = {"type": "CPUThreadsHook"}
+    if after["model"]["backbone"]["type"] == "TimmAttentionBackbone":
+        assert "placement" not in after["model"]["backbone"]
+        after["model"]["backbone"]["placement"] = "in_stage"
     return after
 
 

@@ -1,11 +1,13 @@
 """timm_hooks across timm's families, and TimmAttentionBackbone / AANPoseEstimator in MMPose."""
 
+import copy
+
 import pytest
 import timm
 import torch
 from mmpose.registry import MODELS
 
-from timm_hooks import AttentionFeatures, attach_attention, feature_channels
+from timm_hooks import PLACEMENTS, AttentionFeatures, attach_attention, feature_channels
 
 # (name, timm kwargs, input size): CNNs, hierarchical transformers (NHWC), plain ViTs.
 ARCHS = [
@@ -22,11 +24,19 @@ ARCHS = [
     ("efficientvit_b0", {}, 64),
     ("vit_tiny_patch16_224", {"img_size": 64}, 64),
 ]
+# Families whose feature levels are not stage outputs that a next stage reads (HRNet's come
+# out of parallel branches after its last stage): only outputs_only gating applies.
+OUTPUTS_ONLY = {"hrnet_w18_small"}
 
 
+@pytest.mark.parametrize("placement", PLACEMENTS)
 @pytest.mark.parametrize("name,kwargs,size", ARCHS, ids=[a[0] for a in ARCHS])
-def test_attention_on_every_family(name, kwargs, size):
-    feats = attach_attention(name, **kwargs)
+def test_attention_on_every_family(name, kwargs, size, placement):
+    if placement == "in_stage" and name in OUTPUTS_ONLY:
+        with pytest.raises(TypeError, match="use placement='outputs_only'"):
+            attach_attention(name, placement=placement, **kwargs)
+        return
+    feats = attach_attention(name, placement=placement, **kwargs)
     x = torch.randn(2, 3, size, size)
     outs = feats(x)
     info = feats.feature_info
@@ -40,14 +50,80 @@ def test_attention_on_every_family(name, kwargs, size):
     for gate in feats.gates:
         assert gate.attention.conv.weight.grad.abs().sum() > 0
     assert any(p.grad is not None for p in feats.features.parameters())
-    # M forced to 0 gives the backbone's own maps; attention=False is the same
+    # M forced to 0 gives the backbone's own maps; attention=False (on a backbone with the
+    # same weights: an in-stage one carries its gates) is the same
     feats.eval()
     for gate in feats.gates:
         gate.attention.forward = lambda h: torch.zeros_like(h[:, :1])
-    plain = attach_attention(feats.features, attention=False).eval()
+    same = timm.create_model(name, features_only=True, **kwargs)
+    same.load_state_dict(feats.features.state_dict())
+    plain = attach_attention(same, attention=False).eval()
     with torch.no_grad():
         for a, b in zip(feats(x), plain(x), strict=True):
             torch.testing.assert_close(a, b, rtol=0, atol=0)
+
+
+def stage_input(feats: AttentionFeatures, level: int, x: torch.Tensor) -> torch.Tensor:
+    """What the module of feature level ``level`` receives in a forward of ``x``."""
+    name = feats.feature_info.module_name()[level]
+    root = feats.features
+    for candidate in (name, name.replace(".", "_", 1), f"model.{name}"):
+        try:
+            module = root.get_submodule(candidate)
+            break
+        except AttributeError:
+            continue
+    seen = []
+    handle = module.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+    with torch.no_grad():
+        feats(x)
+    handle.remove()
+    return seen[0]
+
+
+@pytest.mark.parametrize("name,kwargs,size", [a for a in ARCHS if a[0] not in OUTPUTS_ONLY],
+                         ids=[a[0] for a in ARCHS if a[0] not in OUTPUTS_ONLY])
+def test_in_stage_attention_feeds_the_next_stage(name, kwargs, size):
+    """In-stage: the module of level 1 reads level 0's gated map, so changing level 0's
+    attention (M forced to 0) changes its input and its output. Outputs-only (the old
+    placement): level 1's input and output do not depend on level 0's gate; only level 0's
+    own output does. Catches gates placed after the backbone under the name in-stage."""
+    x = torch.randn(2, 3, size, size)
+    for placement in PLACEMENTS:
+        torch.manual_seed(0)
+        feats = attach_attention(name, placement=placement, **kwargs).eval()
+        before = stage_input(feats, 1, x)
+        with torch.no_grad():
+            outs = feats(x)
+        feats.gates[0].attention.forward = lambda h: torch.zeros_like(h[:, :1])
+        after = stage_input(feats, 1, x)
+        with torch.no_grad():
+            outs_after = feats(x)
+        assert not torch.allclose(outs[0], outs_after[0])  # level 0's own map: both
+        if placement == "in_stage":
+            assert not torch.allclose(before, after)
+            assert not torch.allclose(outs[1], outs_after[1])
+        else:
+            torch.testing.assert_close(before, after, rtol=0, atol=0)
+            torch.testing.assert_close(outs[1], outs_after[1], rtol=0, atol=0)
+
+
+def test_in_stage_gates_follow_a_copy_and_refuse_a_second_wrapper():
+    """A deep copy's hooks run the copy's gates (catches hooks bound to the original's);
+    a backbone that carries in-stage gates cannot be wrapped again (its stages would be
+    gated twice, or gated while the new wrapper claims no attention)."""
+    feats = attach_attention("resnet18", out_indices=(1, 2)).eval()
+    twin = copy.deepcopy(feats)
+    twin.gates[0].attention.forward = lambda h: torch.zeros_like(h[:, :1])
+    x = torch.randn(1, 3, 64, 64)
+    with torch.no_grad():
+        a, b = feats(x), twin(x)
+    assert not torch.allclose(a[1], b[1])
+    assert feats.attention_maps[0] is not None and twin.attention_maps[0] is not None
+    with pytest.raises(ValueError, match="already carries in-stage attention gates"):
+        attach_attention(feats.features, attention=False)
+    with pytest.raises(ValueError, match="placement must be one of"):
+        attach_attention("resnet18", placement="inside")
 
 
 def test_existing_weights_are_kept():

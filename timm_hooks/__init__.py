@@ -12,6 +12,6 @@
 The MMPose backbone ``TimmAttentionBackbone`` (``aan_components``) builds on it.
 """
 
-from .attention_features import AttentionFeatures, attach_attention, feature_channels
+from .attention_features import PLACEMENTS, AttentionFeatures, attach_attention, feature_channels
 
-__all__ = ["AttentionFeatures", "attach_attention", "feature_channels"]
+__all__ = ["AttentionFeatures", "PLACEMENTS", "attach_attention", "feature_channels"]

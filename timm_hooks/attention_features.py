@@ -1,4 +1,5 @@
-"""Attention stages on any timm backbone: ``F = (1 + M) * H`` on each selected feature map."""
+"""Attention stages on any timm backbone: ``F = (1 + M) * H`` on each selected feature map,
+inside the backbone (the next stage reads the gated map, as in AAN) or on its outputs only."""
 
 from __future__ import annotations
 
@@ -6,12 +7,30 @@ from collections.abc import Sequence
 
 import timm
 import torch
-from timm.models._features import FeatureGetterNet, FeatureInfo
+from timm.models._features import (
+    FeatureDictNet,
+    FeatureGetterNet,
+    FeatureHookNet,
+    FeatureInfo,
+)
+from timm.models.efficientnet import EfficientNetFeatures
+from timm.models.mobilenetv3 import MobileNetV3Features
 from torch import Tensor, nn
 
 from aan_core import AttentionGate
 
-__all__ = ["AttentionFeatures", "attach_attention", "feature_channels"]
+__all__ = ["AttentionFeatures", "PLACEMENTS", "attach_attention", "feature_channels"]
+
+PLACEMENTS = ("in_stage", "outputs_only")
+"""Where :class:`AttentionFeatures` puts its gates: inside the backbone, or on its outputs."""
+
+# timm's feature extractors whose every level is the output (or, for a 'forward_pre' level,
+# the input) of the module feature_info names, a module that runs once per forward and
+# whose output the rest of the network reads: a forward hook there gates the stage in place.
+# Others (HRNet's: its levels come out of parallel branches after the last stage; FX graph
+# extractors) keep placement='outputs_only'.
+_IN_STAGE_EXTRACTORS = (FeatureDictNet, FeatureHookNet, FeatureGetterNet, EfficientNetFeatures,
+                        MobileNetV3Features)
 
 
 def feature_channels(model_name: str, out_indices: Sequence[int] | None = None,
@@ -31,9 +50,92 @@ def _is_nhwc(features: nn.Module) -> bool:
     return getattr(fmt, "value", str(fmt)) == "NHWC"
 
 
+def _stage_module(features: nn.Module, name: str) -> nn.Module:
+    """The module ``feature_info`` names ``name``, inside a timm feature extractor (whose
+    ``FeatureListNet`` joins a first-level ``Sequential``'s names with ``_``; whose
+    ``FeatureGetterNet`` / ``FeatureHookNet`` keeps the model in ``.model``)."""
+    roots = [features]
+    if isinstance(getattr(features, "model", None), nn.Module):
+        roots.append(features.model)
+    for root in roots:
+        for candidate in (name, name.replace(".", "_", 1)):
+            try:
+                return root.get_submodule(candidate)
+            except AttributeError:
+                continue
+    raise TypeError(f"{type(features).__name__} has no module {name!r} (named by its "
+                    f"feature_info): in-stage attention cannot be placed there; use "
+                    f"placement='outputs_only'")
+
+
+class _InputSize:
+    """The ``(H, W)`` of the image in the current forward (token maps need it)."""
+
+    hw: tuple[int, int] | None = None
+
+
+class _StageGate:
+    """A forward hook (``'forward'`` levels) or pre-hook (``'forward_pre'`` levels) that
+    replaces a stage's map ``H`` by ``(1 + M(H)) * H``, in the stage's own layout: NCHW,
+    NHWC (Swin), or ``(B, N, C)`` tokens with prefix tokens first (ViT: the patch tokens are
+    gated as a map, the prefix tokens pass)."""
+
+    def __init__(self, gate: AttentionGate, name: str, channels: int, reduction: int,
+                 nhwc: bool, input_size: _InputSize) -> None:
+        self.gate, self.name, self.channels = gate, name, channels
+        self.reduction, self.nhwc, self.input_size = reduction, nhwc, input_size
+
+    def __call__(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor:
+        return self.gated(output)
+
+    def before(self, module: nn.Module, args: tuple) -> tuple:
+        return (self.gated(args[0]), *args[1:])
+
+    def gated(self, h: Tensor) -> Tensor:
+        if isinstance(h, Tensor) and h.ndim == 4:
+            if self.nhwc and h.shape[-1] == self.channels:
+                return self.gate(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+            if not self.nhwc and h.shape[1] == self.channels:
+                return self.gate(h)
+        elif isinstance(h, Tensor) and h.ndim == 3 and h.shape[-1] == self.channels:
+            return self.gated_tokens(h)
+        shape = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
+        raise RuntimeError(
+            f"in-stage attention: module {self.name!r} gave {shape}, not a map with "
+            f"{self.channels} channels (its feature_info); use placement='outputs_only'")
+
+    def gated_tokens(self, tokens: Tensor) -> Tensor:
+        batch, count, channels = tokens.shape
+        height, width = self.input_size.hw
+        r = self.reduction
+        for h, w in ((-(-height // r), -(-width // r)), (height // r, width // r)):
+            prefix = count - h * w
+            if prefix >= 0:
+                break
+        else:
+            raise RuntimeError(f"in-stage attention: module {self.name!r} gave {count} tokens, "
+                               f"fewer than a {height}x{width} image's patches at stride {r}")
+        patches = tokens[:, prefix:].transpose(1, 2).reshape(batch, channels, h, w)
+        gated = self.gate(patches).flatten(2).transpose(1, 2)
+        return torch.cat([tokens[:, :prefix], gated], dim=1)
+
+
 class AttentionFeatures(nn.Module):
-    """A timm feature extractor whose every output map is weighted by its own spatial
-    attention map (AAN's attention block, from ``aan_core``).
+    """A timm feature extractor whose every feature map is weighted by its own spatial
+    attention map (AAN's attention block, from ``aan_core``): ``F = (1 + M(H)) * H``.
+
+    ``placement`` says where:
+
+    - ``'in_stage'`` (default): inside the backbone, on the output of each module that
+      ``feature_info`` names (forward hooks on those modules), so the next stage reads the
+      gated map, as in AAN's own network. The backbone object itself is changed: it computes
+      the gated stages wherever it is called, and cannot be given to a second
+      ``AttentionFeatures``. Works for timm's generic feature extractors (``features_only``
+      ResNet, RegNet, ConvNeXt, Swin, DenseNet, CSP..., hook-based ones, and
+      ``forward_intermediates`` models such as ViT, whose patch tokens are gated as a map)
+      and for EfficientNet / MobileNetV3; other extractors (HRNet) raise ``TypeError``;
+    - ``'outputs_only'``: the backbone runs unchanged and only the maps it returns are gated
+      (what the heads read; no stage reads a gated map).
 
     Outputs are NCHW whatever the family (Swin-like models emit NHWC; they are permuted).
     ``feature_info`` is the wrapped model's (channels, reduction, module of each output), so
@@ -43,6 +145,7 @@ class AttentionFeatures(nn.Module):
         features: A timm feature extractor (``features_only=True``, or a ``FeatureGetterNet``).
         attention: Apply attention; ``False`` returns the backbone's own maps (ablation).
         attention_relu: The paper's ReLU before the sigmoid (map in ``[0.5, 1)``).
+        placement: ``'in_stage'`` or ``'outputs_only'`` (above).
 
     Shape:
         - Input: :math:`(B, 3, H, W)`
@@ -55,10 +158,12 @@ class AttentionFeatures(nn.Module):
         [64, 128, 256, 512]
         >>> feats.feature_info.reduction()
         [4, 8, 16, 32]
+        >>> feats.placement  # layer2 reads layer1's gated map
+        'in_stage'
     """
 
     def __init__(self, features: nn.Module, attention: bool = True,
-                 attention_relu: bool = True) -> None:
+                 attention_relu: bool = True, placement: str = "in_stage") -> None:
         super().__init__()
         info = getattr(features, "feature_info", None)
         if not isinstance(info, FeatureInfo):
@@ -66,11 +171,42 @@ class AttentionFeatures(nn.Module):
                 f"AttentionFeatures needs a timm feature extractor (a model created with "
                 f"features_only=True); {type(features).__name__} has no timm FeatureInfo. "
                 f"Use attach_attention(), which converts a regular timm model.")
+        if placement not in PLACEMENTS:
+            raise ValueError(f"placement must be one of {PLACEMENTS}, got {placement!r}")
+        if getattr(features, "_aan_in_stage_gates", False):
+            raise ValueError(
+                f"this {type(features).__name__} already carries in-stage attention gates of "
+                f"another AttentionFeatures (forward hooks on its stages); build a new "
+                f"backbone")
         self.features = features
         self.feature_info = info
         self.nhwc = _is_nhwc(features)
+        self.placement = placement
         self.gates = nn.ModuleList(
             AttentionGate(c, enabled=attention, relu=attention_relu) for c in info.channels())
+        self.in_stage = attention and placement == "in_stage"
+        self._input_size = _InputSize()
+        if self.in_stage:
+            self._place_gates_in_stages()
+
+    def _place_gates_in_stages(self) -> None:
+        if not isinstance(self.features, _IN_STAGE_EXTRACTORS):
+            raise TypeError(
+                f"in-stage attention needs a feature extractor whose levels are stage "
+                f"outputs that the next stage reads; {type(self.features).__name__}'s are not "
+                f"(e.g. HRNet's come from parallel branches after the last stage); use "
+                f"placement='outputs_only'")
+        nhwc = self.nhwc
+        for gate, level in zip(self.gates, self.feature_info.get_dicts(), strict=True):
+            module = _stage_module(self.features, level["module"])
+            hook = _StageGate(gate, level["module"], level["num_chs"], level["reduction"],
+                              nhwc, self._input_size)
+            if level.get("hook_type", "forward") == "forward_pre":
+                module.register_forward_pre_hook(hook.before, prepend=True)
+            else:
+                # first among the module's hooks: timm's own (FeatureHookNet) see the gated map
+                module.register_forward_hook(hook, prepend=True)
+        self.features._aan_in_stage_gates = True
 
     @property
     def out_channels(self) -> tuple[int, ...]:
@@ -82,6 +218,10 @@ class AttentionFeatures(nn.Module):
         return tuple(g.attention_map for g in self.gates)
 
     def forward(self, x: Tensor) -> list[Tensor]:
+        if self.in_stage:
+            self._input_size.hw = (int(x.shape[-2]), int(x.shape[-1]))
+            for gate in self.gates:
+                gate.attention_map = None
         feats = self.features(x)
         if isinstance(feats, dict):
             feats = list(feats.values())
@@ -89,6 +229,15 @@ class AttentionFeatures(nn.Module):
             raise RuntimeError(
                 f"{type(self.features).__name__} returned {len(feats)} feature maps but its "
                 f"feature_info lists {len(self.gates)}")
+        if self.in_stage:
+            missed = [level["module"] for gate, level in zip(
+                self.gates, self.feature_info.get_dicts(), strict=True)
+                if gate.attention_map is None]
+            if missed:
+                raise RuntimeError(
+                    f"in-stage attention: {type(self.features).__name__} never ran "
+                    f"{missed} as modules in this forward; use placement='outputs_only'")
+            return [f.permute(0, 3, 1, 2) if self.nhwc else f for f in feats]
         out = []
         for f, gate in zip(feats, self.gates, strict=True):
             if self.nhwc:
@@ -99,8 +248,9 @@ class AttentionFeatures(nn.Module):
 
 def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None = None,
                      pretrained: bool = False, attention: bool = True,
-                     attention_relu: bool = True, **timm_kwargs) -> AttentionFeatures:
-    """Put AAN attention on the feature maps of a timm backbone.
+                     attention_relu: bool = True, placement: str = "in_stage",
+                     **timm_kwargs) -> AttentionFeatures:
+    """Put AAN attention on the feature stages of a timm backbone.
 
     Args:
         model: A timm model name (created with ``features_only=True``), a timm
@@ -115,11 +265,14 @@ def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None =
             the hub; this project never downloads them itself).
         attention: ``False``: no attention (ablation), same outputs as the backbone.
         attention_relu: See :class:`AttentionFeatures`.
+        placement: ``'in_stage'`` (the gated map feeds the next stage, as in AAN) or
+            ``'outputs_only'`` (only the returned maps are gated); see
+            :class:`AttentionFeatures`.
         **timm_kwargs: Passed to ``timm.create_model`` (e.g. ``img_size`` for ViTs).
 
     Raises:
-        TypeError: ``model`` is neither a name nor a timm model that can give features; the
-            message says why.
+        TypeError: ``model`` is neither a name nor a timm model that can give features, or
+            its feature levels cannot take in-stage attention; the message says why.
     """
     if isinstance(model, str):
         kwargs = dict(timm_kwargs)
@@ -145,4 +298,5 @@ def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None =
             f"{type(model).__name__} is not a timm model with feature maps: it is neither "
             f"features_only nor supports forward_intermediates; create it with "
             f"timm.create_model(name, features_only=True)")
-    return AttentionFeatures(features, attention=attention, attention_relu=attention_relu)
+    return AttentionFeatures(features, attention=attention, attention_relu=attention_relu,
+                             placement=placement)

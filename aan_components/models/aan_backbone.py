@@ -8,7 +8,7 @@ from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from aan_core import AANFeatureExtractor
+from aan_core import DEFAULT_STAGE_CHANNELS, DEFAULT_STEM_CHANNELS, AANFeatureExtractor
 
 
 @MODELS.register_module()
@@ -48,9 +48,9 @@ class AANBackbone(BaseBackbone):
     def __init__(
         self,
         in_channels: int = 3,
-        stem_channels: int = 64,
+        stem_channels: int = DEFAULT_STEM_CHANNELS,
         stem_stride: int = 4,
-        stage_channels: Sequence[int] = (128, 256, 512, 1024),
+        stage_channels: Sequence[int] = DEFAULT_STAGE_CHANNELS,
         blocks_per_stage: int = 1,
         attention: bool = True,
         attention_relu: bool = True,
@@ -80,7 +80,7 @@ class AANBackbone(BaseBackbone):
     @staticmethod
     def channels_from_config(cfg: dict) -> tuple[int, ...]:
         """Output channels for a config of this backbone, without building it."""
-        channels = tuple(cfg.get("stage_channels", (128, 256, 512, 1024)))
+        channels = tuple(cfg.get("stage_channels", DEFAULT_STAGE_CHANNELS))
         return tuple(channels[i] for i in cfg.get("out_indices", range(len(channels))))
 
     @property

@@ -11,9 +11,10 @@ from mmpose.models.heads import RegressionHead
 from mmpose.models.heads.base_head import BaseHead
 from mmpose.registry import KEYPOINT_CODECS, MODELS
 from mmpose.utils.tensor_utils import to_numpy
-from torch import Tensor, nn
+from torch import Tensor
 
-from aan_core import CoordinateRegressor, CosineEmbedding
+from aan_core import EMBEDDING_DIM, CosineEmbedding, make_regressors
+from aan_core.coordinate_regressor import start_at_mean_shape
 
 from .intermediate_supervision_loss import IntermediateSupervisionLoss
 
@@ -40,6 +41,14 @@ class CosineEmbeddingHead(RegressionHead):
     The intermediate branches (vectorising + linear layer) are used by :meth:`loss` only;
     :meth:`forward` and :meth:`predict` never run them, so they cost nothing at test time.
 
+    Starts that depend on the data (both off by default) are set by the first training
+    batch, in :meth:`loss`, and never on loaded weights (a checkpoint, a resumed run):
+    ``output_init='mean_shape'`` starts every regressor (final and branches) at that
+    batch's mean shape of the normalised labels (points of weight 0 left out; the mean
+    over all processes in distributed training), with output weights 0;
+    ``embedding_sigma='median'`` sets the embedding's bandwidth to the median pairwise
+    distance of that batch's input vectors. See :class:`aan_core.CoordinateRegressor`.
+
     Args:
         in_channels: Channels of the backbone outputs. An int: the head reads the last
             feature map only (no intermediate supervision). A sequence (one entry per
@@ -50,13 +59,15 @@ class CosineEmbeddingHead(RegressionHead):
             linear layer (the "w/o embedding" ablation).
         embedding_sigma: RBF bandwidth of the embedding's random-Fourier-feature
             initialisation (``None``: ``sqrt(in_channels / cells)``, cells = 1 for
-            ``'gap'``).
+            ``'gap'``; ``'median'``: the median heuristic on the first training batch).
         final_input: Regressor input of the final head: ``'gap'``, ``'flatten'`` or
             ``'grid<S>'``.
         branch_input: Regressor input of every intermediate branch (same choices).
         feature_sizes: ``(H, W)`` of every backbone output, shallow to deep (for an int
             ``in_channels``: of the last one only); needed by ``'flatten'`` only, e.g.
             ``AANBackbone.feature_sizes(input_size)``.
+        output_init: ``'normal'`` (weights ``N(0, 0.01)``, bias 0.5; the layout of
+            earlier checkpoints) or ``'mean_shape'`` (above).
         loss: Loss config. With intermediate branches it must be an
             ``IntermediateSupervisionLoss``; without, any MMPose regression loss.
         decoder: Codec config used by ``predict`` (``RegressionLabel``).
@@ -79,11 +90,12 @@ class CosineEmbeddingHead(RegressionHead):
         self,
         in_channels: int | Sequence[int],
         num_joints: int,
-        embedding_dim: int | None = 256,
-        embedding_sigma: float | None = None,
+        embedding_dim: int | None = EMBEDDING_DIM,
+        embedding_sigma: float | str | None = None,
         final_input: str = "gap",
         branch_input: str = "gap",
         feature_sizes: Sequence[Sequence[int]] | None = None,
+        output_init: str = "normal",
         loss: dict | None = None,
         decoder: dict | None = None,
         init_cfg: dict | list | None = None,
@@ -110,14 +122,12 @@ class CosineEmbeddingHead(RegressionHead):
                 f"in_channels={in_channels} names {num_maps} feature map(s)")
         sizes = [tuple(s) for s in feature_sizes] if feature_sizes else [None] * num_maps
         self.final_input, self.branch_input = final_input, branch_input
-        self.regressor = CoordinateRegressor(final_channels, num_joints, embedding_dim,
-                                             embedding_sigma, regressor_input=final_input,
-                                             feature_size=sizes[-1])
-        self.branches = nn.ModuleList(
-            CoordinateRegressor(c, num_joints, embedding_dim=None, regressor_input=branch_input,
-                                feature_size=hw)
-            for c, hw in zip(branch_channels, sizes, strict=len(branch_channels) > 0)
-        )
+        # the layers of aan_core.AANLandmarkModel (same names behind this head's prefix)
+        self.regressor, self.branches = make_regressors(
+            branch_channels or [final_channels], num_joints, branches=bool(branch_channels),
+            embedding_dim=embedding_dim, embedding_sigma=embedding_sigma,
+            final_input=final_input, branch_input=branch_input, feature_sizes=sizes,
+            output_init=output_init)
         if loss is None:
             loss = dict(type="IntermediateSupervisionLoss",
                         loss=dict(type="SmoothL1Loss", use_target_weight=True))
@@ -149,7 +159,6 @@ class CosineEmbeddingHead(RegressionHead):
 
     def loss(self, inputs: tuple[Tensor, ...], batch_data_samples, train_cfg=None) -> dict:
         """Losses of the final and every intermediate prediction, plus ``acc_pose``."""
-        pred = self.forward(inputs)
         keypoint_labels = torch.cat(
             [d.gt_instance_labels.keypoint_labels for d in batch_data_samples])
         keypoint_weights = torch.cat(
@@ -161,7 +170,11 @@ class CosineEmbeddingHead(RegressionHead):
         keypoint_labels = torch.where(finite.unsqueeze(-1), keypoint_labels,
                                       torch.zeros_like(keypoint_labels))
         weights = keypoint_weights.unsqueeze(-1)
+        if self.training:  # output_init='mean_shape': the first batch sets the start
+            start_at_mean_shape((self.regressor, *self.branches), keypoint_labels,
+                                keypoint_weights)
 
+        pred = self.forward(inputs)
         if isinstance(self.loss_module, IntermediateSupervisionLoss):
             stage_preds = self.forward_branches(inputs) if self.branches else []
             losses = self.loss_module(pred, stage_preds, keypoint_labels, weights)

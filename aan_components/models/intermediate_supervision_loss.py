@@ -18,6 +18,12 @@ class IntermediateSupervisionLoss(nn.Module):
 
         {'loss_kpt': w_f * L(final), 'loss_kpt_stage1': w_1 * L(stage 1), ...}
 
+    The weights are summed as given (the paper: all losses summed, each at weight 1), so a
+    head with four branches weighs its data term 5x as much as one without, against the
+    same weight decay (with Adam's coupled L2; decoupled decay, ``AdamW``, does not depend
+    on the loss scale). ``normalise_weights=True`` divides every weight by their total
+    (``final_weight + sum(stage_weights)``), so that they sum to 1 with or without branches.
+
     Args:
         loss: Config of the wrapped loss (``SmoothL1Loss``, ``L1Loss``, ``MSELoss``,
             ``WingLoss``, ``SoftWingLoss``, ...). Its ``use_target_weight`` decides whether
@@ -26,6 +32,7 @@ class IntermediateSupervisionLoss(nn.Module):
             one per stage (then its length must equal the number of stage predictions).
         final_weight: Weight of the final prediction.
         loss_name: Key of the final term; stage terms get ``_stage{i}`` appended (1-based).
+        normalise_weights: Divide the weights by their total (above).
 
     Example:
         >>> import aan_components.plugin, torch
@@ -44,6 +51,7 @@ class IntermediateSupervisionLoss(nn.Module):
         stage_weights: float | Sequence[float] = 1.0,
         final_weight: float = 1.0,
         loss_name: str = "loss_kpt",
+        normalise_weights: bool = False,
     ) -> None:
         super().__init__()
         if "loss" not in loss_name:
@@ -59,6 +67,7 @@ class IntermediateSupervisionLoss(nn.Module):
         )
         self.final_weight = float(final_weight)
         self.loss_name = loss_name
+        self.normalise_weights = normalise_weights
 
     def weights_for(self, num_stages: int) -> tuple[float, ...]:
         """The weight of each of ``num_stages`` intermediate predictions."""
@@ -89,9 +98,12 @@ class IntermediateSupervisionLoss(nn.Module):
         Returns:
             ``{loss_name: ..., f'{loss_name}_stage{i}': ...}``, each already weighted.
         """
-        losses = {self.loss_name: self.final_weight * self.loss(final_pred, target,
-                                                                 target_weight)}
         weights = self.weights_for(len(stage_preds))
+        final_weight = self.final_weight
+        if self.normalise_weights:
+            total = final_weight + sum(weights)
+            final_weight, weights = final_weight / total, tuple(w / total for w in weights)
+        losses = {self.loss_name: final_weight * self.loss(final_pred, target, target_weight)}
         for i, (pred, w) in enumerate(zip(stage_preds, weights, strict=True), 1):
             losses[f"{self.loss_name}_stage{i}"] = w * self.loss(pred, target, target_weight)
         return losses

@@ -19,24 +19,30 @@ class TimmAttentionBackbone(BaseBackbone):
     transformers with NHWC features, plain ViTs). Use it with ``AANPoseEstimator`` and
     ``head.in_channels='auto'`` to size the head from timm's ``feature_info``.
 
+    With ``placement='in_stage'`` (default) each selected stage's gated map feeds the next
+    stage, as in AAN's own network; ``'outputs_only'`` gates only the maps the head reads
+    (see ``timm_hooks.AttentionFeatures``). Both have the same parameters: a checkpoint
+    does not tell them apart, so load one into the placement it was trained with.
+
     Args:
         model_name: timm model name.
         pretrained: Load timm's pretrained weights (local cache or hub).
         out_indices: Feature levels (timm's meaning); ``None``: timm's default.
         attention: ``False``: the plain timm features (ablation).
         attention_relu: The paper's ReLU before the sigmoid.
+        placement: ``'in_stage'`` or ``'outputs_only'`` (above).
         timm_kwargs: Extra ``timm.create_model`` arguments (e.g. ``img_size`` for ViTs).
         init_cfg: mmengine init config.
     """
 
     def __init__(self, model_name: str, pretrained: bool = False,
                  out_indices: Sequence[int] | None = None, attention: bool = True,
-                 attention_relu: bool = True, timm_kwargs: dict | None = None,
-                 init_cfg: dict | list | None = None) -> None:
+                 attention_relu: bool = True, placement: str = "in_stage",
+                 timm_kwargs: dict | None = None, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.body = attach_attention(model_name, out_indices=out_indices, pretrained=pretrained,
                                      attention=attention, attention_relu=attention_relu,
-                                     **(timm_kwargs or {}))
+                                     placement=placement, **(timm_kwargs or {}))
 
     @staticmethod
     def channels_from_config(cfg: dict) -> tuple[int, ...]:

@@ -21,6 +21,10 @@ custom_imports = dict(imports=['aan_components.plugin'], allow_failed_imports=Fa
 max_iters = 50000
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)
 optim_wrapper = dict(optimizer=dict(type='Adam', lr=1e-3, weight_decay=1e-3))
+# Adam's weight_decay is coupled L2 (added to the gradient): its strength against the data
+# term grows with fewer loss terms (no branches: 1 term instead of 5) and smaller gradients.
+# Decoupled decay instead (not the paper's; independent of the loss scale), in a child config:
+#   optim_wrapper = dict(optimizer=dict(type='AdamW'))  # lr and weight_decay as above
 param_scheduler = [
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
          milestones=[25000, 40000], gamma=0.1),
@@ -86,6 +90,11 @@ model = dict(
             loss=dict(type='EuclideanLoss', use_target_weight=True),
             stage_weights=(1.0, 1.0, 1.0, 1.0),  # paper: all losses summed (one per stage)
             final_weight=1.0),
+        # Not the paper's (off here): normalise_weights=True in the loss divides the weights
+        # by their total (they sum to 1 with or without branches); output_init='mean_shape'
+        # starts every regressor at the first training batch's mean shape (output weights
+        # 0); embedding_sigma='median' sets the embedding's bandwidth to that batch's median
+        # pairwise distance. Both starts are skipped for loaded weights (CosineEmbeddingHead).
         decoder=codec),
     # The paper reports single-pass numbers; flip test (MMPose TTA) is available.
     test_cfg=dict(flip_test=False, shift_coords=True))

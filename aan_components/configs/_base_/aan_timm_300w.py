@@ -14,7 +14,10 @@ model = dict(
         model_name=None,
         pretrained=False,
         out_indices=(0, 1, 2, 3),
-        attention=True),
+        attention=True,
+        # AAN's attention: each stage's gated map (1 + M) * H feeds the next stage;
+        # 'outputs_only' would gate only the maps the head reads
+        placement='in_stage'),
     # timm feature maps are large (stride 4 first): global average pooling, not the AAN
     # configs' flattened maps
     head=dict(in_channels='auto', final_input='gap', branch_input='gap', feature_sizes=None))
