@@ -47,6 +47,11 @@ def main() -> None:
         "model.head.final_input": "gap", "model.head.branch_input": "gap",
         "model.head.feature_sizes": None,
     })
+    # fp32 steps: the config's CPU switch (bf16 autocast) rounds each rank's activations
+    # differently from the single process, and that rounding, not the distributed
+    # mechanics, pushed iteration 3 past the stated 10% (measured 10.3% in CI).
+    cfg.optim_wrapper = dict(type="OptimWrapper", optimizer=cfg.optim_wrapper.optimizer)
+    cfg.optim_wrapper.optimizer.pop("fused", None)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
     cfg.custom_hooks = [dict(type="FiniteLossHook")]
