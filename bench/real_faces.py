@@ -222,9 +222,13 @@ def load_300w_split(root: Path, split: str) -> tuple[list[RealFace], dict]:
 
 def detect_faces(detector, faces: list[RealFace]) -> tuple[dict[int, np.ndarray | None], float]:
     """Each face's detection (matched by IoU with its landmark extent) and seconds/image."""
+    from tqdm import tqdm
+
     images = sorted({f.image for f in faces})
     t0 = time.perf_counter()
-    dets = {path: detector.detect(cv2.imread(str(path))) for path in images}
+    dets = {path: detector.detect(cv2.imread(str(path))) for path in tqdm(
+        images, desc=f"[bench] {detector.name}", unit="image", mininterval=30,
+        disable=len(images) < 100)}
     seconds = (time.perf_counter() - t0) / max(1, len(images))
     return {i: match(f.extent(), dets[f.image]) for i, f in enumerate(faces)}, seconds
 
@@ -264,6 +268,15 @@ def box_iou_stats(faces: list[RealFace], found: dict[int, np.ndarray | None],
               for i, box in found.items() if box is not None]
     return dict(faces=len(values), mean=float(np.mean(values)) if values else None,
                 median=float(np.median(values)) if values else None)
+
+
+def recorded_args(args: argparse.Namespace) -> dict:
+    """The options as the results file records them: the fixture folder only when used, and
+    by name when it is the default (its machine path says nothing to a reader)."""
+    out = vars(args).copy()
+    out["fixtures"] = None if args.no_fixtures else (
+        "default" if args.fixtures == FIXTURES else args.fixtures)
+    return out
 
 
 def main() -> None:  # noqa: C901 - one linear report
@@ -425,25 +438,27 @@ def main() -> None:  # noqa: C901 - one linear report
                                                              else ""),
                                      calibration=cals[k].to_json(),
                                      fitted_faces=fits[k].get("faces"), **on_common[k]))
-        # the fixture faces: the shipped fit vs leave-one-out on the fixtures themselves
+        # the fixture faces: each fit vs leave-one-out on the fixtures themselves
         real = [i for i in fixture_ids if found[name][i] is not None]
         if real:
-            cal = cals.get(shipped) if shipped else None
-            raw_iou, cal_iou, loo_iou = [], [], []
+            raw_iou, loo_iou = [], []
+            fit_iou: dict[str, list[float]] = {k: [] for k in cals}
             for i in real:
                 box, truth = found[name][i], faces[i].extent()
                 raw_iou.append(iou(truth, box[None])[0])
-                if cal is not None:
-                    cal_iou.append(iou(truth, cal.apply(box[None]))[0])
+                for k, cal in cals.items():
+                    fit_iou[k].append(iou(truth, cal.apply(box[None]))[0])
                 others = [j for j in real if j != i]
                 if others:
                     loo = BoxCalibration.fit(np.array([found[name][j] for j in others]),
                                              np.array([faces[j].extent() for j in others]))
                     loo_iou.append(iou(truth, loo.apply(box[None]))[0])
+            cal = cals.get(shipped) if shipped else None
             cal_rows.append(dict(detector=name, faces=len(real), shipped_fit=shipped,
                                  calibration=cal and cal.to_json(),
                                  iou_raw=mean_or_none(raw_iou),
-                                 iou_calibrated=mean_or_none(cal_iou),
+                                 iou_calibrated=mean_or_none(fit_iou.get(shipped, [])),
+                                 iou_fits={k: mean_or_none(v) for k, v in fit_iou.items()},
                                  iou_leave_one_out_real=mean_or_none(loo_iou)))
     if (args.fit or args.fit_300w) and calibration_out is not None:
         write_json(calibration_out, shipped_file)
@@ -522,9 +537,14 @@ def main() -> None:  # noqa: C901 - one linear report
     for r in det_rows:
         r["recall_s"] = f"{r['found']}/{r['faces']}"
         r["ms"] = f"{1000 * r['seconds_per_image']:.0f}"
+    fit_names = sorted({k for r in cal_rows for k in r["iou_fits"]})
     for r in cal_rows:
-        for k in ("iou_raw", "iou_calibrated", "iou_leave_one_out_real"):
+        for k in ("iou_raw", "iou_leave_one_out_real"):
             r[k + "_s"] = "-" if r[k] is None else f"{r[k]:.2f}"
+        for k in fit_names:
+            v = r["iou_fits"].get(k)
+            r[f"iou_{k}_s"] = "-" if v is None else f"{v:.2f}" + (
+                " (shipped)" if k == r["shipped_fit"] else "")
     for r in fit_rows:
         r["mean_s"] = "-" if r["mean"] is None else f"{r['mean']:.4f}"
         r["median_s"] = "-" if r["median"] is None else f"{r['median']:.4f}"
@@ -551,7 +571,7 @@ def main() -> None:  # noqa: C901 - one linear report
     if cal_rows:
         tables["calibration, fixtures"] = markdown_table(cal_rows, [
             ("detector", "detector"), ("faces", "68-pt faces found"), ("iou_raw_s", "IoU raw"),
-            ("iou_calibrated_s", "IoU calibrated (shipped fit)"),
+            *((f"iou_{k}_s", f"IoU calibrated ({k} fit)") for k in fit_names),
             ("iou_leave_one_out_real_s", "IoU calibrated (fixtures, LOO)")])
     if fit_rows:
         tables["calibration, 300W common"] = markdown_table(fit_rows, [
@@ -570,8 +590,8 @@ def main() -> None:  # noqa: C901 - one linear report
     print(text)
     for rows, keys in ((det_rows, ("recall_s", "ms")),
                        (nme_rows, ("68-point", "AFLW (19)", "300W common", "ms")),
-                       (cal_rows, ("iou_raw_s", "iou_calibrated_s",
-                                   "iou_leave_one_out_real_s")),
+                       (cal_rows, ("iou_raw_s", "iou_leave_one_out_real_s",
+                                   *(f"iou_{k}_s" for k in fit_names))),
                        (fit_rows, ("mean_s", "median_s", "values_s")),
                        (common_rows, ("nme_s", "gt_s", "ratio_s"))):
         for r in rows:
@@ -579,7 +599,7 @@ def main() -> None:  # noqa: C901 - one linear report
                 r.pop(k, None)
     write_json(args.out, dict(
         benchmark="real_faces", args={k: (str(v) if isinstance(v, Path) else v)
-                                      for k, v in vars(args).items()},
+                                      for k, v in recorded_args(args).items()},
         environment=environment(), faces=len(faces), match_iou=MATCH_IOU,
         face300w=None if args.face300w_root is None else dict(
             common=common_info, train=train_info or None),
