@@ -157,26 +157,25 @@ def _training_file(cfg: Config, work_dir: Path) -> tuple[Path | None, Path]:
     return None, named
 
 
-def face300w_protocol(cfg: Config | None, work_dir: Path, test_counts: dict) -> str:
-    """``''`` when a 300W run trained on the paper's 3,148 faces and tested on the paper's
-    subsets (as far as its metrics file counts them); otherwise what it used, e.g.
-    ``300W partial: train from 1,675 of 3,148 faces (...)``."""
-    problems = []
+def face300w_training(cfg: Config | None, work_dir: Path) -> str:
+    """``''`` when a 300W run trained on the paper's 3,148 faces; otherwise what it trained
+    on, e.g. ``300W partial: train from 1,675 of 3,148 faces (...)``, or why that is not
+    known."""
     if cfg is None:
-        problems.append("no saved config: training data unknown")
-    else:
-        path, named = _training_file(cfg, work_dir)
-        if path is None:
-            problems.append(f"training data not found ({named}): protocol not verified")
-        else:
-            ok, what = is_paper_split(read_json(path, AANInputError), "train")
-            if not ok:
-                problems.append(what)
-    for subset in ("common", "challenging"):
-        n = test_counts.get(subset)
-        if isinstance(n, int) and n != FACE300W_COUNTS[subset]:
-            problems.append(f"tested on {n} of {FACE300W_COUNTS[subset]} {subset} faces")
-    return "; ".join(problems)
+        return "no saved config: training data unknown"
+    path, named = _training_file(cfg, work_dir)
+    if path is None:
+        return f"training data not found ({named}): protocol not verified"
+    ok, what = is_paper_split(read_json(path, AANInputError), "train")
+    return "" if ok else what
+
+
+def face300w_test_subsets(test_counts: dict) -> str:
+    """``''`` when each 300W test subset a metrics file counts has the paper's faces."""
+    return "; ".join(f"tested on {n} of {FACE300W_COUNTS[subset]} {subset} faces"
+                     for subset in ("common", "challenging")
+                     if isinstance(n := test_counts.get(subset), int)
+                     and n != FACE300W_COUNTS[subset])
 
 
 def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
@@ -197,6 +196,7 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
         cfg = read_config(configs[-1], import_custom_modules=False) if configs else None
         variant = model_variant(cfg, configs[-1].stem if configs else wd.name)
         note = checkpoint_note(cfg)
+        training = None
         for f in latest.values():
             data = read_json(f, AANInputError)
             metrics = data.get("metrics") if isinstance(data, dict) else None
@@ -217,7 +217,9 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
                                                               dict) else {}
                 if counts and counts.get("all") != FACE300W_COUNTS["full"]:
                     nme.pop("full", None)  # the NME over all test images is not full's
-                protocol = face300w_protocol(cfg, wd, counts)
+                if training is None:  # one look at the training json per work dir
+                    training = face300w_training(cfg, wd)
+                protocol = "; ".join(p for p in (training, face300w_test_subsets(counts)) if p)
             runs.append(Run(dataset, variant, str(data.get("norm_mode")), nme, f, note,
                             protocol))
     return runs
