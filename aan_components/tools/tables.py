@@ -255,10 +255,12 @@ def render_tables(runs: list[Run]) -> str:
             cells = [_cell(r.nme.get(c), paper_aan.get(c) if compare else None)
                      for c in columns]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
-        if not mine:
-            out.append(f"| *(no {dataset} run given)* |" + " |" * len(columns))
-        out.append("")
         other_data = [r for r in runs if r.dataset == dataset and r.data]
+        if not mine:
+            out.append(f"| *(no {dataset} run given)* |" + " |" * len(columns) if not other_data
+                       else f"| *(no {dataset} run on the paper's protocol: the runs given are "
+                            f"in the next table)* |" + " |" * len(columns))
+        out.append("")
         if other_data:  # a partial download or unverified data: never beside the paper
             out.append(f"### {title}: not the paper's protocol (no difference to the paper)\n")
             out.append("| model | data | " + " | ".join(names[c] for c in columns) + " |")
