@@ -90,7 +90,8 @@ def test_300w_root_fits_compares_and_reports_nme(tmp_path):
     assert shipped == real_faces.choose_shipped_fit(
         {k: fits[k]["mean"] for k in written}, "synthetic")
     assert all(written[k]["iou_300w_common"] == round(fits[k]["mean"], 4) for k in written)
-    rows = {r["boxes"]: r for r in payload["landmarks_300w_common"]}
+    rows = {r["boxes"]: r for r in payload["landmarks_300w_common"]
+            if not r["boxes"].startswith("dlib")}  # dlib's rows where it is installed
     assert set(rows) == {"ground-truth extent", "mtcnn box",
                          *(f"mtcnn box, calibrated ({k} fit"
                            + (", shipped)" if k == shipped else ")") for k in written)}
