@@ -304,6 +304,8 @@ def main() -> None:  # noqa: C901 - one linear report
     parser.add_argument("--calibration-out", type=Path,
                         help="where refitted calibrations are written (default: the shipped "
                              "file; --tiny writes none unless given)")
+    parser.add_argument("--detectors", nargs="+", metavar="NAME",
+                        help="the detectors to run (default: every one installed)")
     parser.add_argument("--no-landmarks", action="store_true",
                         help="detection and calibration only (no model)")
     parser.add_argument("--threads", type=int, default=2)
@@ -347,7 +349,7 @@ def main() -> None:  # noqa: C901 - one linear report
     groups = {"fixtures": lambda f: not f.set.startswith("300w-"),
               "300W common": lambda f: f.set == "300w-common"}
     detectors = {}
-    for name in DETECTORS:
+    for name in args.detectors or DETECTORS:
         try:
             detectors[name] = build_face_detector(name)
         except FaceDetectorUnavailable as e:
