@@ -24,7 +24,7 @@ WRONG_INPUTS = {
                                          "--work-dir", str(t / "wd")],
                               "embedding_dim must be >= 1"),
     "convert": (lambda t: ["300w", str(t / "raw"), str(t / "out")],
-                "raw/afw: folder not found"),
+                "raw: not a folder"),
     "tables": (lambda t: [str(t / "no_run")], "no_run: not a directory"),
     "check": (lambda t: [str(_write(t / "notes.py", "These are my notes.\n"))],
               "notes.py: line 1: syntax error"),

@@ -9,16 +9,36 @@ from conftest import REPO
 from mmengine.config import Config
 
 from aan_components.cli import main as aan
+from aan_components.converters.face300w_protocol import SOURCE_FACES, split_info
 
 
-def work_dir(root, config: str, dataset: str, metrics: dict, norm="inter_ocular", prefix=""):
-    """A work dir as mmengine leaves it: the dumped config + the metric's json in a run dir."""
+def paper_300w_train(root, data_root="data/300w/") -> None:
+    """The training json of the paper's 300W protocol, where a run's relative ``data_root``
+    points from ``root`` (only its ``info`` record: all six sources, 3,148 faces)."""
+    path = root / data_root / "annotations" / "face_landmarks_300w_train.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(dict(info=dict(dataset="300W", **split_info("train",
+                                                                           SOURCE_FACES)),
+                                    images=[], annotations=[])))
+
+
+def work_dir(root, config: str, dataset: str, metrics: dict, norm="inter_ocular", prefix="",
+             options: dict | None = None, num_images: dict | None = None):
+    """A work dir as mmengine leaves it: the dumped config + the metric's json in a run dir.
+    A 300W run's training data is the paper's (``paper_300w_train``) unless ``options``
+    point the config elsewhere."""
     wd = root / config
     (wd / "20261127_120000").mkdir(parents=True, exist_ok=True)
-    Config.fromfile(str(REPO / "mm_configs" / f"{config}.py")).dump(str(wd / f"{config}.py"))
+    cfg = Config.fromfile(str(REPO / "mm_configs" / f"{config}.py"))
+    cfg.merge_from_dict(options or {})
+    cfg.dump(str(wd / f"{config}.py"))
+    if dataset == "300w" and not options:
+        paper_300w_train(root)
     name = f"face_alignment_metrics{'_' + prefix if prefix else ''}.json"
+    extra = {} if num_images is None else dict(num_images=num_images)
     (wd / "20261127_120000" / name).write_text(json.dumps(
-        dict(dataset_name=dataset, norm_mode=norm, prefix=prefix or None, metrics=metrics)))
+        dict(dataset_name=dataset, norm_mode=norm, prefix=prefix or None, metrics=metrics,
+             **extra)))
     return wd
 
 
@@ -135,3 +155,63 @@ def test_synthetic_runs_never_enter_a_paper_table(tmp_path, capsys):
     others = text.split("### Other runs")[1].split("### Table 5")[0]
     assert "| synthetic (300w layout) | AAN | inter-ocular | 8.24 |" in others
     assert "| synthetic (300w layout) | demo_without_config | inter-ocular | 7.00 |" in others
+
+
+def table(text: str, heading: str) -> str:
+    """The markdown of the table under ``heading`` (up to the next heading)."""
+    return text.split(heading, 1)[1].split("\n### ", 1)[0]
+
+
+def test_partial_300w_runs_never_sit_beside_the_paper(tmp_path, capsys):
+    """A run trained on a partial 300W download (no AFW, part of HELEN: the project's real
+    faces) and tested on common gets its own table, named by its data, with no difference to
+    the paper; its NME over all test images (common only) does not appear as the full test
+    set. Wrong input caught: the tables before this change put it into Table 2 as
+    "AAN (ours)" with "4.10 (-0.28)" under Common and "4.10 (-1.29)" under Full."""
+    partial = tmp_path / "real300w" / "annotations" / "face_landmarks_300w_train.json"
+    partial.parent.mkdir(parents=True)
+    partial.write_text(json.dumps(dict(
+        info=dict(dataset="300W", **split_info("train", {"helen/trainset": 870,
+                                                         "lfpw/trainset": 805})),
+        images=[], annotations=[])))
+    options = {f"{s}_dataloader.dataset.data_root": str(tmp_path / "real300w")
+               for s in ("train", "val", "test")}
+    wd = work_dir(tmp_path, "aan_300w", "300w", {"NME": 0.041, "NME/common": 0.041},
+                  options=options, num_images={"all": 554, "common": 554})
+    aan(["tables", str(wd)])
+    text = capsys.readouterr().out
+    assert "ours" not in table(text, "### Table 2")
+    assert "| *(no 300w run on the paper's protocol: the runs given are in the next table)* |" \
+        in table(text, "### Table 2")
+    assert table(text, "### 300W (68 points): not the paper's protocol").splitlines()[4] == (
+        "| AAN (ours, inter-ocular) | 300W partial: train from 1,675 of 3,148 faces "
+        "(helen/trainset 870 of 2,000, lfpw/trainset 805 of 811; absent: afw) | 4.10 | – | – |")
+
+
+def test_a_run_without_its_training_data_is_not_compared(tmp_path, capsys):
+    """The training json of the saved config cannot be found (another machine, a moved
+    folder): whether the run followed the paper's protocol is unknown, so it is not
+    compared. Wrong input caught: a missing file taken as the paper's data."""
+    options = {"train_dataloader.dataset.data_root": "elsewhere/300w/"}
+    wd = work_dir(tmp_path, "aan_300w", "300w", {"NME": 0.05}, options=options)
+    aan(["tables", str(wd)])
+    text = capsys.readouterr().out
+    assert "ours" not in table(text, "### Table 2")
+    assert ("| AAN (ours, inter-ocular) | training data not found (elsewhere/300w/annotations/"
+            "face_landmarks_300w_train.json): protocol not verified | – | – | 5.00 |") in text
+
+
+def test_paper_protocol_run_tested_on_common_only(tmp_path, capsys):
+    """Trained on the paper's 3,148 faces, tested on the common json alone: compared under
+    Common, nothing under Full (its overall NME is common's). A test subset of another size
+    than the paper's is not the protocol. Wrong input caught: the overall NME under Full."""
+    wd = work_dir(tmp_path / "a", "aan_300w", "300w", {"NME": 0.05, "NME/common": 0.05},
+                  num_images={"all": 554, "common": 554})
+    short = work_dir(tmp_path / "b", "aan_300w", "300w", {"NME": 0.05, "NME/common": 0.05},
+                     num_images={"all": 330, "common": 330})
+    aan(["tables", str(wd), str(short)])
+    text = capsys.readouterr().out
+    assert [line for line in table(text, "### Table 2").splitlines() if "ours" in line] == [
+        "| **AAN (ours, inter-ocular)** | 5.00 (+0.62) | – | – |"]
+    assert ("| AAN (ours, inter-ocular) | tested on 330 of 554 common faces | 5.00 | – | – |"
+            in text)

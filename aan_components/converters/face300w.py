@@ -10,6 +10,13 @@ Raw layout (the iBUG downloads of the four source sets, unpacked side by side)::
 Splits (paper Sec. 4.1): train = AFW + HELEN train + LFPW train (3,148); common = HELEN test
 + LFPW test (554); challenging = iBUG (135); full = common + challenging (689).
 
+A partial download converts too: the folders present are converted, the absent ones named
+once, and only the splits they form are written (train from the training folders present;
+common needs both test sets; challenging and full need iBUG). Each json's ``info`` records
+the sources it holds and lacks and whether it is the paper's split (``protocol``: ``300W``
+or ``300W partial``); ``aan check`` and ``aan tables`` show it. A split file of an earlier
+conversion into the same OUT_DIR that this one cannot form is removed.
+
 Output: ``OUT_DIR/annotations/face_landmarks_300w_{train,common,challenging,full}.json`` and
 ``OUT_DIR/images`` (a link to RAW_DIR; file names are relative to it). Face box: the tight
 box of the 68 points (``center``/``scale`` for MMPose's ``Face300WDataset``; the pipeline's
@@ -20,6 +27,7 @@ box of the 68 points (``center``/``scale`` for MMPose's ``Face300WDataset``; the
 from __future__ import annotations
 
 import argparse
+import json
 from pathlib import Path
 
 from tqdm import tqdm
@@ -28,13 +36,20 @@ from aan_core.face_protocols import FACE300W_SOURCES
 
 from .coco_face_json import CocoFaceJson, box_from_points, link_images, read_image_size
 from .errors import ConversionError
+from .face300w_protocol import (
+    PAPER_COUNTS,
+    SPLIT_FILE,
+    SPLIT_SOURCES,
+    formable_splits,
+    split_info,
+)
 from .pts_format import PTS_ORIGIN, read_pts
 
-SPLITS = {"train": ("train",), "common": ("common",), "challenging": ("challenging",),
-          "full": ("common", "challenging")}
-PAPER_COUNTS = {"train": 3148, "common": 554, "challenging": 135, "full": 689}
+__all__ = ["PAPER_COUNTS", "add_arguments", "convert", "find_sources"]
+
 IMAGE_SUFFIXES = (".jpg", ".png", ".jpeg", ".JPG", ".PNG", ".JPEG")
 KEYPOINT_NAMES = [f"kpt-{i}" for i in range(68)]
+CONVERTER = "aan convert 300w"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -52,34 +67,75 @@ def find_image(pts: Path) -> Path:
                                f"{{{','.join(s for s in IMAGE_SUFFIXES if s.islower())}}})")
 
 
+def find_sources(raw_dir: Path) -> dict[str, list[Path]]:
+    """``{source folder: its .pts files}`` for the 300W folders under ``raw_dir`` that hold
+    any (a missing or empty folder is absent).
+
+    Raises:
+        ConversionError: ``raw_dir`` is not a folder, or holds none of the six sources.
+    """
+    if not raw_dir.is_dir():
+        raise ConversionError(raw_dir, "not a folder (expected the unpacked 300W download)")
+    found = {}
+    for folder in FACE300W_SOURCES:
+        files = sorted((raw_dir / folder).glob("*.pts")) if (raw_dir / folder).is_dir() else []
+        if files:
+            found[folder] = files
+    if not found:
+        raise ConversionError(raw_dir, f"no 300W source folder with .pts files under it "
+                                       f"(expected some of {', '.join(FACE300W_SOURCES)})")
+    return found
+
+
+def _remove_stale_split(path: Path) -> bool:
+    """Remove a split json an earlier run of this converter wrote; keep anything else."""
+    try:
+        info = json.loads(path.read_text()).get("info") or {}
+    except (OSError, ValueError, AttributeError):
+        return False
+    if not isinstance(info, dict) or info.get("converter") != CONVERTER:
+        return False
+    path.unlink()
+    return True
+
+
 def convert(raw_dir: str | Path, out_dir: str | Path, keep_pts_values: bool = False) -> dict:
-    """Convert; returns ``{split: count}``. Writes nothing unless every file is valid."""
+    """Convert the sources present; returns ``{split: count}`` of the splits written. Writes
+    nothing unless every file is valid; prints one line naming the absent sources and the
+    splits they leave out."""
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     offset = 0.0 if keep_pts_values else PTS_ORIGIN
-    missing = [s for s in FACE300W_SOURCES if not (raw_dir / s).is_dir()]
-    if missing:
-        raise ConversionError(raw_dir / missing[0], "folder not found; 300W expects "
-                              f"{', '.join(FACE300W_SOURCES)} under {raw_dir}")
-    files = [(pts, part) for folder, part in FACE300W_SOURCES.items()
-             for pts in sorted((raw_dir / folder).glob("*.pts"))]
-    if not files:
-        raise ConversionError(raw_dir, "no .pts files in the 300W folders")
-    info = dict(dataset="300W", converter="aan convert 300w",
+    found = find_sources(raw_dir)
+    present = {folder: len(files) for folder, files in found.items()}
+    absent = [s for s in FACE300W_SOURCES if s not in found]
+    formable = formable_splits(present)
+    written = [split for split, why in formable.items() if why is None]
+    info = dict(dataset="300W", converter=CONVERTER,
                 coordinates="pts values unchanged (1-based)" if keep_pts_values else
-                "0-based pixels (pts values - 1)", box="tight box of the 68 points")
-    parts = {p: [] for p in ("train", "common", "challenging")}
-    for pts, part in tqdm(files, desc="300W", unit="face", mininterval=1.0):
+                "0-based pixels (pts values - 1)", box="tight box of the 68 points",
+                conversion=dict(sources_present=present, sources_absent=absent,
+                                splits_written=written))
+    faces: dict[str, list] = {folder: [] for folder in found}
+    files = [(pts, folder) for folder, paths in found.items() for pts in paths]
+    for pts, folder in tqdm(files, desc="300W", unit="face", mininterval=1.0):
         points = read_pts(pts, 68) - offset
         image = find_image(pts)
-        parts[part].append((image.relative_to(raw_dir).as_posix(), read_image_size(image),
-                            points, pts))
+        faces[folder].append((image.relative_to(raw_dir).as_posix(), read_image_size(image),
+                              points, pts))
     out: dict[str, CocoFaceJson] = {}
-    for split, members in SPLITS.items():
-        js = out[split] = CocoFaceJson(KEYPOINT_NAMES, dict(info, split=split))
-        for part in members:
-            for file_name, size, points, pts in parts[part]:
+    for split in written:
+        js = out[split] = CocoFaceJson(KEYPOINT_NAMES, dict(info, **split_info(split, present)))
+        for folder in SPLIT_SOURCES[split]:
+            for file_name, size, points, pts in faces.get(folder, []):
                 js.add(file_name, size, points, [1] * 68, box_from_points(points), source=pts)
     link_images(raw_dir, out_dir)
     for split, js in out.items():
-        js.write(out_dir / "annotations" / f"face_landmarks_300w_{split}.json")
+        js.write(out_dir / "annotations" / SPLIT_FILE.format(split))
+    if absent:
+        left_out = [f"{split} ({why})" for split, why in formable.items() if why]
+        removed = [split for split in formable if split not in written and _remove_stale_split(
+            out_dir / "annotations" / SPLIT_FILE.format(split))]
+        print(f"aan convert 300w: absent from {raw_dir}: {', '.join(absent)}; not written: "
+              f"{', '.join(left_out)}"
+              + (f"; removed the earlier conversion's {', '.join(removed)}" if removed else ""))
     return {split: len(js) for split, js in out.items()}

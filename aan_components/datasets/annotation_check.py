@@ -24,7 +24,8 @@ def _numbers(value, n: int | None) -> bool:
 def check_face_annotations(path: str | os.PathLike, num_keypoints: int | None = None,
                            image_dir: str | os.PathLike | None = None) -> dict:
     """Check the json MMPose's face datasets read; returns ``{"images": n, "faces": n,
-    "num_keypoints": K}``.
+    "num_keypoints": K}``, with the file's ``info`` object (a converter's record of what the
+    file holds) under ``"info"`` when it has one.
 
     Checked: valid JSON; ``images`` and ``annotations`` lists; every image has ``id`` and
     ``file_name``; every annotation has ``image_id`` (of a listed image) and ``keypoints``
@@ -101,4 +102,7 @@ def check_face_annotations(path: str | os.PathLike, num_keypoints: int | None = 
                                       f"got {ann['scale']}")
         else:
             raise AnnotationError(f"{where}: field 'bbox': missing (nor 'center' + 'scale')")
-    return {"images": len(image_ids), "faces": len(data["annotations"]), "num_keypoints": k}
+    summary = {"images": len(image_ids), "faces": len(data["annotations"]), "num_keypoints": k}
+    if isinstance(data.get("info"), dict):
+        summary["info"] = data["info"]
+    return summary

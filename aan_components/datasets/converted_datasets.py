@@ -21,8 +21,16 @@ class MissingDataError(AANInputError):
 
 def check_annotation_file(ann_file: str, data_root: str, name: str) -> None:
     """Raise :class:`MissingDataError` naming ``ann_file``, ``aan convert`` and
-    ``aan check`` when the file does not exist."""
+    ``aan check`` when the file does not exist (for a 300W split that a partial conversion
+    beside it could not form: why, and the ``--cfg-options`` to test on common instead)."""
     if ann_file and not os.path.isfile(ann_file):
+        if name == "300w":  # a split that a partial 300W conversion could not form
+            from ..converters.face300w_protocol import missing_split_hint
+
+            hint = missing_split_hint(ann_file, os.path.relpath(ann_file, data_root)
+                                      if data_root else None)
+            if hint:
+                raise MissingDataError(hint)
         root = data_root or f"data/{name}"
         raise MissingDataError(
             f"{ann_file}: annotation file not found. Make it from the official {name} "

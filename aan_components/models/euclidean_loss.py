@@ -15,7 +15,7 @@ class EuclideanLoss(MSELoss):
     That is MMPose's element-mean :class:`~mmpose.models.losses.MSELoss` times the number
     of points ``K``, read from the prediction's shape: no config has to restate ``K``. With
     the plain element mean the gradients are ``K`` times smaller, and the paper's weight
-    decay (Adam's coupled L2, 1e-3) then outweighs them (README, "The loss scale").
+    decay (Adam's coupled L2, 1e-3) then outweighs them (docs/reproducing.md, "The loss scale").
 
     Args:
         use_target_weight: Multiply prediction and target by the per-point weights first

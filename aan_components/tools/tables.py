@@ -12,6 +12,14 @@ Our rows are meant to be the LAST checkpoint of the fixed schedule (the configs 
 checkpoint). A run tested with a ``best_*`` checkpoint of a config that validated on its own
 test data is marked ``best-on-test`` and gets no difference to the paper: choosing among
 checkpoints by their test NME biases that NME down.
+
+A 300W run enters Table 2 only when it followed the paper's protocol: its training json (from
+the saved config; found as given, or relative to the work dir's parent folders or the current
+folder) is the paper's 3,148 faces (by ``aan convert 300w``'s record of its sources, or by
+its count), and a test subset counts only with the paper's number of faces (``full``: all
+689). Any other run (a partial download: "300W partial: train from 1,675 of 3,148 faces",
+or training data that cannot be found) goes into its own table, named by its data, with no
+difference to the paper.
 """
 
 from __future__ import annotations
@@ -26,6 +34,8 @@ from aan_core.utils.input_errors import AANInputError
 from aan_core.utils.json_input import read_json
 
 from ..config_file import read_config
+from ..converters.face300w_protocol import PAPER_COUNTS as FACE300W_COUNTS
+from ..converters.face300w_protocol import is_paper_split
 
 if TYPE_CHECKING:
     from mmengine.config import Config
@@ -82,6 +92,7 @@ class Run:
     nme: dict[str, float]
     source: Path
     note: str = ""  # "best-on-test" when the checkpoint was chosen on the test data
+    data: str = ""  # what the run trained and tested on, when not the paper's protocol
 
 
 def model_variant(cfg: Config | None, name: str) -> str:
@@ -130,6 +141,43 @@ def is_synthetic_run(metrics_file: Path, cfg: Config | None) -> bool:
     return "synthetic://" in first
 
 
+def _training_file(cfg: Config, work_dir: Path) -> tuple[Path | None, Path]:
+    """The training annotation json of a saved config: ``(found path or None, as named)``.
+    A relative path is looked for under the work dir's parent folders, then the current
+    folder (``mim train`` runs from the folder above ``work_dirs/NAME``)."""
+    dataset = (cfg.get("train_dataloader") or {}).get("dataset") or {}
+    while isinstance(dataset.get("dataset"), dict):  # a wrapper: CropCacheDataset, ...
+        dataset = dataset["dataset"]
+    named = Path(str(dataset.get("data_root") or "")) / str(dataset.get("ann_file") or "")
+    if named.is_absolute():
+        return (named if named.is_file() else None), named
+    for base in (work_dir.resolve().parent, work_dir.resolve().parent.parent, Path.cwd()):
+        if (base / named).is_file():
+            return base / named, named
+    return None, named
+
+
+def face300w_training(cfg: Config | None, work_dir: Path) -> str:
+    """``''`` when a 300W run trained on the paper's 3,148 faces; otherwise what it trained
+    on, e.g. ``300W partial: train from 1,675 of 3,148 faces (...)``, or why that is not
+    known."""
+    if cfg is None:
+        return "no saved config: training data unknown"
+    path, named = _training_file(cfg, work_dir)
+    if path is None:
+        return f"training data not found ({named}): protocol not verified"
+    ok, what = is_paper_split(read_json(path, AANInputError), "train")
+    return "" if ok else what
+
+
+def face300w_test_subsets(test_counts: dict) -> str:
+    """``''`` when each 300W test subset a metrics file counts has the paper's faces."""
+    return "; ".join(f"tested on {n} of {FACE300W_COUNTS[subset]} {subset} faces"
+                     for subset in ("common", "challenging")
+                     if isinstance(n := test_counts.get(subset), int)
+                     and n != FACE300W_COUNTS[subset])
+
+
 def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
     """The latest metrics of each work dir (one :class:`Run` per normalisation)."""
     runs = []
@@ -148,6 +196,7 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
         cfg = read_config(configs[-1], import_custom_modules=False) if configs else None
         variant = model_variant(cfg, configs[-1].stem if configs else wd.name)
         note = checkpoint_note(cfg)
+        training = None
         for f in latest.values():
             data = read_json(f, AANInputError)
             metrics = data.get("metrics") if isinstance(data, dict) else None
@@ -160,9 +209,19 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
                         raise AANInputError(f"{f}: field metrics.{k}: not a number ({v!r})")
                     nme["full" if k == "NME" else k.split("/", 1)[1]] = 100 * v
             dataset = str(data.get("dataset_name") or "?")
+            protocol = ""
             if is_synthetic_run(f, cfg):
                 dataset = f"synthetic ({dataset} layout)"
-            runs.append(Run(dataset, variant, str(data.get("norm_mode")), nme, f, note))
+            elif dataset == "300w":
+                counts = data.get("num_images") if isinstance(data.get("num_images"),
+                                                              dict) else {}
+                if counts and counts.get("all") != FACE300W_COUNTS["full"]:
+                    nme.pop("full", None)  # the NME over all test images is not full's
+                if training is None:  # one look at the training json per work dir
+                    training = face300w_training(cfg, wd)
+                protocol = "; ".join(p for p in (training, face300w_test_subsets(counts)) if p)
+            runs.append(Run(dataset, variant, str(data.get("norm_mode")), nme, f, note,
+                            protocol))
     return runs
 
 
@@ -188,7 +247,7 @@ def render_tables(runs: list[Run]) -> str:
             cells = [f"{row[c]:.2f}" if c in row else "–" for c in columns]
             out.append(f"| {method} (paper) | " + " | ".join(cells) + " |")
         paper_aan = PAPER[dataset]["AAN"]
-        mine = [r for r in runs if r.dataset == dataset]
+        mine = [r for r in runs if r.dataset == dataset and not r.data]
         for r in mine:
             note = f", {r.note} checkpoint: not comparable" if r.note else ""
             label = f"**{r.variant} (ours, {NORM_NAMES.get(r.norm, r.norm)}{note})**"
@@ -196,9 +255,22 @@ def render_tables(runs: list[Run]) -> str:
             cells = [_cell(r.nme.get(c), paper_aan.get(c) if compare else None)
                      for c in columns]
             out.append(f"| {label} | " + " | ".join(cells) + " |")
+        other_data = [r for r in runs if r.dataset == dataset and r.data]
         if not mine:
-            out.append(f"| *(no {dataset} run given)* |" + " |" * len(columns))
+            out.append(f"| *(no {dataset} run given)* |" + " |" * len(columns) if not other_data
+                       else f"| *(no {dataset} run on the paper's protocol: the runs given are "
+                            f"in the next table)* |" + " |" * len(columns))
         out.append("")
+        if other_data:  # a partial download or unverified data: never beside the paper
+            out.append(f"### {title}: not the paper's protocol (no difference to the paper)\n")
+            out.append("| model | data | " + " | ".join(names[c] for c in columns) + " |")
+            out.append("|---|---|" + "---|" * len(columns))
+            for r in other_data:
+                note = f", {r.note} checkpoint" if r.note else ""
+                cells = [_cell(r.nme.get(c), None) for c in columns]
+                out.append(f"| {r.variant} (ours, {NORM_NAMES.get(r.norm, r.norm)}{note}) | "
+                           f"{r.data} | " + " | ".join(cells) + " |")
+            out.append("")
     others = [r for r in runs if r.dataset not in PAPER]
     if others:  # synthetic faces and other datasets: never in a paper table
         out.append("### Other runs (not a paper benchmark: no paper numbers to compare)\n")
@@ -218,7 +290,8 @@ def render_tables(runs: list[Run]) -> str:
         cells = []
         for v in variants:
             ours = next((r.nme.get(column) for r in runs
-                         if r.dataset == dataset and r.variant == v and not r.note), None)
+                         if r.dataset == dataset and r.variant == v and not r.note
+                         and not r.data), None)
             paper = ABLATION[dataset][v]
             cells.append(f"– / {paper:.2f}" if ours is None else
                          f"{ours:.2f} / {paper:.2f} ({ours - paper:+.2f})")
