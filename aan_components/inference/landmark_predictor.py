@@ -129,6 +129,7 @@ class LandmarkPredictor:
                 detector, box_convention(self.model.cfg),
                 calibration=None if calibrate else BoxCalibration(),
                 detect_every=detect_every)
+        self.checkpoint = checkpoint
         self.keep_crops = False  # fill ImageLandmarks.crops
         self.keep_attention = False  # fill ImageLandmarks.attention (attention backbones)
 
@@ -204,6 +205,11 @@ class LandmarkPredictor:
             pred = sample.pred_instances
             scores = pred.get("keypoint_scores")
             kpts = np.asarray(pred.keypoints[0], np.float64)
+            if not np.isfinite(kpts).all():  # never a NaN in the results (nor in their JSON)
+                raise AANInputError(
+                    f"{f'checkpoint {self.checkpoint}' if self.checkpoint else 'the model'}: "
+                    f"gives non-finite landmarks (NaN or inf) for {result.name}; nothing "
+                    f"written (are its weights finite? a diverged training saves NaN weights)")
             result.faces.append(FaceLandmarks(
                 box=np.asarray(data["data_samples"].gt_instances.bboxes[0], np.float64),
                 keypoints=kpts,
