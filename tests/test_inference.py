@@ -315,6 +315,14 @@ def _copy_folder(tmp_path: Path, fixtures_dir: Path) -> Path:
     return tmp_path / "imgs"
 
 
+def _overflowing(ckpt: dict) -> None:
+    """Finite weights whose sums overflow: the output layer at +-3e38."""
+    import torch
+
+    w = ckpt["state_dict"]["head.regressor.fc.weight"]
+    w.copy_(torch.sign(torch.randn_like(w)) * 3e38)
+
+
 def _aflw_meta(ckpt: dict) -> None:
     """The 19-point AFLW meta on the 68-point weights."""
     from mmpose.datasets.datasets.utils import parse_pose_metainfo
@@ -460,11 +468,21 @@ BAD_INPUTS = [
             "head.regressor.fc.weight"].fill_(float("nan"))), str(f / "300w"), "--out", o,
         "--whole-image"],
      "nan.pth: 1 tensors hold non-finite values (NaN or inf), e.g. head.regressor.fc.weight"),
+    ("ckpt-overflowing-weights", lambda c, f, t, o: [
+        "predict", CONFIG, _edit_checkpoint(c, t / "huge.pth", _overflowing), str(f / "300w"),
+        "--out", o, "--whole-image"],
+     "huge.pth: its landmarks for indoor_020.png are not finite (NaN or inf): nothing written"),
     ("ckpt-meta-of-19-points", lambda c, f, t, o: [
         "predict", CONFIG, _edit_checkpoint(c, t / "aflw_meta.pth", _aflw_meta),
         str(f / "300w"), "--out", o, "--whole-image"],
      "aflw_meta.pth: field meta.dataset_meta.num_keypoints: 19 (aflw), but the model (of "),
     # issue 25: tracebacks for user errors
+    ("config-pipeline-typo", lambda c, f, t, o: [
+        "predict", _file(t / "typo.py", f"_base_ = ['{CONFIG}']\ntest_dataloader = dict("
+                         f"dataset=dict(pipeline=[dict(type='LoadFaceImage', on_eror='skip')]"
+                         f"))\n"), c, str(f / "300w"), "--out", o, "--whole-image"],
+     "typo.py: field test_dataloader.dataset.pipeline[0].on_eror: unknown field of "
+     "LoadFaceImage (did you mean 'on_error'?)"),
     ("device-meta", lambda c, f, t, o: ["predict", CONFIG, c, str(f / "300w"), "--out", o,
                                         "--device", "meta"],
      "device 'meta': not a device to run a model on"),

@@ -20,7 +20,7 @@ import torch
 from aan_core.utils.input_errors import AANInputError
 
 from ..compat.safe_checkpoint import CheckpointFileError, safe_torch_load
-from ..config_file import ConfigError, read_config, require_fields
+from ..config_file import ConfigError, read_config, require_fields, unknown_field_error
 
 __all__ = ["CheckpointMismatchError", "check_device", "dataset_meta_from_config",
            "load_pose_model"]
@@ -209,7 +209,12 @@ def load_pose_model(config, checkpoint: str | None = None, device: str = "cpu",
     init_default_scope(cfg.get("default_scope", "mmpose"))
     try:
         model = revert_sync_batchnorm(build_pose_estimator(cfg.model))
-    except (KeyError, ValueError, TypeError, AssertionError) as e:
+    except TypeError as e:
+        from mmpose.registry import MODELS
+
+        raise (unknown_field_error(config_name, e, cfg.model, "model", (MODELS,))
+               or ConfigError(f"{config_name}: model: cannot build it: {e}")) from None
+    except (KeyError, ValueError, AssertionError) as e:
         raise ConfigError(f"{config_name}: model: cannot build it: {e}") from None
     meta = None
     if checkpoint is not None:
