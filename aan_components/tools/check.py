@@ -4,7 +4,9 @@ dataset's keypoints, and each annotation file is well formed (``--images``: ever
 exists too).
 
 Errors name the config file and the field (``model.backbone.type``...), or the annotation
-file, the entry and the field; the command then exits with status 2.
+file, the entry and the field; the command then exits with status 2. A misspelt field of a
+dataloader, dataset, transform or model is named by its dotted path with the nearest valid
+field (``train_dataloader.datset: unknown field of a dataloader (did you mean 'dataset'?)``).
 """
 
 from __future__ import annotations

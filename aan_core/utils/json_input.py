@@ -12,11 +12,17 @@ import os
 from pathlib import Path
 from typing import Any
 
+from .input_errors import AANInputError
+
 __all__ = ["read_json"]
 
 
-class _DuplicateKey(Exception):
+class _DuplicateKey(AANInputError):
+    """A key given twice in one JSON object (caught in :func:`read_json`, which names the
+    file)."""
+
     def __init__(self, key: str) -> None:
+        super().__init__(key)
         self.key = key
 
 
