@@ -54,12 +54,17 @@ def _unknown_type(config: str, error: KeyError, node, prefix: str) -> ConfigChec
                             f"{m.group(1) if m else ''!r} ({error})")
 
 
+# The fields mmengine's Runner.build_dataloader reads itself and does not pass on
+MMENGINE_DATALOADER_FIELDS = {"num_batch_per_epoch", "disable_subprocess_warning"}
+
+
 def _dataloader_fields() -> set[str]:
-    """The fields of a ``*_dataloader``: torch's DataLoader arguments (mmengine passes what
-    it does not build itself, ``dataset``, ``sampler``, ``collate_fn``..., on to it)."""
+    """The fields of a ``*_dataloader``: torch's DataLoader arguments (mmengine builds
+    ``dataset``, ``sampler``, ``collate_fn``... and passes the rest on to it) and
+    :data:`MMENGINE_DATALOADER_FIELDS`."""
     from torch.utils.data import DataLoader
 
-    return set(inspect.signature(DataLoader).parameters)
+    return set(inspect.signature(DataLoader).parameters) | MMENGINE_DATALOADER_FIELDS
 
 
 def _check_dataloader(config: str, split: str, loader) -> None:
