@@ -29,3 +29,14 @@ def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
         atomic_write(target, broken)
     assert target.read_text() == "old"
     assert [p.name for p in tmp_path.iterdir()] == ["a.json"]
+
+
+def test_an_existing_folder_as_the_file_names_the_users_path(tmp_path):
+    """Wrong input caught: ``--out`` naming an existing folder; the error named the
+    temporary file (``.x.abc123.tmp``) that the final rename failed on (issue 25)."""
+    folder = tmp_path / "x"
+    folder.mkdir()
+    with pytest.raises(IsADirectoryError) as e:
+        atomic_write(folder, lambda tmp: Path(tmp).write_text("x"))
+    assert e.value.filename == str(folder) and ".tmp" not in str(e.value)
+    assert [p.name for p in tmp_path.iterdir()] == ["x"] and not list(folder.iterdir())

@@ -125,3 +125,114 @@ def test_every_error_type_of_the_packages_is_an_input_error():
     stray = sorted(n for n, cls in found.items()
                    if not issubclass(cls, AANInputError) and n not in NOT_INPUT_ERRORS)
     assert not stray, f"error types without the AANInputError base: {stray}"
+
+
+# ------------------------------------------------------- issue 25: the second hostile pass
+SYNTHETIC = REPO / "mm_configs" / "aan_synthetic.py"
+
+
+def _metrics_run(t: Path) -> Path:
+    """A tested run's work dir, as aan tables reads it."""
+    run = t / "run"
+    run.mkdir()
+    (run / "face_alignment_metrics.json").write_text(
+        '{"dataset_name": "300w", "norm_mode": "inter_ocular", "metrics": {"NME": 0.05}}')
+    return run
+
+
+def _child_of(base: Path) -> str:
+    return f"_base_ = ['{base}']\n"
+
+
+def _folder(path: Path) -> Path:
+    path.mkdir()
+    return path
+
+
+# case id -> (argv after "aan", given a temporary folder; what the one error line says).
+# Each ended in a traceback, or (the last ones) named a temporary file instead of the
+# user's path.
+HOSTILE_INPUTS = {
+    "check: broken yaml": (lambda t: ["check", str(_write(t / "bad.yaml", "a: [1, 2\n"))],
+                           "bad.yaml: line 2: invalid YAML: did not find expected ',' or ']'"),
+    "check: broken json": (lambda t: ["check", str(_write(t / "bad.json", '{"a": 1,\n'))],
+                           "bad.json: line 2: invalid JSON: Expecting property name"),
+    "check: config raises": (
+        lambda t: ["check", str(_write(t / "raises.py", "x = 1\ny = 1 / 0\n"))],
+        "raises.py: line 2: cannot read this config: ZeroDivisionError: division by zero"),
+    "check: undefined name": (
+        lambda t: ["check", str(_write(t / "undefined.py", "model = undefined_name\n"))],
+        "undefined.py: line 1: cannot read this config: NameError: name 'undefined_name' is "
+        "not defined"),
+    "check: a _base_ raises": (
+        lambda t: ["check", str(_write(t / "child.py", _child_of(_write(
+            t / "base.py", "x = 1\nx = [][3]\n"))))],
+        "base.py: line 2: cannot read this config: IndexError: list index out of range"),
+    "check: custom_imports missing": (
+        lambda t: ["check", str(_write(t / "imports.py", "custom_imports = dict(imports=["
+                                       "'no_such_module'], allow_failed_imports=False)\n"))],
+        "imports.py: field custom_imports: cannot import it: ModuleNotFoundError: No module "
+        "named 'no_such_module'"),
+    "check: no model": (lambda t: ["check", str(_write(t / "plain.py", "x = 1\n"))],
+                        "plain.py: field model: missing"),
+    "demo: --config without model": (
+        lambda t: ["demo", "--config", str(_write(t / "plain.py", "x = 1\n")), "--work-dir",
+                   str(t / "wd")], "plain.py: field model: missing"),
+    "check: dataloader field typo": (
+        lambda t: ["check", str(_write(t / "typo.py", f"_base_ = ['{SYNTHETIC}']\n"
+                                       f"train_dataloader = dict(_delete_=True, batch_size=2, "
+                                       f"datset=dict(type='SyntheticFaceDataset'))\n"))],
+        "typo.py: field train_dataloader.datset: unknown field of a dataloader (did you mean "
+        "'dataset'?)"),
+    "check: dataset field typo": (
+        lambda t: ["check", str(SYNTHETIC), "--cfg-options",
+                   "test_dataloader.dataset.ann_fle=x.json"],
+        "field test_dataloader.dataset.ann_fle: unknown field of SyntheticFaceDataset (did "
+        "you mean 'ann_file'?)"),
+    "check: transform field typo": (
+        lambda t: ["check", str(_write(t / "typo.py", f"_base_ = ['{SYNTHETIC}']\n"
+                                       f"test_dataloader = dict(dataset=dict(pipeline=["
+                                       f"dict(type='LoadFaceImage', on_eror='skip')]))\n"))],
+        "field test_dataloader.dataset.pipeline[0].on_eror: unknown field of LoadFaceImage "
+        "(did you mean 'on_error'?)"),
+    "check: --cfg-options without =": (
+        lambda t: ["check", str(SYNTHETIC), "--cfg-options", "train_cfg.max_iters"],
+        "argument --cfg-options: expected KEY=VALUE (e.g. train_cfg.max_iters=100), got "
+        "'train_cfg.max_iters'"),
+    "demo: --cfg-options without =": (
+        lambda t: ["demo", "--cfg-options", "model", "--work-dir", str(t / "wd")],
+        "argument --cfg-options: expected KEY=VALUE"),
+    "export: --opset out of range": (
+        lambda t: ["export", str(SYNTHETIC), "--opset", "99", "--out", str(t / "m.onnx")],
+        "argument --opset: must be an integer in 7.."),
+    "export: --opset without an operator": (
+        lambda t: ["export", str(SYNTHETIC), "--opset", "9", "--out", str(t / "m.onnx")],
+        "opset 9: cannot export this model: Exporting the operator 'aten::flip' to ONNX "
+        "opset version 9 is not supported"),
+    "export: --out an existing folder": (
+        lambda t: ["export", str(SYNTHETIC), "--no-check", "--out", str(_folder(t / "f"))],
+        "/f: is a folder; give a file name"),
+    "tables: --out an existing folder": (
+        lambda t: ["tables", str(_metrics_run(t)), "--out", str(_folder(t / "f"))],
+        "/f: is a folder; give a file name"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(HOSTILE_INPUTS))
+def test_hostile_inputs_are_one_line_and_exit_2(case, tmp_path, capsys):
+    """Wrong input caught: each case of the second hostile-input pass (issue 25) that ended
+    in a traceback or named a temporary file; now one line naming the user's file and the
+    field, exit 2, and nothing written."""
+    make_argv, message = HOSTILE_INPUTS[case]
+    argv = make_argv(tmp_path)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        aan(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert len(errors) == 1 and message in errors[0], err
+    assert "Traceback" not in err and ".tmp" not in errors[0]
+    assert not (tmp_path / "wd").exists() and not (tmp_path / "m.onnx").exists()
+    if (tmp_path / "f").exists():
+        assert not list((tmp_path / "f").iterdir())

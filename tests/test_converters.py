@@ -427,3 +427,115 @@ def test_300vw_unreadable_video(tmp_path, capsys):
     err = convert_fails(capsys, "300vw", raw, tmp_path / "out")
     assert "001/vid.avi" in err
     assert not (tmp_path / "out" / "annotations").exists()
+
+
+# ------------------------------------------- issue 25: nothing lost, nothing silently wrong
+def test_300vw_never_deletes_a_folder_it_did_not_write(tmp_path, capsys):
+    """Wrong input caught: OUT_DIR/images/001/ holding the user's own files (no converter
+    record). 300VW ran rmtree on it and exited 0; now it refuses OUT_DIR/images, as the
+    other converters do, and the user's files stay. So does a link (another converter's)."""
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_300vw(raw, videos=("001",), frames=2)
+    mine = out / "images" / "001"
+    mine.mkdir(parents=True)
+    (mine / "holiday.jpg").write_bytes(b"the user's photo")
+    err = convert_fails(capsys, "300vw", raw, out)
+    assert f"{mine}: exists and was not written by aan convert 300vw" in err
+    assert (mine / "holiday.jpg").read_bytes() == b"the user's photo"
+    assert sorted(p.name for p in out.rglob("*")) == ["001", "holiday.jpg", "images"]
+    # a link made by another converter into the same OUT_DIR
+    other = tmp_path / "other"
+    (other / "images").parent.mkdir(parents=True)
+    (other / "images").symlink_to(raw, target_is_directory=True)
+    err = convert_fails(capsys, "300vw", raw, other)
+    assert "images: exists and is not a folder of 300VW frames" in err
+    assert (other / "images").is_symlink() and (raw / "001" / "vid.avi").is_file()
+
+
+@pytest.mark.parametrize("damage, message", [
+    (lambda raw: (raw / "001" / "vid.avi").write_bytes(b"RIFF0000AVI garbage"),
+     "001/vid.avi: OpenCV cannot open this video"),
+    (lambda raw: [p.unlink() for p in (raw / "001" / "annot").glob("*.pts")],
+     "001/annot: no .pts files (an empty annotation folder)"),
+    (lambda raw: ((raw / "001" / "vid.avi").unlink(), (raw / "001" / "imgs").mkdir()),
+     "001/imgs: none of the 2 annotated frames has an image here"),
+])
+def test_300vw_failed_run_leaves_nothing_behind(tmp_path, capsys, damage, message):
+    """Wrong input caught: an unreadable video left empty OUT_DIR/ and OUT_DIR/images/
+    behind; an empty annot/ or imgs/ wrote a 0-face json and exited 0. Every video is now
+    checked before anything is written."""
+    raw, out = tmp_path / "raw", tmp_path / "out" / "deeper"
+    make_300vw(raw, videos=("001", "410"), frames=2)
+    damage(raw)
+    err = convert_fails(capsys, "300vw", raw, out)
+    assert message in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_300vw_failure_while_writing_removes_what_this_run_made(tmp_path, capsys,
+                                                                monkeypatch):
+    """A frame that cannot be written (a full disk) fails the run naming the file, and the
+    run's partial folder and the folders it created are removed. Wrong input caught:
+    cv2.imwrite returning False was ignored (the json listed frames that were never
+    written)."""
+    import cv2
+
+    raw, out = tmp_path / "raw", tmp_path / "out"
+    make_300vw(raw, videos=("001",), frames=2)
+    monkeypatch.setattr(cv2, "imwrite", lambda *a, **k: False)
+    err = convert_fails(capsys, "300vw", raw, out)
+    assert "000001.jpg: could not write this frame" in err
+    assert not out.exists()
+
+
+def test_300vw_jpeg_quality_is_range_checked(tmp_path, capsys):
+    raw = tmp_path / "raw"
+    make_300vw(raw, videos=("001",), frames=2)
+    for quality in ("-5", "101"):
+        err = convert_fails(capsys, "300vw", raw, tmp_path / "out", "--jpeg-quality", quality)
+        assert f"argument --jpeg-quality: must be an integer in 0..100, got {quality}" in err
+    assert not (tmp_path / "out").exists()
+
+
+def _cut_behind_the_header(path: Path) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.8)])
+
+
+@pytest.mark.parametrize("dataset", ["300w", "celeba"])
+def test_converters_decode_every_image(tmp_path, capsys, dataset):
+    """Wrong input caught: an image cut short behind an intact header (its size reads, its
+    pixels do not). The converters read only the header and wrote it into the json; now
+    each image is decoded, and the file is named."""
+    raw = tmp_path / "raw"
+    if dataset == "300w":
+        make_300w(raw)
+        image = next((raw / "ibug").glob("*.png"))
+    else:
+        make_celeba(raw)
+        image = raw / "Img" / "img_celeba" / "000002.jpg"
+    _cut_behind_the_header(image)
+    from PIL import Image
+
+    assert Image.open(image).size  # the header still reads
+    err = convert_fails(capsys, dataset, raw, tmp_path / "out")
+    assert f"{image}: the image could not be decoded (truncated or corrupt file)" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_300vw_frame_images_are_decoded_too(tmp_path, capsys):
+    """MMPose's imgs/ layout: a frame image cut short behind its header is a failed frame,
+    named and counted, never an annotation (it was copied and listed)."""
+    import shutil
+
+    raw = tmp_path / "raw"
+    for video in ("001", "401"):
+        shutil.copytree(FIXTURES / "300vw" / video, raw / video)
+    bad = raw / "401" / "imgs" / "000732.jpg"
+    _cut_behind_the_header(bad)
+    aan(["convert", "300vw", str(raw), str(tmp_path / "out")])
+    captured = capsys.readouterr()
+    assert f"{bad}: the image could not be decoded" in captured.err
+    assert load(tmp_path / "out" / "annotations" / "failed_frames_300vw.json") == {"401": [732]}
+    cat1 = load(tmp_path / "out" / "annotations" / "face_landmarks_300vw_category1.json")
+    assert [im["file_name"] for im in cat1["images"]] == ["401/000731.jpg"]

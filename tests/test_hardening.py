@@ -70,6 +70,20 @@ def test_nan_in_json_and_invalid_json_are_named(tmp_path, fixtures_dir):
         check_face_annotations(p, 19)
 
 
+def test_a_json_key_given_twice_is_refused(tmp_path, fixtures_dir):
+    """A file means exactly one thing (issue 25): Python's json keeps the last of two equal
+    keys without a word. Wrong input caught: an annotation whose 'bbox' is given twice."""
+    text = (fixtures_dir / "aflw" / AFLW_JSON).read_text()
+    p = tmp_path / "twice.json"
+    p.write_text(text.replace('"bbox":', '"bbox": [0, 0, 1, 1], "bbox":', 1))
+    with pytest.raises(AnnotationError) as e:
+        check_face_annotations(p, 19)
+    assert str(e.value) == f"{p}: key 'bbox' appears twice in one object (which one is " \
+                           f"meant? keys must be unique)"
+    p.write_text(text, encoding="utf-8-sig")  # an editor's byte-order mark is fine
+    assert check_face_annotations(p, 19)
+
+
 # -------------------------------------------------------------------------------- configs
 def check_fails(capsys, *argv) -> str:
     with pytest.raises(SystemExit) as e:

@@ -294,6 +294,43 @@ def _boxes(tmp_path: Path, text: str, name: str = "b.json") -> str:
     return str(tmp_path / name)
 
 
+def _two_folders(tmp_path: Path, fixtures_dir: Path) -> Path:
+    """``both/a`` and ``both/b``, each with the two 300W fixture images (same file names),
+    and ``both/c/face.png``."""
+    import shutil
+
+    for sub in ("a", "b"):
+        shutil.copytree(fixtures_dir / "300w", tmp_path / "both" / sub,
+                        ignore=shutil.ignore_patterns("*.json"))
+    (tmp_path / "both" / "c").mkdir()
+    shutil.copyfile(fixtures_dir / "300w" / "indoor_029.png", tmp_path / "both" / "c" / "face.png")
+    return tmp_path / "both"
+
+
+def _copy_folder(tmp_path: Path, fixtures_dir: Path) -> Path:
+    import shutil
+
+    shutil.copytree(fixtures_dir / "300w", tmp_path / "imgs",
+                    ignore=shutil.ignore_patterns("*.json"))
+    return tmp_path / "imgs"
+
+
+def _overflowing(ckpt: dict) -> None:
+    """Finite weights whose sums overflow: the output layer at +-3e38."""
+    import torch
+
+    w = ckpt["state_dict"]["head.regressor.fc.weight"]
+    w.copy_(torch.sign(torch.randn_like(w)) * 3e38)
+
+
+def _aflw_meta(ckpt: dict) -> None:
+    """The 19-point AFLW meta on the 68-point weights."""
+    from mmpose.datasets.datasets.utils import parse_pose_metainfo
+
+    ckpt["meta"]["dataset_meta"] = parse_pose_metainfo(
+        dict(from_file="configs/_base_/datasets/aflw.py"))
+
+
 # (case id, argv after "aan" given (checkpoint, fixtures_dir, tmp_path, out), message).
 # Each input gave a silent wrong result or a traceback before (issue 15); now exit 2, one line.
 BAD_INPUTS = [
@@ -354,7 +391,7 @@ BAD_INPUTS = [
      "b.json: key 'indoor_29.png': 'indoor_29.png' is not an input image"),
     ("box-key-typo-csv", lambda c, f, t, o: [
         "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
-        _boxes(t, "image,x1,y1,x2,y2\nindoor_029.png,1,2,300,400\nindoor_29.png,1,2,3,4\n",
+        _boxes(t, "image,x1,y1,x2,y2\nindoor_029.png,1,2,300,400\nindoor_29.png,1,2,30,40\n",
                "b.csv")], "b.csv: line 3: 'indoor_29.png' is not an input image"),
     ("box-1e30", lambda c, f, t, o: [
         "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
@@ -391,6 +428,74 @@ BAD_INPUTS = [
         "predict", CONFIG, c, str(f / "300w"), "--out", o, "--whole-image", "--boxes",
         _boxes(t, '{"indoor_029.png": [[10, 10, 300, 300]]}')],
      "--boxes and --whole-image exclude each other"),
+    # issue 25: box files mean exactly one thing (each went through with exit 0)
+    ("box-json-duplicate-key", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_029.png": [[10, 10, 300, 300]], '
+                  '"indoor_029.png": [[20, 20, 400, 400]]}')],
+     "b.json: key 'indoor_029.png' appears twice in one object"),
+    ("box-json-true", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_029.png": [[true, 10, 300, 300]]}')],
+     "b.json: key 'indoor_029.png': box must be 4 numbers x1 y1 x2 y2 (JSON numbers"),
+    ("box-json-string", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_029.png": [["10", 10, 300, 300]]}')],
+     "b.json: key 'indoor_029.png': box must be 4 numbers"),
+    ("box-tiny", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_029.png": [[100, 100, 100.001, 100.001]]}')],
+     "px, smaller than the minimum 8 px a side"),
+    ("box-key-names-two-images", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(_two_folders(t, f)), "--out", o, "--boxes",
+        _boxes(t, '{"indoor_029.png": [[10, 10, 300, 300]]}')],
+     "b.json: key 'indoor_029.png': 'indoor_029.png' names 2 input images (a/indoor_029.png, "
+     "b/indoor_029.png): use the path relative to the input folder"),
+    ("box-two-keys-one-image", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(_two_folders(t, f)), "--out", o, "--boxes",
+        _boxes(t, '{"a/indoor_020.png": [[10, 10, 300, 300]], '
+                  '"b/indoor_020.png": [[10, 10, 300, 300]], '
+                  '"face.png": [[20, 20, 400, 400]], "c/face.png": [[10, 10, 300, 300]]}')],
+     "keys 'face.png' and 'c/face.png' both name the image c/face.png: give its boxes under "
+     "one key"),
+    ("box-video-two-keys-one-frame", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(_video(t / "v.avi", f)), "--out", o, "--boxes",
+        _boxes(t, '{"2": [[10, 10, 300, 300]], "000002": [[10, 10, 300, 300]]}')],
+     "keys '2' and '000002' both name frame 2 of"),
+    # issue 25: a checkpoint agrees with itself; never a non-finite number written
+    ("ckpt-nan-weights", lambda c, f, t, o: [
+        "predict", CONFIG, _edit_checkpoint(c, t / "nan.pth", lambda k: k["state_dict"][
+            "head.regressor.fc.weight"].fill_(float("nan"))), str(f / "300w"), "--out", o,
+        "--whole-image"],
+     "nan.pth: 1 tensors hold non-finite values (NaN or inf), e.g. head.regressor.fc.weight"),
+    ("ckpt-overflowing-weights", lambda c, f, t, o: [
+        "predict", CONFIG, _edit_checkpoint(c, t / "huge.pth", _overflowing), str(f / "300w"),
+        "--out", o, "--whole-image"],
+     "huge.pth: its landmarks for indoor_020.png are not finite (NaN or inf): nothing written"),
+    ("ckpt-meta-of-19-points", lambda c, f, t, o: [
+        "predict", CONFIG, _edit_checkpoint(c, t / "aflw_meta.pth", _aflw_meta),
+        str(f / "300w"), "--out", o, "--whole-image"],
+     "aflw_meta.pth: field meta.dataset_meta.num_keypoints: 19 (aflw), but the model (of "),
+    # issue 25: tracebacks for user errors
+    ("config-pipeline-typo", lambda c, f, t, o: [
+        "predict", _file(t / "typo.py", f"_base_ = ['{CONFIG}']\ntest_dataloader = dict("
+                         f"dataset=dict(pipeline=[dict(type='LoadFaceImage', on_eror='skip')]"
+                         f"))\n"), c, str(f / "300w"), "--out", o, "--whole-image"],
+     "typo.py: field test_dataloader.dataset.pipeline[0].on_eror: unknown field of "
+     "LoadFaceImage (did you mean 'on_error'?)"),
+    ("device-meta", lambda c, f, t, o: ["predict", CONFIG, c, str(f / "300w"), "--out", o,
+                                        "--device", "meta"],
+     "device 'meta': not a device to run a model on"),
+    # issue 25: outputs never become inputs
+    ("out-inside-input", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(_copy_folder(t, f)), "--out", str(t / "imgs" / "out"),
+        "--whole-image"], "lies inside the input folder"),
+    ("out-is-input", lambda c, f, t, o: [
+        "predict", CONFIG, c, str(_copy_folder(t, f)), "--out", str(t / "imgs" / "."),
+        "--whole-image"], "lies inside the input folder"),
+    ("attention-out-inside-input", lambda c, f, t, o: [
+        "attention", CONFIG, c, str(_copy_folder(t, f)), "--out", str(t / "imgs" / "o.png")],
+     "o.png: lies inside the input folder"),
     ("attention-box-key-typo", lambda c, f, t, o: [
         "attention", CONFIG, c, str(f / "300w"), "--out", str(t / "o.png"), "--boxes",
         _boxes(t, '{"indoor_29.png": [[10, 10, 300, 300]]}')], "is not an input image"),
@@ -523,3 +628,130 @@ def test_whole_image_mode_only_without_box_file(checkpoint, fixtures_dir, tmp_pa
     faces = {r["image"]: r["faces"] for r in json.loads((out / "landmarks.json").read_text())[
         "images"]}
     assert faces["indoor_020.png"] == [] and len(faces["indoor_029.png"]) == 1
+
+
+# ------------------------------------------- issue 25: nothing lost, nothing silently wrong
+def _snapshot(folder: Path) -> dict[str, bytes]:
+    return {p.relative_to(folder).as_posix(): p.read_bytes()
+            for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def test_failed_rerun_keeps_the_previous_results(checkpoint, fixtures_dir, tmp_path, capsys):
+    """Wrong input caught: a rerun into the same --out whose box file's LAST box lies outside
+    its image. Batches were drawn before later boxes were checked, and the cleanup then
+    deleted the drawings it had just overwritten (landmarks.json still listed them). Now
+    every box is checked first and OUT_DIR is left byte for byte as it was."""
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
+         "--whole-image", "--batch-size", "1"])
+    before = _snapshot(out)
+    assert sorted(before) == ["landmarks.json", "vis/indoor_020.png", "vis/indoor_029.png"]
+    boxes = _boxes(tmp_path, '{"indoor_020.png": [[10, 10, 300, 300]], '
+                             '"indoor_029.png": [[5000, 5000, 6000, 6000]]}')
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
+             "--boxes", boxes, "--batch-size", "1"])
+    assert e.value.code == 2 and "lies entirely outside" in capsys.readouterr().err
+    assert _snapshot(out) == before
+
+
+def test_a_run_failing_while_it_writes_leaves_out_as_it_was(checkpoint, fixtures_dir,
+                                                            tmp_path, monkeypatch):
+    """The run is written into a fresh folder moved into OUT_DIR only when complete: a
+    failure after the first drawing (here: the drawing of the second image fails, as a full
+    disk would) leaves the previous run's files as they were and no temporary folder.
+    Wrong input caught: the same failure overwrote the first drawing, then deleted it."""
+    from aan_components.tools import predict
+
+    out = tmp_path / "out"
+    aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
+         "--whole-image", "--batch-size", "1"])
+    (out / "notes.txt").write_text("the user's own file")
+    before = _snapshot(out)
+    drawn = []
+    real = predict.draw_faces
+
+    def fail_on_second(image, boxes, keypoints):
+        drawn.append(1)
+        if len(drawn) == 2:
+            raise OSError(28, "No space left on device", str(out / "vis"))
+        return real(image, boxes, keypoints)
+
+    monkeypatch.setattr(predict, "draw_faces", fail_on_second)
+    with pytest.raises(SystemExit):
+        aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
+             "--whole-image", "--batch-size", "1"])
+    assert len(drawn) == 2 and _snapshot(out) == before
+    assert sorted(p.name for p in out.iterdir()) == ["landmarks.json", "notes.txt", "vis"]
+    # a new output folder that fails is not left behind, nor are the folders made for it
+    with pytest.raises(SystemExit):
+        drawn.clear()
+        aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out",
+             str(tmp_path / "new" / "deeper"), "--whole-image", "--batch-size", "1"])
+    assert not (tmp_path / "new").exists()
+
+
+def test_an_image_format_without_colour_is_drawn_as_png(checkpoint, fixtures_dir, tmp_path):
+    """Wrong input caught: a single image named einstein.dat (read by its content) and a
+    .pgm in a folder; drawing them in their own format ended in OpenCV's traceback. Now
+    each is drawn as its name + .png; its landmarks keep the image's name."""
+    img = cv2.imread(str(fixtures_dir / "300w" / "indoor_029.png"))
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    cv2.imwrite(str(folder / "grey.pgm"), cv2.cvtColor(img, cv2.COLOR_BGR2GRAY))
+    cv2.imwrite(str(folder / "face.jpg"), img)
+    (tmp_path / "einstein.dat").write_bytes((folder / "face.jpg").read_bytes())
+    aan(["predict", CONFIG, checkpoint, str(tmp_path / "einstein.dat"), "--out",
+         str(tmp_path / "one"), "--whole-image"])
+    assert [p.name for p in (tmp_path / "one" / "vis").iterdir()] == ["einstein.dat.png"]
+    assert cv2.imread(str(tmp_path / "one" / "vis" / "einstein.dat.png")).shape == img.shape
+    aan(["predict", CONFIG, checkpoint, str(folder), "--out", str(tmp_path / "many"),
+         "--whole-image"])
+    assert sorted(p.name for p in (tmp_path / "many" / "vis").iterdir()) == \
+        ["face.jpg", "grey.pgm.png"]
+    result = json.loads((tmp_path / "many" / "landmarks.json").read_text())
+    assert [r["image"] for r in result["images"]] == ["face.jpg", "grey.pgm"]
+
+
+def test_truncated_video_says_what_was_not_decoded(checkpoint, fixtures_dir, tmp_path,
+                                                   capsys):
+    """Wrong input caught: an AVI whose header states 12 frames but whose data stops
+    earlier. The frames it holds are predicted; the rest, and the boxes given for them,
+    were dropped without a word. Now stderr and landmarks.json say which."""
+    video = _video(tmp_path / "full.avi", fixtures_dir, frames=12)
+    data = video.read_bytes()
+    cut = tmp_path / "cut.avi"
+    cut.write_bytes(data[: int(len(data) * 0.6)])
+    boxes = _boxes(tmp_path, json.dumps({str(i): [[100, 100, 700, 700]] for i in (1, 11, 12)}))
+    out = tmp_path / "out"
+    capsys.readouterr()
+    aan(["predict", CONFIG, checkpoint, str(cut), "--out", str(out), "--boxes", boxes,
+         "--no-draw"])
+    result = json.loads((out / "landmarks.json").read_text())
+    n = len(result["images"])
+    assert 0 < n < 11
+    assert result["video"] == dict(frames_stated=12, frames_decoded=n,
+                                   frames_not_decoded=[n + 1, 12], boxes_not_used=["11", "12"])
+    err = capsys.readouterr().err
+    assert (f"cut.avi: decoded {n} of the 12 frames its header states: frames {n + 1}-12 "
+            f"could not be decoded") in err
+    assert "the boxes of 2 of them in" in err and "(keys 11, 12)" in err
+
+
+def test_spreadsheet_csv_and_json_with_a_byte_order_mark_are_read(checkpoint, fixtures_dir,
+                                                                   tmp_path):
+    """Accept what users have: a spreadsheet's "CSV UTF-8" starts with a byte-order mark
+    (the header read as '\\ufeffimage' and was refused); an editor's JSON may too."""
+    csv_path = tmp_path / "b.csv"
+    csv_path.write_text("image,x1,y1,x2,y2\r\nindoor_029.png,100,100,600,600\r\n",
+                        encoding="utf-8-sig")
+    json_path = tmp_path / "b.json"
+    json_path.write_text('{"indoor_029.png": [[100, 100, 600, 600]]}', encoding="utf-8-sig")
+    for boxes in (csv_path, json_path):
+        out = tmp_path / boxes.suffix[1:]
+        aan(["predict", CONFIG, checkpoint, str(fixtures_dir / "300w"), "--out", str(out),
+             "--boxes", str(boxes), "--no-draw"])
+        faces = {r["image"]: r["faces"] for r in
+                 json.loads((out / "landmarks.json").read_text())["images"]}
+        assert [f["box"] for f in faces["indoor_029.png"]] == [[100, 100, 600, 600]]

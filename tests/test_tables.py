@@ -215,3 +215,47 @@ def test_paper_protocol_run_tested_on_common_only(tmp_path, capsys):
         "| **AAN (ours, inter-ocular)** | 5.00 (+0.62) | – | – |"]
     assert ("| AAN (ours, inter-ocular) | tested on 330 of 554 common faces | 5.00 | – | – |"
             in text)
+
+
+def test_the_runs_own_config_is_read_by_its_known_name(tmp_path, capsys):
+    """Wrong input caught: a work dir holding the config the run saved (aan_aflw.py: AAN) and
+    a newer .py (another variant's config copied in). The newest .py was taken: the AAN run
+    was labelled 'w/o both'. Now WORK_DIR/<work dir name>.py is the run's config, and
+    several .py files without that name are refused rather than guessed among."""
+    import os
+
+    wd = work_dir(tmp_path, "aan_aflw", "aflw", {"NME": 0.0180}, norm="box_size")
+    other = wd / "aan_aflw_no-both.py"
+    Config.fromfile(str(REPO / "mm_configs" / "aan_aflw_no-both.py")).dump(str(other))
+    os.utime(other, (2e9, 2e9))  # the newest
+    aan(["tables", str(wd)])
+    text = capsys.readouterr().out
+    assert "| **AAN (ours, box size)** | 1.80 (+0.07) |" in text
+    assert "w/o both (ours" not in text
+    renamed = wd.rename(tmp_path / "my_run")
+    with pytest.raises(SystemExit) as e:
+        aan(["tables", str(renamed)])
+    assert e.value.code == 2
+    assert capsys.readouterr().err == (
+        f"aan tables: error: {renamed}: 2 configs (aan_aflw.py, aan_aflw_no-both.py) and none "
+        f"named after the work dir (my_run.py): which one did the run save? Keep only it\n")
+    (renamed / "aan_aflw_no-both.py").unlink()
+    aan(["tables", str(renamed)])  # the only .py: the run's
+    assert "| **AAN (ours, box size)** | 1.80 (+0.07) |" in capsys.readouterr().out
+
+
+def test_tables_never_print_a_non_finite_metric(tmp_path, capsys):
+    """Wrong input caught: a diverged run's NaN NME (Python's json writes NaN); the table
+    printed 'nan' without a word. Now one line naming the file and the field, exit 2."""
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "face_alignment_metrics.json").write_text(json.dumps(
+        dict(dataset_name="300w", norm_mode="inter_ocular",
+             metrics={"NME": 0.05, "NME/common": float("nan")})))
+    with pytest.raises(SystemExit) as e:
+        aan(["tables", str(run)])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"aan tables: error: {run}/face_alignment_metrics.json: field "
+                          f"metrics.NME/common: not finite (nan)")
+    assert "nan" not in capsys.readouterr().out

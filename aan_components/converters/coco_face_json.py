@@ -9,8 +9,9 @@ from pathlib import Path
 
 import numpy as np
 
-from aan_core.utils import image_header
 from aan_core.utils.atomic_io import atomic_write
+from aan_core.utils.image_file import check_image_decodes
+from aan_core.utils.input_errors import UnreadableImageError
 
 from .errors import ConversionError
 
@@ -22,14 +23,17 @@ PIXEL_STD = 200.0
 
 
 def read_image_size(path: str | os.PathLike) -> tuple[int, int]:
-    """``(width, height)`` from the image header (no full decode).
+    """``(width, height)`` of an image that decodes completely, as the training loader will
+    read it: a converter checks what it converts (an image cut short behind an intact
+    header passed a header-only check).
 
     Raises:
-        ConversionError: the image is missing, empty or not an image.
+        ConversionError: the image is missing, empty, not an image, truncated or corrupt, or
+            outside the loader's size limits.
     """
     try:
-        return image_header.read_image_size(path)
-    except image_header.ImageHeaderError as e:
+        return check_image_decodes(path)
+    except UnreadableImageError as e:
         raise ConversionError(e.path, e.problem) from None
 
 

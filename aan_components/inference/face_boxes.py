@@ -11,14 +11,26 @@ import numpy as np
 from aan_core.utils.input_errors import AANInputError
 from aan_core.utils.json_input import read_json
 
-__all__ = ["MAX_BOX_SCALE", "BoxFileError", "FaceBoxes", "check_box_in_image", "read_face_boxes"]
+__all__ = ["MAX_BOX_SCALE", "MIN_BOX_SIDE", "BoxFileError", "FaceBoxes", "check_box_in_image",
+           "read_face_boxes"]
 
 
 class BoxFileError(AANInputError):
     """A box file that cannot be used; the message names the file and the line or key."""
 
 
-def _box(values, where: str) -> np.ndarray:
+# A face box with a shorter side holds no face to align: a 0.001 px box put all 68 points on
+# one pixel. Half the smallest image accepted (``MIN_IMAGE_SIDE``, 16 px).
+MIN_BOX_SIDE = 8.0
+
+
+def _box(values, where: str, numbers_only: bool) -> np.ndarray:
+    """One box from 4 values; ``numbers_only`` (JSON): each must be a JSON number, not a
+    string or ``true`` (which Python reads as 1)."""
+    if numbers_only and isinstance(values, list) and any(
+            isinstance(v, bool) or not isinstance(v, (int, float)) for v in values):
+        raise BoxFileError(f"{where}: box must be 4 numbers x1 y1 x2 y2 (JSON numbers, not "
+                           f"strings or true/false), got {values!r}")
     try:
         box = [float(v) for v in values]
     except (TypeError, ValueError):
@@ -28,6 +40,10 @@ def _box(values, where: str) -> np.ndarray:
         raise BoxFileError(f"{where}: box must be 4 finite numbers x1 y1 x2 y2, got {values!r}")
     if box[2] <= box[0] or box[3] <= box[1]:
         raise BoxFileError(f"{where}: empty box {box} (need x2 > x1 and y2 > y1)")
+    if min(box[2] - box[0], box[3] - box[1]) < MIN_BOX_SIDE:
+        raise BoxFileError(f"{where}: box {box} is {box[2] - box[0]:g} x {box[3] - box[1]:g} "
+                           f"px, smaller than the minimum {MIN_BOX_SIDE:g} px a side (no face "
+                           f"to align in it)")
     return np.array(box, np.float32)
 
 
@@ -75,9 +91,12 @@ def read_face_boxes(path: str | Path) -> FaceBoxes:
     - CSV with a header ``image,x1,y1,x2,y2`` (one row per face; ``image`` is the file name
       or, for videos, the frame number).
 
-    Image names are matched by file name or by path relative to the input folder. Each box
-    must be 4 finite numbers with ``x2 > x1`` and ``y2 > y1``; whether it lies in its image
-    and whether each key names an input image are checked against the input
+    The file means exactly one thing: a JSON key given twice, a coordinate that is not a JSON
+    number (``"12"``, ``true``) and a box under :data:`MIN_BOX_SIDE` px a side are refused.
+    A UTF-8 byte-order mark (a spreadsheet's "CSV UTF-8") is skipped. Image names are
+    matched by file name or by path relative to the input folder. Each box must be 4 finite
+    numbers with ``x2 > x1`` and ``y2 > y1``; whether it lies in its image and whether each
+    key names exactly one input image are checked against the input
     (:func:`check_box_in_image`, ``media_sources``).
 
     Raises:
@@ -94,11 +113,11 @@ def read_face_boxes(path: str | Path) -> FaceBoxes:
             if not isinstance(value, list) or (value and not isinstance(value[0], list)):
                 value = [value]
             place = f"{path}: key {key!r}"
-            boxes[str(key)] = [_box(b, place) for b in value]
+            boxes[str(key)] = [_box(b, place, numbers_only=True) for b in value]
             where[str(key)] = [place] * len(value)
     else:
         try:
-            text = path.read_text()
+            text = path.read_text(encoding="utf-8-sig")  # a spreadsheet's "CSV UTF-8" has a BOM
         except (OSError, UnicodeDecodeError) as e:
             raise BoxFileError(f"{path}: cannot read: {e}") from e
         rows = list(csv.reader(text.splitlines()))
@@ -110,7 +129,8 @@ def read_face_boxes(path: str | Path) -> FaceBoxes:
             if len(row) != 5:
                 raise BoxFileError(f"{path}: line {i}: expected 5 fields, got {len(row)}")
             place = f"{path}: line {i}"
-            boxes.setdefault(row[0].strip(), []).append(_box(row[1:], place))
+            boxes.setdefault(row[0].strip(), []).append(_box(row[1:], place,
+                                                             numbers_only=False))
             where.setdefault(row[0].strip(), []).append(place)
     return FaceBoxes(path, {k: np.stack(v) if v else np.zeros((0, 4), np.float32)
                             for k, v in boxes.items()}, where)

@@ -13,7 +13,7 @@ import torch
 
 from aan_core.utils.input_errors import AANInputError
 
-from ..config_file import require_fields
+from ..config_file import ConfigError, require_fields, unknown_field_error
 from .face_detection import FaceDetector, build_face_detector
 from .face_finder import FaceFinder, FoundFaces
 from .model_loading import load_pose_model
@@ -104,8 +104,6 @@ class LandmarkPredictor:
                  batch_size: int = 32, optimize: bool = True, compile: bool = False,
                  allow_partial: bool = False, detector: str | FaceDetector | None = None,
                  calibrate: bool = True, detect_every: int = 1) -> None:
-        from mmengine.dataset import Compose
-
         from .box_calibration import BoxCalibration, box_convention
 
         if batch_size < 1:
@@ -120,7 +118,7 @@ class LandmarkPredictor:
         if compile:
             self.model.backbone = torch.compile(self.model.backbone)
         self.batch_size = int(batch_size)
-        self.pipeline = Compose(self.model.cfg.test_dataloader.dataset.pipeline)
+        self.pipeline = self._test_pipeline()
         self.face_finder: FaceFinder | None = None
         if detector is not None:
             if isinstance(detector, str):
@@ -129,8 +127,29 @@ class LandmarkPredictor:
                 detector, box_convention(self.model.cfg),
                 calibration=None if calibrate else BoxCalibration(),
                 detect_every=detect_every)
+        self.checkpoint = checkpoint
         self.keep_crops = False  # fill ImageLandmarks.crops
         self.keep_attention = False  # fill ImageLandmarks.attention (attention backbones)
+
+    def _test_pipeline(self):
+        """The config's test pipeline, built; a field it does not know is the config's error.
+
+        Raises:
+            ConfigError: naming the config, the field and the nearest valid one.
+        """
+        from mmengine.dataset import Compose
+        from mmpose.registry import TRANSFORMS
+
+        cfg = self.model.cfg
+        pipeline = cfg.test_dataloader.dataset.pipeline
+        field = "test_dataloader.dataset.pipeline"
+        try:
+            return Compose(pipeline)
+        except TypeError as e:
+            raise (unknown_field_error(cfg.filename, e, pipeline, field, (TRANSFORMS,))
+                   or ConfigError(f"{cfg.filename}: field {field}: {e}")) from None
+        except (KeyError, ValueError, AssertionError) as e:
+            raise ConfigError(f"{cfg.filename}: field {field}: {e}") from None
 
     @property
     def num_keypoints(self) -> int:
@@ -204,6 +223,11 @@ class LandmarkPredictor:
             pred = sample.pred_instances
             scores = pred.get("keypoint_scores")
             kpts = np.asarray(pred.keypoints[0], np.float64)
+            if not np.isfinite(kpts).all():  # never a NaN in the results (nor in their JSON)
+                raise AANInputError(
+                    f"{f'checkpoint {self.checkpoint}' if self.checkpoint else 'the model'}: "
+                    f"its landmarks for {result.name} are not finite (NaN or inf): nothing "
+                    f"written (weights that overflow? a diverged training?)")
             result.faces.append(FaceLandmarks(
                 box=np.asarray(data["data_samples"].gt_instances.bboxes[0], np.float64),
                 keypoints=kpts,

@@ -4,7 +4,9 @@ MMPose's ``init_model`` loads with ``strict=False``: a checkpoint of another con
 randomly initialised layers after a wall of "size mismatch" warnings. Here any missing,
 unexpected or shape-mismatched key is an error naming the checkpoint, the config and the
 first keys; ``allow_partial`` loads what fits and reports one line. The dataset meta
-(keypoint names, flip pairs) comes from the checkpoint, else from the config's datasets.
+(keypoint names, flip pairs) comes from the checkpoint, else from the config's datasets. A
+checkpoint must agree with itself: weights that are not finite (a diverged training) and a
+meta that names another number of keypoints than the model predicts are refused.
 """
 
 from __future__ import annotations
@@ -18,12 +20,14 @@ import torch
 from aan_core.utils.input_errors import AANInputError
 
 from ..compat.safe_checkpoint import CheckpointFileError, safe_torch_load
-from ..config_file import ConfigError, read_config, require_fields
+from ..config_file import ConfigError, read_config, require_fields, unknown_field_error
 
 __all__ = ["CheckpointMismatchError", "check_device", "dataset_meta_from_config",
            "load_pose_model"]
 
 _SHOW = 3  # keys named per kind of mismatch
+# torch.device also names devices that hold no data ('meta') or need other software
+RUN_DEVICES = ("cpu", "cuda", "mps")
 
 
 class CheckpointMismatchError(AANInputError):
@@ -40,6 +44,9 @@ def check_device(device: str) -> torch.device:
         dev = torch.device(device)
     except (RuntimeError, TypeError) as e:
         raise AANInputError(f"device {device!r}: not a device name ({e})") from None
+    if dev.type not in RUN_DEVICES:
+        raise AANInputError(f"device {device!r}: not a device to run a model on; use one of "
+                            f"cpu, cuda, cuda:N, mps")
     if dev.type == "cuda":
         if not torch.cuda.is_available():
             raise AANInputError(f"device {device!r}: CUDA is not available on this machine "
@@ -99,6 +106,13 @@ def _load_state_dict(checkpoint: str) -> tuple[dict, dict | None]:
         raise CheckpointFileError(f"checkpoint {checkpoint}: holds no model weights (no "
                                   f"'state_dict' of tensors)")
     tensors = {k.removeprefix("module."): v for k, v in tensors.items()}
+    bad = [k for k, v in tensors.items()
+           if v.is_floating_point() and not bool(torch.isfinite(v).all())]
+    if bad:
+        raise CheckpointFileError(
+            f"checkpoint {checkpoint}: {len(bad)} tensors hold non-finite values (NaN or inf), "
+            f"e.g. {', '.join(bad[:_SHOW])}: a diverged training saves such weights; use an "
+            f"earlier checkpoint")
     meta = ckpt.get("meta")
     return tensors, meta.get("dataset_meta") if isinstance(meta, dict) else None
 
@@ -128,6 +142,29 @@ def _listing(shapes: list, missing: list, unexpected: list) -> str:
     return "; ".join(parts)
 
 
+def _model_keypoints(model: torch.nn.Module) -> int | None:
+    """The number of keypoints the model's head predicts (``None`` when it does not say)."""
+    head = getattr(model, "head", None)
+    k = getattr(head, "num_joints", None) or getattr(head, "out_channels", None)
+    return int(k) if isinstance(k, int) else None
+
+
+def _meta_disagreement(meta, model: torch.nn.Module, checkpoint: str,
+                       config_name: str) -> str | None:
+    """Why a checkpoint's ``meta.dataset_meta`` (which names the points and their flip pairs)
+    does not fit the keypoints its model predicts; ``None`` when it does."""
+    count = meta.get("num_keypoints") if isinstance(meta, dict) else None
+    if isinstance(count, bool) or not isinstance(count, int):
+        return (f"checkpoint {checkpoint}: field meta.dataset_meta.num_keypoints: missing or "
+                f"not an integer ({count!r})")
+    predicted = _model_keypoints(model)
+    if predicted is not None and count != predicted:
+        return (f"checkpoint {checkpoint}: field meta.dataset_meta.num_keypoints: {count} "
+                f"({meta.get('dataset_name', 'unnamed dataset')}), but the model (of "
+                f"{config_name}) predicts {predicted} keypoints: the meta names other points")
+    return None
+
+
 def load_pose_model(config, checkpoint: str | None = None, device: str = "cpu",
                     allow_partial: bool = False,
                     report: Callable[[str], None] | None = None) -> torch.nn.Module:
@@ -143,10 +180,12 @@ def load_pose_model(config, checkpoint: str | None = None, device: str = "cpu",
         report: Receives the ``allow_partial`` summary line (default: printed on stderr).
 
     Raises:
-        CheckpointMismatchError: missing, unexpected or shape-mismatched keys (without
-            ``allow_partial``); the message names the checkpoint, the config, the first keys.
+        CheckpointMismatchError: missing, unexpected or shape-mismatched keys, or a
+            ``meta.dataset_meta`` whose keypoint count is not the model's (without
+            ``allow_partial``, which then takes the config's meta); the message names the
+            checkpoint, the config, the first keys.
         CheckpointFileError: the checkpoint is missing, empty, truncated, not a PyTorch
-            file, or unsafe (``UnsafeCheckpointError``).
+            file, unsafe (``UnsafeCheckpointError``), or holds non-finite (NaN) weights.
         ConfigError: the config cannot be read, builds no model, or (with a checkpoint
             without ``meta.dataset_meta``) names no dataset meta.
         AANInputError: the device is not available.
@@ -170,7 +209,12 @@ def load_pose_model(config, checkpoint: str | None = None, device: str = "cpu",
     init_default_scope(cfg.get("default_scope", "mmpose"))
     try:
         model = revert_sync_batchnorm(build_pose_estimator(cfg.model))
-    except (KeyError, ValueError, TypeError, AssertionError) as e:
+    except TypeError as e:
+        from mmpose.registry import MODELS
+
+        raise (unknown_field_error(config_name, e, cfg.model, "model", (MODELS,))
+               or ConfigError(f"{config_name}: model: cannot build it: {e}")) from None
+    except (KeyError, ValueError, AssertionError) as e:
         raise ConfigError(f"{config_name}: model: cannot build it: {e}") from None
     meta = None
     if checkpoint is not None:
@@ -187,6 +231,14 @@ def load_pose_model(config, checkpoint: str | None = None, device: str = "cpu",
                 f"--allow-partial: loaded {len(fit)} of {len(model.state_dict())} tensors "
                 f"from {checkpoint}; the rest keep their initial values ({listing})")
         model.load_state_dict(fit, strict=False)
+    if meta is not None:  # a checkpoint agrees with itself
+        problem = _meta_disagreement(meta, model, os.fspath(checkpoint), config_name)
+        if problem and not allow_partial:
+            raise CheckpointMismatchError(problem)
+        if problem:
+            (report or (lambda m: print(m, file=sys.stderr)))(
+                f"--allow-partial: {problem}; the config's dataset meta is used")
+            meta = None
     if meta is None:
         meta = dataset_meta_from_config(cfg, config_name)
     model.dataset_meta = meta

@@ -7,9 +7,27 @@ from pathlib import Path
 import torch
 from torch import Tensor, nn
 
-__all__ = ["ONNX_OPSET", "LandmarkInferenceGraph", "export_onnx"]
+from aan_core.utils.input_errors import AANInputError
+
+__all__ = ["ONNX_OPSET", "LandmarkInferenceGraph", "OnnxExportError", "export_onnx",
+           "supported_opsets"]
 
 ONNX_OPSET = 17
+
+
+class OnnxExportError(AANInputError):
+    """A model the exporter cannot write at the asked opset (an operator it lacks there)."""
+
+
+def supported_opsets() -> tuple[int, int]:
+    """``(lowest, highest)`` ONNX opset the installed torch exporter writes (7..20 where
+    torch does not say)."""
+    try:
+        from torch.onnx import _constants
+
+        return int(_constants.ONNX_MIN_OPSET), int(_constants.ONNX_MAX_OPSET)
+    except (ImportError, AttributeError):  # pragma: no cover - older/newer torch
+        return 7, 20
 
 
 class LandmarkInferenceGraph(nn.Module):
@@ -59,7 +77,15 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = ONNX_OPSET) -> 
 
     Returns:
         The written path.
+
+    Raises:
+        OnnxExportError: ``opset`` is outside :func:`supported_opsets`, or the model needs an
+            operator that opset lacks (e.g. ``flip`` before opset 10); nothing is written.
     """
+    low, high = supported_opsets()
+    if not low <= opset <= high:
+        raise OnnxExportError(f"opset {opset}: not supported by this torch's ONNX exporter "
+                              f"({low}..{high})")
     from aan_core.utils.atomic_io import atomic_write
 
     graph = LandmarkInferenceGraph(model).eval().cpu()
@@ -67,11 +93,18 @@ def export_onnx(model: nn.Module, path: str | Path, opset: int = ONNX_OPSET) -> 
     example = torch.rand(1, 3, h, w) * 255
 
     def write(tmp: str) -> None:
-        with torch.no_grad():
-            torch.onnx.export(graph, (example,), tmp, input_names=["image"],
-                              output_names=["keypoints"], opset_version=opset,
-                              dynamic_axes={"image": {0: "batch"}, "keypoints": {0: "batch"}},
-                              dynamo=False)
+        from torch.onnx.errors import UnsupportedOperatorError
+
+        try:
+            with torch.no_grad():
+                torch.onnx.export(graph, (example,), tmp, input_names=["image"],
+                                  output_names=["keypoints"], opset_version=opset,
+                                  dynamic_axes={"image": {0: "batch"},
+                                                "keypoints": {0: "batch"}},
+                                  dynamo=False)
+        except UnsupportedOperatorError as e:
+            raise OnnxExportError(f"opset {opset}: cannot export this model: "
+                                  f"{str(e).splitlines()[0]}") from None
 
     atomic_write(path, write)
     return Path(path)

@@ -15,7 +15,13 @@ from pathlib import Path
 import numpy as np
 
 from ..inference import LandmarkPredictor, read_face_boxes
-from ..inference.media_sources import MediaError, check_box_keys, iter_images, list_images
+from ..inference.media_sources import (
+    MediaError,
+    check_boxes,
+    check_output_outside_inputs,
+    iter_images,
+    list_images,
+)
 from ..visualization import attention_grid, save_png, with_caption
 from .argument_types import positive_int
 from .predict import whole_image_note
@@ -62,8 +68,9 @@ def attention_figure(predictor: LandmarkPredictor, items, max_faces: int) -> np.
 def run(args: argparse.Namespace) -> None:
     boxes = read_face_boxes(args.boxes) if args.boxes else None
     inputs = [(Path(inp), list_images(Path(inp))) for inp in args.inputs]
+    check_output_outside_inputs(Path(args.out), [inp for inp, _ in inputs])
     if boxes is not None:
-        check_box_keys(boxes, inputs)
+        check_boxes(boxes, inputs)
     # lazily: only the images of the first max_faces faces are read; in a folder, an
     # unreadable image is skipped (named on stderr), never drawn
     skipped: list[dict] = []

@@ -5,16 +5,26 @@ exists too). A 300W file of ``aan convert 300w`` is named by what it holds (the 
 or "300W partial" with the sources present and absent).
 
 Errors name the config file and the field (``model.backbone.type``...), or the annotation
-file, the entry and the field; the command then exits with status 2.
+file, the entry and the field; the command then exits with status 2. A misspelt field of a
+dataloader, dataset, transform or model is named by its dotted path with the nearest valid
+field (``train_dataloader.datset: unknown field of a dataloader (did you mean 'dataset'?)``).
 """
 
 from __future__ import annotations
 
 import argparse
+import inspect
 import re
 from pathlib import Path
 
-from ..config_file import ConfigError, read_config
+from ..config_file import (
+    ConfigError,
+    nearest_name,
+    read_config,
+    require_fields,
+    unknown_field_error,
+)
+from .argument_types import ConfigOptions
 
 # A config that cannot train (the message names the file and the field); the old name.
 ConfigCheckError = ConfigError
@@ -45,6 +55,38 @@ def _unknown_type(config: str, error: KeyError, node, prefix: str) -> ConfigChec
                             f"{m.group(1) if m else ''!r} ({error})")
 
 
+# The fields mmengine's Runner.build_dataloader reads itself and does not pass on
+MMENGINE_DATALOADER_FIELDS = {"num_batch_per_epoch", "disable_subprocess_warning"}
+
+
+def _dataloader_fields() -> set[str]:
+    """The fields of a ``*_dataloader``: torch's DataLoader arguments (mmengine builds
+    ``dataset``, ``sampler``, ``collate_fn``... and passes the rest on to it) and
+    :data:`MMENGINE_DATALOADER_FIELDS`."""
+    from torch.utils.data import DataLoader
+
+    return set(inspect.signature(DataLoader).parameters) | MMENGINE_DATALOADER_FIELDS
+
+
+def _check_dataloader(config: str, split: str, loader) -> None:
+    """A ``{split}_dataloader`` is a dict of DataLoader fields with a ``dataset``.
+
+    Raises:
+        ConfigCheckError: naming the field and the nearest valid one.
+    """
+    key = f"{split}_dataloader"
+    if not isinstance(loader, dict):
+        raise ConfigCheckError(f"{config}: field {key}: expected a dict of DataLoader fields, "
+                               f"got {type(loader).__name__}")
+    valid = _dataloader_fields()
+    for field in loader:
+        if field not in valid:
+            raise ConfigCheckError(f"{config}: field {key}.{field}: unknown field of a "
+                                   f"dataloader{nearest_name(field, valid)}")
+    if not isinstance(loader.get("dataset"), dict):
+        raise ConfigCheckError(f"{config}: field {key}.dataset: missing (or not a dict)")
+
+
 def check_config(config: str, cfg_options: dict | None = None, images: bool = False) -> dict:
     """Run the checks; returns a summary ``{split: {"images", "faces", ...}}``.
 
@@ -52,7 +94,7 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
         ConfigCheckError, AnnotationError: the first problem found.
     """
     from mmengine.registry import init_default_scope
-    from mmpose.registry import DATASETS, METRICS, MODELS
+    from mmpose.registry import DATASETS, METRICS, MODELS, TRANSFORMS
 
     from .. import register_all_modules
     from ..converters.face300w_protocol import missing_split_hint
@@ -60,12 +102,16 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
 
     register_all_modules()  # also for a config that names no aan_components module
     cfg = read_config(config, cfg_options)
+    require_fields(cfg, config, "model")
     init_default_scope(cfg.get("default_scope", "mmpose"))
     try:
         model = MODELS.build(cfg.model)
     except KeyError as e:
         raise _unknown_type(config, e, cfg.model, "model") from None
-    except (ValueError, TypeError, AssertionError) as e:
+    except TypeError as e:
+        raise (unknown_field_error(config, e, cfg.model, "model", (MODELS,))
+               or ConfigCheckError(f"{config}: model: {e}")) from None
+    except (ValueError, AssertionError) as e:
         raise ConfigCheckError(f"{config}: model: {e}") from None
     num_joints = getattr(getattr(model, "head", None), "num_joints", None)
     for key in ("val_evaluator", "test_evaluator"):
@@ -85,11 +131,19 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
         loader = cfg.get(f"{split}_dataloader")
         if not loader:
             continue
+        _check_dataloader(config, split, loader)
         ds_cfg = loader.dataset
         try:
             dataset = DATASETS.build(dict(ds_cfg, lazy_init=True))
         except KeyError as e:
             raise _unknown_type(config, e, ds_cfg, f"{split}_dataloader.dataset") from None
+        except TypeError as e:
+            problem = unknown_field_error(config, e, ds_cfg, f"{split}_dataloader.dataset",
+                                           (DATASETS, TRANSFORMS))
+            if problem is None:
+                raise ConfigCheckError(f"{config}: field {split}_dataloader.dataset: "
+                                       f"{e}") from None
+            raise problem from None
         k = dataset.metainfo.get("num_keypoints")
         if num_joints is not None and k is not None and k != num_joints:
             raise ConfigCheckError(
@@ -114,11 +168,9 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from mmengine.config import DictAction
-
     parser.add_argument("config", help="MMPose config to check")
     parser.add_argument("--images", action="store_true", help="also check every image exists")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions, default={},
                         help="config overrides, as in mim train")
 
 

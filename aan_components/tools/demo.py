@@ -11,7 +11,6 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from mmengine.config import DictAction
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
 
@@ -22,7 +21,7 @@ from aan_core.utils.image_file import read_image
 from .. import config_path, setup
 from ..config_file import read_config, require_fields
 from ..visualization import attention_grid, draw_landmarks, image_grid, save_png, with_caption
-from .argument_types import positive_float, positive_int
+from .argument_types import ConfigOptions, positive_float, positive_int
 from .check import check_config
 
 DEFAULT_CONFIG = config_path("aan_synthetic")  # shipped in the package: found from a wheel too
@@ -39,7 +38,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="iteration budget (default: the config's max_iters)")
     parser.add_argument("--num-figures", type=positive_int, default=16,
                         help="faces in the prediction and attention figures")
-    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={},
+    parser.add_argument("--cfg-options", nargs="+", action=ConfigOptions, default={},
                         help="config overrides, as in mim train")
 
 

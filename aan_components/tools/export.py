@@ -15,6 +15,8 @@ import numpy as np
 import torch
 
 from ..inference import ONNX_OPSET, LandmarkInferenceGraph, export_onnx, load_pose_model
+from ..inference.onnx_export import supported_opsets
+from .argument_types import int_in_range
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,8 +27,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--allow-partial", action="store_true",
                         help="load a checkpoint that does not fit the config (what fits)")
     parser.add_argument("--out", default="aan.onnx", help="ONNX file to write")
-    parser.add_argument("--opset", type=int, default=ONNX_OPSET,
-                        help=f"ONNX opset (default {ONNX_OPSET})")
+    low, high = supported_opsets()
+    parser.add_argument("--opset", type=int_in_range(low, high), default=ONNX_OPSET,
+                        help=f"ONNX opset, {low}..{high} (default {ONNX_OPSET})")
     parser.add_argument("--no-check", action="store_true",
                         help="skip the onnxruntime comparison")
 

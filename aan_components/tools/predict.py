@@ -9,24 +9,33 @@ model's training boxes (``--no-calibration`` to use them as detected); in a vide
 every ``--detect-every`` frames and the faces are tracked from the previous frame's landmarks
 in between. ``--whole-image`` takes each whole image as one face instead (said once on
 stderr). Each face's box and its source are recorded in landmarks.json. Writes
-``OUT_DIR/landmarks.json`` (atomically) and, unless ``--no-draw``, the drawn images under
-``OUT_DIR/vis/`` or the drawn video ``OUT_DIR/<video>_landmarks.mp4``.
+``OUT_DIR/landmarks.json`` and, unless ``--no-draw``, the drawn images under ``OUT_DIR/vis/``
+(an image whose format cannot hold a colour drawing, e.g. ``.pgm``, is drawn as its name +
+``.png``) or the drawn video ``OUT_DIR/<video>_landmarks.mp4``. ``OUT_DIR`` may not be the
+input folder or inside it (the next run would read the drawings as input). A video that
+stops decoding before the frame count its header states is said on stderr and recorded
+under ``video`` in landmarks.json.
 Videos can be smoothed over time (``--smooth``: One Euro filter per landmark), off by default.
 
 The checkpoint must fit the config exactly (``--allow-partial`` loads what fits). Images are
 refused when missing, empty, truncated, not images, under 16 px a side or over 150 Mpx. In a
 folder, such images are skipped, listed under ``skipped`` in landmarks.json and on stderr,
 and the exit status is 0 as long as one image was read; if none could be, it is 2. Any other
-error exits with status 2 and leaves no output behind.
+error exits with status 2. Every input (box file, boxes against the image sizes) is checked
+before anything is written, and the run is written into a fresh folder that is moved into
+``OUT_DIR`` only when complete: a failed run leaves ``OUT_DIR`` (a previous run's results
+included) as it was.
 """
 
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
 import sys
+import tempfile
 from pathlib import Path
 
 import cv2
@@ -41,7 +50,9 @@ from ..inference.face_detection import DETECTORS
 from ..inference.media_sources import (
     VIDEO_SUFFIXES,
     MediaError,
-    check_box_keys,
+    check_boxes,
+    check_output_outside_inputs,
+    check_video_boxes,
     iter_images,
     iter_video,
     list_images,
@@ -105,7 +116,7 @@ def detector_note(predictor: LandmarkPredictor) -> None:
 
 
 def _write_json(path: Path, args, records: list[dict], num_keypoints: int,
-                skipped: list[dict]) -> None:
+                skipped: list[dict], video: dict | None) -> None:
     data = dict(config=str(args.config), checkpoint=str(args.checkpoint), input=str(args.input),
                 num_keypoints=num_keypoints, coordinates="image pixels, 0-based (x, y)",
                 smoothing=dict(filter="one_euro", min_cutoff=args.smooth_min_cutoff,
@@ -113,7 +124,28 @@ def _write_json(path: Path, args, records: list[dict], num_keypoints: int,
                 faces_from=(f"box file {args.boxes}" if args.boxes else "whole image"
                             if args.whole_image else f"detector {args.detector}"),
                 images=records, skipped=skipped)
-    atomic_write(path, lambda tmp: Path(tmp).write_text(json.dumps(data)))
+    if video is not None:
+        data["video"] = video
+    # never a non-finite number: NaN is not JSON (the predictor refuses such landmarks)
+    text = json.dumps(data, allow_nan=False)
+    atomic_write(path, lambda tmp: Path(tmp).write_text(text))
+
+
+# Formats a colour drawing is written in; an image of another format (.pgm and .pbm hold
+# grey levels only; a file read by its content, e.g. einstein.dat) is drawn as name + .png.
+DRAWING_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".bmp", ".dib", ".tif", ".tiff", ".webp",
+                    ".ppm", ".pnm")
+
+
+def drawing_name(image: str) -> str:
+    """The drawing of ``image`` under ``vis/``: its own name, or its name + ``.png`` when its
+    format cannot hold a colour drawing (:data:`DRAWING_SUFFIXES`).
+
+    Example:
+        >>> drawing_name("a/face.jpg"), drawing_name("scan.pgm"), drawing_name("einstein.dat")
+        ('a/face.jpg', 'scan.pgm.png', 'einstein.dat.png')
+    """
+    return image if Path(image).suffix.lower() in DRAWING_SUFFIXES else f"{image}.png"
 
 
 def run(args: argparse.Namespace) -> None:
@@ -125,14 +157,20 @@ def run(args: argparse.Namespace) -> None:
         raise MediaError(f"{src}: --smooth applies to videos only")
     if args.boxes and args.whole_image:
         raise AANInputError("--boxes and --whole-image exclude each other")
+    # every input is checked before anything is written (a late error used to delete the
+    # previous run's drawings on its way out)
+    decoded: dict = {}
     if is_video:
         fps, total = video_info(src)
-        items = iter_video(src, boxes)
+        check_video_boxes(src, boxes)
+        items = iter_video(src, boxes, decoded)
     else:
         files = list_images(src)
         total = len(files)
+        if not args.no_draw:  # landmarks.json alone is never read as an image
+            check_output_outside_inputs(out, [src])
         if boxes is not None:
-            check_box_keys(boxes, [(src, files)])
+            check_boxes(boxes, [(src, files)])
         # in a folder, an unreadable image is reported and skipped, not fatal
         items = iter_images(files, src, boxes, skipped if src.is_dir() else None)
     detect = boxes is None and not args.whole_image
@@ -150,25 +188,29 @@ def run(args: argparse.Namespace) -> None:
                                 track=is_video)
     if is_video and args.smooth:
         results = smooth_tracks(results, fps, args.smooth_min_cutoff, args.smooth_beta)
-    # on failure, what this run wrote is removed again: no partial output
+    # the run is written into a fresh folder inside OUT, moved into place only when it is
+    # complete: a failure leaves OUT as it was (only what this run created is removed)
     created = [p for p in (out, *out.parents) if not p.exists()]
-    vis_existed = (out / "vis").exists()
-    written: list[Path] = []
+    out.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".aan-predict.", suffix=".partial", dir=out))
     try:
-        records = _write_outputs(args, src, out, results, total, is_video,
-                                 fps if is_video else None, written)
+        records = _write_outputs(args, src, stage, results, total, is_video,
+                                 fps if is_video else None)
         if not records and skipped:
             raise MediaError(f"{src}: none of its {len(skipped)} images could be read "
                              f"(listed above)")
-        _write_json(out / "landmarks.json", args, records, predictor.num_keypoints, skipped)
+        _write_json(stage / "landmarks.json", args, records, predictor.num_keypoints, skipped,
+                    decoded or None)
+        _move_into(stage, out)
     except BaseException:
-        for path in written:
-            path.unlink(missing_ok=True)
-        if created:
-            shutil.rmtree(created[-1], ignore_errors=True)
-        elif not vis_existed:
-            shutil.rmtree(out / "vis", ignore_errors=True)
+        shutil.rmtree(stage, ignore_errors=True)
+        for path in created:  # deepest first; only folders this run made, left empty
+            try:
+                path.rmdir()
+            except OSError:
+                break
         raise
+    shutil.rmtree(stage, ignore_errors=True)
     faces = sum(len(r["faces"]) for r in records)
     no_box = sum(1 for r in records if not r["faces"]) if boxes is not None else 0
     print(f"aan predict: {faces} faces in {len(records)} "
@@ -178,10 +220,32 @@ def run(args: argparse.Namespace) -> None:
           + (f"; {len(skipped)} unreadable images skipped (listed there)" if skipped else ""))
 
 
+def _move_into(stage: Path, out: Path) -> None:
+    """Move the complete run from ``stage`` into ``out``: each file replaces the file of the
+    same name (a previous run's), ``landmarks.json`` last; nothing else in ``out`` is
+    touched. Every target is checked first, so a folder in a file's place fails before
+    anything moves."""
+    files = sorted((p for p in stage.rglob("*") if p.is_file()),
+                   key=lambda p: p.name == "landmarks.json")
+    for f in files:
+        target = out / f.relative_to(stage)
+        if target.is_dir():
+            raise IsADirectoryError(errno.EISDIR, "is a folder, where this run writes a file",
+                                    str(target))
+        for parent in target.relative_to(out).parents:
+            if (out / parent).is_file():
+                raise NotADirectoryError(errno.ENOTDIR, "is a file, where this run writes a "
+                                         "folder", str(out / parent))
+    for f in files:
+        target = out / f.relative_to(stage)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(f, target)
+
+
 def _write_outputs(args, src: Path, out: Path, results, total: int, is_video: bool,
-                   fps: float | None, written: list[Path]) -> list[dict]:
-    """Draw and collect the results (drawn images are added to ``written`` as they are
-    saved); a video goes to a partial file renamed at the end."""
+                   fps: float | None) -> list[dict]:
+    """Draw and collect the results into ``out`` (the run's fresh folder); a video goes to a
+    partial file renamed at the end."""
     records: list[dict] = []
     writer = None
     video_path = out / f"{src.stem}_landmarks.mp4"
@@ -196,19 +260,16 @@ def _write_outputs(args, src: Path, out: Path, results, total: int, is_video: bo
                                [f.keypoints for f in result.faces])
             if is_video:
                 if writer is None:
-                    out.mkdir(parents=True, exist_ok=True)
                     h, w = drawn.shape[:2]
                     writer = cv2.VideoWriter(str(partial), cv2.VideoWriter_fourcc(*"mp4v"),
                                              fps, (w, h))
                 writer.write(drawn)
             else:
-                written.append(out / "vis" / result.name)
-                save_image(written[-1], drawn)
+                save_image(out / "vis" / drawing_name(result.name), drawn)
         if writer is not None:
             writer.release()
             writer = None
             os.replace(partial, video_path)
-            written.append(video_path)
     finally:
         if writer is not None:
             writer.release()

@@ -3,7 +3,9 @@
 Each WORK_DIR is an mmengine work dir of a ``mim test`` / ``mim train`` run with
 ``FaceAlignmentMetric`` (it writes ``face_alignment_metrics*.json`` beside the log); the run's
 dataset comes from that file, the model variant (AAN, w/o attention, w/o NE layer, w/o both,
-or another model, named by its config) from the config mmengine saved in the work dir. Our
+or another model, named by its config) from the config mmengine saved in the work dir
+(``WORK_DIR/<work dir name>.py``, else the work dir's only ``.py``: never a guess among
+several). A metric that is not a finite number is an error naming file and field. Our
 numbers sit beside the paper's, with the difference (ours - paper, NME in %). A run goes into
 a paper table only if it was tested on that benchmark: runs on synthetic faces (which borrow
 300W's layout and name) and on other datasets get their own table, without paper numbers.
@@ -25,6 +27,7 @@ difference to the paper.
 from __future__ import annotations
 
 import argparse
+import math
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -178,6 +181,27 @@ def face300w_test_subsets(test_counts: dict) -> str:
                      and n != FACE300W_COUNTS[subset])
 
 
+def saved_config(work_dir: Path) -> Path | None:
+    """The config a run saved in its work dir, by its known name, never by a guess: mmengine
+    saves it as the config's file name, and ``mim train`` / ``mim test`` name the work dir
+    after the config, so ``WORK_DIR/<work dir name>.py``; otherwise the work dir's only
+    ``.py`` file; none: ``None``.
+
+    Raises:
+        AANInputError: several ``.py`` files and none of the known name (which is the run's?).
+    """
+    known = work_dir / f"{work_dir.name}.py"
+    if known.is_file():
+        return known
+    configs = sorted(p for p in work_dir.glob("*.py") if p.is_file())
+    if len(configs) > 1:
+        names = ", ".join(p.name for p in configs[:3])
+        raise AANInputError(f"{work_dir}: {len(configs)} configs ({names}) and none named after "
+                            f"the work dir ({known.name}): which one did the run save? Keep "
+                            f"only it")
+    return configs[0] if configs else None
+
+
 def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
     """The latest metrics of each work dir (one :class:`Run` per normalisation)."""
     runs = []
@@ -191,10 +215,10 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
         latest: dict[str, Path] = {}
         for f in files:
             latest[f.name] = f  # the newest of each normalisation
-        configs = sorted(wd.glob("*.py"), key=lambda p: p.stat().st_mtime)
-        # the config mmengine saved; values only: its custom_imports would import MMPose
-        cfg = read_config(configs[-1], import_custom_modules=False) if configs else None
-        variant = model_variant(cfg, configs[-1].stem if configs else wd.name)
+        saved = saved_config(wd)
+        # values only: its custom_imports would import MMPose
+        cfg = read_config(saved, import_custom_modules=False) if saved else None
+        variant = model_variant(cfg, saved.stem if saved else wd.name)
         note = checkpoint_note(cfg)
         training = None
         for f in latest.values():
@@ -207,6 +231,10 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
                 if k == "NME" or k.startswith("NME/"):
                     if isinstance(v, bool) or not isinstance(v, (int, float)):
                         raise AANInputError(f"{f}: field metrics.{k}: not a number ({v!r})")
+                    if not math.isfinite(v):  # never printed as 'nan' in a table
+                        raise AANInputError(f"{f}: field metrics.{k}: not finite ({v}): the "
+                                            f"run's test gave no valid NME (diverged "
+                                            f"training?); leave this work dir out")
                     nme["full" if k == "NME" else k.split("/", 1)[1]] = 100 * v
             dataset = str(data.get("dataset_name") or "?")
             protocol = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import os.path as osp
 import tempfile
@@ -15,7 +16,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
 
     The temporary file sits in the same folder, so the rename is atomic: a reader never sees
     a half-written file, and a failure (an exception, Ctrl-C) leaves an existing ``path``
-    untouched and no temporary file behind.
+    untouched and no temporary file behind. Errors about the file (``path`` is a folder, or
+    its folder cannot be written) name ``path``, never the temporary file.
 
     Example:
         >>> import tempfile, pathlib
@@ -25,6 +27,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         'hi'
     """
     path = os.fspath(path)
+    if osp.isdir(path):  # found now, not by the rename at the end (which names the temp file)
+        raise IsADirectoryError(errno.EISDIR, "is a folder; give a file name", path)
     folder = osp.dirname(osp.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
@@ -38,7 +42,10 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
         umask = os.umask(0)
         os.umask(umask)
         os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
+        try:
+            os.replace(tmp, path)
+        except OSError as e:  # name the file asked for, not the temporary one
+            raise type(e)(e.errno, f"cannot write here: {e.strerror}", path) from None
     except BaseException:
         if osp.exists(tmp):
             os.unlink(tmp)
