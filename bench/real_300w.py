@@ -147,15 +147,18 @@ def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
                 load_average_after=round(os.getloadavg()[0], 2), **read_run(work))
 
 
-def run_grid(specs: list[dict], root: Path, runs: Path, parallel: int, record) -> None:
-    """Train ``specs`` in order, ``parallel`` at a time (then each with OMP_NUM_THREADS=1),
-    passing each finished row to ``record``."""
-    threads = 1 if parallel > 1 else None
+def run_grid(specs: list[dict], root: Path, runs: Path, parallel: int, record,
+             alongside: int = 0) -> None:
+    """Train ``specs`` in order, ``parallel`` at a time, passing each finished row to
+    ``record``. With other runs sharing the machine (``parallel`` > 1, or ``alongside``:
+    training runs of another grid at the same time) each run gets OMP_NUM_THREADS=1, and its
+    row records how many ran at once."""
+    threads = 1 if parallel + alongside > 1 else None
     with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
         futures = [pool.submit(train_one, spec, root, runs, threads) for spec in specs]
         for future in concurrent.futures.as_completed(futures):
             row = future.result()
-            row["concurrent_runs"] = parallel
+            row["concurrent_runs"] = parallel + alongside
             record(row)
 
 
@@ -339,7 +342,12 @@ def main(argv: list[str] | None = None) -> None:
                         help="runs at a time; with more than one, each gets "
                              "OMP_NUM_THREADS=1 (on 2 cores, two 1-thread runs train 1.6x "
                              "the images of one 2-thread run)")
+    parser.add_argument("--alongside", type=int, default=0, metavar="N",
+                        help="training runs of another grid sharing the machine meanwhile "
+                             "(each run then gets one thread; recorded with the runs)")
     parser.add_argument("--only", choices=["train", "baselines"], default=None)
+    parser.add_argument("--arms", nargs="+", choices=list(GRID), default=list(GRID),
+                        help="train only these arms of the grid (default: all, in order)")
     parser.add_argument("--adopt", action="store_true",
                         help="record finished runs found in --runs-dir instead of training")
     parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
@@ -383,7 +391,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.only == "baselines":
         return
     todo = [(arm, seed) for arm, (_, _, seeds, *_) in GRID.items() for seed in seeds
-            if (arm, seed) not in done]
+            if (arm, seed) not in done and arm in args.arms]
     if args.adopt:
         for arm, seed in todo:
             work = run_dir(args.runs_dir, arm, seed)
@@ -401,7 +409,7 @@ def main(argv: list[str] | None = None) -> None:
     specs = [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed,
                   options=list(GRID[arm][3]) if len(GRID[arm]) > 3 else [])
              for arm, seed in todo]
-    run_grid(specs, root, args.runs_dir, args.parallel, record)
+    run_grid(specs, root, args.runs_dir, args.parallel, record, args.alongside)
     print(results_markdown(payload))
 
 

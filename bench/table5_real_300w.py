@@ -48,7 +48,7 @@ STARTS = {
 # (variant, start, seeds): declared before the runs
 GRID = [(v, "fair", (0, 1, 2)) for v in VARIANTS] + \
        [(v, "paper", (0, 1, 2)) for v in ("aan", "no_attention")]
-DEFAULT_ITERS = 2000
+DEFAULT_ITERS = 1500  # 29 epochs; 18 runs in about 2 hours here, two at a time
 
 
 def budget_options(iters: int) -> tuple[str, ...]:
@@ -126,6 +126,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--out", type=Path, default=RESULTS / "table5_real_300w.json")
     parser.add_argument("--resume", action="store_true")
     parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--alongside", type=int, default=0, metavar="N",
+                        help="training runs of another grid sharing the machine meanwhile "
+                             "(each run then gets one thread; recorded with the runs)")
     parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
     args = parser.parse_args(argv)
     if args.summarise:
@@ -153,7 +156,7 @@ def main(argv: list[str] | None = None) -> None:
               f"{row['nme_io']:.2f}", flush=True)
 
     todo = [s for s in specs(args.iters) if (s["arm"], s["seed"]) not in done]
-    run_grid(todo, args.root.resolve(), args.runs_dir, args.parallel, record)
+    run_grid(todo, args.root.resolve(), args.runs_dir, args.parallel, record, args.alongside)
     print(results_markdown(payload))
 
 
