@@ -22,7 +22,7 @@ DATASET_CONFIGS = ("aan_300w", "aan_aflw", "aan_celeba", "aan_300vw", "aan_synth
 # configs added after the snapshot (tests/test_cpu_switch.py checks them)
 ADDED_AFTER_SNAPSHOT = ("aan_300w_cpu", "aan_300w_cpu_aug", "aan_300w_cpu_no-attention",
                         "aan_300w_cpu_no-both", "aan_300w_cpu_no-embedding",
-                        "resnet50-regression_300w_cpu_aug")
+                        "resnet50-regression_300w_cpu_aug", "aan_timm-resnet18_300w_cpu")
 
 
 def resolved(name: str) -> dict:
