@@ -91,7 +91,9 @@ def results_markdown(payload: dict) -> str:
         f"({CONFIG}: 128 px, no augmentation, lr x0.1 at 60% and 85%), fair start "
         f"`{' '.join(STARTS['fair'])}`.", table,
         f"Command: `python -m bench.backbone_real_300w --300w-root DIR --iters "
-        f"{payload['iters']} --resume --parallel 2`. {payload.get('machine', '')}."])
+        f"{payload['iters']} --resume --parallel 2`: two runs at a time, one thread each "
+        f"(or `--parallel 1 --alongside 1` beside another grid, the same). "
+        f"{payload.get('machine', '')}."])
 
 
 def main(argv: list[str] | None = None) -> None:

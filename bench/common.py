@@ -16,6 +16,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import statistics
 import time
 from collections.abc import Callable
@@ -122,8 +123,9 @@ def _shown(value) -> str:
     text = str(value)
     for folder in ("mm_configs", "bench", "tests", "work_dirs"):
         if f"/{folder}/" in text:
-            return folder + "/" + text.split(f"/{folder}/", 1)[1]
-    return text
+            text = folder + "/" + text.split(f"/{folder}/", 1)[1]
+            break
+    return shlex.quote(text)  # a value with spaces stays one argument when pasted
 
 
 def command_line(tool: str, args: dict, skip: tuple[str, ...] = (),

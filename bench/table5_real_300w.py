@@ -113,7 +113,9 @@ def results_markdown(payload: dict) -> str:
         f"CPU size, aan_300w_cpu*.py, lr x0.1 at 60% and 85%). Fair start: "
         f"`{' '.join(payload['starts']['fair'])}`.", table,
         f"Command: `python -m bench.table5_real_300w --300w-root DIR --iters "
-        f"{payload['iters']} --resume --parallel 2`. {payload.get('machine', '')}."])
+        f"{payload['iters']} --resume --parallel 2`: two runs at a time, one thread each "
+        f"(or `--parallel 1 --alongside 1` beside another grid, the same). "
+        f"{payload.get('machine', '')}."])
 
 
 def main(argv: list[str] | None = None) -> None:

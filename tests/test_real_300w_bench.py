@@ -157,6 +157,29 @@ def test_table5_grid_and_table():
     assert "| 2.06 |" in row  # the paper's AFLW number beside it
 
 
+def test_backbone_grid_and_table():
+    """8 runs (2 backbones x attention on/off x 2 seeds), seed 0 first, every run with the
+    fair start and the backbone / attention options; the table pairs attention on with off
+    of the same backbone and seed. Wrong input caught: a pairing across seeds (the unpaired
+    difference of means would be -0.15 ± 0, the paired one is -0.15 ± 0.07)."""
+    from bench import backbone_real_300w as bb
+
+    specs = bb.specs(100)
+    assert len(specs) == 8 and [s["seed"] for s in specs[:4]] == [0] * 4
+    off = next(s for s in specs if s["arm"] == "regnetx_002_no-attention" and s["seed"] == 1)
+    assert {"model.backbone.model_name=regnetx_002", "model.backbone.attention=False",
+            "model.head.output_init=mean_shape", "model.head.embedding_sigma=median",
+            "train_cfg.max_iters=100"} <= set(off["options"])
+    assert off["config"] == "aan_timm-resnet18_300w_cpu.py"
+    runs = [dict(backbone="resnet18", attention=a, seed=s, nme_io=io, nme_ip=io * 1.4,
+                 train_minutes=10.0)
+            for a, s, io in [(True, 0, 4.8), (True, 1, 5.1), (False, 0, 5.0), (False, 1, 5.2)]]
+    row = next(line for line in bb.results_markdown(dict(runs=runs)).splitlines()
+               if "resnet18, attention in-stage" in line)
+    assert "| 0, 1 | 4.80, 5.10 | 4.95 ± 0.21 |" in row
+    assert "| -0.15 ± 0.07 |" in row  # paired: -0.2 and -0.1
+
+
 def test_train_command_points_wrapped_datasets_at_the_data_root(tmp_path):
     """The paper-recipe config wraps its training set in CropCacheDataset: the data root
     goes to the wrapped dataset (the wrapper takes none; the first grid run failed on it)."""
