@@ -551,6 +551,7 @@ def main() -> None:  # noqa: C901 - one linear report
         detection=det_rows, calibration=cal_rows, calibration_300w_common=fit_rows,
         landmarks=nme_rows, landmarks_300w_common=common_rows)
     text = results_markdown(payload)
+    payload["table"] = text.split("\n\nCommand: ", 1)[0]  # the tables, in the JSON too
     print("\n" + text)
     write_json(args.out, payload, "real_faces", results_markdown)
 
