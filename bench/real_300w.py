@@ -163,6 +163,54 @@ def run_grid(specs: list[dict], root: Path, runs: Path, parallel: int, record,
             record(row)
 
 
+def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
+                       results_markdown, default_iters: int, runs_dir: str,
+                       declared: dict) -> None:
+    """The command line of a grid declared in its tool (Table 5, backbones on real faces):
+    ``specs(iters)`` lists the runs; ``declared`` (the grid as declared) goes into the JSON
+    with the protocol (``doc``'s second paragraph on); ``--resume`` keeps finished runs and
+    the JSON and its table are rewritten after every run."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--300w-root", dest="root", type=Path)
+    parser.add_argument("--iters", type=int, default=default_iters,
+                        help="iterations of every run (batch 32)")
+    parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / runs_dir)
+    parser.add_argument("--out", type=Path, default=RESULTS / f"{tool}.json")
+    parser.add_argument("--resume", action="store_true")
+    parser.add_argument("--parallel", type=int, default=1)
+    parser.add_argument("--alongside", type=int, default=0, metavar="N",
+                        help="training runs of another grid sharing the machine meanwhile "
+                             "(each run then gets one thread; recorded with the runs)")
+    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
+    args = parser.parse_args(argv)
+    if args.summarise:
+        write_markdown(args.summarise, tool, results_markdown)
+        return
+    if args.root is None:
+        parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
+    payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
+    if payload and payload.get("iters") != args.iters:
+        parser.error(f"{args.out} holds runs of {payload.get('iters')} iterations; resume "
+                     f"with --iters {payload.get('iters')} or write to another --out")
+    payload.update(benchmark=tool, machine=_machine(), iters=args.iters, batch=32,
+                   **declared,
+                   protocol=doc.split("\n\n", 1)[1].split("\n\n    python")[0])
+    payload.setdefault("environment", environment())
+    runs = payload.setdefault("runs", [])
+    done = {(r["arm"], r["seed"]) for r in runs}
+
+    def record(row: dict) -> None:
+        runs.append(row)
+        write_json(args.out, payload, tool, results_markdown)
+        print(f"[{tool}] {row['arm']} seed {row['seed']}: NME(IO) {row['nme_io']:.2f}",
+              flush=True)
+
+    todo = [s for s in specs(args.iters) if (s["arm"], s["seed"]) not in done]
+    run_grid(todo, args.root.resolve(), args.runs_dir, args.parallel, record, args.alongside)
+    print(results_markdown(payload))
+
+
 def mean_shape_row(root: Path) -> dict:
     """The training faces' mean shape placed in every test face's box: the level a
     regressor that ignores its image reaches (the aan_300w_cpu.py crops and metrics)."""

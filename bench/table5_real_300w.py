@@ -27,13 +27,10 @@ decay 1e-3 (the paper's), batch 32, iterations. The grid is declared here before
 
 from __future__ import annotations
 
-import argparse
-import json
 import statistics
-from pathlib import Path
 
-from bench.common import RESULTS, environment, markdown_table, write_json, write_markdown
-from bench.real_300w import REPO, _machine, run_grid
+from bench.common import markdown_table
+from bench.real_300w import declared_grid_main
 
 VARIANTS = {  # name: (label, config, paper's Table 5 on AFLW, NME %)
     "aan": ("AAN", "aan_300w_cpu.py", 1.73),
@@ -119,47 +116,11 @@ def results_markdown(payload: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--300w-root", dest="root", type=Path)
-    parser.add_argument("--iters", type=int, default=DEFAULT_ITERS,
-                        help="iterations of every run (batch 32)")
-    parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / "table5_real")
-    parser.add_argument("--out", type=Path, default=RESULTS / "table5_real_300w.json")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--parallel", type=int, default=1)
-    parser.add_argument("--alongside", type=int, default=0, metavar="N",
-                        help="training runs of another grid sharing the machine meanwhile "
-                             "(each run then gets one thread; recorded with the runs)")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
-    args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, "table5_real_300w", results_markdown)
-        return
-    if args.root is None:
-        parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
-    payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
-    if payload and payload.get("iters") != args.iters:
-        parser.error(f"{args.out} holds runs of {payload.get('iters')} iterations; resume "
-                     f"with --iters {payload.get('iters')} or write to another --out")
-    payload.update(benchmark="table5_real_300w", machine=_machine(), iters=args.iters,
-                   batch=32, grid=[dict(variant=v, start=s, seeds=list(seeds))
-                                   for v, s, seeds in GRID],
-                   starts={k: list(v) for k, v in STARTS.items()},
-                   protocol=__doc__.split("\n\n", 1)[1].split("\n\n    python")[0])
-    payload.setdefault("environment", environment())
-    runs = payload.setdefault("runs", [])
-    done = {(r["arm"], r["seed"]) for r in runs}
-
-    def record(row: dict) -> None:
-        runs.append(row)
-        write_json(args.out, payload, "table5_real_300w", results_markdown)
-        print(f"[table5_real_300w] {row['arm']} seed {row['seed']}: NME(IO) "
-              f"{row['nme_io']:.2f}", flush=True)
-
-    todo = [s for s in specs(args.iters) if (s["arm"], s["seed"]) not in done]
-    run_grid(todo, args.root.resolve(), args.runs_dir, args.parallel, record, args.alongside)
-    print(results_markdown(payload))
+    declared_grid_main(
+        argv, tool="table5_real_300w", doc=__doc__, specs=specs,
+        results_markdown=results_markdown, default_iters=DEFAULT_ITERS, runs_dir="table5_real",
+        declared=dict(grid=[dict(variant=v, start=s, seeds=list(seeds)) for v, s, seeds in GRID],
+                      starts={k: list(v) for k, v in STARTS.items()}))
 
 
 if __name__ == "__main__":
