@@ -46,6 +46,26 @@ def check_image_size(path: str | os.PathLike, width: int, height: int,
                   f"limit of {max_pixels / 1e6:.0f} Mpx (max_pixels); downscale it")
 
 
+def _decode(path: str | os.PathLike, flags: int, max_pixels: int,
+            min_side: int) -> tuple[np.ndarray, int, int]:
+    """``(image, width, height)``: the header's size checked, then the whole file decoded
+    with OpenCV's ``flags`` from memory (which refuses a truncated JPEG, where
+    ``cv2.imread`` would grey-fill the rest)."""
+    import cv2
+
+    width, height = read_image_size(path)
+    check_image_size(path, width, height, max_pixels, min_side)
+    try:
+        data = np.fromfile(os.fspath(path), np.uint8)
+    except OSError as e:
+        raise UnreadableImageError(path, f"cannot read: {e}") from None
+    image = cv2.imdecode(data, flags)
+    if image is None:
+        raise UnreadableImageError(path, "the image could not be decoded (truncated or "
+                                         "corrupt file)")
+    return image, width, height
+
+
 def read_image(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIXELS,
                min_side: int = MIN_IMAGE_SIDE) -> np.ndarray:
     """The image as 8-bit BGR, :math:`(H, W, 3)` uint8 (grayscale, 16-bit and mislabelled
@@ -72,17 +92,7 @@ def read_image(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIXELS,
     """
     import cv2
 
-    width, height = read_image_size(path)
-    check_image_size(path, width, height, max_pixels, min_side)
-    try:
-        data = np.fromfile(os.fspath(path), np.uint8)
-    except OSError as e:
-        raise UnreadableImageError(path, f"cannot read: {e}") from None
-    # from memory, OpenCV refuses a truncated JPEG (cv2.imread would grey-fill the rest)
-    image = cv2.imdecode(data, cv2.IMREAD_COLOR)
-    if image is None:
-        raise UnreadableImageError(path, "the image could not be decoded (truncated or "
-                                         "corrupt file)")
+    image, width, height = _decode(path, cv2.IMREAD_COLOR, max_pixels, min_side)
     if image.shape[:2] not in ((height, width), (width, height)):  # EXIF may rotate
         raise UnreadableImageError(
             path, f"decodes to {image.shape[1]}x{image.shape[0]}, but its header says "
@@ -115,16 +125,7 @@ def check_image_decodes(path: str | os.PathLike, max_pixels: int = MAX_IMAGE_PIX
     """
     import cv2
 
-    width, height = read_image_size(path)
-    check_image_size(path, width, height, max_pixels, min_side)
-    try:
-        data = np.fromfile(os.fspath(path), np.uint8)
-    except OSError as e:
-        raise UnreadableImageError(path, f"cannot read: {e}") from None
-    image = cv2.imdecode(data, cv2.IMREAD_REDUCED_COLOR_8)
-    if image is None:
-        raise UnreadableImageError(path, "the image could not be decoded (truncated or "
-                                         "corrupt file)")
+    image, width, height = _decode(path, cv2.IMREAD_REDUCED_COLOR_8, max_pixels, min_side)
     eighths = ({width // 8, -(-width // 8)}, {height // 8, -(-height // 8)})
     h, w = image.shape[:2]
     if not ((w in eighths[0] and h in eighths[1]) or (h in eighths[0] and w in eighths[1])):
