@@ -110,6 +110,17 @@ def train_checkpoint(config: str | Path, work_dir: Path, iters: int,
     return str(Path(cfg.work_dir) / f"iter_{iters}.pth")
 
 
+def repo_relative(text: str) -> str:
+    """``text`` (a command line, a path) with this checkout's paths relative to it, so that a
+    result JSON, and the table generated from it, read the same in any clone.
+
+    Example:
+        >>> repo_relative(f"{REPO}/.venv/bin/mim train --work-dir {REPO}/work_dirs/a")
+        '.venv/bin/mim train --work-dir work_dirs/a'
+    """
+    return text.replace(f"{REPO}/", "")
+
+
 def markdown_table(rows: list[dict], columns: list[tuple[str, str]]) -> str:
     """``columns``: (key, header) pairs; values are printed as given (format them first)."""
     head = "| " + " | ".join(h for _, h in columns) + " |"

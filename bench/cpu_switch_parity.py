@@ -29,16 +29,17 @@ import time
 from pathlib import Path
 
 from bench.common import (
+    REPO,
     RESULTS,
     environment,
     machine_line,
     markdown_table,
+    repo_relative,
     write_json,
     write_markdown,
 )
 from bench.cpu_train_speed import switch_off
 
-REPO = Path(__file__).resolve().parents[1]
 CELLS = {"demo": "aan_synthetic.py", "real": "aan_300w_cpu.py"}
 
 
@@ -66,7 +67,8 @@ def run_demo(arm: str, seed: int, iters: int, work: Path) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     summary = json.loads(sorted(work.glob("*/summary.json"))[-1].read_text())
-    return dict(command=" ".join(cmd), wall_minutes=round((time.time() - start) / 60, 1),
+    return dict(command=repo_relative(" ".join(cmd)),
+                wall_minutes=round((time.time() - start) / 60, 1),
                 iterations=summary["iterations"],
                 images_per_s=summary["train_images_per_second"],
                 nme_io=round(100 * summary["test_metrics"]["NME"], 3))
@@ -83,7 +85,8 @@ def run_real(arm: str, seed: int, root: Path, work: Path) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed; see {work}/train.log")
     row = real_300w.read_run(work)
-    return dict(command=" ".join(cmd), wall_minutes=round((time.time() - start) / 60, 1),
+    return dict(command=repo_relative(" ".join(cmd)),
+                wall_minutes=round((time.time() - start) / 60, 1),
                 **row)
 
 

@@ -34,9 +34,16 @@ from pathlib import Path
 
 import numpy as np
 
-from bench.common import RESULTS, environment, markdown_table, write_json, write_markdown
+from bench.common import (
+    REPO,
+    RESULTS,
+    environment,
+    markdown_table,
+    repo_relative,
+    write_json,
+    write_markdown,
+)
 
-REPO = Path(__file__).resolve().parents[1]
 DEFAULT_OUT = RESULTS / "real_300w.json"
 # arm: (label, shipped config, seeds). Declared before the runs (README "Real faces").
 GRID = {  # run in this order: the augmented arm and the baseline first
@@ -143,7 +150,8 @@ def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
     wall = time.time() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {work}/train.log")
-    return dict(spec, command=" ".join(str(c) for c in cmd), work_dir=str(work),
+    return dict(spec, command=repo_relative(" ".join(str(c) for c in cmd)),
+                work_dir=repo_relative(str(work)),
                 wall_minutes=round(wall / 60, 1), omp_num_threads=threads,
                 load_average_after=round(os.getloadavg()[0], 2), **read_run(work))
 
@@ -362,7 +370,7 @@ def results_markdown(payload: dict) -> str:
         ("nme_io", "NME inter-ocular (%)"), ("nme_ip", "NME inter-pupil (%)"),
         ("fr", "FR@0.1 (%)"), ("auc", "AUC@0.08"), ("minutes", "training minutes"),
         ("ips", "images/s"), ("machine", "machine / training data")])
-    commands = sorted({f"- {r['arm']}: `{_repo_relative(r['command'])}`"
+    commands = sorted({f"- {r['arm']}: `{r['command']}`"
                        for r in payload.get("runs", []) if r.get("command")})
     return "\n\n".join([
         "300W common subset (554 faces, HELEN + LFPW test); trained on the 1,675 training "
@@ -372,10 +380,6 @@ def results_markdown(payload: dict) -> str:
         table, "Commands (one per seed, `randomness.seed` set):", "\n".join(commands),
         "Grid: `python -m bench.real_300w --300w-root DIR --resume --parallel 2`."])
 
-
-def _repo_relative(command: str) -> str:
-    """A recorded command with this checkout's paths shown relative to it."""
-    return command.replace(f"{REPO}/", "").replace(sys.executable, "python")
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -450,9 +454,11 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             label, config = GRID[arm][:2]
             command = work / "command.txt"  # what ran, when it was not this tool
-            record(dict(arm=arm, label=label, config=config, seed=seed, work_dir=str(work),
-                        command=command.read_text().strip() if command.exists() else
-                        " ".join(train_command(config, work, seed, root)),
+            record(dict(arm=arm, label=label, config=config, seed=seed,
+                        work_dir=repo_relative(str(work)),
+                        command=repo_relative(command.read_text().strip() if command.exists()
+                                              else " ".join(train_command(config, work, seed,
+                                                                          root))),
                         adopted=True, **row))
         return
     specs = [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed,

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -33,6 +34,26 @@ def test_committed_table_is_what_its_tool_generates(path):
     assert md.read_text() == results_text(tool, path, module.results_markdown), (
         f"{md.relative_to(REPO)} differs from what its JSON gives; regenerate it: "
         f"python -m bench.{tool} --summarise {path.relative_to(REPO)}")
+
+
+_CHECKOUT_PATH = re.compile(r"(?:^|[\s=])/\S*?/(?:\.venv|work_dirs|mm_configs|bench)/")
+
+
+@pytest.mark.parametrize("path", RESULT_FILES, ids=[p.stem for p in RESULT_FILES])
+def test_committed_json_names_no_path_of_the_checkout_it_ran_in(path):
+    """A command or folder recorded as ``/abs/checkout/work_dirs/...`` makes the generated
+    table differ in every other clone (CI's is elsewhere): record it relative to the repo."""
+    absolute = sorted({m.group(0).strip() for m in _CHECKOUT_PATH.finditer(path.read_text())})
+    assert not absolute, f"{path.name}: record these relative to the repository: {absolute}"
+
+
+def test_a_checkout_path_is_caught_and_recorded_relative():
+    from bench.common import REPO as TOOL_REPO
+    from bench.common import repo_relative
+    command = f"{TOOL_REPO}/.venv/bin/mim train mmpose x.py --work-dir {TOOL_REPO}/work_dirs/a"
+    assert _CHECKOUT_PATH.search(json.dumps({"command": command}))
+    assert repo_relative(command) == ".venv/bin/mim train mmpose x.py --work-dir work_dirs/a"
+    assert not _CHECKOUT_PATH.search(json.dumps({"command": repo_relative(command)}))
 
 
 def test_every_generated_table_has_its_json():
