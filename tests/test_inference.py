@@ -25,6 +25,10 @@ def checkpoint(tmp_path_factory, fixtures_dir) -> str:
     wd = tmp_path_factory.mktemp("ckpt")
     cfg = Config.fromfile(CONFIG)
     cfg.merge_from_dict(fixture_overrides(fixtures_dir / "300w", "test_300w.json", iters=2))
+    # Seeded, and every regressor starts at the mean shape: a 2-iteration model's landmarks
+    # then lie on the face, so the bounds checked below hold on every run (with the paper's
+    # random start and no seed, a point fell outside the image in one full-suite run).
+    cfg.merge_from_dict({"randomness.seed": 0, "model.head.output_init": "mean_shape"})
     cfg.work_dir = str(wd)
     Runner.from_cfg(cfg).train()
     return str(wd / "iter_2.pth")
@@ -56,9 +60,13 @@ def test_predict_folder_with_boxes(checkpoint, fixtures_dir, tmp_path):
     for record in result["images"]:
         (face,) = record["faces"]
         pts = np.array(face["keypoints"])
-        w, h = sizes[record["image"]]
         assert pts.shape == (68, 2)
-        assert (pts >= 0).all() and (pts[:, 0] < w).all() and (pts[:, 1] < h).all()
+        # Mapped back into this face's crop (its box padded 1.25x), centred on the box: not
+        # necessarily inside the image, as a face's chin can touch the image's edge.
+        x0, y0, x1, y1 = json.loads(boxes.read_text())[record["image"]][0]
+        centre, side = np.array([(x0 + x1) / 2, (y0 + y1) / 2]), max(x1 - x0, y1 - y0)
+        assert (np.abs(pts - centre) <= 1.25 * side / 2).all()
+        assert np.abs(pts.mean(0) - centre).max() < 0.1 * side
         assert (out / "vis" / record["image"]).is_file()
 
 
