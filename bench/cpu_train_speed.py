@@ -1,6 +1,7 @@
 """Whole `mim train` loop on the CPU, in images/s with the data included: fp32 as before the
 CPU switch, the switch, and the switch + torch.compile, for the demo config and the real-face
-configs, at 128 px (half width, batch 32) and 256 px (full width, batch 16). In the same run,
+configs, at 128 px (half width, batch 32) and 256 px (full width, batch 16); real_batchaug
+(the augmentation made on the batch) at its own 128 px, against real_aug. In the same run,
 for each config and size, the data path alone (the training loader with its workers + the data
 preprocessor) and the model alone (train steps on one prepared batch, the switch's settings).
 
@@ -49,8 +50,12 @@ CONFIGS = {  # name: (config file, needs the 300W root)
     "demo": ("aan_synthetic.py", False),
     "real": ("aan_300w_cpu.py", True),
     "real_aug": ("aan_300w_cpu_aug.py", True),
+    "real_batchaug": ("aan_300w_cpu_batchaug.py", True),
     "resnet50_aug": ("resnet50-regression_300w_cpu_aug.py", True),
 }
+# a config measured against another's switch arm in the same run: the same augmentation made
+# on the batch instead of on a loader worker
+PEERS = {"real_batchaug": "real_aug"}
 ARMS = ("fp32", "switch", "switch+compile")
 # size: (stem, stage widths, batch), as the issue's CPU measurements and aan_300w.py
 SIZES = {128: (32, (64, 128, 256, 512), 32), 256: (64, (128, 256, 512, 1024), 16)}
@@ -98,8 +103,12 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
 
     cfg = Config.fromfile(str(REPO / "mm_configs" / CONFIGS[name][0]))
     stem, stages, batch = SIZES[size]
+    if not runs_at(cfg, size):
+        raise ValueError(f"{CONFIGS[name][0]} is measured at its own "
+                         f"{cfg.input_size[0]} px only (its crop cache is sized for it)")
     for key in ("train_dataloader", "model"):
-        _set_input_size(cfg[key], size)
+        if tuple(cfg.get("input_size", ())) != (size, size):
+            _set_input_size(cfg[key], size)
     if cfg.model.backbone.type == "AANBackbone":
         cfg.model.backbone.update(stem_channels=stem, stage_channels=stages)
         cfg.model.head.update(in_channels=stages,
@@ -124,6 +133,17 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
     if arm == "switch+compile":
         cfg.compile = True
     return cfg
+
+
+def cell_name(key: str) -> str:
+    """The config name of a result cell's key (``"real_aug, 128 px"`` -> ``"real_aug"``)."""
+    return key.rsplit(", ", 1)[0]
+
+
+def runs_at(cfg, size: int) -> bool:
+    """Whether a config can be measured at ``size``: any size, unless its crop cache is
+    sized for its own input (``cache_size``: aan_300w_cpu_batchaug.py)."""
+    return "cache_size" not in cfg or tuple(cfg.input_size) == (size, size)
 
 
 def _timing_hook(warmup: int):
@@ -212,6 +232,12 @@ def results_markdown(payload: dict) -> str:
                 ratio=f"{med / base:.2f}x" if med and base else "",
                 threads=res.get("runs", [{}])[0].get("compute_threads", "") if res.get(
                     "runs") else ""))
+        peer = payload["cells"].get(f"{PEERS.get(cell_name(key), '')}, {cell['size']} px")
+        mine = cell["arms"].get("switch", {}).get("median_images_per_s")
+        theirs = (peer or {}).get("arms", {}).get("switch", {}).get("median_images_per_s")
+        if mine and theirs:
+            rows.append(dict(cell=key, arm=f"switch vs {PEERS[cell_name(key)]}'s switch",
+                             ratio=f"{mine / theirs:.2f}x"))
         parts = cell.get("parts")
         if parts:
             rows.append(dict(cell=key, arm="switch: data path alone / model alone",
@@ -272,9 +298,15 @@ def main(argv: list[str] | None = None) -> None:
                          for k, v in vars(args).items()},
                    protocol=__doc__.split("\n\n")[1], cells={})
     total = args.warmup + args.iters
+    from mmengine.config import Config
+
     for name in args.configs:
         for size in args.sizes:
             key = f"{name}, {size} px"
+            if not runs_at(Config.fromfile(str(REPO / "mm_configs" / CONFIGS[name][0])), size):
+                print(f"[cpu_train_speed] {key}: left out (measured at its own size only)",
+                      flush=True)
+                continue
             cell = payload["cells"][key] = dict(config=CONFIGS[name][0], size=size,
                                                 batch=SIZES[size][2], arms={})
             root = args.root if CONFIGS[name][1] else None

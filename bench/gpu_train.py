@@ -114,7 +114,7 @@ def augmented_batches(crops: torch.Tensor, targets: torch.Tensor, batch: int, se
     augment = RandomFaceAugmentation().to(crops.device)
     size = torch.tensor(crops.shape[-1:-3:-1], device=crops.device, dtype=torch.float32)
     for images, points in cached_batches(crops, targets, batch, seed):
-        images, points = augment(images.float() / 255, points * size)
+        images, points, _ = augment(images.float() / 255, points * size)
         yield images * 255, points / size
 
 

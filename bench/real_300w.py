@@ -58,6 +58,14 @@ GRID = {  # run in this order: the augmented arm and the baseline first
     # seed 0 (4.14) beat the L2 arm by 7x its seed spread: a default needs 2 seeds
     "aan_aug_l1": ("AAN, augmented, L1 loss", "aan_300w_cpu_aug.py", (0, 1),
                    ("model.head.loss.loss.type=L1Loss", "model.head.loss.loss.loss_weight=136")),
+    # added with aan_300w_cpu_batchaug.py, before its runs: the same augmentation made on the
+    # batch from wide cached crops, so that no loader worker takes a core; the same model,
+    # loss and 6,000 iterations as aan_aug (L2) and aan_aug_l1, run side by side like them
+    "aan_batchaug": ("AAN, augmented on the batch (flip + affine + photometric)",
+                     "aan_300w_cpu_batchaug.py", (0, 1)),
+    "aan_batchaug_l1": ("AAN, augmented on the batch, L1 loss", "aan_300w_cpu_batchaug.py",
+                        (0, 1), ("model.head.loss.loss.type=L1Loss",
+                                 "model.head.loss.loss.loss_weight=136")),
 }
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
 ANCHORS = [

@@ -20,7 +20,8 @@ BEFORE = json.loads((Path(__file__).parent / "data" / "config_values_before_reci
                     .read_text())
 DATASET_CONFIGS = ("aan_300w", "aan_aflw", "aan_celeba", "aan_300vw", "aan_synthetic")
 # configs added after the snapshot (tests/test_cpu_switch.py checks them)
-ADDED_AFTER_SNAPSHOT = ("aan_300w_cpu", "aan_300w_cpu_aug", "aan_300w_cpu_no-attention",
+ADDED_AFTER_SNAPSHOT = ("aan_300w_cpu", "aan_300w_cpu_aug", "aan_300w_cpu_batchaug",
+                        "aan_300w_cpu_no-attention",
                         "aan_300w_cpu_no-both", "aan_300w_cpu_no-embedding",
                         "resnet50-regression_300w_cpu_aug", "aan_timm-resnet18_300w_cpu")
 

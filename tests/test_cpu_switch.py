@@ -193,7 +193,7 @@ def test_load_face_image_cache_serves_copies_without_reading_again(tmp_path):
 
 
 def test_cpu_configs_carry_the_switch():
-    for name in ("aan_synthetic", "aan_300w_cpu", "aan_300w_cpu_aug"):
+    for name in ("aan_synthetic", "aan_300w_cpu", "aan_300w_cpu_aug", "aan_300w_cpu_batchaug"):
         cfg = Config.fromfile(str(REPO / "mm_configs" / f"{name}.py"))
         assert cfg.optim_wrapper.type == "BF16AutocastOptimWrapper", name
         assert cfg.optim_wrapper.optimizer.fused is True, name

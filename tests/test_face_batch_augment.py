@@ -15,7 +15,7 @@ MEAN, STD, SIZE = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375], 96
 POINTS = np.array([[30.0, 40.0], [62.5, 33.2], [47.3, 50.8], [35.6, 66.1], [64.4, 62.7]])
 
 
-def _batch(points: np.ndarray, batch: int = 6):
+def _batch(points: np.ndarray, batch: int = 6, flip_indices: list[int] | None = None):
     """Images with one bright Gaussian spot per landmark, normalised, and their samples."""
     yy, xx = np.mgrid[0:SIZE, 0:SIZE].astype(np.float64)
     spots = sum(np.exp(-((xx - x) ** 2 + (yy - y) ** 2) / (2 * 1.2 ** 2)) for x, y in points)
@@ -23,7 +23,8 @@ def _batch(points: np.ndarray, batch: int = 6):
     mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
     samples = []
     for _ in range(batch):
-        sample = PoseDataSample()
+        sample = PoseDataSample(
+            metainfo={} if flip_indices is None else dict(flip_indices=flip_indices))
         sample.gt_instance_labels = InstanceData(
             keypoint_labels=torch.from_numpy(points / SIZE).float()[None],
             keypoint_weights=torch.ones(1, len(points)))
@@ -59,6 +60,59 @@ def test_keypoint_targets_follow_the_warped_pixels():
         assert sample.gt_instance_labels.keypoint_weights.sum() == len(POINTS)
     # the old label tensors were not written to (a cached sample can be drawn again)
     assert all(torch.equal(b, torch.from_numpy(POINTS / SIZE).float()[None]) for b in before)
+
+
+FLIP = [1, 0, 2, 4, 3]  # POINTS' mirror partners
+
+
+def test_flip_and_output_size_move_each_label_to_its_partners_mirror():
+    """From 96 px crops to the 80 px centre, half the faces mirrored: an unmoved face's
+    label i is its point shifted by the margin; a mirrored face's is its partner's point,
+    mirrored. Catches a flip without the left/right swap, labels divided by the input size,
+    or an off-centre output crop."""
+    from aan_components.models import RandomFaceBatchAugment
+
+    torch.manual_seed(2)
+    aug = RandomFaceBatchAugment(MEAN, STD, flip=True, output_size=(80, 80), degrees=0,
+                                 translate=0, scale=(1.0, 1.0), color_p=0,
+                                 gamma=(1.0, 1.0), blur_p=0, noise_std=0)
+    inputs, samples = _batch(POINTS, batch=16, flip_indices=FLIP)
+    out, moved = aug(inputs, samples)
+    assert out.shape == (16, 3, 80, 80)
+    kept = POINTS - 8
+    mirrored = np.stack([SIZE - 1 - POINTS[FLIP, 0], POINTS[FLIP, 1]], 1) - 8
+    seen = set()
+    for sample in moved:
+        labels = sample.gt_instance_labels.keypoint_labels[0].numpy() * 80
+        is_kept = np.allclose(labels, kept, atol=1e-3)
+        assert is_kept or np.allclose(labels, mirrored, atol=1e-3), labels
+        seen.add(is_kept)
+    assert seen == {True, False}
+
+
+def test_flipped_wider_crops_keep_labels_on_their_pixels():
+    """Random affine + flip + a smaller output: each label still sits on its spot."""
+    from aan_components.models import RandomFaceBatchAugment
+
+    torch.manual_seed(3)
+    aug = RandomFaceBatchAugment(MEAN, STD, flip=True, output_size=(88, 88), color_p=0,
+                                 gamma=(1.0, 1.0), blur_p=0, noise_std=0)
+    out, moved = aug(*_batch(POINTS, batch=8, flip_indices=FLIP))
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    pixels = (out * std + mean)[:, 0].numpy()
+    for i, sample in enumerate(moved):
+        for (x, y) in sample.gt_instance_labels.keypoint_labels[0].numpy() * 88:
+            np.testing.assert_allclose(_spot_centre(pixels[i], x, y), [x, y], atol=0.1)
+
+
+def test_flip_without_the_datasets_pairs_is_refused():
+    from aan_components.models import RandomFaceBatchAugment
+
+    aug = RandomFaceBatchAugment(MEAN, STD, flip=True)
+    with pytest.raises(ValueError, match="flip_indices"):
+        aug(*_batch(POINTS))
+    with pytest.raises(ValueError, match="permutation"):
+        aug(*_batch(POINTS, flip_indices=[0, 0, 2, 4, 3]))
 
 
 def test_points_pushed_out_of_the_crop_lose_their_weight():
@@ -102,3 +156,34 @@ def test_pool_config_trains_on_cpu(tmp_path):
     fresh = pool.dataset[0]
     torch.testing.assert_close(pool[0]["data_samples"].gt_instance_labels.keypoint_labels,
                                fresh["data_samples"].gt_instance_labels.keypoint_labels)
+
+
+@pytest.mark.slow  # trains with mmengine's Runner
+def test_real_face_batch_config_trains_on_the_300w_fixture(tmp_path, fixtures_dir):
+    """mm_configs/aan_300w_cpu_batchaug.py for 2 iterations on the 300W fixture: the cache
+    holds the wide 224 px crops, the model trains on 128 px ones, both cores compute (no
+    loader worker), and the flip pairs come from the dataset."""
+    from conftest import REPO
+    from mmengine.config import Config
+    from mmengine.runner import Runner
+
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_batchaug.py"))
+    inner = "train_dataloader.dataset.dataset"
+    cfg.merge_from_dict({
+        "train_cfg.max_iters": 2, "default_hooks.checkpoint.interval": 2,
+        "default_hooks.logger.interval": 1, "train_dataloader.batch_size": 4,
+        "train_dataloader.dataset.num_workers": 0,
+        f"{inner}.data_root": str(fixtures_dir / "300w"),
+        f"{inner}.ann_file": "test_300w.json", f"{inner}.data_prefix.img": ""})
+    cfg.val_cfg = cfg.val_dataloader = cfg.val_evaluator = None
+    cfg.test_cfg = cfg.test_dataloader = cfg.test_evaluator = None
+    cfg.work_dir = str(tmp_path)
+    runner = Runner.from_cfg(cfg)
+    seen = []
+    augment = runner.model.data_preprocessor.batch_augments[0]
+    augment.register_forward_hook(lambda m, args, out: seen.append((args[0].shape,
+                                                                    out[0].shape)))
+    runner.train()
+    assert runner.iter == 2 and cfg.train_dataloader.num_workers == 0
+    assert seen[0] == ((4, 3, 224, 224), (4, 3, 128, 128))
+    assert augment.flip and len(runner.train_dataloader.dataset.metainfo["flip_indices"]) == 68

@@ -88,6 +88,27 @@ def test_cpu_train_speed_tiny_mode():
     assert "| demo, 128 px | switch |" in table
 
 
+def test_cpu_train_speed_batch_augment_cell_against_its_peer():
+    """real_batchaug runs at its own 128 px only (its cache is sized for it), and its table
+    gives its switch arm against real_aug's in the same run."""
+    from mmengine.config import Config
+
+    from bench import cpu_train_speed as speed
+
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_batchaug.py"))
+    assert speed.runs_at(cfg, 128) and not speed.runs_at(cfg, 256)
+    assert speed.runs_at(Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_aug.py")), 256)
+    with pytest.raises(ValueError, match="its own 128 px"):
+        speed.build_cfg("real_batchaug", 256, "switch", Path("/d"), 3)
+    arm = dict(switch=dict(runs=[dict(images_per_s=150.0)], median_images_per_s=150.0))
+    payload = dict(args={}, cells={
+        "real_aug, 128 px": dict(size=128, arms=dict(
+            switch=dict(runs=[dict(images_per_s=100.0)], median_images_per_s=100.0))),
+        "real_batchaug, 128 px": dict(size=128, arms=arm)})
+    assert "| real_batchaug, 128 px | switch vs real_aug's switch |  |  | 1.50x |" in \
+        speed.results_markdown(payload)
+
+
 def test_parity_fp32_arm_is_the_config_without_the_switch(tmp_path):
     """Only the arithmetic differs between the parity arms: the fp32 config keeps the data
     path and everything else of the shipped one."""

@@ -29,19 +29,30 @@ class RandomFaceBatchAugment(nn.Module):
     divided by the crop size; they are moved with the image's own affine matrix. A point moved
     outside the crop gets weight 0, as ``RegressionLabel`` gives points outside.
 
+    With ``output_size``, the crops come in wider than the model's input (a crop cache made
+    with a larger margin: ``aan_300w_cpu_batchaug.py``) and leave at ``output_size``, labels
+    divided by the new size. With ``flip=True``, half the faces are mirrored with their
+    left and right landmarks swapped by each sample's ``flip_indices`` (the dataset's, which
+    ``PackPoseInputs`` packs by default), as MMPose's ``RandomFlip`` does.
+
     Args:
         mean: The data preprocessor's ``mean`` (0-255 scale, its channel order).
         std: The data preprocessor's ``std``.
-        **kwargs: :class:`~aan_core.data.face_augmentation.RandomFaceAugmentation`'s ranges.
+        flip: Mirror half the faces (needs ``flip_indices`` in the samples' metainfo).
+        **kwargs: :class:`~aan_core.data.face_augmentation.RandomFaceAugmentation`'s ranges
+            and ``output_size``.
 
     Shape:
         - ``inputs``: :math:`(B, 3, H, W)`, normalised, on any device.
         - each data sample's ``gt_instance_labels.keypoint_labels``: :math:`(1, K, 2)`.
+        - output: :math:`(B, 3, H_{out}, W_{out})`, ``output_size`` or ``(H, W)``.
     """
 
-    def __init__(self, mean: Sequence[float], std: Sequence[float], **kwargs) -> None:
+    def __init__(self, mean: Sequence[float], std: Sequence[float], flip: bool = False,
+                 **kwargs) -> None:
         super().__init__()
         self.augment = RandomFaceAugmentation(**kwargs)
+        self.flip = flip
         self.register_buffer("mean", torch.tensor(mean, dtype=torch.float32).view(1, -1, 1, 1),
                              persistent=False)
         self.register_buffer("std", torch.tensor(std, dtype=torch.float32).view(1, -1, 1, 1),
@@ -49,23 +60,35 @@ class RandomFaceBatchAugment(nn.Module):
 
     def forward(self, inputs: Tensor, data_samples: list) -> tuple[Tensor, list]:
         batch, _, height, width = inputs.shape
-        size = inputs.new_tensor([width, height])
         labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in data_samples])
         labels = labels.to(inputs.device, torch.float32)
         num_points = labels.shape[-2]
+        weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in data_samples])
         image = ((inputs.float() * self.std + self.mean) / 255.0).clamp_(0, 1)
-        image, points = self.augment(image, labels.view(batch, num_points, 2) * size)
+        image, points, new_weights = self.augment(
+            image, labels.view(batch, num_points, 2) * inputs.new_tensor([width, height]),
+            weights.to(inputs.device, torch.float32).view(batch, num_points),
+            flip_indices=self._flip_indices(data_samples, num_points) if self.flip else None)
         out = ((image * 255.0 - self.mean) / self.std).to(inputs.dtype)
         if inputs.is_contiguous(memory_format=torch.channels_last):
             out = out.contiguous(memory_format=torch.channels_last)
-        inside = ((points >= 0) & (points <= size - 1)).all(-1)
-        new_labels = (points / size).view(batch, 1, num_points, 2)
+        new_labels = (points / points.new_tensor(out.shape[:1:-1])).view(batch, 1, num_points, 2)
         for i, sample in enumerate(data_samples):
             old = sample.gt_instance_labels
             fields = {k: old.get(k) for k in old.keys()}  # noqa: SIM118 (not iterable by key)
             fields["keypoint_labels"] = new_labels[i].to(old.keypoint_labels.device)
-            weights = old.keypoint_weights
-            fields["keypoint_weights"] = weights * inside[i].view_as(weights[0]).to(weights)
+            fields["keypoint_weights"] = new_weights[i].view_as(old.keypoint_weights).to(
+                old.keypoint_weights)
             # a new element: a cached sample (CropCacheDataset) must not be changed in place
             sample.gt_instance_labels = InstanceData(metainfo=old.metainfo, **fields)
         return out, data_samples
+
+    @staticmethod
+    def _flip_indices(data_samples: list, num_points: int) -> list[int]:
+        indices = data_samples[0].metainfo.get("flip_indices")
+        if indices is None or len(indices) != num_points:
+            raise ValueError(
+                f"RandomFaceBatchAugment(flip=True) needs each sample's flip_indices for its "
+                f"{num_points} landmarks (the dataset's metainfo, packed by PackPoseInputs); "
+                f"got {indices!r}")
+        return list(indices)

@@ -1,34 +1,48 @@
 """Random geometric + photometric augmentation of a batch of face crops and their landmarks,
-on the crops' device (kornia's ``AugmentationSequential``: images and keypoints are warped
-with the same matrix, so the landmarks stay exact).
+on the crops' device: one affine matrix per face (flip, rotation, scale, shift) warps the
+pixels (kornia's ``warp_affine``) and moves the landmarks, so they stay exact; then kornia's
+photometric augmentations.
 
 kornia is imported when the module is built (an optional dependency: ``pip install kornia``).
 
 Example:
     >>> import torch
     >>> aug = RandomFaceAugmentation()
-    >>> images, points = aug(torch.rand(4, 3, 64, 64), torch.rand(4, 68, 2) * 64)
+    >>> images, points, weights = aug(torch.rand(4, 3, 64, 64), torch.rand(4, 68, 2) * 64)
+    >>> images.shape, points.shape, weights.shape
+    (torch.Size([4, 3, 64, 64]), torch.Size([4, 68, 2]), torch.Size([4, 68]))
+    >>> # from wider cached crops to 48 px, flipping with left/right point pairs
+    >>> aug = RandomFaceAugmentation(output_size=(48, 48))
+    >>> images, points, weights = aug(torch.rand(4, 3, 64, 64), torch.rand(4, 3, 2) * 64,
+    ...                               flip_indices=[1, 0, 2])
     >>> images.shape, points.shape
-    (torch.Size([4, 3, 64, 64]), torch.Size([4, 68, 2]))
+    (torch.Size([4, 3, 48, 48]), torch.Size([4, 3, 2]))
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
+
+import torch
 from torch import Tensor, nn
 
 __all__ = ["RandomFaceAugmentation"]
 
 
 class RandomFaceAugmentation(nn.Module):
-    """Random affine (rotation, scale, shift), then brightness/contrast, gamma, blur, noise.
+    """Random flip, affine (rotation, scale, shift), then brightness/contrast, gamma, blur,
+    noise.
 
-    Each sample draws its own parameters. Landmarks are pixel coordinates with pixel centres
-    at integer values (OpenCV's and MMPose's convention) and move with the pixels. No flip
-    (it would also have to swap left and right landmarks).
+    Each sample draws its own parameters, uniformly in each range. Landmarks are pixel
+    coordinates with pixel centres at integer values (OpenCV's and MMPose's convention) and
+    move with the pixels. The output crop is centred on the input's centre: from a crop cached
+    with a wider margin, ``output_size`` cuts the usual crop out of it, so that rotation,
+    zoom-out and shift show the face's real surroundings instead of a black border.
 
     Args:
         degrees: Rotation range, +- degrees.
-        translate: Shift range, a fraction of the crop side.
+        translate: Shift range, a fraction of the output crop's side.
         scale: Zoom range ``(min, max)``.
         color: kornia ColorJiggle's brightness, contrast, saturation, hue. Saturation and hue
             are off by default: they go through HSV, 10x the cost of the rest on a CPU.
@@ -36,32 +50,88 @@ class RandomFaceAugmentation(nn.Module):
         gamma: Gamma range ``(min, max)``, applied with probability 0.5.
         blur_p: Probability of a Gaussian blur (5x5, sigma 0.1-1.5 px).
         noise_std: Standard deviation of Gaussian noise, probability 0.5 (0: none).
+        output_size: ``(height, width)`` of the output crops; ``None``: the input's.
+        flip_p: Probability of a horizontal flip, for a call given ``flip_indices`` (each
+            landmark's mirror partner, as in a dataset's MMPose metainfo): the flip also swaps
+            left and right landmarks. A call without them does not flip.
 
     Shape:
-        - Input: images :math:`(B, 3, H, W)` in ``[0, 1]``; landmarks :math:`(B, K, 2)`.
-        - Output: the same shapes; images clamped to ``[0, 1]``.
+        - Input: images :math:`(B, 3, H, W)` in ``[0, 1]``; landmarks :math:`(B, K, 2)`;
+          optional weights :math:`(B, K)`.
+        - Output: images :math:`(B, 3, H_{out}, W_{out})` clamped to ``[0, 1]``; landmarks
+          :math:`(B, K, 2)` in the output's pixels; weights :math:`(B, K)`: the input's (1 if
+          none), following their landmarks through a flip, and 0 for a landmark moved out of
+          the crop.
     """
 
     def __init__(self, degrees: float = 20.0, translate: float = 0.06,
                  scale: tuple[float, float] = (0.9, 1.1),
                  color: tuple[float, float, float, float] = (0.3, 0.3, 0.0, 0.0),
                  color_p: float = 0.8, gamma: tuple[float, float] = (0.7, 1.4),
-                 blur_p: float = 0.2, noise_std: float = 0.03) -> None:
+                 blur_p: float = 0.2, noise_std: float = 0.03,
+                 output_size: tuple[int, int] | None = None, flip_p: float = 0.5) -> None:
         super().__init__()
         try:
             import kornia.augmentation as K
         except ImportError as e:
             raise ImportError("RandomFaceAugmentation needs kornia: pip install kornia") from e
-        self.geometric = K.AugmentationSequential(
-            K.RandomAffine(degrees=degrees, translate=(translate, translate), scale=scale,
-                           p=1.0, align_corners=True),
-            data_keys=["input", "keypoints"])
+        self.degrees, self.translate, self.scale = degrees, translate, tuple(scale)
+        self.output_size = None if output_size is None else tuple(output_size)
+        self.flip_p = flip_p
         photometric = [K.ColorJiggle(*color, p=color_p), K.RandomGamma(gamma, p=0.5),
                        K.RandomGaussianBlur((5, 5), (0.1, 1.5), p=blur_p)]
         if noise_std > 0:
             photometric.append(K.RandomGaussianNoise(std=noise_std, p=0.5))
         self.photometric = K.AugmentationSequential(*photometric, data_keys=["input"])
 
-    def forward(self, images: Tensor, landmarks: Tensor) -> tuple[Tensor, Tensor]:
-        images, landmarks = self.geometric(images, landmarks)
-        return self.photometric(images).clamp_(0, 1), landmarks
+    def forward(self, images: Tensor, landmarks: Tensor, weights: Tensor | None = None,
+                flip_indices: Sequence[int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        from kornia.geometry.transform import warp_affine
+
+        batch, _, height, width = images.shape
+        num_points = landmarks.shape[1]
+        out_h, out_w = self.output_size or (height, width)
+        flipped = torch.zeros(batch, dtype=torch.bool, device=images.device)
+        if flip_indices is not None:
+            if sorted(flip_indices) != list(range(num_points)):
+                raise ValueError(f"flip_indices must order the {num_points} landmarks "
+                                 f"(a permutation of 0..{num_points - 1}), got "
+                                 f"{list(flip_indices)}")
+            flipped = torch.rand(batch, device=images.device) < self.flip_p
+        matrix = self._matrices(flipped, (height, width), (out_h, out_w), images.device)
+        images = warp_affine(images, matrix, (out_h, out_w), align_corners=True)
+        points = landmarks @ matrix[:, :, :2].transpose(1, 2) + matrix[:, None, :, 2]
+        if weights is None:
+            weights = landmarks.new_ones(landmarks.shape[:2])
+        if flip_indices is not None:  # a flipped face's left eye is its right one
+            order = torch.where(flipped[:, None],
+                                torch.as_tensor(flip_indices, device=images.device),
+                                torch.arange(num_points, device=images.device))
+            points = points.gather(1, order[..., None].expand_as(points))
+            weights = weights.gather(1, order)
+        size = points.new_tensor([out_w - 1, out_h - 1])
+        inside = ((points >= 0) & (points <= size)).all(-1)
+        return self.photometric(images).clamp_(0, 1), points, weights * inside
+
+    def _matrices(self, flipped: Tensor, in_size: tuple[int, int], out_size: tuple[int, int],
+                  device: torch.device) -> Tensor:
+        """Each face's 2x3 matrix from input to output pixels: flip, then rotate and zoom
+        about the input's centre, which lands on the output's centre, shifted."""
+        batch = len(flipped)
+
+        def uniform(low: float, high: float) -> Tensor:
+            return torch.empty(batch, device=device).uniform_(low, high)
+
+        angle = uniform(-self.degrees, self.degrees) * (math.pi / 180)
+        zoom = uniform(*self.scale)
+        shift = torch.stack([uniform(-self.translate, self.translate) * out_size[1],
+                             uniform(-self.translate, self.translate) * out_size[0]], 1)
+        cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
+        mirror = torch.where(flipped, -1.0, 1.0).to(device)
+        linear = torch.stack([torch.stack([cos * mirror, -sin], 1),
+                              torch.stack([sin * mirror, cos], 1)], 1)  # (B, 2, 2)
+        centre_in = torch.tensor([(in_size[1] - 1) / 2, (in_size[0] - 1) / 2], device=device)
+        centre_out = torch.tensor([(out_size[1] - 1) / 2, (out_size[0] - 1) / 2],
+                                  device=device)
+        offset = centre_out + shift - linear @ centre_in
+        return torch.cat([linear, offset[..., None]], 2)

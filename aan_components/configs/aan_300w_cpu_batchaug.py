@@ -1,0 +1,34 @@
+# aan_300w_cpu_aug.py's augmentation, made on the batch instead of on a loader worker, so that
+# both cores train the model (README "Real faces: 300W common"; docs/cpu_training.md):
+#   mim train mmpose mm_configs/aan_300w_cpu_batchaug.py
+# Every face is cropped once, with a wide margin (224 px over 2.19x its box, where the model
+# sees 128 px over 1.25x), and kept in memory (CropCacheDataset). Each draw is then a new
+# variant, made for the whole batch inside the model's data preprocessor by
+# RandomFaceBatchAugment: a horizontal flip with 300W's left/right pairs (the dataset's
+# flip_indices), a rotation of up to 25 degrees, a zoom of 0.87-1.11 (MMPose's box scale
+# 0.9-1.15) and a shift of up to 6%, cut to the model's 128 px from the wide crop, so the
+# face's real surroundings fill the corners; then brightness/contrast, gamma, blur and noise.
+# The targets move with the pixels exactly. Ranges are drawn uniformly (MMPose's
+# RandomBBoxTransform draws truncated normals) and the photometric part differs from MMPose's
+# PhotometricDistortion (no saturation/hue: 10x the cost on a CPU).
+_base_ = ['./aan_300w_cpu.py']
+
+input_size = (128, 128)  # aan_300w_cpu.py's: the model's crop
+cache_size = (224, 224)
+cache_padding = 1.25 * cache_size[0] / input_size[0]  # the face at the model's scale
+cache_codec = dict(type='RegressionLabel', input_size=cache_size)
+
+model = dict(data_preprocessor=dict(batch_augments=[
+    dict(type='RandomFaceBatchAugment',
+         mean={{_base_.model.data_preprocessor.mean}},
+         std={{_base_.model.data_preprocessor.std}},
+         flip=True, output_size=input_size,
+         degrees=25.0, translate=0.06, scale=(0.87, 1.11))]))
+
+train_dataloader = dict(dataset=dict(dataset=dict(pipeline=[
+    dict(type='LoadFaceImage', on_error='skip'),
+    dict(type='GetBBoxCenterScale', padding=cache_padding),
+    dict(type='TopdownAffine', input_size=cache_size),
+    dict(type='GenerateTarget', encoder=cache_codec),
+    dict(type='PackPoseInputs'),
+])))
