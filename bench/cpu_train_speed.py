@@ -234,10 +234,11 @@ def results_markdown(payload: dict) -> str:
                     "runs") else ""))
         peer = payload["cells"].get(f"{PEERS.get(cell_name(key), '')}, {cell['size']} px")
         mine = cell["arms"].get("switch", {}).get("median_images_per_s")
-        theirs = (peer or {}).get("arms", {}).get("switch", {}).get("median_images_per_s")
-        if mine and theirs:
-            rows.append(dict(cell=key, arm=f"switch vs {PEERS[cell_name(key)]}'s switch",
-                             ratio=f"{mine / theirs:.2f}x"))
+        for peer_arm in ("fp32", "switch"):
+            theirs = (peer or {}).get("arms", {}).get(peer_arm, {}).get("median_images_per_s")
+            if mine and theirs:
+                rows.append(dict(cell=key, ratio=f"{mine / theirs:.2f}x",
+                                 arm=f"switch vs {PEERS[cell_name(key)]}'s {peer_arm}"))
         parts = cell.get("parts")
         if parts:
             rows.append(dict(cell=key, arm="switch: data path alone / model alone",
