@@ -8,6 +8,12 @@ at the EuclideanLoss scale (on every prediction, final and branches), batches dr
 random from the cache (seeded). It is tested on held-out crops: NME (%) normalised by the
 outer-eye-corner distance, over all 68 points, mean over faces.
 
+Arithmetic: bf16 autocast with the regressors (and so the coordinates and the loss) in fp32,
+on a GPU and on a CPU with native bf16 (the CPU switch's rule); fp32 on other CPUs (a note
+says so) or with ``--fp32``. The committed CPU grids (``bench/results/aan_study.json``,
+``backbone_study*.json``) ran in fp32: resume them with ``--fp32`` (``--resume`` refuses to mix
+arithmetic in one grid).
+
 Crops are rendered once by DataLoader workers, stored in ``--cache-dir`` (uint8, reused by
 later runs) and held in memory on the training device (the GPU when there is one).
 
@@ -73,6 +79,8 @@ from aan_core import (
 )
 from aan_core.coordinate_regressor import regressor_input_cells
 from aan_core.face_metrics import inter_ocular, per_image_nme
+from aan_core.utils.cpu_bf16 import cpu_supports_bf16
+from aan_core.utils.fp32_modules import run_in_fp32
 from bench.common import (
     RESULTS,
     environment,
@@ -124,6 +132,7 @@ INITS: dict[str, tuple[str, dict, str]] = {
 OPTIMISERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
 PAPER_TABLE5_AFLW = {"aan": 1.73, "no_embedding": 1.78, "no_attention": 2.06, "no_both": 2.10}
 # The settings that define a comparable run; --resume refuses a file measured otherwise.
+AMP = "bf16 autocast, regressors and loss in fp32"  # the protocol's 'amp' (False: fp32)
 PROTOCOL = ("size", "width", "iters", "batch", "lr", "weight_decay", "train_crops",
             "test_crops", "amp")
 BACKBONE_PROTOCOL = (*PROTOCOL, "kind", "pretrained")
@@ -274,6 +283,9 @@ def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
     else:
         model = build(cell["variant"], cell["head"], args.width, args.size, cell["init"])
     model.start_at_mean_shape(train_y)  # regressors with output_init='mean_shape' only
+    if args.amp:  # coordinates and loss keep fp32 precision (the CPU switch's rule)
+        for regressor in model.regressors:
+            run_in_fp32(regressor)
     channels_last = True  # measured faster on the GPU and (10%) on this CPU
     model = model.to(device).to(memory_format=torch.channels_last)
     optim = OPTIMISERS[optimiser](model.parameters(), lr=args.lr,
@@ -289,7 +301,7 @@ def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
     for _ in range(args.iters):
         idx = torch.randint(len(train_x), (args.batch,), device=device, generator=g)
         x = preprocess(train_x[idx], device, channels_last)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
+        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=bool(args.amp)):
             loss = model(x, train_y[idx])
         optim.zero_grad(set_to_none=True)
         loss.backward()
@@ -301,7 +313,8 @@ def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
     preds = []
     sync()
     infer_start = time.perf_counter()
-    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16, enabled=args.amp):
+    with torch.no_grad(), torch.autocast(device.type, dtype=torch.bfloat16,
+                                         enabled=bool(args.amp)):
         for i in range(0, len(test_x), 256):
             preds.append(model.predict(preprocess(test_x[i:i + 256], device,
                                                   channels_last)).float().cpu())
@@ -593,6 +606,10 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
+    parser.add_argument("--fp32", action="store_true",
+                        help="train and test in fp32 (default: bf16 autocast with the "
+                             "regressors in fp32 on a GPU or a CPU with native bf16); the "
+                             "committed CPU grids ran in fp32")
     parser.add_argument("--preset", choices=list(PRESETS), default=None,
                         help="budget and scale (default: gpu with --device cuda, else cpu; "
                              "gpu_backbones / cpu_backbones with --backbones)")
@@ -703,7 +720,10 @@ def main() -> None:
         plan = [(dict(variant=v, head=h, init=i), s) for heads, variants in grid
                 for s in args.seeds for i in args.init for h in heads for v in variants]
     device = torch.device(args.device)
-    args.amp = device.type == "cuda"
+    args.amp = not args.fp32 and (device.type == "cuda" or cpu_supports_bf16())
+    if not args.fp32 and not args.amp:
+        print("[study] this CPU has no native bf16: training in fp32", flush=True)
+    args.amp = AMP if args.amp else False  # as the protocol records it
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":
@@ -737,7 +757,9 @@ def main() -> None:
         if differ:
             sys.exit(f"--resume: {args.out} was measured with another protocol ("
                      + ", ".join(f"{k}={old['protocol'].get(k)} vs {protocol[k]}"
-                                 for k in differ) + "); use the same options or another --out")
+                                 for k in differ) + "); use the same options or another --out"
+                     + (" (that grid ran in fp32: add --fp32)"
+                        if "amp" in differ and old["protocol"].get("amp") is False else ""))
         rows = old["runs"]
         print(f"[study] resuming: {len(rows)} finished runs from {args.out}", flush=True)
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"

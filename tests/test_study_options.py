@@ -105,3 +105,28 @@ def test_placement_is_a_backbone_grid_dimension(tmp_path, study):
     assert set(payload["protocol"]["placements"]) == {"in_stage", "outputs_only"}
     with pytest.raises(SystemExit):
         study("--variants", "aan", "--placement", "in_stage")
+
+
+def test_arithmetic_follows_the_cpu_switch_and_resume_refuses_a_mix(tmp_path, study,
+                                                                    monkeypatch):
+    """On a CPU with native bf16 the study trains under bf16 autocast with its regressors in
+    fp32 (the CPU switch's rule), ``--fp32`` trains in fp32, the protocol records which, and
+    ``--resume`` of an fp32 grid without ``--fp32`` is refused naming the flag."""
+    from aan_core.utils.fp32_modules import run_in_fp32
+
+    wrapped = []
+    monkeypatch.setattr(aan_study, "run_in_fp32", lambda m: wrapped.append(m) or run_in_fp32(m))
+    monkeypatch.setattr(aan_study, "cpu_supports_bf16", lambda: True)
+    out = tmp_path / "bf16.json"
+    study("--heads", "gap", "--variants", "aan", "--out", str(out))
+    assert json.loads(out.read_text())["protocol"]["amp"] == aan_study.AMP
+    assert len(wrapped) == 5  # the final regressor and the four branches
+    fp32 = tmp_path / "fp32.json"
+    wrapped.clear()
+    study("--heads", "gap", "--variants", "aan", "--out", str(fp32), "--fp32")
+    assert json.loads(fp32.read_text())["protocol"]["amp"] is False and not wrapped
+    with pytest.raises(SystemExit, match="add --fp32"):
+        study("--heads", "gap", "--variants", "aan", "no_both", "--out", str(fp32), "--resume")
+    monkeypatch.setattr(aan_study, "cpu_supports_bf16", lambda: False)
+    assert "no native bf16: training in fp32" in study("--heads", "gap", "--variants", "aan",
+                                                       "--out", str(tmp_path / "old.json"))

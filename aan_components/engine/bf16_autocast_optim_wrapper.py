@@ -19,15 +19,10 @@ from mmengine.optim import OptimWrapper
 from mmpose.registry import OPTIM_WRAPPERS
 from torch import nn
 
+from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 from aan_core.utils.fp32_modules import run_in_fp32
 
 __all__ = ["BF16AutocastOptimWrapper", "cpu_supports_bf16"]
-
-
-def cpu_supports_bf16() -> bool:
-    """Whether this CPU runs bf16 natively (oneDNN finds AVX512-BF16 or AMX)."""
-    check = getattr(getattr(torch.ops, "mkldnn", None), "_is_mkldnn_bf16_supported", None)
-    return bool(torch.backends.mkldnn.is_available() and check is not None and check())
 
 
 def _called_layers(module: nn.Module) -> Iterator[nn.Module]:
