@@ -3,7 +3,9 @@ CPU switch, the switch, and the switch + torch.compile, for the demo config and 
 configs, at 128 px (half width, batch 32) and 256 px (full width, batch 16); real_batchaug
 (the augmentation made on the batch) at its own 128 px, against real_aug. In the same run,
 for each config and size, the data path alone (the training loader with its workers + the data
-preprocessor) and the model alone (train steps on one prepared batch, the switch's settings).
+preprocessor) and the model alone (train steps on one prepared batch, the switch's settings;
+real_batchaug's includes its augmentation, which runs in the data preprocessor, inside the
+train step).
 
 Arms (what differs, nothing else does):
 
