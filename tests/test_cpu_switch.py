@@ -216,4 +216,12 @@ def test_real_face_cpu_configs():
     for key in ("model", "train_cfg", "param_scheduler", "optim_wrapper", "test_dataloader"):
         assert paper[key] == aug[key], key
     assert paper.test_dataloader.dataset.ann_file.endswith("300w_common.json")
+    batch = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_batchaug.py"))
+    for key in ("train_cfg", "param_scheduler", "optim_wrapper", "test_dataloader"):
+        assert paper[key] == batch[key], key
+    assert batch.model.backbone == paper.model.backbone
+    # L1 at L2's sum-over-coordinates scale: 2 x 68
+    assert batch.model.head.loss.loss == dict(type="L1Loss", use_target_weight=True,
+                                              loss_weight=2 * paper.model.head.num_joints)
+    assert batch.train_dataloader.num_workers == 0  # the model gets both cores
     assert paper.model.backbone.stage_channels == (64, 128, 256, 512)
