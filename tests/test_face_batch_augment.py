@@ -187,3 +187,18 @@ def test_real_face_batch_config_trains_on_the_300w_fixture(tmp_path, fixtures_di
     assert runner.iter == 2 and cfg.train_dataloader.num_workers == 0
     assert seen[0] == ((4, 3, 224, 224), (4, 3, 128, 128))
     assert augment.flip and len(runner.train_dataloader.dataset.metainfo["flip_indices"]) == 68
+
+
+def test_photometric_steps_switched_off_are_left_out():
+    """A step at probability 0 (or gamma (1, 1)) is not run as an identity: it would cost a
+    pass over the batch (catches a step built regardless of its setting)."""
+    from aan_core.data.face_augmentation import RandomFaceAugmentation
+
+    off = RandomFaceAugmentation(color_p=0, gamma=(1.0, 1.0), blur_p=0, noise_std=0)
+    assert isinstance(off.photometric, torch.nn.Identity)
+    colour = RandomFaceAugmentation(color=(0.125, 0.5, 0.0, 0.0), gamma=(1.0, 1.0), blur_p=0,
+                                    noise_std=0)
+    assert [type(m).__name__ for m in colour.photometric.children()] == ["ColorJiggle"]
+    every = RandomFaceAugmentation()
+    assert [type(m).__name__ for m in every.photometric.children()] == [
+        "ColorJiggle", "RandomGamma", "RandomGaussianBlur", "RandomGaussianNoise"]

@@ -49,7 +49,8 @@ class RandomFaceAugmentation(nn.Module):
         color_p: Probability of the colour change.
         gamma: Gamma range ``(min, max)``, applied with probability 0.5.
         blur_p: Probability of a Gaussian blur (5x5, sigma 0.1-1.5 px).
-        noise_std: Standard deviation of Gaussian noise, probability 0.5 (0: none).
+        noise_std: Standard deviation of Gaussian noise, probability 0.5 (0: none). A
+            photometric step switched off (probability 0, gamma ``(1, 1)``) costs nothing.
         output_size: ``(height, width)`` of the output crops; ``None``: the input's.
         flip_p: Probability of a horizontal flip, for a call given ``flip_indices`` (each
             landmark's mirror partner, as in a dataset's MMPose metainfo): the flip also swaps
@@ -78,11 +79,16 @@ class RandomFaceAugmentation(nn.Module):
         self.degrees, self.translate, self.scale = degrees, translate, tuple(scale)
         self.output_size = None if output_size is None else tuple(output_size)
         self.flip_p = flip_p
-        photometric = [K.ColorJiggle(*color, p=color_p), K.RandomGamma(gamma, p=0.5),
-                       K.RandomGaussianBlur((5, 5), (0.1, 1.5), p=blur_p)]
-        if noise_std > 0:
-            photometric.append(K.RandomGaussianNoise(std=noise_std, p=0.5))
-        self.photometric = K.AugmentationSequential(*photometric, data_keys=["input"])
+        # a step switched off is left out, not run as an identity (each costs a pass over the
+        # batch, and kornia's gamma, blur and noise cost 2x its colour change on a CPU)
+        photometric = [make for on, make in (
+            (color_p > 0 and any(color), lambda: K.ColorJiggle(*color, p=color_p)),
+            (tuple(gamma) != (1.0, 1.0), lambda: K.RandomGamma(gamma, p=0.5)),
+            (blur_p > 0, lambda: K.RandomGaussianBlur((5, 5), (0.1, 1.5), p=blur_p)),
+            (noise_std > 0, lambda: K.RandomGaussianNoise(std=noise_std, p=0.5))) if on]
+        self.photometric = (K.AugmentationSequential(*(make() for make in photometric),
+                                                     data_keys=["input"])
+                            if photometric else nn.Identity())
 
     def forward(self, images: Tensor, landmarks: Tensor, weights: Tensor | None = None,
                 flip_indices: Sequence[int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
