@@ -202,3 +202,28 @@ def test_photometric_steps_switched_off_are_left_out():
     every = RandomFaceAugmentation()
     assert [type(m).__name__ for m in every.photometric.children()] == [
         "ColorJiggle", "RandomGamma", "RandomGaussianBlur", "RandomGaussianNoise"]
+
+
+def test_warping_normalised_pixels_is_warping_the_image():
+    """The wrapper warps the normalised batch (black outside the crop) and changes colours
+    after: the same result, draw for draw, as denormalising first and running
+    RandomFaceAugmentation on [0, 1] pixels with black padding (catches a wrong fill value
+    or the colour change before the warp)."""
+    from aan_components.models import RandomFaceBatchAugment
+
+    kwargs = dict(output_size=(80, 80), degrees=25, scale=(0.8, 1.1), translate=0.1,
+                  color=(0.125, 0.5, 0.0, 0.0), color_p=1.0, gamma=(1.0, 1.0), blur_p=0,
+                  noise_std=0)
+    aug = RandomFaceBatchAugment(MEAN, STD, flip=True, **kwargs)
+    torch.manual_seed(4)
+    image = torch.rand(6, 3, SIZE, SIZE) * 255
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    _, samples = _batch(POINTS, flip_indices=FLIP)
+    torch.manual_seed(5)
+    out, moved = aug((image - mean) / std, samples)
+    torch.manual_seed(5)
+    expected, points, _ = aug.augment(image / 255, torch.from_numpy(POINTS).float().expand(
+        6, -1, -1), flip_indices=FLIP)
+    torch.testing.assert_close(out * std + mean, expected * 255, atol=0.05, rtol=0)
+    labels = torch.cat([s.gt_instance_labels.keypoint_labels for s in moved]) * 80
+    torch.testing.assert_close(labels, points)

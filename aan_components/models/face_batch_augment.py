@@ -64,11 +64,15 @@ class RandomFaceBatchAugment(nn.Module):
         labels = labels.to(inputs.device, torch.float32)
         num_points = labels.shape[-2]
         weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in data_samples])
-        image = ((inputs.float() * self.std + self.mean) / 255.0).clamp_(0, 1)
-        image, points, new_weights = self.augment(
-            image, labels.view(batch, num_points, 2) * inputs.new_tensor([width, height]),
+        # warped as pixels / std (one pass over the wide input; black is 0, as TopdownAffine
+        # pads, and the warp commutes with the scaling), then scaled to [0, 1] and
+        # colour-changed on the smaller output
+        image, points, new_weights = self.augment.warp(
+            inputs.float() + self.mean / self.std,
+            labels.view(batch, num_points, 2) * inputs.new_tensor([width, height]),
             weights.to(inputs.device, torch.float32).view(batch, num_points),
             flip_indices=self._flip_indices(data_samples, num_points) if self.flip else None)
+        image = self.augment.photometric((image * (self.std / 255.0)).clamp_(0, 1)).clamp_(0, 1)
         out = ((image * 255.0 - self.mean) / self.std).to(inputs.dtype)
         if inputs.is_contiguous(memory_format=torch.channels_last):
             out = out.contiguous(memory_format=torch.channels_last)

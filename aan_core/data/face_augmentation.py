@@ -92,6 +92,18 @@ class RandomFaceAugmentation(nn.Module):
 
     def forward(self, images: Tensor, landmarks: Tensor, weights: Tensor | None = None,
                 flip_indices: Sequence[int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        images, points, weights = self.warp(images, landmarks, weights, flip_indices)
+        return self.photometric(images).clamp_(0, 1), points, weights
+
+    def warp(self, images: Tensor, landmarks: Tensor, weights: Tensor | None = None,
+             flip_indices: Sequence[int] | None = None) -> tuple[Tensor, Tensor, Tensor]:
+        """The geometric half of :meth:`forward`: flip, rotation, zoom and shift, on images of
+        any value range; 0 lies outside the input (a per-channel scaling commutes with it).
+
+        Returns:
+            The warped images (no clamp), the landmarks and their weights, as
+            :meth:`forward`.
+        """
         from kornia.geometry.transform import warp_affine
 
         batch, _, height, width = images.shape
@@ -117,7 +129,7 @@ class RandomFaceAugmentation(nn.Module):
             weights = weights.gather(1, order)
         size = points.new_tensor([out_w - 1, out_h - 1])
         inside = ((points >= 0) & (points <= size)).all(-1)
-        return self.photometric(images).clamp_(0, 1), points, weights * inside
+        return images, points, weights * inside
 
     def _matrices(self, flipped: Tensor, in_size: tuple[int, int], out_size: tuple[int, int],
                   device: torch.device) -> Tensor:
