@@ -322,7 +322,8 @@ def train_and_test(cell: dict, seed: int, data, args, device) -> dict:
     infer_seconds = time.perf_counter() - infer_start
     pred, gt = torch.cat(preds).numpy(), test_y.cpu().numpy()
     nme = per_image_nme(pred, gt, np.ones(gt.shape[:2]), inter_ocular(gt, LEFT_EYE, RIGHT_EYE))
-    params = inference_params(model)
+    params = inference_params(model, lambda: model.predict(preprocess(test_x[:1], device,
+                                                                      channels_last)))
     nme_pct = float(np.nanmean(nme) * 100)
     common = dict(seed=seed, nme_pct=nme_pct, final_loss=float(loss.detach()),
                   finite=math.isfinite(float(loss.detach())), train_seconds=seconds)

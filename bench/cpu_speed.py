@@ -264,7 +264,8 @@ def main() -> None:
         ips = throughput(fn, xi, args.reps)  # the first call also compiles
         lat = latency_ms(fn, xi, args.latency_reps)
         gf = gflops(fn, xi[:1])
-        params = inference_params(module) / 1e6
+        eager = module if "torch.compile" in variant else fn  # hooks do not fire compiled
+        params = inference_params(module, lambda f=eager, x1=xi[:1]: f(x1)) / 1e6
         rows.append(dict(model=name, variant=variant, images_per_s=ips, latency_ms=lat,
                          gflops=gf, params_m=params, gemm_fraction=ips * gf / gemm,
                          seconds=time.perf_counter() - start))

@@ -36,7 +36,7 @@ def test_committed_table_is_what_its_tool_generates(path):
         f"python -m bench.{tool} --summarise {path.relative_to(REPO)}")
 
 
-_CHECKOUT_PATH = re.compile(r"(?:^|[\s=])/\S*?/(?:\.venv|work_dirs|mm_configs|bench)/")
+_CHECKOUT_PATH = re.compile(r'(?:^|[\s="])/[^\s"]*?/(?:\.venv|work_dirs|mm_configs|bench)/')
 
 
 @pytest.mark.parametrize("path", RESULT_FILES, ids=[p.stem for p in RESULT_FILES])
@@ -88,3 +88,14 @@ def test_partial_only_while_a_declared_run_is_missing(tmp_path):
     assert json.loads(out.read_text())["partial"] is True
     assert aan_study.missing_cells(_grid(every[:-1])) == [("no_both", "gap", "paper", 1)]
     assert "Incomplete: 1 declared runs are missing" in Path(out.with_suffix(".md")).read_text()
+
+
+def test_results_are_written_with_repository_relative_paths(tmp_path):
+    """Every tool writes through bench.common.write_json, which drops this checkout's path
+    (cpu_speed's recorded ``out`` was absolute)."""
+    from bench.common import write_json
+
+    out = tmp_path / "r.json"
+    write_json(out, {"out": f"{REPO}/bench/results/r.json", "elsewhere": "/data/300w"})
+    assert json.loads(out.read_text()) == {"out": "bench/results/r.json",
+                                           "elsewhere": "/data/300w"}

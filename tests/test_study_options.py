@@ -130,3 +130,27 @@ def test_arithmetic_follows_the_cpu_switch_and_resume_refuses_a_mix(tmp_path, st
     monkeypatch.setattr(aan_study, "cpu_supports_bf16", lambda: False)
     assert "no native bf16: training in fp32" in study("--heads", "gap", "--variants", "aan",
                                                        "--out", str(tmp_path / "old.json"))
+
+
+def test_inference_params_counts_what_runs_at_test_time():
+    """AAN's intermediate-supervision branches (training only) are left out; a model whose
+    own ``branches`` run at test time (HRNet's parallel branches) keeps them (the old rule by
+    name counted HRNet-w18 as 1.6 M of its 9.7 M)."""
+    from bench.common import inference_params
+
+    aan = aan_study.build("aan", "gap", 0.125, 64, "paper").eval()
+    x = torch.rand(1, 3, 64, 64)
+    counted = inference_params(aan, lambda: aan.predict(x))
+    branch = sum(p.numel() for p in aan.branches.parameters())
+    assert branch > 0 and counted == sum(p.numel() for p in aan.parameters()) - branch
+
+    class Parallel(torch.nn.Module):  # 'branches' that run in every forward
+        def __init__(self):
+            super().__init__()
+            self.branches = torch.nn.ModuleList([torch.nn.Linear(4, 4) for _ in range(3)])
+
+        def forward(self, x):
+            return sum(b(x) for b in self.branches)
+
+    net = Parallel()
+    assert inference_params(net, lambda: net(torch.zeros(1, 4))) == 60
