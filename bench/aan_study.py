@@ -721,10 +721,10 @@ def main() -> None:
         plan = [(dict(variant=v, head=h, init=i), s) for heads, variants in grid
                 for s in args.seeds for i in args.init for h in heads for v in variants]
     device = torch.device(args.device)
-    args.amp = not args.fp32 and (device.type == "cuda" or cpu_supports_bf16())
-    if not args.fp32 and not args.amp:
+    bf16 = not args.fp32 and (device.type == "cuda" or cpu_supports_bf16())
+    if not (args.fp32 or bf16):
         print("[study] this CPU has no native bf16: training in fp32", flush=True)
-    args.amp = AMP if args.amp else False  # as the protocol records it
+    args.amp = AMP if bf16 else False  # as the protocol records it
     if args.threads:
         torch.set_num_threads(args.threads)
     if device.type == "cuda":

@@ -39,7 +39,6 @@ from bench.common import (
     RESULTS,
     environment,
     markdown_table,
-    repo_relative,
     write_json,
     write_markdown,
 )
@@ -157,8 +156,7 @@ def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
     wall = time.time() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {work}/train.log")
-    return dict(spec, command=repo_relative(" ".join(str(c) for c in cmd)),
-                work_dir=repo_relative(str(work)),
+    return dict(spec, command=" ".join(str(c) for c in cmd), work_dir=str(work),
                 wall_minutes=round(wall / 60, 1), omp_num_threads=threads,
                 load_average_after=round(os.getloadavg()[0], 2), **read_run(work))
 
@@ -388,7 +386,6 @@ def results_markdown(payload: dict) -> str:
         "Grid: `python -m bench.real_300w --300w-root DIR --resume --parallel 2`."])
 
 
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -461,11 +458,9 @@ def main(argv: list[str] | None = None) -> None:
                 continue
             label, config = GRID[arm][:2]
             command = work / "command.txt"  # what ran, when it was not this tool
-            record(dict(arm=arm, label=label, config=config, seed=seed,
-                        work_dir=repo_relative(str(work)),
-                        command=repo_relative(command.read_text().strip() if command.exists()
-                                              else " ".join(train_command(config, work, seed,
-                                                                          root))),
+            record(dict(arm=arm, label=label, config=config, seed=seed, work_dir=str(work),
+                        command=command.read_text().strip() if command.exists() else
+                        " ".join(train_command(config, work, seed, root)),
                         adopted=True, **row))
         return
     specs = [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed,
