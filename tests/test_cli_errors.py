@@ -4,6 +4,7 @@ exit status 2, in ``cli.main`` alone, never a traceback."""
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -236,3 +237,52 @@ def test_hostile_inputs_are_one_line_and_exit_2(case, tmp_path, capsys):
     assert not (tmp_path / "wd").exists() and not (tmp_path / "m.onnx").exists()
     if (tmp_path / "f").exists():
         assert not list((tmp_path / "f").iterdir())
+
+
+# ------------------------------------------------- the last two bad inputs of that pass
+def _only_helen_testset(t: Path) -> Path:
+    """A 300W download holding only helen/testset: no split can be formed from it."""
+    from raw_archives import make_300w
+
+    raw = t / "raw"
+    make_300w(raw)
+    for folder in ("afw", "helen/trainset", "lfpw", "ibug"):
+        shutil.rmtree(raw / folder)
+    return raw
+
+
+def _run_with_helper_script(t: Path) -> Path:
+    """A tested run's work dir whose only .py is a helper script, not a config."""
+    run = _metrics_run(t)
+    _write(run / "plot_losses.py", "import sys\nprint(sys.argv)\n")
+    return run
+
+
+LAST_BAD_INPUTS = {
+    "convert 300w: no split can be formed": (
+        lambda t: ["convert", "300w", str(_only_helen_testset(t)), str(t / "out")],
+        "raw: only helen/testset present: no split can be formed (train needs one of afw, "
+        "helen/trainset, lfpw/trainset; common needs lfpw/testset; challenging needs ibug; "
+        "full needs lfpw/testset and ibug)"),
+    "tables: the only .py is not a config": (
+        lambda t: ["tables", str(_run_with_helper_script(t))],
+        "plot_losses.py: field model: missing: not a model config (a work dir's only .py "
+        "is taken as the run's saved config)"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(LAST_BAD_INPUTS))
+def test_last_bad_inputs_are_one_line_and_exit_2(case, tmp_path, capsys):
+    """Wrong input caught: ``aan convert 300w`` with only helen/testset ended in a traceback
+    (``max()`` of no split) and left ``OUT/images``; ``aan tables`` on a work dir whose only
+    ``.py`` is a helper script ended in ``AttributeError`` (no ``model``)."""
+    make_argv, message = LAST_BAD_INPUTS[case]
+    argv = make_argv(tmp_path)
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        aan(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert err.count("\n") == 1 and ": error: " in err and message in err, err
+    assert "Traceback" not in err
+    assert not (tmp_path / "out").exists()

@@ -110,6 +110,10 @@ def convert(raw_dir: str | Path, out_dir: str | Path, keep_pts_values: bool = Fa
     absent = [s for s in FACE300W_SOURCES if s not in found]
     formable = formable_splits(present)
     written = [split for split, why in formable.items() if why is None]
+    if not written:  # e.g. helen/testset alone: checked before anything is written
+        needs = "; ".join(f"{split} {why}" for split, why in formable.items())
+        raise ConversionError(raw_dir, f"only {', '.join(found)} present: no split can be "
+                                       f"formed ({needs})")
     info = dict(dataset="300W", converter=CONVERTER,
                 coordinates="pts values unchanged (1-based)" if keep_pts_values else
                 "0-based pixels (pts values - 1)", box="tight box of the 68 points",

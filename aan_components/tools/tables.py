@@ -218,6 +218,9 @@ def collect_runs(work_dirs: list[str | Path]) -> list[Run]:
         saved = saved_config(wd)
         # values only: its custom_imports would import MMPose
         cfg = read_config(saved, import_custom_modules=False) if saved else None
+        if cfg is not None and not isinstance(cfg.get("model"), dict):
+            raise AANInputError(f"{saved}: field model: missing: not a model config (a work "
+                                f"dir's only .py is taken as the run's saved config)")
         variant = model_variant(cfg, saved.stem if saved else wd.name)
         note = checkpoint_note(cfg)
         training = None
