@@ -3,7 +3,9 @@
 A user error (any :class:`aan_core.utils.input_errors.AANInputError`: a bad file, field or option;
 or an ``OSError`` about a named file, e.g. an ``--out`` that cannot be written) ends the
 command here, in one place, with one line ``aan <command>: error: <message>`` on stderr and
-exit status 2, never a traceback.
+exit status 2, never a traceback. Ctrl-C (SIGINT) ends it the same way, with one line
+``aan <command>: interrupted`` and exit status 130 (128 + SIGINT, as a shell reports it);
+every tool leaves its outputs as they were on the way out.
 """
 
 from __future__ import annotations
@@ -56,6 +58,15 @@ def build_parser(argv: list[str]) -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
+    try:
+        return _run(argv)
+    except KeyboardInterrupt:  # also while the tool's modules import (torch: seconds)
+        words = [w for w in argv[:1] if not w.startswith("-")]
+        print(f"{' '.join(['aan', *words])}: interrupted", file=sys.stderr)
+        raise SystemExit(130) from None
+
+
+def _run(argv: list[str]) -> int:
     args = build_parser(argv).parse_args(argv)
     try:
         args._run(args)

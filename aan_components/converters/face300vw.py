@@ -11,8 +11,9 @@ frames with ffmpeg as ``imgs/%06d.png``, numbered from 1) or ``imgs/<frame>.jpg`
 OpenCV (no ffmpeg binary; the first decoded frame is frame 1) and written as
 ``OUT_DIR/images/<video>/<frame>.jpg``; a frame that fails to decode is skipped, reported
 and counted (so is a frame image of ``imgs/`` that does not decode completely). Extraction is
-resumable: each video is written to a temporary folder and renamed when complete, and
-completed videos are not decoded again. ``OUT_DIR/images`` must be new or hold only this
+resumable: each video is written to a temporary folder and renamed when complete, and the
+videos of an earlier completed conversion into OUT_DIR are not decoded again (``aan convert``
+stages the whole run, so the videos of a run that failed or was killed are not kept). ``OUT_DIR/images`` must be new or hold only this
 converter's output (other files there are refused, never deleted). Everything (options,
 annotations, each video's first frame, the face boxes against the frame size) is checked
 before anything is written.

@@ -2,7 +2,10 @@
 
 Each dataset has its own options: ``aan convert 300w --help``. Errors name the file and the
 line or field at fault; the command then exits with status 2 and leaves existing outputs as
-they were.
+they were. The conversion is written into a staged copy of OUT_DIR beside it, which replaces
+OUT_DIR in one step only when complete: a run that fails, is interrupted or killed leaves
+OUT_DIR as it was (a killed run's stage is removed by the next run), and a second conversion
+into the same OUT_DIR while one runs is refused.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ import argparse
 import importlib
 
 from aan_components.converters import CONVERTERS
+from aan_core.utils.staged_folder import staged_folder
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -31,7 +35,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> None:
     options = {k: v for k, v in vars(args).items()
                if k not in ("command", "dataset", "raw_dir", "out_dir") and not k.startswith("_")}
-    counts = args._convert(args.raw_dir, args.out_dir, **options)  # errors: see aan.cli
+    with staged_folder(args.out_dir, args._prog) as stage:  # errors: see aan.cli
+        counts = args._convert(args.raw_dir, stage, **options)
     width = max(len(k) for k in counts)
     print(f"aan convert {args.dataset}: wrote {args.out_dir}/annotations")
     for split, n in counts.items():
