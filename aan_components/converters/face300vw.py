@@ -13,10 +13,10 @@ OpenCV (no ffmpeg binary; the first decoded frame is frame 1) and written as
 and counted (so is a frame image of ``imgs/`` that does not decode completely). Extraction is
 resumable: each video is written to a temporary folder and renamed when complete, and the
 videos of an earlier completed conversion into OUT_DIR are not decoded again (``aan convert``
-stages the whole run, so the videos of a run that failed or was killed are not kept). ``OUT_DIR/images`` must be new or hold only this
-converter's output (other files there are refused, never deleted). Everything (options,
-annotations, each video's first frame, the face boxes against the frame size) is checked
-before anything is written.
+stages the whole run, so the videos of a run that failed or was killed are not kept).
+``OUT_DIR/images`` must be new or hold only this converter's output (other files there are
+refused, never deleted). Everything (options, annotations, each video's first frame, the
+face boxes against the frame size) is checked before anything is written.
 
 Broken frames: MMPose leaves 2,127 annotated frames of 16 videos out of its json (7 of those
 videos, 1,349 frames, are category 3; its list: ``broken_frames.npy``).
