@@ -22,9 +22,10 @@ refused when missing, empty, truncated, not images, under 16 px a side or over 1
 folder, such images are skipped, listed under ``skipped`` in landmarks.json and on stderr,
 and the exit status is 0 as long as one image was read; if none could be, it is 2. Any other
 error exits with status 2. Every input (box file, boxes against the image sizes) is checked
-before anything is written, and the run is written into a fresh folder that is moved into
-``OUT_DIR`` only when complete: a failed run leaves ``OUT_DIR`` (a previous run's results
-included) as it was.
+before anything is written, and the run is written into a staged copy of ``OUT_DIR`` beside
+it that replaces ``OUT_DIR`` in one step only when complete: a failed, interrupted or killed
+run leaves ``OUT_DIR`` (a previous run's results included) as it was, and a second run
+writing the same ``OUT_DIR`` meanwhile is refused.
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ from tqdm import tqdm
 from aan_core.temporal_smoothing import smooth_tracks
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.input_errors import AANInputError
+from aan_core.utils.staged_folder import staged_folder
 
 from ..inference import LandmarkPredictor, read_face_boxes
 from ..inference.face_detection import DETECTORS
@@ -188,12 +190,13 @@ def run(args: argparse.Namespace) -> None:
                                 track=is_video)
     if is_video and args.smooth:
         results = smooth_tracks(results, fps, args.smooth_min_cutoff, args.smooth_beta)
-    # the run is written into a fresh folder inside OUT, moved into place only when it is
-    # complete: a failure leaves OUT as it was (only what this run created is removed)
-    created = [p for p in (out, *out.parents) if not p.exists()]
-    out.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=".aan-predict.", suffix=".partial", dir=out))
-    try:
+    # the run is written into a fresh folder inside a staged copy of OUT, which replaces OUT
+    # in one step when complete: a failed, interrupted or killed run leaves OUT as it was,
+    # and a second run into the same OUT is refused while this one writes
+    with staged_folder(out, "aan predict") as merged:
+        for stale in merged.glob(".aan-predict.*.partial"):  # a killed earlier version's
+            shutil.rmtree(stale)
+        stage = Path(tempfile.mkdtemp(prefix=".aan-predict.", suffix=".partial", dir=merged))
         records = _write_outputs(args, src, stage, results, total, is_video,
                                  fps if is_video else None)
         if not records and skipped:
@@ -201,16 +204,8 @@ def run(args: argparse.Namespace) -> None:
                              f"(listed above)")
         _write_json(stage / "landmarks.json", args, records, predictor.num_keypoints, skipped,
                     decoded or None)
-        _move_into(stage, out)
-    except BaseException:
-        shutil.rmtree(stage, ignore_errors=True)
-        for path in created:  # deepest first; only folders this run made, left empty
-            try:
-                path.rmdir()
-            except OSError:
-                break
-        raise
-    shutil.rmtree(stage, ignore_errors=True)
+        _move_into(stage, merged)
+        shutil.rmtree(stage)
     faces = sum(len(r["faces"]) for r in records)
     no_box = sum(1 for r in records if not r["faces"]) if boxes is not None else 0
     print(f"aan predict: {faces} faces in {len(records)} "
