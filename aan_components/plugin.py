@@ -20,6 +20,10 @@ and Python users call ``aan_components.setup()`` (the same). Importing it (or ca
 4. **CPU distributed training** (:func:`~aan_components.compat.install_cpu_distributed_support`):
    on machines without CUDA, ``--launcher pytorch`` trains on CPUs (gloo); with CUDA
    nothing changes.
+5. **Atomic checkpoints** (:func:`~aan_components.compat.install_atomic_checkpoint_saving`):
+   a checkpoint and ``last_checkpoint`` are written beside their names and renamed into
+   place, and ``CheckpointHook`` removes an old checkpoint only after the new one is saved:
+   a run killed at any moment leaves ``--resume`` a complete checkpoint to continue from.
 
 ``import aan_components`` alone does none of this (see the package docstring for why).
 """
@@ -28,6 +32,7 @@ from __future__ import annotations
 
 from . import register_all_modules
 from .compat import (
+    install_atomic_checkpoint_saving,
     install_cpu_distributed_support,
     install_missing_ops_module,
     register_safe_local_loader,
@@ -42,6 +47,7 @@ def setup() -> None:
     register_all_modules()
     register_safe_local_loader()
     install_cpu_distributed_support()
+    install_atomic_checkpoint_saving()
 
 
 setup()

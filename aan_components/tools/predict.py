@@ -45,7 +45,7 @@ from tqdm import tqdm
 from aan_core.temporal_smoothing import smooth_tracks
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.input_errors import AANInputError
-from aan_core.utils.staged_folder import staged_folder
+from aan_core.utils.staged_folder import name_the_output, staged_folder
 
 from ..inference import LandmarkPredictor, read_face_boxes
 from ..inference.face_detection import DETECTORS
@@ -197,14 +197,18 @@ def run(args: argparse.Namespace) -> None:
         for stale in merged.glob(".aan-predict.*.partial"):  # a killed earlier version's
             shutil.rmtree(stale)
         stage = Path(tempfile.mkdtemp(prefix=".aan-predict.", suffix=".partial", dir=merged))
-        records = _write_outputs(args, src, stage, results, total, is_video,
-                                 fps if is_video else None)
-        if not records and skipped:
-            raise MediaError(f"{src}: none of its {len(skipped)} images could be read "
-                             f"(listed above)")
-        _write_json(stage / "landmarks.json", args, records, predictor.num_keypoints, skipped,
-                    decoded or None)
-        _move_into(stage, merged)
+        try:
+            records = _write_outputs(args, src, stage, results, total, is_video,
+                                     fps if is_video else None)
+            if not records and skipped:
+                raise MediaError(f"{src}: none of its {len(skipped)} images could be read "
+                                 f"(listed above)")
+            _write_json(stage / "landmarks.json", args, records, predictor.num_keypoints,
+                        skipped, decoded or None)
+            _move_into(stage, merged)
+        except BaseException as e:  # e.g. a full disk: name the file where it belongs
+            name_the_output(e, stage, merged)
+            raise
         shutil.rmtree(stage)
     faces = sum(len(r["faces"]) for r in records)
     no_box = sum(1 for r in records if not r["faces"]) if boxes is not None else 0
