@@ -14,7 +14,6 @@ import errno
 import itertools
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -40,9 +39,10 @@ LEFTOVER_PATTERNS = (".*.aan-stage.*", ".*.lock", ".*.tmp")
 # ------------------------------------------------------------------------------ harness
 def start_and_stop_at(argv: list[str], tmp_path: Path, at: str, *, call: int = 1,
                       when: str = "before", match: str | None = None,
-                      env: dict | None = None) -> subprocess.Popen:
-    """Start ``aan ARGV`` in its own process group, stopping at the ``call``-th call of
-    ``at`` (see kill_points.py); returns once it stands there."""
+                      env: dict | None = None,
+                      command: list[str] | None = None) -> subprocess.Popen:
+    """Start ``aan ARGV`` (or ``command + argv``) in its own process group, stopping at the
+    ``call``-th call of ``at`` (see kill_points.py); returns once it stands there."""
     marker = tmp_path / "markers" / f"{next(_markers)}"
     marker.parent.mkdir(exist_ok=True)
     path = [str(TESTS / "kill_site"), str(TESTS), str(REPO), os.environ.get("PYTHONPATH", "")]
@@ -52,7 +52,8 @@ def start_and_stop_at(argv: list[str], tmp_path: Path, at: str, *, call: int = 1
            "PYTHONWARNINGS": "ignore"}
     if match is not None:
         env["AAN_KILL_MATCH"] = match
-    proc = subprocess.Popen([sys.executable, "-m", "aan_components.cli", *argv], env=env,
+    command = command or [sys.executable, "-m", "aan_components.cli"]
+    proc = subprocess.Popen([*command, *argv], env=env,
                             start_new_session=True, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
     deadline = time.monotonic() + 600
@@ -437,9 +438,9 @@ def test_lock_is_exclusive_and_released_on_exit(tmp_path):
     out = tmp_path / "out"
     with output_lock(out, "aan x") as lock:
         assert lock == lock_path(out) and lock.read_text().strip() == str(os.getpid())
-        with pytest.raises(OutputBusyError, match="another aan x run"):
-            with output_lock(out, "aan x"):
-                pass
+        with pytest.raises(OutputBusyError, match="another aan x run"), \
+                output_lock(out, "aan x"):
+            pass
     assert not lock_path(out).exists()
     with output_lock(out, "aan x"):  # free again
         pass
