@@ -514,3 +514,67 @@ def test_full_disk_is_one_line_naming_the_file(tool, model, tmp_path, monkeypatc
     assert errors[0].startswith(f"aan {tool}") and f"error: {named}" in errors[0], err
     assert "No space left on device" in err and ".tmp" not in err and "aan-stage" not in err
     assert snapshot(out) == before and not leftovers(out.parent)
+
+
+@pytest.fixture
+def tiny_disk(tmp_path):
+    """A 64 KiB tmpfs (where mounting is allowed: root on Linux)."""
+    disk = tmp_path / "disk"
+    disk.mkdir()
+    done = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(disk)],
+                          capture_output=True, text=True)
+    if done.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here ({done.stderr.strip()}); the patched-write "
+                    f"test above covers the same path")
+    yield disk
+    subprocess.run(["umount", str(disk)], check=True)
+
+
+@pytest.mark.parametrize("kind", ["images", "video"])
+def test_a_really_full_disk(kind, model, tiny_disk, tmp_path, capsys):
+    """Predict into a 64 KiB file system: one line naming the file under OUT that did not
+    fit, exit 2, and the disk left empty."""
+    src = _faces(tmp_path / "images", ["a.png", "b.png"]) if kind == "images" \
+        else _video(tmp_path / "clip.avi", frames=8)
+    out = tiny_disk / "out"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        aan(["predict", *model, str(src), "--whole-image", "--out", str(out)])
+    err = capsys.readouterr().err
+    errors = [line for line in err.splitlines() if ": error: " in line]
+    assert e.value.code == 2 and len(errors) == 1 and "Traceback" not in err, err
+    assert f"error: {out}/" in errors[0] and ("No space left" in errors[0]
+                                              or "disk full" in errors[0]), errors[0]
+    assert not list(tiny_disk.iterdir())
+
+
+def test_a_video_the_writer_cut_short_is_an_error(model, tmp_path, monkeypatch, capsys):
+    """OpenCV's video writer reports no error when a write fails (a full disk): the drawn
+    video is read back before it is moved into OUT. Wrong input caught: a video missing
+    frames was moved into OUT and the run exited 0."""
+    import aan_components.tools.predict as predict
+
+    video = _video(tmp_path / "clip.avi")  # before the writer is replaced
+    real_writer = cv2.VideoWriter
+
+    class DropsFrames:  # writes the first frame only, silently, as on a full disk
+        def __init__(self, *args):
+            self.writer, self.frames = real_writer(*args), 0
+
+        def write(self, frame):
+            self.frames += 1
+            if self.frames == 1:
+                self.writer.write(frame)
+
+        def release(self):
+            self.writer.release()
+
+    monkeypatch.setattr(predict.cv2, "VideoWriter", DropsFrames)
+    out = tmp_path / "out"
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        aan(["predict", *model, str(video), "--whole-image", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    assert f"error: {out}/clip_landmarks.mp4: the drawn video holds 1 of its 4 frames" in err
+    assert not out.exists() and not leftovers(tmp_path)

@@ -241,6 +241,17 @@ def _move_into(stage: Path, out: Path) -> None:
         os.replace(f, target)
 
 
+def _check_video(partial: Path, video_path: Path, frames: int) -> None:
+    """OpenCV's video writer reports no error (a full disk truncates the file silently):
+    the written video must read back with every frame."""
+    cap = cv2.VideoCapture(str(partial))
+    written = int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) if cap.isOpened() else 0
+    cap.release()
+    if written != frames:
+        raise OSError(errno.EIO, f"the drawn video holds {written} of its {frames} frames "
+                                 f"(is the disk full?)", str(video_path))
+
+
 def _write_outputs(args, src: Path, out: Path, results, total: int, is_video: bool,
                    fps: float | None) -> list[dict]:
     """Draw and collect the results into ``out`` (the run's fresh folder); a video goes to a
@@ -268,6 +279,7 @@ def _write_outputs(args, src: Path, out: Path, results, total: int, is_video: bo
         if writer is not None:
             writer.release()
             writer = None
+            _check_video(partial, video_path, len(records))
             os.replace(partial, video_path)
     finally:
         if writer is not None:
