@@ -1,5 +1,7 @@
 """File and input helpers shared by every layer: atomic writes
-(:mod:`~aan_core.utils.atomic_io`), JSON and image readers whose errors name the file
+(:mod:`~aan_core.utils.atomic_io`), an output folder replaced in one step
+(:mod:`~aan_core.utils.staged_folder`) under a one-writer lock
+(:mod:`~aan_core.utils.output_lock`), JSON and image readers whose errors name the file
 (:mod:`~aan_core.utils.json_input`, :mod:`~aan_core.utils.image_header`,
 :mod:`~aan_core.utils.image_file`), and the input-error base class
 (:mod:`~aan_core.utils.input_errors`: ``AANInputError``) that ``aan`` turns into one line
