@@ -25,6 +25,7 @@ import concurrent.futures
 import json
 import os
 import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -114,7 +115,15 @@ def data_root_options(config: Path, root: Path) -> list[str]:
 
 
 def read_run(work_dir: Path) -> dict:
-    """Final test metrics and training time of a finished `mim train` run."""
+    """Final test metrics and training time of a finished `mim train` run.
+
+    The iterations trained are those of the run's last checkpoint (mmengine's
+    ``last_checkpoint``, ``iter_N.pth``), else its config's ``max_iters`` (the run validated
+    at its end), not the last *logged* iteration: a 1,280-iteration run logging every 100
+    ends 80 iterations after its last log. The training time sums each logged interval at its
+    logged time per iteration (mmengine's mean over the iterations before the log), and the
+    iterations after the last log at the last logged time.
+    """
     scalars = sorted(work_dir.glob("*/vis_data/scalars.json"))
     if not scalars:
         raise FileNotFoundError(f"{work_dir}: no vis_data/scalars.json (the run did not end)")
@@ -123,21 +132,36 @@ def read_run(work_dir: Path) -> dict:
     final = [x for x in lines if METRIC_KEYS["nme_io"] in x]
     if not final:
         raise ValueError(f"{scalars[-1]}: no final validation (NME) in it")
-    seconds, prev = 0.0, 0
-    for x in train:
-        seconds += (x["iter"] - prev) * x["time"]
-        prev = x["iter"]
+    if not train:
+        raise ValueError(f"{scalars[-1]}: no logged training iteration in it")
     batch_cfg = next(work_dir.glob("*/vis_data/config.py"), None) or next(
         work_dir.glob("*.py"))
     from mmengine.config import Config
 
     cfg = Config.fromfile(str(batch_cfg), import_custom_modules=False)
+    seconds, logged = 0.0, 0
+    for x in train:
+        seconds += (x["iter"] - logged) * x["time"]
+        logged = x["iter"]
+    iterations = _iterations_trained(work_dir, cfg, logged)
+    seconds += (iterations - logged) * train[-1]["time"]
     metrics = {k: 100 * final[-1][v] if k.startswith("nme") else final[-1][v]
                for k, v in METRIC_KEYS.items()}
-    return dict(iterations=prev, batch=cfg.train_dataloader.batch_size,
+    return dict(iterations=iterations, batch=cfg.train_dataloader.batch_size,
                 train_minutes=round(seconds / 60, 1),
-                images_per_s=round(prev * cfg.train_dataloader.batch_size / seconds, 1),
+                images_per_s=round(iterations * cfg.train_dataloader.batch_size / seconds, 1),
                 **{k: round(v, 4) for k, v in metrics.items()})
+
+
+def _iterations_trained(work_dir: Path, cfg, logged: int) -> int:
+    """The last checkpoint's iteration, else the config's ``max_iters``, else ``logged``."""
+    pointer = work_dir / "last_checkpoint"
+    if pointer.is_file():
+        found = re.search(r"iter_(\d+)\.pth", pointer.read_text())
+        if found:
+            return int(found[1])
+    max_iters = (cfg.get("train_cfg") or {}).get("max_iters")
+    return max(int(max_iters), logged) if max_iters else logged
 
 
 def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
