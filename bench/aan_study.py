@@ -61,7 +61,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -83,6 +82,7 @@ from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 from aan_core.utils.fp32_modules import run_in_fp32
 from bench.common import (
     RESULTS,
+    cpu_model,
     environment,
     gflops,
     inference_params,
@@ -257,13 +257,7 @@ def machine(device: torch.device) -> dict:
     """What ran the study: the GPU's name, or the CPU's model and logical CPU count."""
     if device.type == "cuda":
         return dict(kind="gpu", name=torch.cuda.get_device_name(device))
-    model = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
-        model = names[0] if names else model
-    return dict(kind="cpu", name=model, logical_cpus=os.cpu_count(),
+    return dict(kind="cpu", name=cpu_model(), logical_cpus=os.cpu_count(),
                 load_average_at_start=os.getloadavg() if hasattr(os, "getloadavg") else None)
 
 
@@ -781,12 +775,13 @@ def main() -> None:
                                              if k in payload}]
         payload.update({k: old[k] for k in ("environment", "machine") if k in old},
                        resumed=resumed)
-    write_json(args.out, {**payload, "partial": True})  # the declaration, before any run
+    # the declaration, before any run
+    write_json(args.out, {**payload, "partial": True}, "aan_study")
     for cell, seed in plan:
         if cell_key({**cell, "seed": seed}) in done:
             continue
         rows.append(train_and_test(cell, seed, data, args, device))
-        write_json(args.out, {**payload, "partial": True})
+        write_json(args.out, {**payload, "partial": True}, "aan_study")
     report({**payload, "partial": False}, args.out)
 
 

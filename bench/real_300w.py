@@ -24,7 +24,6 @@ import argparse
 import concurrent.futures
 import json
 import os
-import platform
 import re
 import shutil
 import statistics
@@ -38,6 +37,7 @@ import numpy as np
 from bench.common import (
     REPO,
     RESULTS,
+    cpu_model,
     environment,
     markdown_table,
     write_json,
@@ -495,15 +495,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {cpu}, {os.cpu_count()} cores"
+    return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":
