@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from bench import aan_study
+from bench import aan_study, headline
 from bench.common import RESULTS, included, results_text
 
 RESULT_FILES = sorted(RESULTS.glob("*.json"))
@@ -81,8 +81,18 @@ def test_a_checkout_path_is_caught_and_recorded_relative():
 
 
 def test_every_generated_table_has_its_json():
-    orphans = [p.name for p in RESULTS.glob("*.md") if not p.with_suffix(".json").is_file()]
+    orphans = [p.name for p in RESULTS.glob("*.md")
+               if not p.with_suffix(".json").is_file() and p != headline.OUT]
     assert not orphans
+
+
+def test_readme_results_are_generated_from_the_jsons():
+    """README's results tables (the headline block) are what ``bench.headline`` makes from
+    the JSONs now: a re-run or corrected result changes them, a number edited there fails."""
+    assert headline.OUT.read_text() == headline.headline_text(), (
+        "regenerate: python -m bench.headline && python -m bench.common README.md")
+    blocks = [path for path, _, _ in included((REPO / "README.md").read_text())]
+    assert blocks == [str(headline.OUT.relative_to(REPO))]
 
 
 @pytest.mark.parametrize("page", DOC_PAGES, ids=[str(p.relative_to(REPO)) for p in DOC_PAGES])

@@ -214,7 +214,7 @@ def test_backbone_grid_and_table():
     row = next(line for line in bb.results_markdown(dict(runs=runs)).splitlines()
                if "resnet18, attention in-stage" in line)
     assert "| 0, 1 | 4.80, 5.10 | 4.95 ± 0.21 |" in row
-    assert "| -0.15 ± 0.07 |" in row  # paired: -0.2 and -0.1
+    assert "| -0.15 ± 0.07 (each: -0.20, -0.10) |" in row  # paired, seed by seed
 
 
 def test_train_command_points_wrapped_datasets_at_the_data_root(tmp_path):
