@@ -109,10 +109,8 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
     for key in ("train_dataloader", "model"):
         if tuple(cfg.get("input_size", ())) != (size, size):
             _set_input_size(cfg[key], size)
-    if cfg.model.backbone.type == "AANBackbone":
+    if cfg.model.backbone.type == "AANBackbone":  # the head's sizes follow ('auto')
         cfg.model.backbone.update(stem_channels=stem, stage_channels=stages)
-        cfg.model.head.update(in_channels=stages,
-                              feature_sizes=[(size // r, size // r) for r in (8, 16, 32, 64)])
     cfg.train_dataloader.batch_size = batch
     if root is not None:
         inner = cfg.train_dataloader.dataset
