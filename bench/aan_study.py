@@ -78,6 +78,8 @@ from aan_core import (
 )
 from aan_core.coordinate_regressor import regressor_input_cells
 from aan_core.face_metrics import inter_ocular, per_image_nme
+from aan_core.paper_results import TABLE5 as TABLE5_NME
+from aan_core.paper_results import TABLE5_LABELS
 from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 from aan_core.utils.fp32_modules import run_in_fp32
 from bench.common import (
@@ -94,20 +96,20 @@ from bench.gpu_train import SyntheticCrops, _worker_init, preprocess
 from bench.timm_trainer import BRANCH_INPUT, FINAL_INPUT, HEADS, TimmLandmarkTrainer
 
 # name: (label, AANLandmarkModel options). Table 5's four cells first.
-VARIANTS: dict[str, tuple[str, dict]] = {
+VARIANTS: dict[str, tuple[str, dict]] = {  # Table 5's labelled as the paper does
     "aan": ("AAN (attention + embedding + branches)", {}),
-    "no_attention": ("w/o attention", dict(attention=False)),
-    "no_embedding": ("w/o embedding", dict(embedding_dim=None)),
-    "no_both": ("w/o both", dict(attention=False, embedding_dim=None)),
+    "no_attention": (TABLE5_LABELS["no_attention"], dict(attention=False)),
+    "no_embedding": (TABLE5_LABELS["no_embedding"], dict(embedding_dim=None)),
+    "no_both": (TABLE5_LABELS["no_both"], dict(attention=False, embedding_dim=None)),
     "aan_no_branches": ("AAN w/o branches", dict(branches=False)),
     "no_attention_no_branches": ("w/o attention, w/o branches",
                                  dict(attention=False, branches=False)),
     "aan_four_pools": ("AAN, four poolings (stem stride 2)", dict(stem_stride=2)),
     "aan_no_relu": ("AAN, sigmoid without ReLU (map in (0, 1))", dict(attention_relu=False)),
     "aan_deep_branches": ("AAN, branch weights 0.25/0.5/0.75/1",
-                          dict(branch_weights=(0.25, 0.5, 0.75, 1.0))),
+                          dict(stage_weights=(0.25, 0.5, 0.75, 1.0))),
 }
-TABLE5 = ["aan", "no_embedding", "no_attention", "no_both"]
+TABLE5 = sorted(TABLE5_NME["aflw"], key=TABLE5_NME["aflw"].get)  # the paper's order, best first
 # How a run starts and is regularised (--init, one grid dimension): name -> (label, model
 # options, optimiser). 'paper' is what every run made before the option used (a results row
 # without an 'init' field is a 'paper' run); 'fair' starts every variant equal; the others
@@ -120,17 +122,16 @@ INITS: dict[str, tuple[str, dict, str]] = {
              "by the median heuristic on the first batch, AdamW (decoupled weight decay), "
              "loss weights divided by their total",
              dict(output_init="mean_shape", embedding_sigma="median",
-                  normalise_loss_weights=True), "adamw"),
+                  normalise_weights=True), "adamw"),
     "mean_shape": ("'paper' but every regressor at the training mean shape (output weights 0)",
                    dict(output_init="mean_shape"), "adam"),
     "median_sigma": ("'paper' but embedding sigma by the median heuristic on the first batch",
                      dict(embedding_sigma="median"), "adam"),
     "adamw": ("'paper' but AdamW (decoupled weight decay)", {}, "adamw"),
     "normalised_loss": ("'paper' but loss weights divided by their total",
-                        dict(normalise_loss_weights=True), "adam"),
+                        dict(normalise_weights=True), "adam"),
 }
 OPTIMISERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-PAPER_TABLE5_AFLW = {"aan": 1.73, "no_embedding": 1.78, "no_attention": 2.06, "no_both": 2.10}
 # The settings that define a comparable run; --resume refuses a file measured otherwise.
 AMP = "bf16 autocast, regressors and loss in fp32"  # the protocol's 'amp' (False: fp32)
 PROTOCOL = ("size", "width", "iters", "batch", "lr", "weight_decay", "train_crops",
@@ -364,7 +365,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 if with_init:
                     cell["init"] = init
                 out.append(dict(**cell, **seed_stats(runs),
-                                paper=PAPER_TABLE5_AFLW.get(variant, "")))
+                                paper=TABLE5_NME["aflw"].get(variant, "")))
     return out
 
 

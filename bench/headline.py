@@ -16,6 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
+from aan_core.paper_results import TABLE5_LABELS, TABLE5_VARIANTS
 from aan_core.utils.atomic_io import atomic_write
 from bench.common import RESULTS, markdown_table, seed_stats
 
@@ -35,13 +36,8 @@ ACCURACY = [
      dict(arm="resnet50_aug"), REAL),
     ("mean training shape", "real_300w", dict(arm="mean_shape"), REAL),
     ("dlib's ERT (its own detector)", "real_300w", dict(arm="dlib_detector"), REAL),
-    ("Table 5: AAN", "table5_real_300w", dict(variant="aan", start="fair"), TABLE5_REAL),
-    ("Table 5: w/o attention", "table5_real_300w", dict(variant="no_attention", start="fair"),
-     TABLE5_REAL),
-    ("Table 5: w/o embedding", "table5_real_300w", dict(variant="no_embedding", start="fair"),
-     TABLE5_REAL),
-    ("Table 5: w/o both", "table5_real_300w", dict(variant="no_both", start="fair"),
-     TABLE5_REAL),
+    *((f"Table 5: {TABLE5_LABELS[v]}", "table5_real_300w", dict(variant=v, start="fair"),
+       TABLE5_REAL) for v in TABLE5_VARIANTS),
     ("timm resnet18, attention in-stage", "backbone_real_300w",
      dict(backbone="resnet18", attention=True), TIMM_REAL),
     ("timm resnet18", "backbone_real_300w", dict(backbone="resnet18", attention=False),
@@ -50,13 +46,8 @@ ACCURACY = [
      dict(backbone="regnetx_002", attention=True), TIMM_REAL),
     ("timm regnetx_002", "backbone_real_300w", dict(backbone="regnetx_002", attention=False),
      TIMM_REAL),
-    ("Table 5: AAN", "aan_study", dict(variant="aan", head="flatten"), TABLE5_SYNTHETIC),
-    ("Table 5: w/o attention", "aan_study", dict(variant="no_attention", head="flatten"),
-     TABLE5_SYNTHETIC),
-    ("Table 5: w/o embedding", "aan_study", dict(variant="no_embedding", head="flatten"),
-     TABLE5_SYNTHETIC),
-    ("Table 5: w/o both", "aan_study", dict(variant="no_both", head="flatten"),
-     TABLE5_SYNTHETIC),
+    *((f"Table 5: {TABLE5_LABELS[v]}", "aan_study", dict(variant=v, head="flatten"),
+       TABLE5_SYNTHETIC) for v in TABLE5_VARIANTS),
 ]
 
 

@@ -34,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from aan_core.paper_results import TABLES
 from bench.common import (
     REPO,
     RESULTS,
@@ -67,15 +68,17 @@ GRID = {  # run in this order: the augmented arm and the baseline first
                         (0, 1)),
 }
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
+PAPER_300W = TABLES["300w"]
 ANCHORS = [
-    dict(row="AAN (paper, Table 2)", nme_ip=4.38, note="paper's normalisation not stated; "
-         "300W papers of the time used inter-pupil", train="full 300W train (3,148)"),
-    dict(row="CFSS (Zhu et al., CVPR 2015; in the paper's Table 2)", nme_ip=4.73,
-         train="full 300W train"),
-    dict(row="LBF (Ren et al., CVPR 2014; in the paper's Table 2)", nme_ip=4.95,
-         train="full 300W train"),
-    dict(row="SDM (Xiong & De la Torre, CVPR 2013; in the paper's Table 2)", nme_ip=5.57,
-         train="full 300W train"),
+    dict(row="AAN (paper, Table 2)", nme_ip=PAPER_300W["AAN"]["common"],
+         note="paper's normalisation not stated; 300W papers of the time used inter-pupil",
+         train="full 300W train (3,148)"),
+    dict(row="CFSS (Zhu et al., CVPR 2015; in the paper's Table 2)",
+         nme_ip=PAPER_300W["CFSS"]["common"], train="full 300W train"),
+    dict(row="LBF (Ren et al., CVPR 2014; in the paper's Table 2)",
+         nme_ip=PAPER_300W["LBF"]["common"], train="full 300W train"),
+    dict(row="SDM (Xiong & De la Torre, CVPR 2013; in the paper's Table 2)",
+         nme_ip=PAPER_300W["SDM"]["common"], train="full 300W train"),
     dict(row="MMPose HRNetv2-w18 (td-hm_hrnetv2-w18_8xb64-60e_300w-256x256)", nme_io=2.92,
          train="full 300W train, 8 GPUs, 60 epochs, heatmaps"),
 ]

@@ -15,6 +15,7 @@ from functools import cache
 import pytest
 from conftest import REPO
 
+from aan_core.paper_results import TABLE5, TABLE5_VARIANTS, TABLES
 from bench.common import RESULTS, seed_stats
 
 
@@ -134,13 +135,43 @@ QUOTES = [
 ]
 
 
+def paper(dataset: str, sep: str = " / ") -> str:
+    """The paper's AAN row of a dataset, its subsets joined as the docs quote them."""
+    return sep.join(f"{v:.2f}" for v in TABLES[dataset]["AAN"].values())
+
+
+CONFIGS = "aan_components/configs"
+# numbers quoted from the paper: aan_core.paper_results holds them
+PAPER_QUOTES = [
+    (README, lambda: f"(AFLW {paper('aflw')}, 300W {paper('300w')}, CelebA {paper('celeba')}, "
+             f"300VW {paper('300vw')})"),
+    (f"{CONFIGS}/aan_aflw.py", lambda: f"Paper: NME {paper('aflw')}."),
+    (f"{CONFIGS}/aan_celeba.py", lambda: f"Paper: NME {paper('celeba')}."),
+    (f"{CONFIGS}/aan_300w.py", lambda: f"the paper's {paper('300w')} sit"),
+    (f"{CONFIGS}/aan_300vw.py", lambda: f"Paper: {paper('300vw')}."),
+    (ZOO, lambda: f"| 256 x 256 | {paper('300w')} | not yet measured"),
+    (ZOO, lambda: f"| 256 x 256 | {paper('aflw')} | not yet measured"),
+    (ZOO, lambda: f"| 256 x 256 | {paper('celeba')} | not yet measured"),
+    (ZOO, lambda: f"| 256 x 256 | {paper('300vw')} | not yet measured"),
+    *((ZOO, lambda v=v: f"`aan_aflw_{v.replace('_', '-')}.py` | AFLW | 256 x 256 | "
+                        f"{TABLE5['aflw'][v]:.2f} (Table 5)") for v in TABLE5_VARIANTS[1:]),
+    *((ZOO, lambda v=v: f"`aan_300vw_{v.replace('_', '-')}.py` | 300VW | 256 x 256 | "
+                        f"category 3: {TABLE5['300vw'][v]:.2f} (Table 5)")
+      for v in TABLE5_VARIANTS[1:]),
+    (STUDIES, lambda: f"paper's {TABLES['300w']['AAN']['common']:.2f} inter-pupil: ours "
+              f"{nme('aan_aug_l1', 'nme_ip').split(' ')[0]}), nor SDM's "
+              f"{TABLES['300w']['SDM']['common']:.2f} or LBF's "
+              f"{TABLES['300w']['LBF']['common']:.2f} inter-pupil"),
+]
+
+
 def _flat(text: str) -> str:
     """Line breaks as spaces: a quote may wrap anywhere in a page."""
     return " ".join(text.split())
 
 
-@pytest.mark.parametrize("path,quote", QUOTES, ids=[f"{p}:{i}" for i, (p, _) in
-                                                    enumerate(QUOTES)])
+@pytest.mark.parametrize("path,quote", QUOTES + PAPER_QUOTES,
+                         ids=[f"{p}:{i}" for i, (p, _) in enumerate(QUOTES + PAPER_QUOTES)])
 def test_quoted_number_is_its_json(path, quote):
     expected = quote()
     assert _flat(expected) in _flat((REPO / path).read_text()), (
