@@ -37,7 +37,7 @@ distance of the first batch's inputs, AdamW with the same ``--weight-decay`` dec
 loss weights divided by their total); ``mean_shape``, ``median_sigma``, ``adamw`` and
 ``normalised_loss`` switch on one part of ``fair`` each.
 
-    python bench/aan_study.py --variants aan no_attention --init paper fair
+    python -m bench.aan_study --variants aan no_attention --init paper fair
 
 With ``--backbones`` (or a ``*_backbones`` preset) the grid is timm backbones x attention
 on/off (``--attention``) x head (``--heads aan linear``, see ``bench/timm_trainer.py``) x

@@ -12,7 +12,6 @@ import pytest
 from conftest import REPO
 from mmengine.config import Config
 
-import aan_components.plugin  # noqa: F401  (the registry that resolves 'auto' sizes)
 from aan_components import CONFIG_DIR, config_path
 from aan_components.models.aan_pose_estimator import resolve_head_sizes
 

@@ -9,7 +9,6 @@ import pytest
 import torch
 from mmengine.config import Config
 
-import aan_components.plugin  # noqa: F401  (registers AANBackbone, AANPoseEstimator, ...)
 from aan_components import CONFIG_DIR
 
 
