@@ -53,6 +53,8 @@ def resolve_head_sizes(model: dict) -> dict:
     head = model.get("head")
     if head is None or "auto" not in (head.get("in_channels"), head.get("feature_sizes")):
         return model
+    if MODELS.get(model["backbone"]["type"]) is None:
+        return model  # building the backbone names the unknown type
     model, head = copy.deepcopy(model), copy.deepcopy(head)
     if head.get("in_channels") == "auto":
         head["in_channels"] = backbone_channels(model["backbone"])

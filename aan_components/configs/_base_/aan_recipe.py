@@ -49,8 +49,8 @@ stage_channels = (128, 256, 512, 1024)  # open: channel widths
 codec = dict(type='RegressionLabel', input_size=input_size)
 
 model = dict(
-    # TopdownPoseEstimator that fills the head's 'auto' sizes from the backbone: a child
-    # changes the crop in its codec and the stem stride or widths in the backbone, nothing more
+    # TopdownPoseEstimator that fills the head's 'auto' sizes from the backbone: a child that
+    # changes the crop (codec), stem stride or widths (backbone) types no map size or channels
     type='AANPoseEstimator',
     data_preprocessor=dict(
         type='PoseDataPreprocessor',
