@@ -82,8 +82,7 @@ class CoordinateRegressor(nn.Module):
 
     The input vector (``regressor_input``):
 
-    - ``'gap'``: global average pooling, ``C`` values (keeps no position; the layout of
-      checkpoints made before this option existed);
+    - ``'gap'``: global average pooling, ``C`` values (keeps no position);
     - ``'flatten'``: the whole ``C x H x W`` map (the paper's "feature vector produced by the
       last residual block" fed to fully connected layers, read literally); needs
       ``feature_size``;

@@ -3,13 +3,25 @@
 
 from __future__ import annotations
 
-__all__ = ["FACE300VW_CATEGORIES", "FACE300W_SOURCES", "face300vw_split", "subset_patterns"]
+__all__ = ["FACE300VW_CATEGORIES", "FACE300W_PROTOCOL", "FACE300W_SOURCES",
+           "FACE300W_SOURCE_FACES", "FACE300W_SPLIT_SOURCES", "face300vw_split",
+           "subset_patterns"]
 
-# 300W source folder -> the part of the protocol it belongs to
-FACE300W_SOURCES = {
-    "afw": "train", "helen/trainset": "train", "lfpw/trainset": "train",
-    "helen/testset": "common", "lfpw/testset": "common", "ibug": "challenging",
+# 300W, the one table of its protocol (Sec. 4.1): source folder -> (the part it belongs to,
+# its faces in the 300-W release). The paper trains on the train folders (3,148 faces) and
+# tests on common (554), challenging (135) and full (common + challenging, 689).
+FACE300W_PROTOCOL = {
+    "afw": ("train", 337), "helen/trainset": ("train", 2000), "lfpw/trainset": ("train", 811),
+    "helen/testset": ("common", 330), "lfpw/testset": ("common", 224),
+    "ibug": ("challenging", 135),
 }
+# views of it: folder -> part, folder -> faces, split -> the folders it is made of
+FACE300W_SOURCES = {folder: part for folder, (part, _) in FACE300W_PROTOCOL.items()}
+FACE300W_SOURCE_FACES = {folder: faces for folder, (_, faces) in FACE300W_PROTOCOL.items()}
+FACE300W_SPLIT_SOURCES = {
+    split: tuple(f for f, part in FACE300W_SOURCES.items() if part in parts)
+    for split, parts in (("train", {"train"}), ("common", {"common"}),
+                         ("challenging", {"challenging"}), ("full", {"common", "challenging"}))}
 
 # 300VW test videos by category; every other video is a training video
 FACE300VW_CATEGORIES = {

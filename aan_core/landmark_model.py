@@ -91,10 +91,11 @@ class LandmarkRegressionModel(nn.Module):
     model compiles the whole training forward); :meth:`predict` gives the test-time
     coordinates and never runs the branches.
 
-    The loss weights: the final prediction 1 and each branch its ``branch_weights`` entry
-    (1 each by default), summed (the paper: "all losses summed"), so a model with four
+    The loss weights (named as in ``IntermediateSupervisionLoss``, the MMPose loss): the
+    final prediction ``final_weight`` (1) and each branch its ``stage_weights`` entry (1 each
+    by default), summed (the paper: "all losses summed"), so a model with four
     branches weighs its data term about 5x as much as one without, against the same weight
-    decay (Adam's coupled L2). ``normalise_loss_weights=True`` divides every weight by
+    decay (Adam's coupled L2). ``normalise_weights=True`` divides every weight by
     their total, so that every variant's weights sum to 1.
 
     The first forward in training mode starts the regressors that wait for data
@@ -107,8 +108,9 @@ class LandmarkRegressionModel(nn.Module):
             (:class:`~aan_core.AANFeatureExtractor`, ``timm_hooks.AttentionFeatures``).
         regressor: The final regressor (reads the last map).
         branches: One regressor per map, or an empty list (no intermediate supervision).
-        branch_weights: Loss weight of each branch (default 1 each; the final one is 1).
-        normalise_loss_weights: Divide the loss weights by their total (above).
+        stage_weights: Loss weight of each branch (default 1 each).
+        final_weight: Loss weight of the final prediction.
+        normalise_weights: Divide the loss weights by their total (above).
 
     Shape:
         - x: :math:`(B, 3, H, W)`, target: :math:`(B, K, 2)` in normalised crop units
@@ -117,22 +119,22 @@ class LandmarkRegressionModel(nn.Module):
 
     def __init__(self, features: nn.Module, regressor: CoordinateRegressor,
                  branches: nn.ModuleList | None = None,
-                 branch_weights: Sequence[float] | None = None,
-                 normalise_loss_weights: bool = False) -> None:
+                 stage_weights: Sequence[float] | None = None,
+                 normalise_weights: bool = False, final_weight: float = 1.0) -> None:
         super().__init__()
         self.features = features
         self.regressor = regressor
         self.branches = branches if branches is not None else nn.ModuleList()
-        weights = ((1.0,) * len(self.branches) if branch_weights is None
-                   else tuple(float(w) for w in branch_weights))
+        weights = ((1.0,) * len(self.branches) if stage_weights is None
+                   else tuple(float(w) for w in stage_weights))
         if self.branches and len(weights) != len(self.branches):
-            raise ValueError(f"branch_weights needs {len(self.branches)} entries (one per "
+            raise ValueError(f"stage_weights needs {len(self.branches)} entries (one per "
                              f"branch), got {weights}")
-        weights = (1.0, *weights) if self.branches else (1.0,)
-        total = sum(weights) if normalise_loss_weights else 1.0
+        weights = (float(final_weight), *weights) if self.branches else (float(final_weight),)
+        total = sum(weights) if normalise_weights else 1.0
         # loss weight of the final prediction, then of each branch
         self.loss_weights = tuple(w / total for w in weights)
-        self.normalise_loss_weights = normalise_loss_weights
+        self.normalise_weights = normalise_weights
         self.num_points = regressor.num_points
 
     @property
@@ -186,10 +188,11 @@ class AANLandmarkModel(LandmarkRegressionModel):
             ``'grid<S>'``).
         input_size: Crop side or ``(H, W)``; needed by ``'flatten'``.
         branches: Intermediate supervision on (one branch per stage) or off.
-        branch_weights: Loss weight of each branch (default 1 each).
+        stage_weights: Loss weight of each branch (default 1 each).
+        final_weight: Loss weight of the final prediction.
         output_init: ``'normal'`` or ``'mean_shape'``: how every regressor starts (see
             :class:`~aan_core.CoordinateRegressor`).
-        normalise_loss_weights: See :class:`LandmarkRegressionModel`.
+        normalise_weights: See :class:`LandmarkRegressionModel`.
 
     Shape:
         - x: :math:`(B, 3, H, W)`, target: :math:`(B, K, 2)`
@@ -224,9 +227,10 @@ class AANLandmarkModel(LandmarkRegressionModel):
         branch_input: str = "gap",
         input_size: int | Sequence[int] | None = None,
         branches: bool = True,
-        branch_weights: Sequence[float] | None = None,
+        stage_weights: Sequence[float] | None = None,
+        final_weight: float = 1.0,
         output_init: str = "normal",
-        normalise_loss_weights: bool = False,
+        normalise_weights: bool = False,
     ) -> None:
         features = AANFeatureExtractor(
             in_channels=in_channels, stem_channels=stem_channels, stem_stride=stem_stride,
@@ -244,5 +248,5 @@ class AANLandmarkModel(LandmarkRegressionModel):
             tuple(stage_channels), num_points, branches=branches, embedding_dim=embedding_dim,
             embedding_sigma=embedding_sigma, final_input=final_input,
             branch_input=branch_input, feature_sizes=sizes, output_init=output_init)
-        super().__init__(features, regressor, branch_list, branch_weights,
-                         normalise_loss_weights)
+        super().__init__(features, regressor, branch_list, stage_weights,
+                         normalise_weights, final_weight)

@@ -37,7 +37,7 @@ distance of the first batch's inputs, AdamW with the same ``--weight-decay`` dec
 loss weights divided by their total); ``mean_shape``, ``median_sigma``, ``adamw`` and
 ``normalised_loss`` switch on one part of ``fair`` each.
 
-    python bench/aan_study.py --variants aan no_attention --init paper fair
+    python -m bench.aan_study --variants aan no_attention --init paper fair
 
 With ``--backbones`` (or a ``*_backbones`` preset) the grid is timm backbones x attention
 on/off (``--attention``) x head (``--heads aan linear``, see ``bench/timm_trainer.py``) x
@@ -61,7 +61,6 @@ import argparse
 import json
 import math
 import os
-import platform
 import statistics
 import sys
 import tempfile
@@ -79,10 +78,13 @@ from aan_core import (
 )
 from aan_core.coordinate_regressor import regressor_input_cells
 from aan_core.face_metrics import inter_ocular, per_image_nme
+from aan_core.paper_results import TABLE5 as TABLE5_NME
+from aan_core.paper_results import TABLE5_LABELS
 from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 from aan_core.utils.fp32_modules import run_in_fp32
 from bench.common import (
     RESULTS,
+    cpu_model,
     environment,
     gflops,
     inference_params,
@@ -94,20 +96,20 @@ from bench.gpu_train import SyntheticCrops, _worker_init, preprocess
 from bench.timm_trainer import BRANCH_INPUT, FINAL_INPUT, HEADS, TimmLandmarkTrainer
 
 # name: (label, AANLandmarkModel options). Table 5's four cells first.
-VARIANTS: dict[str, tuple[str, dict]] = {
+VARIANTS: dict[str, tuple[str, dict]] = {  # Table 5's labelled as the paper does
     "aan": ("AAN (attention + embedding + branches)", {}),
-    "no_attention": ("w/o attention", dict(attention=False)),
-    "no_embedding": ("w/o embedding", dict(embedding_dim=None)),
-    "no_both": ("w/o both", dict(attention=False, embedding_dim=None)),
+    "no_attention": (TABLE5_LABELS["no_attention"], dict(attention=False)),
+    "no_embedding": (TABLE5_LABELS["no_embedding"], dict(embedding_dim=None)),
+    "no_both": (TABLE5_LABELS["no_both"], dict(attention=False, embedding_dim=None)),
     "aan_no_branches": ("AAN w/o branches", dict(branches=False)),
     "no_attention_no_branches": ("w/o attention, w/o branches",
                                  dict(attention=False, branches=False)),
     "aan_four_pools": ("AAN, four poolings (stem stride 2)", dict(stem_stride=2)),
     "aan_no_relu": ("AAN, sigmoid without ReLU (map in (0, 1))", dict(attention_relu=False)),
     "aan_deep_branches": ("AAN, branch weights 0.25/0.5/0.75/1",
-                          dict(branch_weights=(0.25, 0.5, 0.75, 1.0))),
+                          dict(stage_weights=(0.25, 0.5, 0.75, 1.0))),
 }
-TABLE5 = ["aan", "no_embedding", "no_attention", "no_both"]
+TABLE5 = sorted(TABLE5_NME["aflw"], key=TABLE5_NME["aflw"].get)  # the paper's order, best first
 # How a run starts and is regularised (--init, one grid dimension): name -> (label, model
 # options, optimiser). 'paper' is what every run made before the option used (a results row
 # without an 'init' field is a 'paper' run); 'fair' starts every variant equal; the others
@@ -120,17 +122,16 @@ INITS: dict[str, tuple[str, dict, str]] = {
              "by the median heuristic on the first batch, AdamW (decoupled weight decay), "
              "loss weights divided by their total",
              dict(output_init="mean_shape", embedding_sigma="median",
-                  normalise_loss_weights=True), "adamw"),
+                  normalise_weights=True), "adamw"),
     "mean_shape": ("'paper' but every regressor at the training mean shape (output weights 0)",
                    dict(output_init="mean_shape"), "adam"),
     "median_sigma": ("'paper' but embedding sigma by the median heuristic on the first batch",
                      dict(embedding_sigma="median"), "adam"),
     "adamw": ("'paper' but AdamW (decoupled weight decay)", {}, "adamw"),
     "normalised_loss": ("'paper' but loss weights divided by their total",
-                        dict(normalise_loss_weights=True), "adam"),
+                        dict(normalise_weights=True), "adam"),
 }
 OPTIMISERS = {"adam": torch.optim.Adam, "adamw": torch.optim.AdamW}
-PAPER_TABLE5_AFLW = {"aan": 1.73, "no_embedding": 1.78, "no_attention": 2.06, "no_both": 2.10}
 # The settings that define a comparable run; --resume refuses a file measured otherwise.
 AMP = "bf16 autocast, regressors and loss in fp32"  # the protocol's 'amp' (False: fp32)
 PROTOCOL = ("size", "width", "iters", "batch", "lr", "weight_decay", "train_crops",
@@ -257,13 +258,7 @@ def machine(device: torch.device) -> dict:
     """What ran the study: the GPU's name, or the CPU's model and logical CPU count."""
     if device.type == "cuda":
         return dict(kind="gpu", name=torch.cuda.get_device_name(device))
-    model = platform.processor()
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        names = [line.split(":", 1)[1].strip() for line in cpuinfo.read_text().splitlines()
-                 if line.startswith("model name")]
-        model = names[0] if names else model
-    return dict(kind="cpu", name=model, logical_cpus=os.cpu_count(),
+    return dict(kind="cpu", name=cpu_model(), logical_cpus=os.cpu_count(),
                 load_average_at_start=os.getloadavg() if hasattr(os, "getloadavg") else None)
 
 
@@ -370,7 +365,7 @@ def summarise(rows: list[dict]) -> list[dict]:
                 if with_init:
                     cell["init"] = init
                 out.append(dict(**cell, **seed_stats(runs),
-                                paper=PAPER_TABLE5_AFLW.get(variant, "")))
+                                paper=TABLE5_NME["aflw"].get(variant, "")))
     return out
 
 
@@ -781,12 +776,13 @@ def main() -> None:
                                              if k in payload}]
         payload.update({k: old[k] for k in ("environment", "machine") if k in old},
                        resumed=resumed)
-    write_json(args.out, {**payload, "partial": True})  # the declaration, before any run
+    # the declaration, before any run
+    write_json(args.out, {**payload, "partial": True}, "aan_study")
     for cell, seed in plan:
         if cell_key({**cell, "seed": seed}) in done:
             continue
         rows.append(train_and_test(cell, seed, data, args, device))
-        write_json(args.out, {**payload, "partial": True})
+        write_json(args.out, {**payload, "partial": True}, "aan_study")
     report({**payload, "partial": False}, args.out)
 
 

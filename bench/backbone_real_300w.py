@@ -66,12 +66,14 @@ def results_markdown(payload: dict) -> str:
                 cell=f"{backbone}, attention {'in-stage' if attention else 'off'}",
                 seeds=", ".join(map(str, seeds)), each=", ".join(f"{v:.2f}" for v in io),
                 io=_stat(io), ip=_stat([runs[s]["nme_ip"] for s in seeds]),
-                diff=_stat(paired) if attention else "",
+                diff=(f"{_stat(paired)} (each: {', '.join(f'{v:+.2f}' for v in paired)})"
+                      if attention else ""),
                 minutes=_stat([runs[s]["train_minutes"] for s in seeds])))
     table = markdown_table(rows, [
         ("cell", "backbone"), ("seeds", "seeds"), ("each", "NME(IO) % per seed"),
         ("io", "NME inter-ocular % (mean ± sd)"), ("ip", "NME inter-pupil %"),
-        ("diff", "attention on minus off, same seed"), ("minutes", "training minutes")])
+        ("diff", "attention on minus off, same seed (mean ± sd; each seed)"),
+        ("minutes", "training minutes")])
     if "iters" not in payload:
         return table
     return "\n\n".join([

@@ -33,21 +33,29 @@ REPO = RESULTS.parents[1]
 # (a clone's mmpose/tests/data has all seven sets bench.real_faces reads).
 FACE_SAMPLES = Path(os.environ.get("AAN_FIXTURES",
                                    REPO / "tests" / "data" / "mmpose_face_samples"))
-# benchmark name (the JSON's "benchmark") -> the bench tool that writes and summarises it
-TOOLS = {"aan_study": "aan_study", "backbone_study": "aan_study", "cpu_speed": "cpu_speed",
-         "gpu_product_path": "gpu_product_path", "gpu_train": "gpu_train",
-         "real_faces": "real_faces", "synthetic_data_speed": "synthetic_data_speed",
-         "temporal_smoothing": "temporal_smoothing", "cpu_train_speed": "cpu_train_speed",
-         "cpu_switch_parity": "cpu_switch_parity", "real_300w": "real_300w",
-         "table5_real_300w": "table5_real_300w", "backbone_real_300w": "backbone_real_300w"}
 _INCLUDE = re.compile(r"(<!-- include (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /include -->)",
                       re.S)
 
 
+def cpu_model() -> str:
+    """The CPU's model name as ``/proc/cpuinfo`` gives it, else what the platform says."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict:
+    """The machine and software a results file was measured with: CPU model and count, the
+    GPU card when there is one, torch and Python versions, threads, host and date."""
     return dict(date=time.strftime("%Y-%m-%d %H:%M:%S"), host=platform.node(),
-                cpu_count=os.cpu_count(), torch=torch.__version__,
-                torch_threads=torch.get_num_threads(), python=platform.python_version())
+                cpu=cpu_model(), cpu_count=os.cpu_count(),
+                gpu=torch.cuda.get_device_name() if torch.cuda.is_available() else None,
+                torch=torch.__version__, torch_threads=torch.get_num_threads(),
+                python=platform.python_version())
 
 
 def seed_stats(runs: list[dict], key: str = "nme_pct") -> dict:
@@ -185,12 +193,14 @@ def command_line(tool: str, args: dict, skip: tuple[str, ...] = (),
 
 
 def machine_line(payload: dict) -> str:
-    """Where and when a results file was measured (no times of day: the date is enough)."""
+    """Where and when a results file was measured (no times of day: the date is enough): the
+    GPU a run used, else the CPU model, as its ``environment`` records them."""
     env = payload.get("environment", {})
-    machine = payload.get("machine", {})
     device = payload.get("device")
-    what = machine.get("name") or (device if device and device != "cpu" else None)
-    facts = [f"{what}" if what else None,
+    gpu = device if device and device != "cpu" else None
+    cpu = env.get("cpu")
+    what = gpu or (f"CPU {cpu}" if cpu == "not recorded" else cpu)
+    facts = [what,
              f"{env['cpu_count']} logical CPUs" if env.get("cpu_count") else None,
              f"torch {env['torch']}" if env.get("torch") else None,
              (f"{env['torch_threads']} torch thread{'s' if env['torch_threads'] != 1 else ''}"
@@ -218,8 +228,20 @@ def write_json(path: Path, payload: dict, tool: str | None = None,
                markdown: Callable[[dict], str] | None = None) -> None:
     """Write a results file atomically; with ``markdown``, also its generated ``.md``. Paths
     inside this checkout are written relative to it (:func:`repo_relative`), so the file and
-    its tables read the same in every clone."""
+    its tables read the same in every clone.
+
+    A results file (``tool`` given) names the tool that wrote it (``"tool": "bench.<tool>"``)
+    and records the machine it ran on: its ``environment`` (:func:`environment` unless the
+    payload keeps an earlier one, e.g. a resumed grid's first run) must give the CPU model
+    and the torch version.
+    """
     path = Path(path)
+    if tool is not None:
+        payload = {"tool": f"bench.{tool}", **payload}
+        payload["environment"] = payload.get("environment") or environment()
+        missing = [k for k in ("cpu", "torch") if not payload["environment"].get(k)]
+        if missing:
+            raise ValueError(f"{path}: the environment records no {' and no '.join(missing)}")
     text = repo_relative(json.dumps(payload, indent=2)) + "\n"
     atomic_write(path, lambda tmp: Path(tmp).write_text(text))
     print(f"[bench] wrote {path}")

@@ -106,8 +106,9 @@ def build(config: str, size: int | None = None):
                      config.split("::", 1)[1])
     cfg = Config.fromfile(config)
     if size is not None and cfg.model.get("head", {}).get("feature_sizes") is not None:
-        backbone = MODELS.build(cfg.model.backbone)
-        cfg.model.head.feature_sizes = backbone.feature_sizes((size, size))
+        # AANPoseEstimator sizes the head's maps from the backbone at the codec's crop
+        cfg.model.head.update(feature_sizes="auto",
+                              decoder=dict(cfg.model.head.decoder, input_size=(size, size)))
     return MODELS.build(cfg.model).eval()
 
 

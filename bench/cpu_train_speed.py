@@ -28,9 +28,7 @@ the table gives each arm's median and its ratio to ``fp32`` in the same run.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
-import sys
 import tempfile
 import time
 from pathlib import Path
@@ -111,10 +109,8 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
     for key in ("train_dataloader", "model"):
         if tuple(cfg.get("input_size", ())) != (size, size):
             _set_input_size(cfg[key], size)
-    if cfg.model.backbone.type == "AANBackbone":
+    if cfg.model.backbone.type == "AANBackbone":  # the head's sizes follow ('auto')
         cfg.model.backbone.update(stem_channels=stem, stage_channels=stages)
-        cfg.model.head.update(in_channels=stages,
-                              feature_sizes=[(size // r, size // r) for r in (8, 16, 32, 64)])
     cfg.train_dataloader.batch_size = batch
     if root is not None:
         inner = cfg.train_dataloader.dataset
@@ -257,7 +253,7 @@ def results_markdown(payload: dict) -> str:
         "Whole `mim train` loop, data included (128 px: half width, batch 32; 256 px: full "
         "width, batch 16); arms measured in rounds, median of the rounds.", table,
         f"Command: `{command_line('cpu_train_speed', args)}`",
-        f"CPU: {payload.get('cpu', '')} (native bf16: {payload.get('cpu_bf16')}). "
+        f"Native bf16: {payload.get('cpu_bf16')}. "
         + machine_line(payload)])
 
 
@@ -296,7 +292,7 @@ def main(argv: list[str] | None = None) -> None:
 
     init_default_scope("mmpose")
     payload = dict(benchmark="cpu_train_speed", environment=environment(),
-                   cpu_bf16=cpu_supports_bf16(), cpu=_cpu_name(),
+                   cpu_bf16=cpu_supports_bf16(),
                    args={k: (str(v) if isinstance(v, Path) else v)
                          for k, v in vars(args).items()},
                    protocol=__doc__.split("\n\n")[1], cells={})
@@ -337,16 +333,6 @@ def main(argv: list[str] | None = None) -> None:
                 print(f"[cpu_train_speed] {key} parts: {cell['parts']}", flush=True)
             write_json(args.out, payload, "cpu_train_speed", results_markdown)
     print(results_markdown(payload))
-
-
-def _cpu_name() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return os.uname().machine if hasattr(os, "uname") else sys.platform
 
 
 if __name__ == "__main__":

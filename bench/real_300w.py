@@ -24,7 +24,7 @@ import argparse
 import concurrent.futures
 import json
 import os
-import platform
+import re
 import shutil
 import statistics
 import subprocess
@@ -34,9 +34,11 @@ from pathlib import Path
 
 import numpy as np
 
+from aan_core.paper_results import TABLES
 from bench.common import (
     REPO,
     RESULTS,
+    cpu_model,
     environment,
     markdown_table,
     write_json,
@@ -66,15 +68,17 @@ GRID = {  # run in this order: the augmented arm and the baseline first
                         (0, 1)),
 }
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
+PAPER_300W = TABLES["300w"]
 ANCHORS = [
-    dict(row="AAN (paper, Table 2)", nme_ip=4.38, note="paper's normalisation not stated; "
-         "300W papers of the time used inter-pupil", train="full 300W train (3,148)"),
-    dict(row="CFSS (Zhu et al., CVPR 2015; in the paper's Table 2)", nme_ip=4.73,
-         train="full 300W train"),
-    dict(row="LBF (Ren et al., CVPR 2014; in the paper's Table 2)", nme_ip=4.95,
-         train="full 300W train"),
-    dict(row="SDM (Xiong & De la Torre, CVPR 2013; in the paper's Table 2)", nme_ip=5.57,
-         train="full 300W train"),
+    dict(row="AAN (paper, Table 2)", nme_ip=PAPER_300W["AAN"]["common"],
+         note="paper's normalisation not stated; 300W papers of the time used inter-pupil",
+         train="full 300W train (3,148)"),
+    dict(row="CFSS (Zhu et al., CVPR 2015; in the paper's Table 2)",
+         nme_ip=PAPER_300W["CFSS"]["common"], train="full 300W train"),
+    dict(row="LBF (Ren et al., CVPR 2014; in the paper's Table 2)",
+         nme_ip=PAPER_300W["LBF"]["common"], train="full 300W train"),
+    dict(row="SDM (Xiong & De la Torre, CVPR 2013; in the paper's Table 2)",
+         nme_ip=PAPER_300W["SDM"]["common"], train="full 300W train"),
     dict(row="MMPose HRNetv2-w18 (td-hm_hrnetv2-w18_8xb64-60e_300w-256x256)", nme_io=2.92,
          train="full 300W train, 8 GPUs, 60 epochs, heatmaps"),
 ]
@@ -114,7 +118,15 @@ def data_root_options(config: Path, root: Path) -> list[str]:
 
 
 def read_run(work_dir: Path) -> dict:
-    """Final test metrics and training time of a finished `mim train` run."""
+    """Final test metrics and training time of a finished `mim train` run.
+
+    The iterations trained are those of the run's last checkpoint (mmengine's
+    ``last_checkpoint``, ``iter_N.pth``), else its config's ``max_iters`` (the run validated
+    at its end), not the last *logged* iteration: a 1,280-iteration run logging every 100
+    ends 80 iterations after its last log. The training time sums each logged interval at its
+    logged time per iteration (mmengine's mean over the iterations before the log), and the
+    iterations after the last log at the last logged time.
+    """
     scalars = sorted(work_dir.glob("*/vis_data/scalars.json"))
     if not scalars:
         raise FileNotFoundError(f"{work_dir}: no vis_data/scalars.json (the run did not end)")
@@ -123,21 +135,36 @@ def read_run(work_dir: Path) -> dict:
     final = [x for x in lines if METRIC_KEYS["nme_io"] in x]
     if not final:
         raise ValueError(f"{scalars[-1]}: no final validation (NME) in it")
-    seconds, prev = 0.0, 0
-    for x in train:
-        seconds += (x["iter"] - prev) * x["time"]
-        prev = x["iter"]
+    if not train:
+        raise ValueError(f"{scalars[-1]}: no logged training iteration in it")
     batch_cfg = next(work_dir.glob("*/vis_data/config.py"), None) or next(
         work_dir.glob("*.py"))
     from mmengine.config import Config
 
     cfg = Config.fromfile(str(batch_cfg), import_custom_modules=False)
+    seconds, logged = 0.0, 0
+    for x in train:
+        seconds += (x["iter"] - logged) * x["time"]
+        logged = x["iter"]
+    iterations = _iterations_trained(work_dir, cfg, logged)
+    seconds += (iterations - logged) * train[-1]["time"]
     metrics = {k: 100 * final[-1][v] if k.startswith("nme") else final[-1][v]
                for k, v in METRIC_KEYS.items()}
-    return dict(iterations=prev, batch=cfg.train_dataloader.batch_size,
+    return dict(iterations=iterations, batch=cfg.train_dataloader.batch_size,
                 train_minutes=round(seconds / 60, 1),
-                images_per_s=round(prev * cfg.train_dataloader.batch_size / seconds, 1),
+                images_per_s=round(iterations * cfg.train_dataloader.batch_size / seconds, 1),
                 **{k: round(v, 4) for k, v in metrics.items()})
+
+
+def _iterations_trained(work_dir: Path, cfg, logged: int) -> int:
+    """The last checkpoint's iteration, else the config's ``max_iters``, else ``logged``."""
+    pointer = work_dir / "last_checkpoint"
+    if pointer.is_file():
+        found = re.search(r"iter_(\d+)\.pth", pointer.read_text())
+        if found:
+            return int(found[1])
+    max_iters = (cfg.get("train_cfg") or {}).get("max_iters")
+    return max(int(max_iters), logged) if max_iters else logged
 
 
 def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
@@ -471,15 +498,7 @@ def main(argv: list[str] | None = None) -> None:
 
 
 def _machine() -> str:
-    cpu = platform.processor() or platform.machine()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return f"CPU: {cpu}, {os.cpu_count()} cores"
+    return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 with dlib's 68-point ERT shape predictor (the paper's Table 2 "ERT" row) as the classical
 anchor, on every real annotated face of MMPose's face samples (``bench.common.FACE_SAMPLES``:
 the repository's ``tests/data/mmpose_face_samples`` holds 300W, AFLW and 300VW; set
-``AAN_FACE_SAMPLES`` to a clone's ``mmpose/tests/data`` for all seven sets, 17 faces) and, with
+``AAN_FIXTURES`` to a clone's ``mmpose/tests/data`` for all seven sets, 17 faces) and, with
 ``--300w-root OUT`` (a folder of ``aan convert 300w``), on 300W's common test subset (554
 faces).
 

@@ -29,15 +29,13 @@ from __future__ import annotations
 
 import statistics
 
+from aan_core.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, table5_config
 from bench.common import markdown_table
 from bench.real_300w import declared_grid_main
 
-VARIANTS = {  # name: (label, config, paper's Table 5 on AFLW, NME %)
-    "aan": ("AAN", "aan_300w_cpu.py", 1.73),
-    "no_attention": ("w/o attention", "aan_300w_cpu_no-attention.py", 2.06),
-    "no_embedding": ("w/o embedding", "aan_300w_cpu_no-embedding.py", 1.78),
-    "no_both": ("w/o both", "aan_300w_cpu_no-both.py", 2.10),
-}
+VARIANTS = {  # name: (the paper's label, config, paper's Table 5 on AFLW, NME %)
+    v: (TABLE5_LABELS[v], table5_config("300w", v, "_cpu"), TABLE5["aflw"][v])
+    for v in TABLE5_VARIANTS}
 STARTS = {
     "fair": ("model.head.output_init=mean_shape", "model.head.embedding_sigma=median"),
     "paper": (),

@@ -68,7 +68,7 @@ class TimmLandmarkTrainer(LandmarkRegressionModel):
         num_points: ``K``.
         pretrained: Load timm's weights (local cache or hub); they are kept as loaded.
         placement: ``'in_stage'`` or ``'outputs_only'`` (module docstring).
-        output_init, embedding_sigma, normalise_loss_weights: How the regressors start and
+        output_init, embedding_sigma, normalise_weights: How the regressors start and
             the loss weights (``aan_core.AANLandmarkModel``'s options; paper-literal by
             default).
 
@@ -83,7 +83,7 @@ class TimmLandmarkTrainer(LandmarkRegressionModel):
     def __init__(self, backbone: str, head: str, attention: bool, size: int,
                  num_points: int = 68, pretrained: bool = False, placement: str = "in_stage",
                  output_init: str = "normal", embedding_sigma: float | str | None = None,
-                 normalise_loss_weights: bool = False) -> None:
+                 normalise_weights: bool = False) -> None:
         if head not in HEADS:
             raise ValueError(f"head must be one of {HEADS}, got {head!r}")
         kwargs = timm_kwargs_for(backbone, size)
@@ -105,5 +105,5 @@ class TimmLandmarkTrainer(LandmarkRegressionModel):
                                 output_init=output_init)
             for c in channels) if head == "aan" else nn.ModuleList()
         super().__init__(features, regressor, branches,
-                         normalise_loss_weights=normalise_loss_weights)
+                         normalise_weights=normalise_weights)
         self.feature_sizes = sizes

@@ -1,8 +1,10 @@
-"""Shared test fixtures: paths to the real face samples and small MMPose data samples."""
+"""Shared test fixtures: paths to the real face samples, small MMPose data samples, and the
+Table 5 study tool run in-process."""
 
 from __future__ import annotations
 
 import os
+import sys
 from pathlib import Path
 
 import pytest
@@ -40,6 +42,24 @@ def _mmpose_scope() -> None:
     from mmengine.registry import init_default_scope
 
     init_default_scope("mmpose")
+
+
+@pytest.fixture
+def study(monkeypatch, capsys):
+    """``study(*ARGS)`` runs ``python -m bench.aan_study --tiny ARGS`` in this process (no
+    interpreter start per call) and returns its stdout. The study sets torch's thread count:
+    restored afterwards."""
+    from bench import aan_study
+
+    threads = torch.get_num_threads()
+
+    def run(*args: str) -> str:
+        monkeypatch.setattr(sys, "argv", ["aan_study.py", "--tiny", *args])
+        aan_study.main()
+        return capsys.readouterr().out
+
+    yield run
+    torch.set_num_threads(threads)
 
 
 def make_data_samples(batch: int, num_joints: int, input_size=(64, 64), weights=None):

@@ -41,7 +41,7 @@ def main() -> None:
         "env_cfg.dist_cfg": dict(backend="gloo"),
         # Globally pooled regressor inputs: the 1-process vs 2-rank comparison differs only
         # by BatchNorm's per-rank batch statistics, and a flattened head (the config's
-        # default since issue 11) passes that difference on at every map position: measured
+        # default) passes that difference on at every map position: measured
         # 2.1% at iteration 1 with it, 0.24% pooled. Pooled keeps the stated tolerances a
         # check of the distributed mechanics, not of BN noise.
         "model.head.final_input": "gap", "model.head.branch_input": "gap",

@@ -16,11 +16,11 @@ from raw_archives import make_300w
 from aan_components.cli import main as aan
 from aan_components.converters.face300w_protocol import (
     PAPER_COUNTS,
-    SOURCE_FACES,
     describe_split,
     is_paper_split,
     split_info,
 )
+from aan_core.face_protocols import FACE300W_SOURCE_FACES
 
 SPLIT_FILES = {s: f"face_landmarks_300w_{s}.json" for s in PAPER_COUNTS}
 
@@ -135,10 +135,10 @@ def test_a_split_the_new_conversion_cannot_form_is_removed(tmp_path, capsys):
 def test_paper_split_record_and_description():
     """A complete download is the paper's split; a folder short of faces is partial; a json
     without a record (MMPose's released files) is judged by its count."""
-    full = split_info("train", SOURCE_FACES)
+    full = split_info("train", FACE300W_SOURCE_FACES)
     assert full["protocol"] == "300W" and full["faces"] == 3148
     assert describe_split(full) == "300W: train, 3,148 faces (the paper's split)"
-    short = split_info("common", dict(SOURCE_FACES, **{"lfpw/testset": 223}))
+    short = split_info("common", dict(FACE300W_SOURCE_FACES, **{"lfpw/testset": 223}))
     assert short["protocol"] == "300W partial" and short["sources_absent"] == []
     assert describe_split(short) == ("300W partial: common from 553 of 554 faces "
                                      "(helen/testset 330, lfpw/testset 223 of 224)")

@@ -33,7 +33,7 @@ def test_failure_keeps_the_old_file_and_leaves_no_temporary(tmp_path):
 
 def test_an_existing_folder_as_the_file_names_the_users_path(tmp_path):
     """Wrong input caught: ``--out`` naming an existing folder; the error named the
-    temporary file (``.x.abc123.tmp``) that the final rename failed on (issue 25)."""
+    temporary file (``.x.abc123.tmp``) that the final rename failed on."""
     folder = tmp_path / "x"
     folder.mkdir()
     with pytest.raises(IsADirectoryError) as e:

@@ -4,7 +4,6 @@ end to end (no timing is asserted)."""
 from __future__ import annotations
 
 import json
-import sys
 
 import pytest
 import torch
@@ -13,21 +12,6 @@ from torch import nn
 from aan_core import landmark_loss
 from bench import aan_study, timm_trainer
 from bench.timm_trainer import TimmLandmarkTrainer
-
-
-@pytest.fixture
-def study(monkeypatch, capsys):
-    """Run ``aan_study.py --tiny ARGS`` in this process (no interpreter start per call);
-    returns its stdout. The study sets torch's thread count: restored afterwards."""
-    threads = torch.get_num_threads()
-
-    def run(*args: str) -> str:
-        monkeypatch.setattr(sys, "argv", ["aan_study.py", "--tiny", *args])
-        aan_study.main()
-        return capsys.readouterr().out
-
-    yield run
-    torch.set_num_threads(threads)
 
 
 def test_tiny_backbone_grid_resume_and_protocol(tmp_path, study):

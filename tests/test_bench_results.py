@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import REPO
 
-from bench import aan_study
-from bench.common import RESULTS, TOOLS, included, results_text
+from bench import aan_study, headline
+from bench.common import RESULTS, included, results_text
 
 RESULT_FILES = sorted(RESULTS.glob("*.json"))
 DOC_PAGES = sorted([REPO / "README.md", REPO / "aan_components" / "configs" / "README.md",
@@ -27,13 +27,37 @@ def test_there_are_results_and_docs_to_check():
 @pytest.mark.parametrize("path", RESULT_FILES, ids=[p.stem for p in RESULT_FILES])
 def test_committed_table_is_what_its_tool_generates(path):
     """Catches a number edited in a ``.md`` (or a JSON changed without ``--summarise``)."""
-    tool = TOOLS[json.loads(path.read_text())["benchmark"]]
+    tool = json.loads(path.read_text())["tool"].removeprefix("bench.")
     module = importlib.import_module(f"bench.{tool}")
     md = path.with_suffix(".md")
     assert md.is_file(), f"run: python -m bench.{tool} --summarise {path.relative_to(REPO)}"
     assert md.read_text() == results_text(tool, path, module.results_markdown), (
         f"{md.relative_to(REPO)} differs from what its JSON gives; regenerate it: "
         f"python -m bench.{tool} --summarise {path.relative_to(REPO)}")
+
+
+@pytest.mark.parametrize("path", RESULT_FILES, ids=[p.stem for p in RESULT_FILES])
+def test_committed_json_names_its_tool_and_machine(path):
+    """Every results file says which tool wrote it, on which CPU (or GPU) and torch; a file
+    measured before the CPU was recorded says so (``not recorded``) or names where the CPU
+    was recovered from (``cpu_note``)."""
+    payload = json.loads(path.read_text())
+    assert "tool" in payload, f"{path.name}: names no tool"
+    assert hasattr(importlib.import_module(payload["tool"]), "results_markdown")
+    env = payload["environment"]
+    assert env.get("torch") and (env.get("cpu") or env.get("gpu")), path.name
+
+
+def test_write_json_stamps_the_tool_and_refuses_a_results_file_without_its_machine(tmp_path):
+    from bench.common import write_json
+
+    out = tmp_path / "r.json"
+    write_json(out, {"benchmark": "x"}, "cpu_speed")
+    payload = json.loads(out.read_text())
+    assert payload["tool"] == "bench.cpu_speed"
+    assert payload["environment"]["cpu"] and payload["environment"]["torch"]
+    with pytest.raises(ValueError, match="records no cpu"):
+        write_json(out, {"benchmark": "x", "environment": {"torch": "2"}}, "cpu_speed")
 
 
 _CHECKOUT_PATH = re.compile(r'(?:^|[\s="])/[^\s"]*?/(?:\.venv|work_dirs|mm_configs|bench)/')
@@ -57,8 +81,18 @@ def test_a_checkout_path_is_caught_and_recorded_relative():
 
 
 def test_every_generated_table_has_its_json():
-    orphans = [p.name for p in RESULTS.glob("*.md") if not p.with_suffix(".json").is_file()]
+    orphans = [p.name for p in RESULTS.glob("*.md")
+               if not p.with_suffix(".json").is_file() and p != headline.OUT]
     assert not orphans
+
+
+def test_readme_results_are_generated_from_the_jsons():
+    """README's results tables (the headline block) are what ``bench.headline`` makes from
+    the JSONs now: a re-run or corrected result changes them, a number edited there fails."""
+    assert headline.OUT.read_text() == headline.headline_text(), (
+        "regenerate: python -m bench.headline && python -m bench.common README.md")
+    blocks = [path for path, _, _ in included((REPO / "README.md").read_text())]
+    assert blocks == [str(headline.OUT.relative_to(REPO))]
 
 
 @pytest.mark.parametrize("page", DOC_PAGES, ids=[str(p.relative_to(REPO)) for p in DOC_PAGES])

@@ -128,7 +128,7 @@ def test_every_error_type_of_the_packages_is_an_input_error():
     assert not stray, f"error types without the AANInputError base: {stray}"
 
 
-# ------------------------------------------------------- issue 25: the second hostile pass
+# ---------------------------------------------------------------- hostile input, second pass
 SYNTHETIC = REPO / "mm_configs" / "aan_synthetic.py"
 
 
@@ -221,7 +221,7 @@ HOSTILE_INPUTS = {
 
 @pytest.mark.parametrize("case", sorted(HOSTILE_INPUTS))
 def test_hostile_inputs_are_one_line_and_exit_2(case, tmp_path, capsys):
-    """Wrong input caught: each case of the second hostile-input pass (issue 25) that ended
+    """Wrong input caught: each case of the second hostile-input pass that ended
     in a traceback or named a temporary file; now one line naming the user's file and the
     field, exit 2, and nothing written."""
     make_argv, message = HOSTILE_INPUTS[case]

@@ -13,11 +13,14 @@ from conftest import REPO
 from mmengine.config import Config
 
 from aan_components import CONFIG_DIR, config_path
+from aan_components.models.aan_pose_estimator import resolve_head_sizes
 
 SHIPPED = sorted(p.stem for p in (REPO / "mm_configs").glob("*.py"))
+DATA = Path(__file__).parent / "data"
 # every config's resolved values before the recipe (main at 494f5ec, mmengine 0.10.7)
-BEFORE = json.loads((Path(__file__).parent / "data" / "config_values_before_recipe.json")
-                    .read_text())
+BEFORE = json.loads((DATA / "config_values_before_recipe.json").read_text())
+# the configs added after it, before the heads were sized with 'auto' (b867c9a)
+BEFORE_AUTO_SIZES = json.loads((DATA / "config_values_before_auto_sizes.json").read_text())
 DATASET_CONFIGS = ("aan_300w", "aan_aflw", "aan_celeba", "aan_300vw", "aan_synthetic")
 # configs added after the snapshot (tests/test_cpu_switch.py checks them)
 ADDED_AFTER_SNAPSHOT = ("aan_300w_cpu", "aan_300w_cpu_aug", "aan_300w_cpu_batchaug",
@@ -27,8 +30,24 @@ ADDED_AFTER_SNAPSHOT = ("aan_300w_cpu", "aan_300w_cpu_aug", "aan_300w_cpu_batcha
 
 
 def resolved(name: str) -> dict:
+    """A config's values as the model sees them: the head's ``'auto'`` sizes resolved (what
+    ``AANPoseEstimator`` builds), so configs compare by value, not by how they are written."""
     cfg = Config.fromfile(str(REPO / "mm_configs" / f"{name}.py"), import_custom_modules=False)
-    return json.loads(json.dumps(cfg.to_dict(), default=repr))
+    values = cfg.to_dict()
+    values["model"] = resolve_head_sizes(values["model"])
+    return json.loads(json.dumps(values, default=repr))
+
+
+def sized_by_backbone(before: dict) -> dict:
+    """``before`` with the AAN configs' estimator as it is now: ``AANPoseEstimator`` (a
+    ``TopdownPoseEstimator`` that fills the head's ``'auto'`` sizes; the sizes themselves
+    must resolve to the values ``before`` typed)."""
+    after = copy.deepcopy(before)
+    if (after["model"]["type"] == "TopdownPoseEstimator"
+            and after["model"]["backbone"]["type"] == "AANBackbone"):
+        after["model"]["type"] = "AANPoseEstimator"
+    after["model"] = json.loads(json.dumps(resolve_head_sizes(after["model"])))
+    return after
 
 
 def intended_changes(before: dict) -> dict:
@@ -42,6 +61,7 @@ def intended_changes(before: dict) -> dict:
        fused Adam, channels-last weights, the cores split between model and loader.
     5. The timm backbones put attention inside their stages (``placement='in_stage'``;
        before, only the returned maps were gated).
+    6. The AAN configs size their heads from the backbone (:func:`sized_by_backbone`).
     """
     after = copy.deepcopy(before)
     after["custom_imports"]["imports"] = ["aan_components.plugin"]
@@ -62,7 +82,7 @@ def intended_changes(before: dict) -> dict:
     if after["model"]["backbone"]["type"] == "TimmAttentionBackbone":
         assert "placement" not in after["model"]["backbone"]
         after["model"]["backbone"]["placement"] = "in_stage"
-    return after
+    return sized_by_backbone(after)
 
 
 def test_every_config_was_in_the_snapshot():
@@ -76,6 +96,18 @@ def test_config_values_unchanged_but_the_intended(name):
     recipe lost or changed (e.g. AFLW's num_joints back at 68, a dataloader's batch size,
     the 300W evaluators on AFLW)."""
     assert resolved(name) == intended_changes(BEFORE[name])
+
+
+def test_the_later_configs_were_in_their_snapshot():
+    assert sorted(BEFORE_AUTO_SIZES) == sorted(ADDED_AFTER_SNAPSHOT)
+
+
+@pytest.mark.parametrize("name", ADDED_AFTER_SNAPSHOT)
+def test_later_config_values_unchanged_by_auto_sizes(name):
+    """The configs added after the recipe's snapshot resolve to the values they had before
+    their heads were sized with ``'auto'``: the same channels and map sizes (their crop at
+    128 px, the ResNet stem) as the sizes typed before."""
+    assert resolved(name) == sized_by_backbone(BEFORE_AUTO_SIZES[name])
 
 
 @pytest.mark.parametrize("name", DATASET_CONFIGS)

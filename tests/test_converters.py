@@ -429,7 +429,7 @@ def test_300vw_unreadable_video(tmp_path, capsys):
     assert not (tmp_path / "out" / "annotations").exists()
 
 
-# ------------------------------------------- issue 25: nothing lost, nothing silently wrong
+# ---------------------------------------------------- nothing lost, nothing silently wrong
 def test_300vw_never_deletes_a_folder_it_did_not_write(tmp_path, capsys):
     """Wrong input caught: OUT_DIR/images/001/ holding the user's own files (no converter
     record). 300VW ran rmtree on it and exited 0; now it refuses OUT_DIR/images, as the

@@ -172,8 +172,8 @@ def test_fixed_sigma_weights_load_into_a_median_layer_without_a_refit():
 
 def test_normalised_loss_weights_sum_to_one_with_and_without_branches():
     x, y = batch()
-    with_branches = AANLandmarkModel(**SMALL, normalise_loss_weights=True).eval()
-    without = AANLandmarkModel(**SMALL, branches=False, normalise_loss_weights=True).eval()
+    with_branches = AANLandmarkModel(**SMALL, normalise_weights=True).eval()
+    without = AANLandmarkModel(**SMALL, branches=False, normalise_weights=True).eval()
     assert sum(with_branches.loss_weights) == pytest.approx(1.0)
     assert without.loss_weights == (1.0,)
     plain = AANLandmarkModel(**SMALL).eval()
@@ -189,6 +189,19 @@ def test_intermediate_supervision_loss_normalises_its_weights():
     t = torch.zeros(2, 3, 2)
     out = loss(torch.ones(2, 3, 2), [torch.ones(2, 3, 2)] * 2, t)
     assert [round(v.item(), 6) for v in out.values()] == [0.5, 0.125, 0.375]
+
+
+def test_core_model_and_mmpose_loss_name_their_weights_alike():
+    """aan_core's model takes the MMPose loss's weight names (stage_weights, final_weight,
+    normalise_weights) and weighs as it does: final 4, stages 1 and 3, normalised."""
+    import inspect
+
+    from aan_components.models.intermediate_supervision_loss import IntermediateSupervisionLoss
+
+    weights = dict(stage_weights=[1.0, 3.0, 1.0, 3.0], final_weight=4.0, normalise_weights=True)
+    assert set(weights) <= set(inspect.signature(IntermediateSupervisionLoss).parameters)
+    model = AANLandmarkModel(**SMALL, **weights)
+    assert model.loss_weights == pytest.approx((4 / 12, 1 / 12, 3 / 12, 1 / 12, 3 / 12))
 
 
 HEAD = dict(type="CosineEmbeddingHead", in_channels=(8, 16), num_joints=6,

@@ -71,7 +71,7 @@ def test_nan_in_json_and_invalid_json_are_named(tmp_path, fixtures_dir):
 
 
 def test_a_json_key_given_twice_is_refused(tmp_path, fixtures_dir):
-    """A file means exactly one thing (issue 25): Python's json keeps the last of two equal
+    """A file means exactly one thing: Python's json keeps the last of two equal
     keys without a word. Wrong input caught: an annotation whose 'bbox' is given twice."""
     text = (fixtures_dir / "aflw" / AFLW_JSON).read_text()
     p = tmp_path / "twice.json"

@@ -144,13 +144,14 @@ def test_regressor_inputs_are_chosen_separately_for_head_and_branches():
 
 @pytest.mark.parametrize("loader", ["torch", "mmengine"])
 def test_checkpoint_of_another_regressor_input_is_refused_with_a_message(loader):
-    """An old-layout checkpoint (global average pooling, head version 2) loads into a 'gap'
-    head and is refused, naming the option, by a 'grid2' one. Catches the silent path:
-    mmengine's non-strict loading would skip the mismatched weights and keep a random head."""
+    """A checkpoint of a head on global average pooling (head version 2) loads into a 'gap'
+    head and is refused, naming the option and the input it used, by a 'grid2' one. Catches
+    the silent path: mmengine's non-strict loading would skip the mismatched weights and keep
+    a random head."""
     from mmengine.runner.checkpoint import load_state_dict
 
     old = build_head().state_dict()
-    old._metadata[""]["version"] = 2  # as saved before the option existed
+    old._metadata[""]["version"] = 2  # a version-2 head's metadata
 
     def load(head):
         if loader == "torch":

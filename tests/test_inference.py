@@ -340,7 +340,8 @@ def _aflw_meta(ckpt: dict) -> None:
 
 
 # (case id, argv after "aan" given (checkpoint, fixtures_dir, tmp_path, out), message).
-# Each input gave a silent wrong result or a traceback before (issue 15); now exit 2, one line.
+# Each input is refused with exit status 2 and one line, never a silent wrong result or a
+# traceback.
 BAD_INPUTS = [
     # a checkpoint of another config: ran on random layers (NME 463%), exit 0
     ("ckpt-other-config", lambda c, f, t, o: ["predict", str(REPO / "mm_configs" /
@@ -436,7 +437,7 @@ BAD_INPUTS = [
         "predict", CONFIG, c, str(f / "300w"), "--out", o, "--whole-image", "--boxes",
         _boxes(t, '{"indoor_029.png": [[10, 10, 300, 300]]}')],
      "--boxes and --whole-image exclude each other"),
-    # issue 25: box files mean exactly one thing (each went through with exit 0)
+    # box files mean exactly one thing
     ("box-json-duplicate-key", lambda c, f, t, o: [
         "predict", CONFIG, c, str(f / "300w"), "--out", o, "--boxes",
         _boxes(t, '{"indoor_029.png": [[10, 10, 300, 300]], '
@@ -470,7 +471,7 @@ BAD_INPUTS = [
         "predict", CONFIG, c, str(_video(t / "v.avi", f)), "--out", o, "--boxes",
         _boxes(t, '{"2": [[10, 10, 300, 300]], "000002": [[10, 10, 300, 300]]}')],
      "keys '2' and '000002' both name frame 2 of"),
-    # issue 25: a checkpoint agrees with itself; never a non-finite number written
+    # a checkpoint agrees with itself; never a non-finite number written
     ("ckpt-nan-weights", lambda c, f, t, o: [
         "predict", CONFIG, _edit_checkpoint(c, t / "nan.pth", lambda k: k["state_dict"][
             "head.regressor.fc.weight"].fill_(float("nan"))), str(f / "300w"), "--out", o,
@@ -484,7 +485,7 @@ BAD_INPUTS = [
         "predict", CONFIG, _edit_checkpoint(c, t / "aflw_meta.pth", _aflw_meta),
         str(f / "300w"), "--out", o, "--whole-image"],
      "aflw_meta.pth: field meta.dataset_meta.num_keypoints: 19 (aflw), but the model (of "),
-    # issue 25: tracebacks for user errors
+    # user errors: one line, no traceback
     ("config-pipeline-typo", lambda c, f, t, o: [
         "predict", _file(t / "typo.py", f"_base_ = ['{CONFIG}']\ntest_dataloader = dict("
                          f"dataset=dict(pipeline=[dict(type='LoadFaceImage', on_eror='skip')]"
@@ -494,7 +495,7 @@ BAD_INPUTS = [
     ("device-meta", lambda c, f, t, o: ["predict", CONFIG, c, str(f / "300w"), "--out", o,
                                         "--device", "meta"],
      "device 'meta': not a device to run a model on"),
-    # issue 25: outputs never become inputs
+    # outputs never become inputs
     ("out-inside-input", lambda c, f, t, o: [
         "predict", CONFIG, c, str(_copy_folder(t, f)), "--out", str(t / "imgs" / "out"),
         "--whole-image"], "lies inside the input folder"),
@@ -638,7 +639,7 @@ def test_whole_image_mode_only_without_box_file(checkpoint, fixtures_dir, tmp_pa
     assert faces["indoor_020.png"] == [] and len(faces["indoor_029.png"]) == 1
 
 
-# ------------------------------------------- issue 25: nothing lost, nothing silently wrong
+# ---------------------------------------------------- nothing lost, nothing silently wrong
 def _snapshot(folder: Path) -> dict[str, bytes]:
     return {p.relative_to(folder).as_posix(): p.read_bytes()
             for p in sorted(folder.rglob("*")) if p.is_file()}

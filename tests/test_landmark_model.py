@@ -99,7 +99,7 @@ def test_same_weights_give_the_same_predictions():
 
 def test_loss_sums_final_and_branches_and_flatten_needs_a_size():
     model = AANLandmarkModel(num_points=5, stem_channels=8, stage_channels=(8, 16, 16, 32),
-                             embedding_dim=16, branch_weights=(0.25, 0.5, 0.75, 1.0)).eval()
+                             embedding_dim=16, stage_weights=(0.25, 0.5, 0.75, 1.0)).eval()
     x, target = torch.randn(2, 3, 64, 64), torch.rand(2, 5, 2)
     feats = model.features(x)
     expected = landmark_loss([(1.0, model.regressor(feats[-1]))] + [
@@ -111,6 +111,6 @@ def test_loss_sums_final_and_branches_and_flatten_needs_a_size():
     assert len(none.branches) == 0 and len(none.predictions(x)) == 1
     with pytest.raises(ValueError, match="'flatten' needs input_size"):
         AANLandmarkModel(final_input="flatten")
-    with pytest.raises(ValueError, match="branch_weights needs 4 entries"):
+    with pytest.raises(ValueError, match="stage_weights needs 4 entries"):
         AANLandmarkModel(num_points=5, stem_channels=8, stage_channels=(8, 16, 16, 32),
-                         branch_weights=(1.0,))
+                         stage_weights=(1.0,))

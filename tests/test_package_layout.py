@@ -48,7 +48,7 @@ def test_no_project_file_names_what_users_do_not_have():
 
 
 def test_the_check_sees_each_form(tmp_path):
-    """The pattern of the check above matches each way the old files named them."""
+    """The pattern of the check above matches each form a path to them can take."""
     lines = ["see AAN" + "_SPEC.md", "F=../" + "shared/fixtures", "REPO.parent / " + '"shared"',
              "/work/" + "shared/paper"]
     path = tmp_path / "x.md"
@@ -94,8 +94,7 @@ FORBIDDEN = {
 @pytest.mark.parametrize("folder", sorted(FORBIDDEN))
 def test_no_upward_imports_and_the_bench_imports_no_cli_module(folder):
     """Catches an import against the layering (e.g. ``aan_core`` importing ``aan_components``,
-    or a bench script importing a function out of ``aan_components.tools.predict``: it
-    imported ``smooth_tracks`` from there before issue 14)."""
+    or a bench script importing a function out of ``aan_components.tools.predict``)."""
     bad = [f"{path.relative_to(REPO)}: {name}" for path in sorted((REPO / folder).rglob("*.py"))
            for name in sorted(_imports(path))
            if any(name == p or name.startswith(p + ".") for p in FORBIDDEN[folder])]

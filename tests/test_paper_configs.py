@@ -42,7 +42,9 @@ def test_paper_hyper_parameters(name):
     backbone, head = cfg.model.backbone, cfg.model.head
     assert backbone.type == "AANBackbone" and len(backbone.stage_channels) == 4
     assert backbone.blocks_per_stage == 1 and backbone.out_indices == (0, 1, 2, 3)
-    assert tuple(head.in_channels) == tuple(backbone.stage_channels)  # a branch per block
+    from aan_components.models.aan_pose_estimator import resolve_head_sizes
+    in_channels = resolve_head_sizes(cfg.model.to_dict())["head"]["in_channels"]
+    assert tuple(in_channels) == tuple(backbone.stage_channels)  # a branch per block
     assert head.loss.type == "IntermediateSupervisionLoss"
     assert head.loss.stage_weights == (1.0, 1.0, 1.0, 1.0) and head.loss.final_weight == 1.0
     assert head.num_joints == NUM_JOINTS[dataset]
@@ -60,7 +62,10 @@ def test_regressor_inputs_and_stem_chosen_from_the_study(name):
     (the paper's wording read literally) for the head and every branch, with the sizes the
     backbone really produces at the config's input size (a wrong size fails at the first
     forward), and the ResNet stem (stem_stride=4). Catches a config left on 'gap' or one
-    whose feature_sizes were not updated with its input_size (aan_synthetic: 128 px)."""
+    whose feature_sizes do not follow its input_size (aan_synthetic: 128 px)."""
+    import torch
+
+    from aan_components.models.aan_pose_estimator import resolve_head_sizes
     from aan_core import AANFeatureExtractor
 
     cfg = load(name)
@@ -69,8 +74,11 @@ def test_regressor_inputs_and_stem_chosen_from_the_study(name):
     assert backbone.stem_stride == 4
     net = AANFeatureExtractor(stem_channels=4, stem_stride=backbone.stem_stride,
                               stage_channels=(4, 4, 4, 4))
-    assert [tuple(s) for s in head.feature_sizes] == list(net.feature_sizes(
-        cfg.codec.input_size[::-1]))
+    width, height = cfg.codec.input_size
+    with torch.no_grad():
+        maps = net(torch.zeros(1, 3, height, width))
+    sizes = resolve_head_sizes(cfg.model.to_dict())["head"]["feature_sizes"]
+    assert [tuple(s) for s in sizes] == [tuple(m.shape[2:]) for m in maps]
 
 
 def test_normalisation_per_dataset():

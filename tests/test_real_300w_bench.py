@@ -38,6 +38,22 @@ def test_read_run_gives_the_final_metrics_and_training_time(tmp_path):
     assert row["images_per_s"] == pytest.approx(300 * 32 / 100, rel=1e-3)
 
 
+@pytest.mark.parametrize("ending", ["last_checkpoint", "max_iters"])
+def test_read_run_counts_the_iterations_after_the_last_log(tmp_path, ending):
+    # a 350-iteration run logging every 100 iterations: its last log is at 300
+    work = _fake_run(tmp_path / "run", 4.5)
+    if ending == "last_checkpoint":
+        (work / "last_checkpoint").write_text(str(work / "iter_350.pth"))
+    else:
+        config = next(work.glob("*/vis_data/config.py"))
+        config.write_text(config.read_text() + "train_cfg = dict(max_iters=350)\n")
+    row = real_300w.read_run(work)
+    assert row["iterations"] == 350
+    # the 50 iterations after the last log at its 0.25 s: 112.5 s of training
+    assert row["train_minutes"] == pytest.approx(112.5 / 60, abs=0.05)
+    assert row["images_per_s"] == pytest.approx(350 * 32 / 112.5, rel=1e-3)
+
+
 def test_read_run_refuses_a_run_without_its_final_validation(tmp_path):
     work = _fake_run(tmp_path / "run", 4.5, with_val=False)
     with pytest.raises(ValueError, match="scalars.json: no final validation"):
@@ -198,7 +214,7 @@ def test_backbone_grid_and_table():
     row = next(line for line in bb.results_markdown(dict(runs=runs)).splitlines()
                if "resnet18, attention in-stage" in line)
     assert "| 0, 1 | 4.80, 5.10 | 4.95 ± 0.21 |" in row
-    assert "| -0.15 ± 0.07 |" in row  # paired: -0.2 and -0.1
+    assert "| -0.15 ± 0.07 (each: -0.20, -0.10) |" in row  # paired, seed by seed
 
 
 def test_train_command_points_wrapped_datasets_at_the_data_root(tmp_path):

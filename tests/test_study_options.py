@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import sys
 
 import pytest
 import torch
@@ -15,21 +14,6 @@ from conftest import REPO
 from bench import aan_study
 
 LEGACY = ["aan_study", "backbone_study", "backbone_study_resnet18_800"]
-
-
-@pytest.fixture
-def study(monkeypatch, capsys):
-    """Run ``aan_study.py --tiny ARGS`` in this process; returns its stdout (torch's thread
-    count, which the study sets, is restored afterwards)."""
-    threads = torch.get_num_threads()
-
-    def run(*args: str) -> str:
-        monkeypatch.setattr(sys, "argv", ["aan_study.py", "--tiny", *args])
-        aan_study.main()
-        return capsys.readouterr().out
-
-    yield run
-    torch.set_num_threads(threads)
 
 
 @pytest.mark.parametrize("name", LEGACY)

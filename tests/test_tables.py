@@ -9,7 +9,8 @@ from conftest import REPO
 from mmengine.config import Config
 
 from aan_components.cli import main as aan
-from aan_components.converters.face300w_protocol import SOURCE_FACES, split_info
+from aan_components.converters.face300w_protocol import split_info
+from aan_core.face_protocols import FACE300W_SOURCE_FACES
 
 
 def paper_300w_train(root, data_root="data/300w/") -> None:
@@ -17,9 +18,8 @@ def paper_300w_train(root, data_root="data/300w/") -> None:
     points from ``root`` (only its ``info`` record: all six sources, 3,148 faces)."""
     path = root / data_root / "annotations" / "face_landmarks_300w_train.json"
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(dict(info=dict(dataset="300W", **split_info("train",
-                                                                           SOURCE_FACES)),
-                                    images=[], annotations=[])))
+    info = dict(dataset="300W", **split_info("train", FACE300W_SOURCE_FACES))
+    path.write_text(json.dumps(dict(info=info, images=[], annotations=[])))
 
 
 def work_dir(root, config: str, dataset: str, metrics: dict, norm="inter_ocular", prefix="",

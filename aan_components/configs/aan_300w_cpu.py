@@ -20,8 +20,7 @@ stage_channels = (64, 128, 256, 512)
 codec = dict(type='RegressionLabel', input_size=input_size)
 model = dict(
     backbone=dict(stem_channels=32, stage_channels=stage_channels),
-    head=dict(in_channels=stage_channels, decoder=codec,
-              feature_sizes=[(input_size[0] // r, input_size[1] // r) for r in (8, 16, 32, 64)]))
+    head=dict(decoder=codec))
 
 max_iters = 6000
 train_cfg = dict(max_iters=max_iters, val_interval=max_iters)

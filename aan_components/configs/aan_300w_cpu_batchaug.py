@@ -21,7 +21,7 @@ cache_codec = dict(type='RegressionLabel', input_size=cache_size)
 
 # L1 on the coordinates instead of the recipe's L2 (EuclideanLoss), at the same scale: the sum
 # over the 68 points' 136 coordinates, mean over faces. With aan_300w_cpu_aug.py's
-# augmentation it tested 4.12 +- 0.04 against L2's 4.28 +- 0.02 (NME inter-ocular on common,
+# augmentation it tested 4.12 +- 0.03 against L2's 4.28 +- 0.02 (NME inter-ocular on common,
 # seeds 0, 1 each; docs/studies.md "Real faces: 300W").
 model = dict(head=dict(loss=dict(loss=dict(type='L1Loss', loss_weight=136))),
              data_preprocessor=dict(batch_augments=[

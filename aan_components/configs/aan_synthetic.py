@@ -14,8 +14,7 @@ codec = dict(type='RegressionLabel', input_size=input_size)
 
 model = dict(
     backbone=dict(stem_channels=32, stage_channels=stage_channels),
-    head=dict(num_joints=num_joints, in_channels=stage_channels, decoder=codec,
-              feature_sizes=[(input_size[0] // r, input_size[1] // r) for r in (8, 16, 32, 64)]))
+    head=dict(num_joints=num_joints, decoder=codec))
 
 max_iters = 800
 train_cfg = dict(by_epoch=False, max_iters=max_iters, val_interval=max_iters)

@@ -32,14 +32,13 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from aan_core.face_protocols import FACE300W_SOURCES
+from aan_core.face_protocols import FACE300W_SOURCES, FACE300W_SPLIT_SOURCES
 
 from .coco_face_json import CocoFaceJson, box_from_points, link_images, read_image_size
 from .errors import ConversionError
 from .face300w_protocol import (
     PAPER_COUNTS,
     SPLIT_FILE,
-    SPLIT_SOURCES,
     formable_splits,
     split_info,
 )
@@ -129,7 +128,7 @@ def convert(raw_dir: str | Path, out_dir: str | Path, keep_pts_values: bool = Fa
     out: dict[str, CocoFaceJson] = {}
     for split in written:
         js = out[split] = CocoFaceJson(KEYPOINT_NAMES, dict(info, **split_info(split, present)))
-        for folder in SPLIT_SOURCES[split]:
+        for folder in FACE300W_SPLIT_SOURCES[split]:
             for file_name, size, points, pts in faces.get(folder, []):
                 js.add(file_name, size, points, [1] * 68, box_from_points(points), source=pts)
     link_images(raw_dir, out_dir)

@@ -27,19 +27,15 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-__all__ = ["PAPER_COUNTS", "SOURCE_FACES", "SPLIT_FILE", "SPLIT_SOURCES", "describe_split",
-           "formable_splits", "is_paper_split", "missing_split_hint", "split_info"]
+from aan_core.face_protocols import FACE300W_SOURCE_FACES, FACE300W_SPLIT_SOURCES
 
-# faces per source folder in the 300-W release (the paper's counts)
-SOURCE_FACES = {"afw": 337, "helen/trainset": 2000, "lfpw/trainset": 811,
-                "helen/testset": 330, "lfpw/testset": 224, "ibug": 135}
-# the folders each split is made of; train takes the ones present, the test splits need all
-SPLIT_SOURCES = {"train": ("afw", "helen/trainset", "lfpw/trainset"),
-                 "common": ("helen/testset", "lfpw/testset"),
-                 "challenging": ("ibug",),
-                 "full": ("helen/testset", "lfpw/testset", "ibug")}
-PAPER_COUNTS = {split: sum(SOURCE_FACES[s] for s in sources)
-                for split, sources in SPLIT_SOURCES.items()}
+__all__ = ["PAPER_COUNTS", "SPLIT_FILE", "describe_split", "formable_splits",
+           "is_paper_split", "missing_split_hint", "split_info"]
+
+# The protocol's one table is aan_core.face_protocols.FACE300W_PROTOCOL: the folders each
+# split is made of (train takes the ones present, the test splits need all) and their faces.
+PAPER_COUNTS = {split: sum(FACE300W_SOURCE_FACES[s] for s in sources)
+                for split, sources in FACE300W_SPLIT_SOURCES.items()}
 SPLIT_FILE = "face_landmarks_300w_{}.json"
 _SPLIT_FILE_RE = re.compile(r"face_landmarks_300w_(\w+)\.json$")
 
@@ -52,7 +48,7 @@ def formable_splits(present: Mapping[str, int]) -> dict[str, str | None]:
         present: Source folder -> faces, for the folders that hold faces.
     """
     out = {}
-    for split, sources in SPLIT_SOURCES.items():
+    for split, sources in FACE300W_SPLIT_SOURCES.items():
         missing = [s for s in sources if s not in present]
         if split == "train":
             out[split] = f"needs one of {', '.join(sources)}" if len(missing) == len(sources) \
@@ -69,10 +65,10 @@ def split_info(split: str, present: Mapping[str, int]) -> dict:
         split: ``train``, ``common``, ``challenging`` or ``full``.
         present: Source folder -> faces, for the folders that hold faces.
     """
-    sources = {s: int(present[s]) for s in SPLIT_SOURCES[split] if s in present}
-    absent = [s for s in SPLIT_SOURCES[split] if s not in present]
+    sources = {s: int(present[s]) for s in FACE300W_SPLIT_SOURCES[split] if s in present}
+    absent = [s for s in FACE300W_SPLIT_SOURCES[split] if s not in present]
     faces = sum(sources.values())
-    complete = not absent and all(n == SOURCE_FACES[s] for s, n in sources.items())
+    complete = not absent and all(n == FACE300W_SOURCE_FACES[s] for s, n in sources.items())
     return dict(split=split, protocol="300W" if complete else "300W partial", faces=faces,
                 paper_faces=PAPER_COUNTS[split], sources=sources, sources_absent=absent)
 
@@ -83,7 +79,8 @@ def describe_split(info: Mapping) -> str:
     split, faces, paper = info.get("split", "?"), info.get("faces"), info.get("paper_faces")
     if info.get("protocol") == "300W":
         return f"300W: {split}, {faces:,} faces (the paper's split)"
-    parts = [f"{s} {n:,}" + (f" of {SOURCE_FACES[s]:,}" if n != SOURCE_FACES.get(s) else "")
+    release = FACE300W_SOURCE_FACES
+    parts = [f"{s} {n:,}" + (f" of {release[s]:,}" if n != release.get(s) else "")
              for s, n in (info.get("sources") or {}).items()]
     detail = ", ".join(parts)
     if info.get("sources_absent"):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import torch
 from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 from torch import Tensor
@@ -82,6 +83,15 @@ class AANBackbone(BaseBackbone):
         """Output channels for a config of this backbone, without building it."""
         channels = tuple(cfg.get("stage_channels", DEFAULT_STAGE_CHANNELS))
         return tuple(channels[i] for i in cfg.get("out_indices", range(len(channels))))
+
+    @classmethod
+    def feature_sizes_from_config(cls, cfg: dict, input_size: Sequence[int]
+                                  ) -> tuple[tuple[int, int], ...]:
+        """:meth:`feature_sizes` for a config of this backbone, built on the meta device (no
+        memory, no weights): the geometry is the backbone's own, whatever its stem stride."""
+        with torch.device("meta"):
+            net = cls(**{k: v for k, v in cfg.items() if k not in ("type", "init_cfg")})
+        return net.feature_sizes(input_size)
 
     @property
     def out_channels(self) -> tuple[int, ...]:

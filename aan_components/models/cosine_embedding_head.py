@@ -32,11 +32,11 @@ class CosineEmbeddingHead(RegressionHead):
 
     How a map becomes the regressor's vector is chosen for the final head
     (``final_input``) and for the branches (``branch_input``) separately: ``'gap'``
-    (global average pooling; the default, and the layout of checkpoints made before the
-    option existed), ``'flatten'`` (the whole ``C x H x W`` map: the paper's wording read
-    literally; needs ``feature_sizes``) or ``'grid<S>'`` (average-pooled to ``S x S``, then
-    flattened). See :class:`aan_core.CoordinateRegressor`. A checkpoint whose regressors
-    were trained with another input is refused with a message naming the input it used.
+    (global average pooling; the default), ``'flatten'`` (the whole ``C x H x W`` map: the
+    paper's wording read literally; needs ``feature_sizes``) or ``'grid<S>'``
+    (average-pooled to ``S x S``, then flattened). See :class:`aan_core.CoordinateRegressor`.
+    A checkpoint whose regressors were trained with another input is refused with a message
+    naming the input it used.
 
     The intermediate branches (vectorising + linear layer) are used by :meth:`loss` only;
     :meth:`forward` and :meth:`predict` never run them, so they cost nothing at test time.
@@ -197,9 +197,9 @@ class CosineEmbeddingHead(RegressionHead):
     def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict,
                               missing_keys, unexpected_keys, error_msgs) -> None:
         """Refuse, with a message, regressor weights trained with another regressor input
-        (e.g. a checkpoint from before ``final_input`` existed, trained on global average
-        pooling, loaded into a ``'flatten'`` head); strict=False loading would otherwise
-        skip them and leave the head at its random initialisation."""
+        (e.g. a head trained on global average pooling loaded into a ``'flatten'`` head);
+        strict=False loading would otherwise skip them and leave the head at its random
+        initialisation."""
         named = [("final_input", self.final_input, "regressor", self.regressor)]
         named += [("branch_input", self.branch_input, f"branches.{i}", b)
                   for i, b in enumerate(self.branches)]
@@ -219,7 +219,6 @@ class CosineEmbeddingHead(RegressionHead):
                 f"{saved.shape[1]} features (regressor input {used}"
                 f"{', head version ' + str(version) if version else ''}) but this head's "
                 f"{option}={mode!r} reads {expected}; set model.head.{option} to the input "
-                f"the checkpoint was trained with (checkpoints made before version 3 all "
-                f"use 'gap')")
+                f"the checkpoint was trained with ({used})")
         super()._load_from_state_dict(state_dict, prefix, local_metadata, strict,
                                       missing_keys, unexpected_keys, error_msgs)

@@ -26,9 +26,6 @@ from ..config_file import (
 )
 from .argument_types import ConfigOptions
 
-# A config that cannot train (the message names the file and the field); the old name.
-ConfigCheckError = ConfigError
-
 
 def _find_field(node, value, prefix: str) -> str | None:
     """Dotted path of the first ``type`` field equal to ``value`` under ``node``."""
@@ -47,11 +44,11 @@ def _find_field(node, value, prefix: str) -> str | None:
     return None
 
 
-def _unknown_type(config: str, error: KeyError, node, prefix: str) -> ConfigCheckError:
+def _unknown_type(config: str, error: KeyError, node, prefix: str) -> ConfigError:
     """A registry miss (``X is not in the ... registry``) named by its field in ``node``."""
     m = re.search(r"(\w+) is not in the [\w:]+ registry", str(error))
     field = _find_field(node, m.group(1), prefix) if m else None
-    return ConfigCheckError(f"{config}: field {field or prefix}: unknown type "
+    return ConfigError(f"{config}: field {field or prefix}: unknown type "
                             f"{m.group(1) if m else ''!r} ({error})")
 
 
@@ -72,26 +69,26 @@ def _check_dataloader(config: str, split: str, loader) -> None:
     """A ``{split}_dataloader`` is a dict of DataLoader fields with a ``dataset``.
 
     Raises:
-        ConfigCheckError: naming the field and the nearest valid one.
+        ConfigError: naming the field and the nearest valid one.
     """
     key = f"{split}_dataloader"
     if not isinstance(loader, dict):
-        raise ConfigCheckError(f"{config}: field {key}: expected a dict of DataLoader fields, "
+        raise ConfigError(f"{config}: field {key}: expected a dict of DataLoader fields, "
                                f"got {type(loader).__name__}")
     valid = _dataloader_fields()
     for field in loader:
         if field not in valid:
-            raise ConfigCheckError(f"{config}: field {key}.{field}: unknown field of a "
+            raise ConfigError(f"{config}: field {key}.{field}: unknown field of a "
                                    f"dataloader{nearest_name(field, valid)}")
     if not isinstance(loader.get("dataset"), dict):
-        raise ConfigCheckError(f"{config}: field {key}.dataset: missing (or not a dict)")
+        raise ConfigError(f"{config}: field {key}.dataset: missing (or not a dict)")
 
 
 def check_config(config: str, cfg_options: dict | None = None, images: bool = False) -> dict:
     """Run the checks; returns a summary ``{split: {"images", "faces", ...}}``.
 
     Raises:
-        ConfigCheckError, AnnotationError: the first problem found.
+        ConfigError, AnnotationError: the first problem found.
     """
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS, METRICS, MODELS, TRANSFORMS
@@ -110,9 +107,9 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
         raise _unknown_type(config, e, cfg.model, "model") from None
     except TypeError as e:
         raise (unknown_field_error(config, e, cfg.model, "model", (MODELS,))
-               or ConfigCheckError(f"{config}: model: {e}")) from None
+               or ConfigError(f"{config}: model: {e}")) from None
     except (ValueError, AssertionError) as e:
-        raise ConfigCheckError(f"{config}: model: {e}") from None
+        raise ConfigError(f"{config}: model: {e}") from None
     num_joints = getattr(getattr(model, "head", None), "num_joints", None)
     for key in ("val_evaluator", "test_evaluator"):
         evaluator = cfg.get(key)
@@ -125,7 +122,7 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
             except KeyError as e:
                 raise _unknown_type(config, e, metric, field) from None
             except (ValueError, TypeError, AssertionError) as e:
-                raise ConfigCheckError(f"{config}: field {field}: {e}") from None
+                raise ConfigError(f"{config}: field {field}: {e}") from None
     summary = {}
     for split in ("train", "val", "test"):
         loader = cfg.get(f"{split}_dataloader")
@@ -141,12 +138,12 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
             problem = unknown_field_error(config, e, ds_cfg, f"{split}_dataloader.dataset",
                                            (DATASETS, TRANSFORMS))
             if problem is None:
-                raise ConfigCheckError(f"{config}: field {split}_dataloader.dataset: "
+                raise ConfigError(f"{config}: field {split}_dataloader.dataset: "
                                        f"{e}") from None
             raise problem from None
         k = dataset.metainfo.get("num_keypoints")
         if num_joints is not None and k is not None and k != num_joints:
-            raise ConfigCheckError(
+            raise ConfigError(
                 f"{config}: field model.head.num_joints: {num_joints}, but "
                 f"{split}_dataloader.dataset ({ds_cfg.type}) has {k} keypoints")
         files = ds_cfg

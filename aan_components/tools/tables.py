@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aan_core.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, TABLES
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.input_errors import AANInputError
 from aan_core.utils.json_input import read_json
@@ -43,37 +44,7 @@ from ..converters.face300w_protocol import is_paper_split
 if TYPE_CHECKING:
     from mmengine.config import Config
 
-# The paper's tables (NME %). None: not reported.
-PAPER = {
-    "aflw": {"AAN": {"full": 1.73}},
-    "300w": {
-        "RCPR": {"common": 6.18, "challenging": 17.26, "full": 8.35},
-        "SDM": {"common": 5.57, "challenging": 15.40, "full": 7.52},
-        "ESR": {"common": 5.28, "challenging": 17.00, "full": 7.58},
-        "GN-DPM": {"common": 5.78},
-        "ERT": {"full": 6.40},
-        "CFAN": {"common": 5.50, "challenging": 16.78, "full": 7.69},
-        "LBF": {"common": 4.95, "challenging": 11.98, "full": 6.32},
-        "CFSS": {"common": 4.73, "challenging": 9.98, "full": 5.76},
-        "MDM": {"common": 4.83, "challenging": 10.14, "full": 5.88},
-        "AAN": {"common": 4.38, "challenging": 9.44, "full": 5.39},
-    },
-    "celeba": {"RCPR": {"full": 4.12}, "SDM": {"full": 4.35}, "CFSS": {"full": 3.95},
-               "AAN": {"full": 2.99}},
-    "300vw": {
-        "SDM": {"category1": 7.41, "category2": 6.18, "category3": 13.04},
-        "TSCN": {"category1": 12.54, "category2": 7.25, "category3": 13.13},
-        "CFSS": {"category1": 7.68, "category2": 6.42, "category3": 13.67},
-        "TCDCN": {"category1": 7.66, "category2": 6.77, "category3": 14.98},
-        "TSTN": {"category1": 5.36, "category2": 4.51, "category3": 12.84},
-        "AAN": {"category1": 5.03, "category2": 4.82, "category3": 7.98},
-    },
-}
-ABLATION = {  # Table 5
-    "aflw": {"AAN": 1.73, "w/o attention": 2.06, "w/o NE layer": 1.78, "w/o both": 2.10},
-    "300vw": {"AAN": 7.98, "w/o attention": 9.38, "w/o NE layer": 8.15, "w/o both": 9.60},
-}
-TABLES = [  # (number, dataset, title, columns)
+PAPER_TABLES = [  # (number, dataset, title, columns)
     (1, "aflw", "AFLW (19 points, NME normalised by the box size)", ["full"]),
     (2, "300w", "300W (68 points)", ["common", "challenging", "full"]),
     (3, "celeba", "CelebA (5 points, NME normalised by the eye-centre distance)", ["full"]),
@@ -108,8 +79,9 @@ def model_variant(cfg: Config | None, name: str) -> str:
         return name
     attention = model.backbone.get("attention", True)
     embedding = model.head.get("embedding_dim", 256) is not None
-    return {(True, True): "AAN", (False, True): "w/o attention",
-            (True, False): "w/o NE layer", (False, False): "w/o both"}[(attention, embedding)]
+    variant = {(True, True): "aan", (False, True): "no_attention",
+               (True, False): "no_embedding", (False, False): "no_both"}[(attention, embedding)]
+    return TABLE5_LABELS[variant]
 
 
 def checkpoint_note(cfg: Config | None) -> str:
@@ -269,15 +241,15 @@ def render_tables(runs: list[Run]) -> str:
     in brackets)."""
     out = ["Ours: the last checkpoint of each run's fixed schedule (no checkpoint chosen on "
            "test data; a run that was is marked and left out of the comparison).\n"]
-    for number, dataset, title, columns in TABLES:
+    for number, dataset, title, columns in PAPER_TABLES:
         names = dict(COLUMN_NAMES, full="Full test set" if dataset == "300w" else "NME")
         out.append(f"### Table {number}: {title}\n")
         out.append("| method | " + " | ".join(names[c] for c in columns) + " |")
         out.append("|---|" + "---|" * len(columns))
-        for method, row in PAPER[dataset].items():
+        for method, row in TABLES[dataset].items():
             cells = [f"{row[c]:.2f}" if c in row else "–" for c in columns]
             out.append(f"| {method} (paper) | " + " | ".join(cells) + " |")
-        paper_aan = PAPER[dataset]["AAN"]
+        paper_aan = TABLES[dataset]["AAN"]
         mine = [r for r in runs if r.dataset == dataset and not r.data]
         for r in mine:
             note = f", {r.note} checkpoint: not comparable" if r.note else ""
@@ -302,7 +274,7 @@ def render_tables(runs: list[Run]) -> str:
                 out.append(f"| {r.variant} (ours, {NORM_NAMES.get(r.norm, r.norm)}{note}) | "
                            f"{r.data} | " + " | ".join(cells) + " |")
             out.append("")
-    others = [r for r in runs if r.dataset not in PAPER]
+    others = [r for r in runs if r.dataset not in TABLES]
     if others:  # synthetic faces and other datasets: never in a paper table
         out.append("### Other runs (not a paper benchmark: no paper numbers to compare)\n")
         out.append("| dataset | model | normalisation | NME |")
@@ -313,17 +285,17 @@ def render_tables(runs: list[Run]) -> str:
                        f"{'–' if full is None else f'{full:.2f}'} |")
         out.append("")
     out.append("### Table 5: ablation (NME %; ours, then the paper's, then the difference)\n")
-    variants = list(ABLATION["aflw"])
-    out.append("| dataset | " + " | ".join(variants) + " |")
+    variants = TABLE5_VARIANTS
+    out.append("| dataset | " + " | ".join(TABLE5_LABELS[v] for v in variants) + " |")
     out.append("|---|" + "---|" * len(variants))
     for dataset, label, column in (("aflw", "AFLW", "full"), ("300vw", "300VW-Category 3",
                                                               "category3")):
         cells = []
         for v in variants:
             ours = next((r.nme.get(column) for r in runs
-                         if r.dataset == dataset and r.variant == v and not r.note
-                         and not r.data), None)
-            paper = ABLATION[dataset][v]
+                         if r.dataset == dataset and r.variant == TABLE5_LABELS[v]
+                         and not r.note and not r.data), None)
+            paper = TABLE5[dataset][v]
             cells.append(f"– / {paper:.2f}" if ours is None else
                          f"{ours:.2f} / {paper:.2f} ({ours - paper:+.2f})")
         out.append(f"| {label} | " + " | ".join(cells) + " |")

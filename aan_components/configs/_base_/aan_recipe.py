@@ -49,7 +49,9 @@ stage_channels = (128, 256, 512, 1024)  # open: channel widths
 codec = dict(type='RegressionLabel', input_size=input_size)
 
 model = dict(
-    type='TopdownPoseEstimator',
+    # TopdownPoseEstimator that fills the head's 'auto' sizes from the backbone: a child that
+    # changes the crop (codec), stem stride or widths (backbone) types no map size or channels
+    type='AANPoseEstimator',
     data_preprocessor=dict(
         type='PoseDataPreprocessor',
         mean=[123.675, 116.28, 103.53],
@@ -69,16 +71,16 @@ model = dict(
         out_indices=(0, 1, 2, 3)),
     head=dict(
         type='CosineEmbeddingHead',
-        in_channels=stage_channels,  # a sequence: one intermediate branch per stage
+        in_channels='auto',  # the backbone's outputs: one intermediate branch per stage
         embedding_dim=256,  # paper: d = 256 (cross-validated)
         # paper: "the feature vector produced by the last residual block" into fully connected
         # layers, read literally: the flattened C x H x W map, for the head and the branches
         # (docs/studies.md, "Table 5 on synthetic faces": flattening beat global average
         # pooling there).
-        # Needs each map's size: input_size / (8, 16, 32, 64) with stem_stride=4.
         final_input='flatten',
         branch_input='flatten',
-        feature_sizes=[(input_size[0] // r, input_size[1] // r) for r in (8, 16, 32, 64)],
+        # each map's (H, W): the backbone's geometry (stem stride, stages) at the codec's crop
+        feature_sizes='auto',
         loss=dict(
             type='IntermediateSupervisionLoss',
             # open: the loss. L2 as the era's Caffe EuclideanLoss, sum((pred - gt)^2) / (2 N):

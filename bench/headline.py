@@ -1,0 +1,140 @@
+"""README's results tables, generated from the result JSONs they quote.
+
+Each row names its source: a results file (``bench/results/<name>.json``), the runs in it
+(``match``: the fields a run must have) and the docs section that reads it. Accuracy rows
+give the runs' mean ± sd over their seeds (:func:`bench.common.seed_stats`), the data and the
+iterations as the runs record them; speed rows the ratio or rate their tool measured.
+``python -m bench.headline`` rewrites ``bench/results/headline.md``; README.md embeds it
+between ``<!-- include bench/results/headline.md -->`` and ``<!-- /include -->``
+(``python -m bench.common README.md`` refreshes the block) and
+``tests/test_bench_results.py`` holds both to the JSONs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from aan_core.paper_results import TABLE5_LABELS, TABLE5_VARIANTS
+from aan_core.utils.atomic_io import atomic_write
+from bench.common import RESULTS, markdown_table, seed_stats
+
+OUT = RESULTS / "headline.md"
+STUDIES = "docs/studies.md"
+REAL = f"{STUDIES}#real-faces-300w"
+TABLE5_REAL = f"{STUDIES}#table-5-on-real-faces"
+TIMM_REAL = f"{STUDIES}#attention-in-timm-stages-on-real-faces"
+TABLE5_SYNTHETIC = f"{STUDIES}#table-5-on-synthetic-faces"
+# (model, source, match, link); the data column comes from the source
+ACCURACY = [
+    ("AAN, augmented, L1 loss", "real_300w", dict(arm="aan_aug_l1"), REAL),
+    ("AAN, augmented on the batch, L1 loss", "real_300w", dict(arm="aan_batchaug_l1"), REAL),
+    ("AAN, augmented, the recipe's L2 loss", "real_300w", dict(arm="aan_aug"), REAL),
+    ("AAN, paper recipe", "real_300w", dict(arm="aan_paper"), REAL),
+    ("MMPose ResNet-50 regression, same training time", "real_300w",
+     dict(arm="resnet50_aug"), REAL),
+    ("mean training shape", "real_300w", dict(arm="mean_shape"), REAL),
+    ("dlib's ERT (its own detector)", "real_300w", dict(arm="dlib_detector"), REAL),
+    *((f"Table 5: {TABLE5_LABELS[v]}", "table5_real_300w", dict(variant=v, start="fair"),
+       TABLE5_REAL) for v in TABLE5_VARIANTS),
+    ("timm resnet18, attention in-stage", "backbone_real_300w",
+     dict(backbone="resnet18", attention=True), TIMM_REAL),
+    ("timm resnet18", "backbone_real_300w", dict(backbone="resnet18", attention=False),
+     TIMM_REAL),
+    ("timm regnetx_002, attention in-stage", "backbone_real_300w",
+     dict(backbone="regnetx_002", attention=True), TIMM_REAL),
+    ("timm regnetx_002", "backbone_real_300w", dict(backbone="regnetx_002", attention=False),
+     TIMM_REAL),
+    *((f"Table 5: {TABLE5_LABELS[v]}", "aan_study", dict(variant=v, head="flatten"),
+       TABLE5_SYNTHETIC) for v in TABLE5_VARIANTS),
+]
+
+
+def _load(name: str, root: Path) -> dict:
+    return json.loads((root / f"{name}.json").read_text())
+
+
+def _runs(payload: dict, match: dict) -> list[dict]:
+    runs = [r for r in payload["runs"] if all(r.get(k) == v for k, v in match.items())]
+    if not runs:
+        raise ValueError(f"{payload['benchmark']}: no run with {match}")
+    return runs
+
+
+def _data(name: str, payload: dict, runs: list[dict]) -> str:
+    """What the runs trained and were tested on, as they record it."""
+    if name == "aan_study":
+        p = payload["protocol"]
+        return f"synthetic faces, {p['iters']:,} CPU iterations of {p['batch']}"
+    iters = {r["iterations"] for r in runs if "iterations" in r}
+    trained = (f", {', '.join(f'{i:,}' for i in sorted(iters))} CPU iterations of "
+               f"{runs[0]['batch']}" if iters else "")
+    start = ", fair start" if runs[0].get("start") == "fair" else ""
+    return f"300W common{trained}{start}"
+
+
+def accuracy_rows(root: Path = RESULTS) -> list[dict]:
+    rows = []
+    for model, name, match, link in ACCURACY:
+        payload = _load(name, root)
+        runs = _runs(payload, match)
+        key = "nme_pct" if name == "aan_study" else "nme_io"
+        seeded = [r for r in runs if "seed" in r]
+        if seeded:
+            s = seed_stats(seeded, key)
+            nme, seeds = s["NME"], ", ".join(map(str, s["seeds"]))
+        else:
+            nme, seeds = f"{runs[0][key]:.2f}", ""
+        rows.append(dict(model=model, data=_data(name, payload, runs), nme=nme, seeds=seeds,
+                         link=f"[{name}]({link})"))
+    return rows
+
+
+def speed_rows(root: Path = RESULTS) -> list[dict]:
+    speed = _load("cpu_speed", root)
+    best = max((r for r in speed["inference"] if r["model"] == "AAN"),
+               key=lambda r: r["images_per_s"])
+    ratios = ", ".join(f"{v:.1f}x {k}" for k, v in sorted(speed["ratios"].items(),
+                                                          key=lambda kv: kv[1]))
+    a = speed["args"]
+    train = _load("cpu_train_speed", root)
+    gains = [c["arms"]["switch"]["median_images_per_s"] / c["arms"]["fp32"]["median_images_per_s"]
+             for c in train["cells"].values()]
+    return [
+        dict(what=f"CPU inference, {a['size']} px, batch {a['batch']}, {a['threads']} threads: "
+                  f"AAN ({best['variant']})",
+             measured=f"{best['images_per_s']:.1f} images/s: {ratios}",
+             link="[cpu_speed](docs/benchmarks.md#cpu-speed-against-mmposes-face-models)"),
+        dict(what="CPU training switch (bf16 autocast + channels-last + fused Adam), the whole "
+                  "`mim train` loop",
+             measured=f"{min(gains):.1f}-{max(gains):.1f}x fp32's images/s "
+                      f"({len(gains)} configs and sizes, one run)",
+             link="[cpu_train_speed](docs/cpu_training.md)"),
+    ]
+
+
+def headline_text(root: Path = RESULTS) -> str:
+    accuracy = markdown_table(accuracy_rows(root), [
+        ("model", "model"), ("data", "data"), ("nme", "NME %"), ("seeds", "seeds"),
+        ("link", "details")])
+    speed = markdown_table(speed_rows(root), [("what", "speed"), ("measured", "measured"),
+                                              ("link", "details")])
+    return ("<!-- Generated from bench/results/*.json by `python -m bench.headline`: edit the "
+            "tool or the JSONs, not this file. -->\n"
+            "NME % inter-ocular on 300W common (554 faces), trained on the 1,675 training faces "
+            "present; on synthetic faces, the study's own held-out crops. Mean ± sd over the "
+            "seeds listed.\n\n" + accuracy + "\n\n" + speed + "\n")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=OUT)
+    out = parser.parse_args(argv).out
+    text = headline_text()
+    atomic_write(out, lambda tmp: Path(tmp).write_text(text))
+    print(f"[bench] wrote {out}")
+
+
+if __name__ == "__main__":
+    main()

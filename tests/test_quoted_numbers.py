@@ -1,0 +1,178 @@
+"""Numbers quoted in prose and config comments are the ones their result JSONs give.
+
+Generated tables are held to their JSONs by ``test_bench_results.py``; a number a page or a
+config comment quotes outside them is listed here with the JSON it comes from, and must
+appear exactly as the JSON gives it (a re-run or a corrected result then fails here until the
+text follows).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+from functools import cache
+
+import pytest
+from conftest import REPO
+
+from aan_core.paper_results import TABLE5, TABLE5_VARIANTS, TABLES
+from bench.common import RESULTS, seed_stats
+
+
+@cache
+def _json(name: str) -> dict:
+    return json.loads((RESULTS / f"{name}.json").read_text())
+
+
+def _arm(arm: str) -> list[dict]:
+    return [r for r in _json("real_300w")["runs"] if r["arm"] == arm]
+
+
+def nme(arm: str, key: str = "nme_io", sep: str = "±", unit: str = "") -> str:
+    """``mean ± sd`` of a real_300w arm over its seeds, as the tables print it."""
+    s = seed_stats(_arm(arm), key)
+    return f"{s['nme_mean']:.2f} {sep} {s['nme_sd']:.2f}{unit}"
+
+
+def per_seed(arm: str) -> str:
+    return ", ".join(f"{r['nme_io']:.2f}" for r in _arm(arm))
+
+
+def seeds(arm: str) -> str:
+    return ", ".join(str(r["seed"]) for r in _arm(arm))
+
+
+def mean_of(arm: str, key: str) -> float:
+    return statistics.fmean(r[key] for r in _arm(arm))
+
+
+def minutes(*arms: str) -> str:
+    """The range of the arms' training minutes, ``low-high``, rounded to whole minutes."""
+    values = [r["train_minutes"] for arm in arms for r in _arm(arm)]
+    return f"{round(min(values))}-{round(max(values))} minutes"
+
+
+def parity(arm: str) -> str:
+    runs = [r for r in _json("cpu_switch_parity")["runs"]
+            if r["cell"] == "demo" and r["arm"] == arm]
+    return seed_stats(runs, "nme_io")["NME"]
+
+
+def alone(arm: str) -> dict:
+    (run,) = [r for r in _arm(arm) if r.get("concurrent_runs") == 1]
+    return run
+
+
+def cpu_speed_rate(model: str, variant: str) -> float:
+    (row,) = [r for r in _json("cpu_speed")["inference"]
+              if r["model"] == model and r["variant"] == variant]
+    return row["images_per_s"]
+
+
+def batch_gain() -> float:
+    """real_batchaug's switch over real_aug's switch in one cpu_train_speed run."""
+    cells = _json("cpu_train_speed_batchaug")["cells"]
+    return (cells["real_batchaug, 128 px"]["arms"]["switch"]["median_images_per_s"]
+            / cells["real_aug, 128 px"]["arms"]["switch"]["median_images_per_s"])
+
+
+ZOO = "aan_components/configs/README.md"
+README = "README.md"
+STUDIES = "docs/studies.md"
+CPU = "docs/cpu_training.md"
+BENCHMARKS = "docs/benchmarks.md"
+AAN, EAGER = "AAN", "eager"
+COMPILED = "folded BN + channels-last + torch.compile"
+FOLDED = "folded BN + channels-last"
+# (file, the text as it must read); each f-string reads the JSON
+QUOTES = [
+    (README, lambda: f"`mm_configs/aan_300w_cpu_aug.py` trains AAN on a 2-core CPU in "
+             f"{minutes('aan_aug', 'aan_aug_l1')} (its runs, L1 and L2 loss)"),
+    (STUDIES, lambda: f"(best {min(r['nme_io'] for r in _arm('aan_aug_l1')):.2f}, one seed; "
+              f"{nme('aan_aug_l1').split(' ')[0]} over two)"),
+    (STUDIES, lambda: f"ours on 1,675 at 128 px in {minutes('aan_aug_l1')} of a shared"),
+    (ZOO, lambda: f"common {nme('aan_paper')} inter-ocular / {nme('aan_paper', 'nme_ip')} "
+          f"inter-pupil (seeds {seeds('aan_paper')}, "
+          f"{_arm('aan_paper')[0]['iterations']:,} iterations x 32"),
+    (ZOO, lambda: f"{round(alone('aan_paper')['train_minutes'])} minutes alone on 2 threads"),
+    (ZOO, lambda: f"common {nme('aan_aug')} / {nme('aan_aug', 'nme_ip')} "
+          f"(seeds {seeds('aan_aug')})"),
+    (ZOO, lambda: f"{nme('aan_aug_l1')} / {nme('aan_aug_l1', 'nme_ip')} "
+          f"(seeds {seeds('aan_aug_l1')})"),
+    (ZOO, lambda: f"common {nme('aan_batchaug_l1')} / {nme('aan_batchaug_l1', 'nme_ip')} "
+          f"(seeds {seeds('aan_batchaug_l1')}), in "
+          f"{round(mean_of('aan_batchaug_l1', 'train_minutes'))} minutes a run"),
+    (ZOO, lambda: f"about {mean_of('aan_batchaug_l1', 'images_per_s') / mean_of('aan_aug_l1', 'images_per_s'):.2f}x "  # noqa: E501
+          "the images/s of `aan_300w_cpu_aug.py`"),
+    (ZOO, lambda: f"common {nme('resnet50_aug')} / {nme('resnet50_aug', 'nme_ip')} "
+          f"(seeds {seeds('resnet50_aug')}, {_arm('resnet50_aug')[0]['iterations']:,} "
+          "iterations)"),
+    (ZOO, lambda: f"| {parity('switch')} on its 500 held-out faces (seeds 0, 1, 800 "
+          "iterations x 32, the CPU switch"),
+    ("aan_components/configs/aan_300w_cpu_batchaug.py",
+     lambda: f"it tested {nme('aan_aug_l1', sep='+-')} against L2's {nme('aan_aug', sep='+-')}"),
+    ("docs/demo.md", lambda: f"({parity('switch')}% against fp32's {parity('fp32')}%"),
+    (STUDIES, lambda: f"gives {nme('aan_aug_l1', unit='%')} / {nme('aan_aug_l1', 'nme_ip', unit='%')} "  # noqa: E501
+              f"inter-pupil (seeds {seeds('aan_aug_l1')}: {per_seed('aan_aug_l1')})"),
+    (STUDIES, lambda: f"reaches {nme('aan_batchaug_l1', unit='%')}"),
+    (STUDIES, lambda: f"about {mean_of('aan_batchaug_l1', 'images_per_s') / mean_of('aan_aug_l1', 'images_per_s'):.2f}x "  # noqa: E501
+              f"its images/s ({round(mean_of('aan_batchaug_l1', 'images_per_s'))} a run, two "
+              "side by side)"),
+    (STUDIES, lambda: f"{nme('aan_aug', unit='%')} (L2) against {nme('resnet50_aug', unit='%')}"),
+    (STUDIES, lambda: f"(seeds {seeds('resnet50_aug')}: {per_seed('resnet50_aug')})"),
+    (CPU, lambda: f"One run trains only {batch_gain():.1f}x faster on the batch"),
+    (CPU, lambda: f"each had {round(mean_of('aan_batchaug_l1', 'images_per_s'))}\nimages/s"),
+    (CPU, lambda: "had " + " and ".join(str(round(r["images_per_s"])) for r in sorted(
+        _arm("aan_aug_l1"), key=lambda r: r["images_per_s"])) + " beside another run: about "
+        f"{mean_of('aan_batchaug_l1', 'images_per_s') / mean_of('aan_aug_l1', 'images_per_s'):.2f}x"),  # noqa: E501
+    (BENCHMARKS, lambda: f"({_json('cpu_speed')['ratios']['ResNet-50 regression']:.1f}x "
+                 "against its\nfaster, channels-last variant), >= 1.5x RTMPose-m "
+                 f"({_json('cpu_speed')['ratios']['RTMPose-m']:.1f}x)"),
+    (BENCHMARKS, lambda: f"(together {cpu_speed_rate(AAN, FOLDED) / cpu_speed_rate(AAN, EAGER):.1f}x "  # noqa: E501
+                 "in the run\nabove"),
+    (BENCHMARKS, lambda: f"(a further {cpu_speed_rate(AAN, COMPILED) / cpu_speed_rate(AAN, FOLDED):.1f}x "  # noqa: E501
+                 "in the run above"),
+]
+
+
+def paper(dataset: str, sep: str = " / ") -> str:
+    """The paper's AAN row of a dataset, its subsets joined as the docs quote them."""
+    return sep.join(f"{v:.2f}" for v in TABLES[dataset]["AAN"].values())
+
+
+CONFIGS = "aan_components/configs"
+# numbers quoted from the paper: aan_core.paper_results holds them
+PAPER_QUOTES = [
+    (README, lambda: f"(AFLW {paper('aflw')}, 300W {paper('300w')}, CelebA {paper('celeba')}, "
+             f"300VW {paper('300vw')})"),
+    (f"{CONFIGS}/aan_aflw.py", lambda: f"Paper: NME {paper('aflw')}."),
+    (f"{CONFIGS}/aan_celeba.py", lambda: f"Paper: NME {paper('celeba')}."),
+    (f"{CONFIGS}/aan_300w.py", lambda: f"the paper's {paper('300w')} sit"),
+    (f"{CONFIGS}/aan_300vw.py", lambda: f"Paper: {paper('300vw')}."),
+    (ZOO, lambda: f"| 256 x 256 | {paper('300w')} | not yet measured"),
+    (ZOO, lambda: f"| 256 x 256 | {paper('aflw')} | not yet measured"),
+    (ZOO, lambda: f"| 256 x 256 | {paper('celeba')} | not yet measured"),
+    (ZOO, lambda: f"| 256 x 256 | {paper('300vw')} | not yet measured"),
+    *((ZOO, lambda v=v: f"`aan_aflw_{v.replace('_', '-')}.py` | AFLW | 256 x 256 | "
+                        f"{TABLE5['aflw'][v]:.2f} (Table 5)") for v in TABLE5_VARIANTS[1:]),
+    *((ZOO, lambda v=v: f"`aan_300vw_{v.replace('_', '-')}.py` | 300VW | 256 x 256 | "
+                        f"category 3: {TABLE5['300vw'][v]:.2f} (Table 5)")
+      for v in TABLE5_VARIANTS[1:]),
+    (STUDIES, lambda: f"paper's {TABLES['300w']['AAN']['common']:.2f} inter-pupil: ours "
+              f"{nme('aan_aug_l1', 'nme_ip').split(' ')[0]}), nor SDM's "
+              f"{TABLES['300w']['SDM']['common']:.2f} or LBF's "
+              f"{TABLES['300w']['LBF']['common']:.2f} inter-pupil"),
+]
+
+
+def _flat(text: str) -> str:
+    """Line breaks as spaces: a quote may wrap anywhere in a page."""
+    return " ".join(text.split())
+
+
+@pytest.mark.parametrize("path,quote", QUOTES + PAPER_QUOTES,
+                         ids=[f"{p}:{i}" for i, (p, _) in enumerate(QUOTES + PAPER_QUOTES)])
+def test_quoted_number_is_its_json(path, quote):
+    expected = quote()
+    assert _flat(expected) in _flat((REPO / path).read_text()), (
+        f"{path} should quote, from its JSON: {expected!r}")
