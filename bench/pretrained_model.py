@@ -319,19 +319,22 @@ def results_markdown(payload: dict) -> str:
 
 
 def draw_figure(path: Path = FIGURE, image: Path = FIGURE_IMAGE, width: int = 320) -> Path:
-    """``aan predict IMAGE`` with the shipped model (MTCNN faces): its drawing, cropped to
-    the face and its label, ``width`` px wide, in 64 colours, as the docs figure (a small
-    PNG)."""
+    """The shipped model on a sample face, found by MTCNN and drawn as ``aan predict``
+    draws it, cropped to the face and its label, ``width`` px wide, in 64 colours, as the
+    docs figure (a small PNG)."""
     import cv2
     from PIL import Image
 
-    from aan_components.cli import main as aan
+    from aan_components.inference import LandmarkPredictor
+    from aan_components.visualization import draw_faces, landmark_links
+    from aan_core.utils.image_file import read_image
 
-    with tempfile.TemporaryDirectory() as out:
-        aan(["predict", str(image), "--out", out])
-        drawn = cv2.imread(str(Path(out) / "vis" / image.name))
-        (face,) = json.loads((Path(out) / "landmarks.json").read_text())["images"][0]["faces"]
-    x1, y1, x2, y2 = face["box"]
+    predictor = LandmarkPredictor.from_pretrained()
+    (result,) = predictor.predict([(image.name, read_image(image), None)])
+    (face,) = result.faces
+    drawn = draw_faces(result.image, [face.box], [face.keypoints], [face.detector_box[4]],
+                       landmark_links(predictor.model.dataset_meta, predictor.num_keypoints))
+    x1, y1, x2, y2 = face.box
     margin = 0.25 * max(x2 - x1, y2 - y1)
     h, w = drawn.shape[:2]
     top, bottom = int(max(0, y1 - 1.5 * margin)), int(min(h, y2 + margin))
