@@ -24,7 +24,10 @@ from __future__ import annotations
 import argparse
 import copy
 import json
+import os
+import platform
 import shlex
+import statistics
 import tempfile
 import textwrap
 import time
@@ -199,11 +202,27 @@ def count_parameters(cfg) -> dict:
     return dict(test_time=sum(p.numel() for p in model.parameters()))
 
 
+def iteration_seconds(work_dir: Path) -> dict:
+    """Min, median and max of the logged seconds per iteration (each logged value is
+    mmengine's mean over its logging interval)."""
+    (scalars,) = sorted(work_dir.glob("*/vis_data/scalars.json"))[-1:]
+    times = [json.loads(x)["time"] for x in scalars.read_text().splitlines()
+             if x.strip() and "loss" in json.loads(x)]
+    return dict(min=round(min(times), 3), median=round(statistics.median(times), 3),
+                max=round(max(times), 3), logged=len(times))
+
+
 def cpu_model() -> str:
-    for line in Path("/proc/cpuinfo").read_text().splitlines():
-        if line.startswith("model name"):
-            return line.split(":", 1)[1].strip()
-    return ""
+    """This machine's CPU as ``/proc/cpuinfo`` names it, its logical CPUs and whether it
+    computes bf16 (the CPU recipes' autocast), e.g. ``AMD EPYC, 2 logical CPUs,
+    AVX512-BF16``."""
+    text = Path("/proc/cpuinfo").read_text() if Path("/proc/cpuinfo").is_file() else ""
+    name = next((line.split(":", 1)[1].strip() for line in text.splitlines()
+                 if line.startswith("model name")), platform.processor() or "CPU")
+    flags = next((line.split(":", 1)[1].split() for line in text.splitlines()
+                  if line.startswith("flags")), [])
+    return (f"{name}, {os.cpu_count()} logical CPUs"
+            + (", AVX512-BF16" if "avx512_bf16" in flags else ""))
 
 
 def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path) -> dict:
@@ -270,6 +289,7 @@ def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path)
                   measured=measured),
         run=dict(iterations=run["iterations"], batch=run["batch"],
                  train_minutes=run["train_minutes"], images_per_s=run["images_per_s"],
+                 seconds_per_iteration=iteration_seconds(work_dir),
                  final_validation={k: run[k] for k in METRICS}),
         training_data=training_data(root, cfg), train_command=command,
         cpu=cpu_model(), environment=environment(),
@@ -285,12 +305,17 @@ def results_markdown(payload: dict) -> str:
     shipped = m[payload["dtype"]]
     data = payload["training_data"]
     run = payload["run"]
+    t = run["seconds_per_iteration"]
     parts = ", ".join(f"{k} {v:,}" for k, v in data["sources"].items())
     rows = [dict(weights=f"{dtype}{' (shipped)' if dtype == payload['dtype'] else ''}",
                  io=f"{r['nme_io']:.2f}", ip=f"{r['nme_ip']:.2f}",
                  fr=f"{100 * r['fr_10']:.1f}", auc=f"{r['auc_08']:.3f}",
                  size=f"{r['bytes'] / 1e6:.2f}")
             for dtype, r in m.items()]
+    own = run["final_validation"]
+    rows.insert(0, dict(weights="the run's own final test (training checkpoint)",
+                        io=f"{own['nme_io']:.2f}", ip=f"{own['nme_ip']:.2f}",
+                        fr=f"{100 * own['fr_10']:.1f}", auc=f"{own['auc_08']:.3f}"))
     table = markdown_table(rows, [("weights", "weights"), ("io", "NME inter-ocular (%)"),
                                   ("ip", "NME inter-pupil (%)"), ("fr", "FR@0.1 (%)"),
                                   ("auc", "AUC@0.08"), ("size", "file (MB)")])
@@ -313,6 +338,10 @@ def results_markdown(payload: dict) -> str:
         f"{payload['test']['boxes']} |",
         "Accuracy on the test set, the shipped file and its fp32 original "
         f"({payload['fp16_rule']}):", table,
+        "Training minutes and images/s are the run's own (mmengine's logged time per "
+        "iteration, summed over the run), on the machine as it was while the run trained; "
+        f"the logged seconds per iteration ranged from {t['min']} to {t['max']} (median "
+        f"{t['median']}).",
         f"Training command (from the repository root):\n\n```bash\n"
         f"{payload['train_command']}\n```",
         f"Made by `{payload['command']}`."])

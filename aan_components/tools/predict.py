@@ -3,6 +3,7 @@
 ``aan predict INPUT`` uses the model shipped in the package (300W's 68 points,
 docs/pretrained_model.md; its sha256 is checked before it loads); ``aan predict CONFIG
 CHECKPOINT INPUT`` uses yours.
+
 Faces come from a box file (``--boxes``: JSON ``{image: [[x1, y1, x2, y2], ...]}`` or CSV
 ``image,x1,y1,x2,y2``; for videos the key is the frame number from 1). Every key must name an
 input image (or frame) and every box must lie at least partly inside its image; an image the
