@@ -106,8 +106,8 @@ def draw_faces(image: np.ndarray, boxes: Sequence[np.ndarray],
         >>> pts = np.array([[900.0, 500.0], [1000.0, 500.0]])
         >>> out = draw_faces(canvas, [np.array([850, 450, 1050, 650])], [pts], [0.98],
         ...                  links=[(0, 1)])
-        >>> out[500, 950].tolist()  # on the line between the two points
-        [0, 220, 0]
+        >>> bool(out[500, 950, 1] > 150)  # green on the line between the two points
+        True
     """
     img = image.copy()
     scores = [None] * len(boxes) if scores is None else list(scores)
