@@ -33,11 +33,13 @@ import textwrap
 import time
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from aan_core.utils.atomic_io import atomic_write
 
 from .common import (
+    FACE_SAMPLES,
     REPO,
     RESULTS,
     command_line,
@@ -181,6 +183,34 @@ def evaluate(config: Path, checkpoint: Path, root: Path) -> dict:
                    for k, v in METRICS.items()})
 
 
+def sample_faces(samples: Path = FACE_SAMPLES):
+    """``(name, BGR image, ground-truth box (1, 4), ground-truth points (68, 2))`` of
+    MMPose's 300W samples (tests/data: 300W test images, in no training set)."""
+    from aan_core.utils.image_file import read_image
+
+    data = json.loads((samples / "300w" / "test_300w.json").read_text())
+    names = {im["id"]: im["file_name"] for im in data["images"]}
+    for a in data["annotations"]:
+        x, y, w, h = a["bbox"]
+        name = names[a["image_id"]]
+        yield (name, read_image(samples / "300w" / name),
+               np.array([[x, y, x + w, y + h]], np.float32),
+               np.array(a["keypoints"], np.float64).reshape(-1, 3)[:, :2])
+
+
+def sample_faces_nme(predictor, samples: Path = FACE_SAMPLES) -> float:
+    """Mean over MMPose's 300W samples of the per-image NME (%), normalised by the distance
+    of the outer eye corners (points 36 and 45), each face cropped from its true box."""
+    faces = list(sample_faces(samples))
+    results = predictor.predict([(n, im, box) for n, im, box, _ in faces])
+    nmes = []
+    for (_, _, _, gt), result in zip(faces, results, strict=True):
+        (face,) = result.faces
+        d = np.linalg.norm(gt[36] - gt[45])
+        nmes.append(np.linalg.norm(face.keypoints - gt, axis=1).mean() / d)
+    return 100 * float(np.mean(nmes))
+
+
 def training_data(root: Path, cfg) -> dict:
     """Which 300W parts the run trained on and how many faces (the converted json's info)."""
     ann = cfg.train_dataloader.dataset
@@ -271,6 +301,10 @@ def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path)
         atomic_write(shipped, lambda t: Path(t).write_bytes((tmp / f"{dtype}.pth").read_bytes()))
         atomic_write(package_dir / f"{NAME}.py", lambda t: Path(t).write_text(text))
     sha = file_sha256(shipped)
+    from aan_components.inference import LandmarkPredictor
+
+    samples = round(sample_faces_nme(LandmarkPredictor(str(package_dir / f"{NAME}.py"),
+                                                       str(shipped))), 3)
     manifest_path = package_dir / "models.json"
     manifest = json.loads(manifest_path.read_text()) if manifest_path.is_file() else {}
     manifest.setdefault("format", 1)
@@ -286,7 +320,10 @@ def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path)
         parameters=dict(training=total, test_time=kept),
         test=dict(set="300W common (HELEN + LFPW test)", boxes="ground truth (landmark "
                   "extent, the converter's box), padded 1.25x by the test pipeline",
-                  measured=measured),
+                  measured=measured,
+                  samples=dict(faces=len(list(sample_faces())), nme_io=samples,
+                               what="MMPose's 300W samples in tests/data, ground-truth "
+                                    "boxes, the shipped weights through LandmarkPredictor")),
         run=dict(iterations=run["iterations"], batch=run["batch"],
                  train_minutes=run["train_minutes"], images_per_s=run["images_per_s"],
                  seconds_per_iteration=iteration_seconds(work_dir),
@@ -338,6 +375,10 @@ def results_markdown(payload: dict) -> str:
         f"{payload['test']['boxes']} |",
         "Accuracy on the test set, the shipped file and its fp32 original "
         f"({payload['fp16_rule']}):", table,
+        f"On the {payload['test']['samples']['faces']} real 300W faces in `tests/data` "
+        f"(MMPose's samples, ground-truth boxes, through `LandmarkPredictor`): NME "
+        f"inter-ocular {payload['test']['samples']['nme_io']:.2f}% "
+        "(`tests/test_pretrained_model.py` holds the shipped model to its bound there).",
         "Training minutes and images/s are the run's own (mmengine's logged time per "
         "iteration, summed over the run), on the machine as it was while the run trained; "
         f"the logged seconds per iteration ranged from {t['min']} to {t['max']} (median "
