@@ -11,8 +11,9 @@ import numpy as np
 
 from aan_core.utils.atomic_io import atomic_write
 
-__all__ = ["attention_grid", "draw_faces", "draw_landmarks", "image_grid", "save_ced_plot",
-           "save_image", "save_png", "with_caption"]
+__all__ = ["IBUG68_LINKS", "attention_grid", "draw_faces", "draw_landmarks", "face_drawing_sizes",
+           "image_grid", "landmark_links", "save_ced_plot", "save_image", "save_png",
+           "with_caption"]
 
 
 def draw_landmarks(image: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = None,
@@ -29,20 +30,122 @@ def draw_landmarks(image: np.ndarray, pred: np.ndarray, gt: np.ndarray | None = 
     return img
 
 
+def _polyline(points: Sequence[int], closed: bool = False) -> list[tuple[int, int]]:
+    pts = list(points)
+    links = list(zip(pts[:-1], pts[1:], strict=True))
+    return links + [(pts[-1], pts[0])] if closed else links
+
+
+# The contours of the iBUG 68-point markup (300W, 300VW, ...), 0-based, joined as dlib's
+# render_face_detections joins them: jaw, brows and nose bridge open; the lower nose (from
+# the bridge's tip), the eyes and both lip contours closed.
+IBUG68_LINKS: tuple[tuple[int, int], ...] = tuple(
+    _polyline(range(0, 17)) + _polyline(range(17, 22)) + _polyline(range(22, 27))
+    + _polyline(range(27, 31)) + _polyline(range(30, 36), closed=True)
+    + _polyline(range(36, 42), closed=True) + _polyline(range(42, 48), closed=True)
+    + _polyline(range(48, 60), closed=True) + _polyline(range(60, 68), closed=True))
+
+
+def landmark_links(dataset_meta: Mapping | None, num_keypoints: int) -> list[tuple[int, int]]:
+    """The point pairs to join in a drawing: the dataset's skeleton links where its metainfo
+    defines them (``skeleton_links``, as MMPose parses ``skeleton_info``), else the iBUG
+    contours (:data:`IBUG68_LINKS`) for 68 points, else none.
+
+    Example:
+        >>> len(landmark_links({"skeleton_links": []}, 68)), landmark_links(None, 19)
+        (65, [])
+        >>> landmark_links({"skeleton_links": [(0, 1), (1, 2)]}, 3)
+        [(0, 1), (1, 2)]
+    """
+    links = (dataset_meta or {}).get("skeleton_links") or []
+    if len(links):
+        return [(int(a), int(b)) for a, b in links]
+    return list(IBUG68_LINKS) if num_keypoints == 68 else []
+
+
+def face_drawing_sizes(box: np.ndarray) -> dict[str, float]:
+    """Marker radius, line width and label font scale for a face box, in proportion to the
+    box's longer side (never under 2 px, 1 px and 0.4): the drawing reads the same at any
+    image size and for any face size.
+
+    Example:
+        >>> face_drawing_sizes(np.array([0, 0, 200, 150]))
+        {'radius': 3, 'thickness': 1, 'font_scale': 0.8}
+    """
+    x1, y1, x2, y2 = np.asarray(box, np.float64)[:4]
+    side = max(float(x2 - x1), float(y2 - y1), 1.0)
+    return dict(radius=max(2, round(side / 70)), thickness=max(1, round(side / 150)),
+                font_scale=max(0.4, round(side / 250, 2)))
+
+
+_SHIFT = 4  # OpenCV's fractional bits: points drawn at sub-pixel positions
+
+
+def _fixed(x: float, y: float) -> tuple[int, int]:
+    return int(round(x * (1 << _SHIFT))), int(round(y * (1 << _SHIFT)))
+
+
 def draw_faces(image: np.ndarray, boxes: Sequence[np.ndarray],
-               keypoints: Sequence[np.ndarray]) -> np.ndarray:
-    """Draw face boxes (blue) and landmarks (red) on a copy of a full-size BGR image; point
-    radius and line width follow the face size."""
+               keypoints: Sequence[np.ndarray], scores: Sequence[float | None] | None = None,
+               links: Sequence[tuple[int, int]] = ()) -> np.ndarray:
+    """Draw face boxes (blue), the lines joining their landmarks (green) and the landmarks
+    (red) on a copy of a full-size BGR image; with ``scores`` (a detector's), each face's
+    score is written above its box, so that a false face reads as one.
+
+    Markers, lines and text grow with each face's box (:func:`face_drawing_sizes`).
+
+    Args:
+        image: :math:`(H, W, 3)` BGR uint8.
+        boxes: Per face ``(x1, y1, x2, y2)``.
+        keypoints: Per face :math:`(K, 2)` pixel coordinates.
+        scores: Per face a score, or ``None`` for a face without one (a given box).
+        links: Point index pairs to join (:func:`landmark_links`).
+
+    Example:
+        >>> canvas = np.zeros((1080, 1920, 3), np.uint8)
+        >>> pts = np.array([[900.0, 500.0], [1000.0, 500.0]])
+        >>> out = draw_faces(canvas, [np.array([850, 450, 1050, 650])], [pts], [0.98],
+        ...                  links=[(0, 1)])
+        >>> bool(out[500, 950, 1] > 150)  # green on the line between the two points
+        True
+    """
     img = image.copy()
-    for box, pts in zip(boxes, keypoints, strict=True):
+    scores = [None] * len(boxes) if scores is None else list(scores)
+    for box, pts, score in zip(boxes, keypoints, scores, strict=True):
         # clipped: OpenCV's drawing overflows on coordinates beyond int32
-        x1, y1, x2, y2 = (int(round(v)) for v in np.clip(box, -1e6, 1e6))
-        size = max(x2 - x1, y2 - y1, 1)
-        r = max(1, size // 150)
-        cv2.rectangle(img, (x1, y1), (x2, y2), (255, 128, 0), max(1, size // 200), cv2.LINE_AA)
-        for x, y in np.clip(np.nan_to_num(np.asarray(pts, np.float64)), -1e6, 1e6).reshape(-1, 2):
-            cv2.circle(img, (int(round(x)), int(round(y))), r, (0, 0, 255), -1, cv2.LINE_AA)
+        box = np.clip(np.asarray(box, np.float64)[:4], -1e6, 1e6)
+        sizes = face_drawing_sizes(box)
+        r, t = sizes["radius"], sizes["thickness"]
+        cv2.rectangle(img, _fixed(*box[:2]), _fixed(*box[2:]), (255, 128, 0), t, cv2.LINE_AA,
+                      _SHIFT)
+        pts = np.clip(np.asarray(pts, np.float64).reshape(-1, 2), -1e6, 1e6)
+        finite = np.isfinite(pts).all(1)
+        for a, b in links:
+            if a < len(pts) and b < len(pts) and finite[a] and finite[b]:
+                cv2.line(img, _fixed(*pts[a]), _fixed(*pts[b]), (0, 220, 0), t, cv2.LINE_AA,
+                         _SHIFT)
+        for x, y in pts[finite]:
+            cv2.circle(img, _fixed(x, y), r << _SHIFT, (0, 0, 255), -1, cv2.LINE_AA, _SHIFT)
+        if score is not None:
+            _label(img, f"{float(score):.2f}", box, sizes["font_scale"], t)
     return img
+
+
+def _label(img: np.ndarray, text: str, box: np.ndarray, scale: float, thickness: int) -> None:
+    """``text`` in white on the box's colour, above the box's top-left corner (inside the
+    box when there is no room above)."""
+    font = cv2.FONT_HERSHEY_SIMPLEX
+    weight = max(1, round(scale * 2))
+    (w, h), base = cv2.getTextSize(text, font, scale, weight)
+    pad = max(2, thickness)
+    x1, y1 = int(round(box[0])), int(round(box[1]))
+    top = y1 - h - base - 2 * pad
+    if top < 0:  # no room above: just inside the top edge
+        top = y1
+    cv2.rectangle(img, (x1, top), (x1 + w + 2 * pad, top + h + base + 2 * pad),
+                  (255, 128, 0), -1)
+    cv2.putText(img, text, (x1 + pad, top + pad + h), font, scale, (255, 255, 255), weight,
+                cv2.LINE_AA)
 
 
 def image_grid(images: Sequence[np.ndarray], cols: int, pad: int = 2) -> np.ndarray:

@@ -681,11 +681,11 @@ def test_a_run_failing_while_it_writes_leaves_out_as_it_was(checkpoint, fixtures
     drawn = []
     real = predict.draw_faces
 
-    def fail_on_second(image, boxes, keypoints):
+    def fail_on_second(image, boxes, keypoints, *rest):
         drawn.append(1)
         if len(drawn) == 2:
             raise OSError(28, "No space left on device", str(out / "vis"))
-        return real(image, boxes, keypoints)
+        return real(image, boxes, keypoints, *rest)
 
     monkeypatch.setattr(predict, "draw_faces", fail_on_second)
     with pytest.raises(SystemExit):

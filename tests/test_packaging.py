@@ -152,8 +152,9 @@ def test_wheel_in_a_fresh_venv_runs_aan_demo_from_an_empty_dir(tmp_path):
     """The wheel built from the repo, installed (without deps) in a fresh venv that sees this
     default stack's site-packages (torch, mmpose, ...) through a .pth file, but not the
     source tree: ``aan_components`` comes from the wheel, finds its shipped config, and
-    ``aan demo --minutes 0.2`` runs from an empty directory. Wrong input caught: configs
-    not in the wheel (before: ``aan demo`` looked for ``<repo>/mm_configs``)."""
+    ``aan demo --minutes 0.2`` runs from an empty directory, and ``aan predict IMAGE`` finds
+    the shipped model in the wheel. Wrong input caught: configs not in the wheel (before:
+    ``aan demo`` looked for ``<repo>/mm_configs``), the model's files not in it."""
     src, dist, venv, run = (tmp_path / d for d in ("src", "dist", "venv", "run"))
     # build from a copy of the packaged files: building in the checkout would write build/
     # and *.egg-info there
@@ -197,3 +198,11 @@ def test_wheel_in_a_fresh_venv_runs_aan_demo_from_an_empty_dir(tmp_path):
     assert os.path.realpath(summary["config"]) == os.path.realpath(shipped)
     assert summary["iterations"] >= 1 and 0 < summary["test_metrics"]["NME"] < 10
     assert os.path.isfile(summary["predictions"]) and os.path.isfile(summary["checkpoint"])
+    # the newcomer's line: the shipped model, from the wheel, with no model arguments
+    image = REPO / "tests" / "data" / "mmpose_face_samples" / "300w" / "indoor_029.png"
+    result = subprocess.run([str(venv / "bin" / "aan"), "predict", str(image), "--out",
+                             "preds"], cwd=run, env=env, text=True, capture_output=True)
+    assert result.returncode == 0, result.stderr[-3000:]
+    landmarks = json.loads((run / "preds" / "landmarks.json").read_text())
+    assert landmarks["checkpoint"].startswith(site), landmarks["checkpoint"]
+    assert len(landmarks["images"][0]["faces"]) == 1

@@ -131,6 +131,41 @@ class LandmarkPredictor:
         self.keep_crops = False  # fill ImageLandmarks.crops
         self.keep_attention = False  # fill ImageLandmarks.attention (attention backbones)
 
+    @classmethod
+    def from_pretrained(cls, name: str | None = None, device: str = "cpu",
+                        detector: str | FaceDetector | None = "mtcnn",
+                        **kwargs) -> LandmarkPredictor:
+        """The model shipped inside the package (docs/pretrained_model.md), its weights'
+        sha256 checked before they load; faces found by MTCNN, its boxes calibrated to the
+        model's training boxes (300W's landmark extent), unless ``detector`` says otherwise.
+
+        The name follows Hugging Face's and timm's hub models (``from_pretrained``,
+        ``pretrained=True``): weights that come with the library, by name.
+
+        Args:
+            name: A shipped model (:func:`aan_components.pretrained.pretrained_names`);
+                ``None``: the default one, the model ``aan predict IMAGE`` uses.
+            device, detector: As for :class:`LandmarkPredictor`.
+            **kwargs: The other arguments of :class:`LandmarkPredictor`.
+
+        Raises:
+            AANInputError: an unknown name, or a shipped file that is missing or whose
+                sha256 is not the recorded one (one line naming the file).
+
+        Example:
+            >>> p = LandmarkPredictor.from_pretrained(detector=None)
+            >>> from aan_core.utils.image_file import read_image
+            >>> image = read_image("tests/data/mmpose_face_samples/300w/indoor_029.png")
+            >>> (result,) = p.predict([("face.png", image, np.array([[0, 0, 60, 60]]))])
+            >>> result.faces[0].keypoints.shape, p.checkpoint.endswith(".pth")
+            ((68, 2), True)
+        """
+        from ..pretrained import DEFAULT_MODEL, pretrained_model
+
+        model = pretrained_model(name or DEFAULT_MODEL)
+        return cls(str(model.config), str(model.checkpoint), device, detector=detector,
+                   **kwargs)
+
     def _test_pipeline(self):
         """The config's test pipeline, built; a field it does not know is the config's error.
 

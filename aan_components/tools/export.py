@@ -1,4 +1,5 @@
-"""Export a model's inference graph to ONNX and check it against PyTorch in onnxruntime.
+"""Export a model's inference graph to ONNX and check it against PyTorch in onnxruntime
+(``aan export`` alone: the model shipped in the package).
 
 The graph: input ``image`` (B, 3, H, W) float32 face crops as the model's data preprocessor
 receives them (BGR 0-255 for the configs here); output ``keypoints`` (B, K, 2) in crop
@@ -20,7 +21,9 @@ from .argument_types import int_in_range
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="MMPose config of the model")
+    parser.add_argument("config", nargs="?",
+                        help="MMPose config of the model; none: the model shipped in the "
+                             "package (docs/pretrained_model.md, its sha256 checked)")
     parser.add_argument("checkpoint", nargs="?",
                         help="checkpoint (.pth), loaded safely and strictly; none: the "
                              "initial (untrained) weights, e.g. to check the graph")
@@ -46,6 +49,11 @@ def max_abs_difference(model, onnx_path, images: np.ndarray) -> float:
 
 
 def run(args: argparse.Namespace) -> None:
+    if args.config is None:
+        from ..pretrained import DEFAULT_MODEL, pretrained_model
+
+        shipped = pretrained_model(DEFAULT_MODEL)
+        args.config, args.checkpoint = str(shipped.config), str(shipped.checkpoint)
     model = load_pose_model(args.config, args.checkpoint, "cpu", args.allow_partial)
     path = export_onnx(model, args.out, args.opset)
     print(f"aan export: {path} (opset {args.opset}, dynamic batch)")

@@ -1,5 +1,9 @@
 """Predict face landmarks on an image, a folder of images or a video.
 
+``aan predict INPUT`` uses the model shipped in the package (300W's 68 points,
+docs/pretrained_model.md; its sha256 is checked before it loads); ``aan predict CONFIG
+CHECKPOINT INPUT`` uses yours.
+
 Faces come from a box file (``--boxes``: JSON ``{image: [[x1, y1, x2, y2], ...]}`` or CSV
 ``image,x1,y1,x2,y2``; for videos the key is the frame number from 1). Every key must name an
 input image (or frame) and every box must lie at least partly inside its image; an image the
@@ -60,14 +64,16 @@ from ..inference.media_sources import (
     list_images,
     video_info,
 )
-from ..visualization import draw_faces, save_image
+from ..visualization import draw_faces, landmark_links, save_image
 from .argument_types import non_negative_float, positive_float, positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="MMPose config of the model")
-    parser.add_argument("checkpoint", help="checkpoint (.pth), loaded safely")
-    parser.add_argument("input", help="an image, a folder of images, or a video")
+    parser.add_argument("paths", nargs="+", metavar="[CONFIG CHECKPOINT] INPUT",
+                        help="INPUT: an image, a folder of images, or a video; before it, "
+                             "the MMPose config and checkpoint (.pth, loaded safely) of the "
+                             "model; without them, the shipped model (docs/pretrained_model.md"
+                             ", its sha256 checked)")
     parser.add_argument("--out", default="predictions", help="output folder")
     parser.add_argument("--boxes", help="face boxes: .json or .csv (default: detect the faces)")
     parser.add_argument("--detector", default="mtcnn", choices=sorted(DETECTORS),
@@ -150,7 +156,30 @@ def drawing_name(image: str) -> str:
     return image if Path(image).suffix.lower() in DRAWING_SUFFIXES else f"{image}.png"
 
 
+def choose_model(args: argparse.Namespace) -> None:
+    """``args.config``, ``args.checkpoint`` and ``args.input`` from the positional paths:
+    ``INPUT`` alone takes the shipped model (its sha256 checked), ``CONFIG CHECKPOINT INPUT``
+    the given one.
+
+    Raises:
+        AANInputError: two paths, or more than three; a shipped file missing or damaged.
+    """
+    paths = list(args.paths)
+    if len(paths) == 1:
+        from ..pretrained import DEFAULT_MODEL, pretrained_model
+
+        model = pretrained_model(DEFAULT_MODEL)
+        args.config, args.checkpoint = str(model.config), str(model.checkpoint)
+    elif len(paths) == 3:
+        args.config, args.checkpoint = paths[:2]
+    else:
+        raise AANInputError(f"give INPUT (the shipped model) or CONFIG CHECKPOINT INPUT, not "
+                            f"{len(paths)} paths: {' '.join(paths)}")
+    args.input = paths[-1]
+
+
 def run(args: argparse.Namespace) -> None:
+    choose_model(args)
     src, out = Path(args.input), Path(args.out)
     skipped: list[dict] = []
     boxes = read_face_boxes(args.boxes) if args.boxes else None
@@ -199,7 +228,9 @@ def run(args: argparse.Namespace) -> None:
         stage = Path(tempfile.mkdtemp(prefix=".aan-predict.", suffix=".partial", dir=merged))
         try:
             records = _write_outputs(args, src, stage, results, total, is_video,
-                                     fps if is_video else None)
+                                     fps if is_video else None,
+                                     landmark_links(predictor.model.dataset_meta,
+                                                    predictor.num_keypoints))
             if not records and skipped:
                 raise MediaError(f"{src}: none of its {len(skipped)} images could be read "
                                  f"(listed above)")
@@ -253,9 +284,9 @@ def _check_video(partial: Path, video_path: Path, frames: int) -> None:
 
 
 def _write_outputs(args, src: Path, out: Path, results, total: int, is_video: bool,
-                   fps: float | None) -> list[dict]:
+                   fps: float | None, links=()) -> list[dict]:
     """Draw and collect the results into ``out`` (the run's fresh folder); a video goes to a
-    partial file renamed at the end."""
+    partial file renamed at the end. ``links``: the point pairs joined in the drawings."""
     records: list[dict] = []
     writer = None
     video_path = out / f"{src.stem}_landmarks.mp4"
@@ -267,7 +298,9 @@ def _write_outputs(args, src: Path, out: Path, results, total: int, is_video: bo
             if args.no_draw:
                 continue
             drawn = draw_faces(result.image, [f.box for f in result.faces],
-                               [f.keypoints for f in result.faces])
+                               [f.keypoints for f in result.faces],
+                               [None if f.detector_box is None else float(f.detector_box[4])
+                                for f in result.faces], links)
             if is_video:
                 if writer is None:
                     h, w = drawn.shape[:2]

@@ -1,0 +1,159 @@
+"""The model shipped in the package: its files agree with their sha256 list and the results
+JSON its model card is generated from, it is accurate on real faces, it is what `aan predict
+INPUT`, `LandmarkPredictor.from_pretrained()` and `aan export` use, and a damaged file is
+refused in one line."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from fnmatch import fnmatch
+from pathlib import Path
+
+import pytest
+from conftest import REPO
+
+import aan_components.pretrained as pretrained
+from aan_components.cli import main as aan
+from aan_components.inference import LandmarkPredictor
+from aan_components.pretrained import (
+    DEFAULT_MODEL,
+    file_sha256,
+    pretrained_model,
+)
+from aan_core.utils.input_errors import AANInputError
+from bench.pretrained_model import sample_faces_nme
+
+RESULTS = REPO / "bench" / "results" / "pretrained_model.json"
+MAX_BYTES = 5_000_000
+# NME (inter-ocular, %) of the shipped model on the two real 300W faces of tests/data
+# (MMPose's 300W samples, indoor_020 and indoor_029: 300W test images, in no training set),
+# with their ground-truth boxes. Calibrated from the shipped model: it measured 5.869%
+# (bench/results/pretrained_model.json, test.samples; this test prints it); the bound is 1.5x
+# that, rounded up to 9.0%, which leaves room for another CPU's arithmetic and for a
+# retrained model of the same recipe (its 554-face NME on common is 4.14%; these two faces
+# are harder), and stays far under the synthetic demo model's 15.42% on the same faces and
+# boxes (test_the_nme_threshold_fails_the_synthetic_demo_model, which prints it).
+SHIPPED_NME_MEASURED = 5.869
+NME_THRESHOLD = 9.0
+
+
+def test_shipped_files_agree_with_their_list_and_results():
+    model = pretrained_model()
+    results = json.loads(RESULTS.read_text())
+    manifest = json.loads(pretrained.MANIFEST.read_text())["models"][DEFAULT_MODEL]
+    assert file_sha256(model.checkpoint) == manifest["sha256"] == results["sha256"]
+    assert model.checkpoint.stat().st_size == results["bytes"] <= MAX_BYTES
+    assert results["name"] == DEFAULT_MODEL and (REPO / results["card"]).is_file()
+    assert manifest["dtype"] == results["dtype"]
+    # the measurement the threshold below was calibrated from is the recorded one
+    assert results["test"]["samples"]["nme_io"] == SHIPPED_NME_MEASURED
+
+
+def test_the_package_data_ships_every_pretrained_file():
+    """Every file of aan_components/pretrained goes into the wheel (a ``.pth`` missed by the
+    package-data globs would leave `aan predict INPUT` without its model after pip install;
+    the slow wheel test in test_packaging.py runs it)."""
+    tomllib = pytest.importorskip("tomllib")  # Python >= 3.11
+    globs = tomllib.loads((REPO / "pyproject.toml").read_text())[
+        "tool"]["setuptools"]["package-data"]["aan_components"]
+    folder = REPO / "aan_components" / "pretrained"
+    files = [p.relative_to(folder.parent).as_posix() for p in folder.iterdir()
+             if p.is_file() and p.suffix in (".py", ".pth", ".json")]
+    assert len(files) >= 3
+    assert all(any(fnmatch(f, g) for g in globs) for f in files), (files, globs)
+
+
+@pytest.fixture(scope="module")
+def shipped() -> LandmarkPredictor:
+    return LandmarkPredictor.from_pretrained(detector=None)
+
+
+def test_shipped_model_is_accurate_on_real_faces(shipped, fixtures_dir):
+    nme = sample_faces_nme(shipped, fixtures_dir)
+    print(f"shipped model on the 300W samples: NME(IO) {nme:.3f}%")
+    assert nme <= NME_THRESHOLD, nme
+
+
+@pytest.mark.slow  # trains the demo's model (400 iterations on synthetic faces)
+def test_the_nme_threshold_fails_the_synthetic_demo_model(tmp_path, fixtures_dir):
+    """The threshold above tells a model trained on real faces from the synthetic demo's:
+    `aan demo`'s config and recipe for 400 iterations (its own learning test's length, at
+    which it beats the synthetic mean shape clearly), seed 0, scores above it on the same
+    faces and boxes."""
+    from bench.common import train_checkpoint
+
+    def edit(cfg):
+        cfg.train_dataloader.num_workers = 0
+        cfg.train_dataloader.persistent_workers = False
+        cfg.train_dataloader.dataset.num_samples = 12800
+
+    ckpt = train_checkpoint(REPO / "mm_configs" / "aan_synthetic.py", tmp_path, 400, edit)
+    demo = LandmarkPredictor(str(REPO / "mm_configs" / "aan_synthetic.py"), ckpt)
+    nme = sample_faces_nme(demo, fixtures_dir)
+    print(f"synthetic demo model on the 300W samples: NME(IO) {nme:.3f}%")
+    assert nme > NME_THRESHOLD, nme
+
+
+def test_from_pretrained_is_the_shipped_files_and_finds_faces_with_calibrated_mtcnn():
+    p = LandmarkPredictor.from_pretrained()
+    model = pretrained_model()
+    assert (p.checkpoint, p.num_keypoints) == (str(model.checkpoint), 68)
+    finder = p.face_finder
+    assert finder.detector.name == "mtcnn" and finder.convention == "landmark_extent"
+    assert finder.calibration is not None  # MTCNN's fit to 300W's training boxes
+
+
+def _damaged_copy(tmp_path: Path) -> Path:
+    """The package's model files copied to ``tmp_path``, one byte of the weights changed."""
+    folder = tmp_path / "pretrained"
+    shutil.copytree(pretrained.MANIFEST.parent, folder,
+                    ignore=shutil.ignore_patterns("__pycache__", "__init__.py"))
+    ckpt = folder / f"{DEFAULT_MODEL}.pth"
+    data = bytearray(ckpt.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    ckpt.write_bytes(bytes(data))
+    return folder / "models.json"
+
+
+def test_a_damaged_checkpoint_is_refused_in_one_line(tmp_path, monkeypatch, capsys):
+    manifest = _damaged_copy(tmp_path)
+    with pytest.raises(AANInputError, match=r"aan_300w_cpu_aug\.pth: sha256 [0-9a-f]{64} is "
+                                            r"not the shipped"):
+        pretrained_model(manifest=manifest)
+    monkeypatch.setattr(pretrained, "MANIFEST", manifest)
+    with pytest.raises(SystemExit) as e:
+        aan(["predict", str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and len(err.splitlines()) == 1
+    assert err.startswith("aan predict: error: ") and f"{manifest.parent}" in err
+    assert not (tmp_path / "out").exists()
+
+
+def test_predict_without_model_arguments_uses_the_shipped_model(fixtures_dir, tmp_path):
+    image = fixtures_dir / "300w" / "indoor_029.png"
+    aan(["predict", str(image), "--out", str(tmp_path / "out")])
+    result = json.loads((tmp_path / "out" / "landmarks.json").read_text())
+    model = pretrained_model()
+    assert (result["config"], result["checkpoint"]) == (str(model.config),
+                                                         str(model.checkpoint))
+    (face,) = result["images"][0]["faces"]
+    assert face["box_source"].startswith("mtcnn") and 0.9 < face["detector_score"] <= 1
+    assert len(face["keypoints"]) == 68
+    assert (tmp_path / "out" / "vis" / "indoor_029.png").is_file()
+
+
+def test_predict_with_two_paths_says_what_it_takes(tmp_path, capsys):
+    with pytest.raises(SystemExit) as e:
+        aan(["predict", "a.py", str(tmp_path), "--out", str(tmp_path / "out")])
+    err = capsys.readouterr().err.strip()
+    assert e.value.code == 2 and err == (
+        f"aan predict: error: give INPUT (the shipped model) or CONFIG CHECKPOINT INPUT, not "
+        f"2 paths: a.py {tmp_path}")
+
+
+def test_export_without_a_config_exports_the_shipped_model(tmp_path, capsys):
+    out = tmp_path / "shipped.onnx"
+    aan(["export", "--out", str(out)])
+    printed = capsys.readouterr().out
+    assert out.stat().st_size > 1_000_000 and "max |difference|" in printed
