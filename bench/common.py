@@ -39,7 +39,8 @@ TOOLS = {"aan_study": "aan_study", "backbone_study": "aan_study", "cpu_speed": "
          "real_faces": "real_faces", "synthetic_data_speed": "synthetic_data_speed",
          "temporal_smoothing": "temporal_smoothing", "cpu_train_speed": "cpu_train_speed",
          "cpu_switch_parity": "cpu_switch_parity", "real_300w": "real_300w",
-         "table5_real_300w": "table5_real_300w", "backbone_real_300w": "backbone_real_300w"}
+         "table5_real_300w": "table5_real_300w", "backbone_real_300w": "backbone_real_300w",
+         "attention_init_gain": "attention_init_gain"}
 _INCLUDE = re.compile(r"(<!-- include (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /include -->)",
                       re.S)
 

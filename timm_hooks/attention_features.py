@@ -1,9 +1,10 @@
-"""Attention stages on any timm backbone: ``F = (1 + M) * H`` on each selected feature map,
-inside the backbone (the next stage reads the gated map, as in AAN) or on its outputs only."""
+"""Attention stages on any timm backbone: an attention form (AAN's ``F = (1 + M) * H`` by
+default) on each selected feature map, inside the backbone (the next stage reads the gated
+map, as in AAN) or on its outputs only."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import timm
 import torch
@@ -17,7 +18,9 @@ from timm.models.efficientnet import EfficientNetFeatures
 from timm.models.mobilenetv3 import MobileNetV3Features
 from torch import Tensor, nn
 
-from aan_core import AttentionGate
+from aan_core.attention_factory import AttentionSpec, attention_name, create_attention
+
+from .attention_forms import ATTENTION_FORMS
 
 __all__ = ["AttentionFeatures", "PLACEMENTS", "attach_attention", "feature_channels"]
 
@@ -80,10 +83,11 @@ class _StageGate:
     NHWC (Swin), or ``(B, N, C)`` tokens with prefix tokens first (ViT: the patch tokens are
     gated as a map, the prefix tokens pass)."""
 
-    def __init__(self, gate: AttentionGate, name: str, channels: int, reduction: int,
+    def __init__(self, gate: nn.Module, name: str, channels: int, reduction: int,
                  nhwc: bool, input_size: _InputSize) -> None:
         self.gate, self.name, self.channels = gate, name, channels
         self.reduction, self.nhwc, self.input_size = reduction, nhwc, input_size
+        self.ran = False  # set by every forward through the hook; AttentionFeatures resets it
 
     def __call__(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor:
         return self.gated(output)
@@ -92,6 +96,7 @@ class _StageGate:
         return (self.gated(args[0]), *args[1:])
 
     def gated(self, h: Tensor) -> Tensor:
+        self.ran = True
         if isinstance(h, Tensor) and h.ndim == 4:
             if self.nhwc and h.shape[-1] == self.channels:
                 return self.gate(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
@@ -121,8 +126,10 @@ class _StageGate:
 
 
 class AttentionFeatures(nn.Module):
-    """A timm feature extractor whose every feature map is weighted by its own spatial
-    attention map (AAN's attention block, from ``aan_core``): ``F = (1 + M(H)) * H``.
+    """A timm feature extractor whose every feature map goes through an attention form: by
+    default AAN's, weighted by its own spatial attention map (``aan_core``'s gate),
+    ``F = (1 + M(H)) * H``; or a control, or timm's ``se`` / ``eca`` / ``cbam``
+    (:data:`~timm_hooks.ATTENTION_FORMS`).
 
     ``placement`` says where:
 
@@ -143,9 +150,12 @@ class AttentionFeatures(nn.Module):
 
     Args:
         features: A timm feature extractor (``features_only=True``, or a ``FeatureGetterNet``).
-        attention: Apply attention; ``False`` returns the backbone's own maps (ablation).
-        attention_relu: The paper's ReLU before the sigmoid (map in ``[0.5, 1)``).
+        attention: The form on every level, a name or a dict with options
+            (:func:`~aan_core.attention_factory.create_attention`); ``'none'`` returns the
+            backbone's own maps (ablation).
         placement: ``'in_stage'`` or ``'outputs_only'`` (above).
+        attention_forms: The forms to choose from (default
+            :data:`~timm_hooks.ATTENTION_FORMS`: ``aan_core``'s and timm's).
 
     Shape:
         - Input: :math:`(B, 3, H, W)`
@@ -162,8 +172,9 @@ class AttentionFeatures(nn.Module):
         'in_stage'
     """
 
-    def __init__(self, features: nn.Module, attention: bool = True,
-                 attention_relu: bool = True, placement: str = "in_stage") -> None:
+    def __init__(self, features: nn.Module, attention: AttentionSpec = "aan",
+                 placement: str = "in_stage",
+                 attention_forms: Mapping[str, Callable[..., nn.Module]] | None = None) -> None:
         super().__init__()
         info = getattr(features, "feature_info", None)
         if not isinstance(info, FeatureInfo):
@@ -182,10 +193,13 @@ class AttentionFeatures(nn.Module):
         self.feature_info = info
         self.nhwc = _is_nhwc(features)
         self.placement = placement
-        self.gates = nn.ModuleList(
-            AttentionGate(c, enabled=attention, relu=attention_relu) for c in info.channels())
-        self.in_stage = attention and placement == "in_stage"
+        forms = ATTENTION_FORMS if attention_forms is None else attention_forms
+        self.attention = attention_name(attention)
+        self.gates = nn.ModuleList(create_attention(attention, c, forms)
+                                   for c in info.channels())
+        self.in_stage = self.attention != "none" and placement == "in_stage"
         self._input_size = _InputSize()
+        self._stage_hooks: list[_StageGate] = []
         if self.in_stage:
             self._place_gates_in_stages()
 
@@ -201,6 +215,7 @@ class AttentionFeatures(nn.Module):
             module = _stage_module(self.features, level["module"])
             hook = _StageGate(gate, level["module"], level["num_chs"], level["reduction"],
                               nhwc, self._input_size)
+            self._stage_hooks.append(hook)
             if level.get("hook_type", "forward") == "forward_pre":
                 module.register_forward_pre_hook(hook.before, prepend=True)
             else:
@@ -214,14 +229,15 @@ class AttentionFeatures(nn.Module):
 
     @property
     def attention_maps(self) -> tuple[Tensor | None, ...]:
-        """Each output's attention map ``M`` from the last forward (``None`` if disabled)."""
-        return tuple(g.attention_map for g in self.gates)
+        """Each output's attention map ``M`` from the last forward (``None``: a form without
+        a spatial map)."""
+        return tuple(getattr(g, "attention_map", None) for g in self.gates)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         if self.in_stage:
             self._input_size.hw = (int(x.shape[-2]), int(x.shape[-1]))
-            for gate in self.gates:
-                gate.attention_map = None
+            for hook in self._stage_hooks:
+                hook.ran = False
         feats = self.features(x)
         if isinstance(feats, dict):
             feats = list(feats.values())
@@ -230,9 +246,7 @@ class AttentionFeatures(nn.Module):
                 f"{type(self.features).__name__} returned {len(feats)} feature maps but its "
                 f"feature_info lists {len(self.gates)}")
         if self.in_stage:
-            missed = [level["module"] for gate, level in zip(
-                self.gates, self.feature_info.get_dicts(), strict=True)
-                if gate.attention_map is None]
+            missed = [hook.name for hook in self._stage_hooks if not hook.ran]
             if missed:
                 raise RuntimeError(
                     f"in-stage attention: {type(self.features).__name__} never ran "
@@ -247,10 +261,12 @@ class AttentionFeatures(nn.Module):
 
 
 def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None = None,
-                     pretrained: bool = False, attention: bool = True,
-                     attention_relu: bool = True, placement: str = "in_stage",
+                     pretrained: bool = False, attention: AttentionSpec = "aan",
+                     placement: str = "in_stage",
+                     attention_forms: Mapping[str, Callable[..., nn.Module]] | None = None,
                      **timm_kwargs) -> AttentionFeatures:
-    """Put AAN attention on the feature stages of a timm backbone.
+    """Put AAN attention (or another attention form) on the feature stages of a timm
+    backbone.
 
     Args:
         model: A timm model name (created with ``features_only=True``), a timm
@@ -263,11 +279,12 @@ def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None =
             are fixed).
         pretrained: With a name: load timm's pretrained weights (from the local cache or
             the hub; this project never downloads them itself).
-        attention: ``False``: no attention (ablation), same outputs as the backbone.
-        attention_relu: See :class:`AttentionFeatures`.
+        attention: The form, a name or a dict with options (:class:`AttentionFeatures`);
+            ``'none'``: no attention (ablation), same outputs as the backbone.
         placement: ``'in_stage'`` (the gated map feeds the next stage, as in AAN) or
             ``'outputs_only'`` (only the returned maps are gated); see
             :class:`AttentionFeatures`.
+        attention_forms: See :class:`AttentionFeatures`.
         **timm_kwargs: Passed to ``timm.create_model`` (e.g. ``img_size`` for ViTs).
 
     Raises:
@@ -298,5 +315,5 @@ def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None =
             f"{type(model).__name__} is not a timm model with feature maps: it is neither "
             f"features_only nor supports forward_intermediates; create it with "
             f"timm.create_model(name, features_only=True)")
-    return AttentionFeatures(features, attention=attention, attention_relu=attention_relu,
-                             placement=placement)
+    return AttentionFeatures(features, attention=attention, placement=placement,
+                             attention_forms=attention_forms)

@@ -52,8 +52,8 @@ def attention_figure(predictor: LandmarkPredictor, items, max_faces: int) -> np.
     for result in predictor.predict(items):
         for crop, stage_maps in zip(result.crops, result.attention, strict=True):
             if not stage_maps:
-                raise MediaError("the model's attention is switched off (attention=False): "
-                                 "there are no maps to draw")
+                raise MediaError("the model's attention form has no spatial map "
+                                 "(e.g. attention='none'): there are no maps to draw")
             crops.append(np.ascontiguousarray(crop.astype(np.uint8)))
             maps.append(stage_maps)
         if len(crops) >= max_faces:
