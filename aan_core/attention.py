@@ -86,6 +86,26 @@ class AttentionGate(nn.Module):
         self.mean_one = mean_one
         self.attention_map: Tensor | None = None
 
+    def position_gain(self, h: Tensor) -> Tensor:
+        """The factor ``F / H`` that :meth:`forward` applies at each position,
+        ``(B, 1, H, W)``: ``1 + M(h)`` (divided by its per-sample mean with ``mean_one``). Sets
+        :attr:`attention_map`. Lets a caller apply the gate's gain elsewhere than to ``h``
+        itself (``timm_hooks`` re-applies it after a next stage's per-position norm, which
+        cancels it on ``h``).
+
+        Example:
+            >>> gate = AttentionGate(8, mean_one=True)
+            >>> h = torch.randn(2, 8, 4, 4)
+            >>> torch.allclose(gate.position_gain(h) * h, gate(h))
+            True
+        """
+        m = self.attention(h)
+        self.attention_map = m.detach()
+        gain = 1 + m
+        if self.mean_one:
+            gain = gain / gain.mean(dim=(2, 3), keepdim=True)
+        return gain
+
     def forward(self, h: Tensor) -> Tensor:
         m = self.attention(h)
         self.attention_map = m.detach()
@@ -123,6 +143,11 @@ class FixedGain(nn.Module):
 
     def extra_repr(self) -> str:
         return f"gain={self.gain}"
+
+    def position_gain(self, h: Tensor) -> Tensor:
+        """The factor ``F / H`` at each position, ``(B, 1, H, W)``: ``g`` everywhere (see
+        :meth:`AttentionGate.position_gain`)."""
+        return h.new_full((h.shape[0], 1, *h.shape[2:]), self.gain)
 
     def forward(self, h: Tensor) -> Tensor:
         return h * self.gain

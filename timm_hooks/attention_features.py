@@ -71,6 +71,48 @@ def _stage_module(features: nn.Module, name: str) -> nn.Module:
                     f"placement='outputs_only'")
 
 
+# timm's channel attentions: a gain per channel, which a norm over each position's channels
+# does not cancel (it changes the vector's direction), unlike a gain per position.
+_CHANNEL_FORMS = ("se", "eca")
+
+
+def _qualified_name(features: nn.Module, module: nn.Module) -> str:
+    for name, candidate in features.named_modules():
+        if candidate is module:
+            return name
+    raise TypeError(f"{type(module).__name__} is not inside {type(features).__name__}")
+
+
+def _next_module(features: nn.Module, module: nn.Module) -> nn.Module | None:
+    """The module run right after ``module``: its next sibling in its parent container
+    (timm's feature extractors and stage lists run their children in order)."""
+    name = _qualified_name(features, module)
+    parent = features.get_submodule(name.rsplit(".", 1)[0]) if "." in name else features
+    children = list(parent.children())
+    index = next(i for i, child in enumerate(children) if child is module)
+    return children[index + 1] if index + 1 < len(children) else None
+
+
+def _position_norm(stage: nn.Module | None, channels: int) -> nn.Module | None:
+    """The LayerNorm over ``channels`` that begins ``stage`` on its only path, if any: the
+    first module of a ``Sequential``, or of the stage's leading ``downsample`` (timm's
+    ConvNeXt stages: ``downsample = Sequential(LayerNorm2d, Conv2d)``). It divides each
+    position's channel vector by its own norm, so it cancels a per-position gain
+    ``(1 + M(x, y))`` exactly. A residual block's pre-norm (ViT) is not one: its shortcut
+    keeps the gain."""
+    while stage is not None:
+        if isinstance(stage, nn.LayerNorm):
+            return stage if tuple(stage.normalized_shape) == (channels,) else None
+        first = next(iter(stage.named_children()), None)
+        if isinstance(stage, nn.Sequential) and first is not None:
+            stage = first[1]
+        elif first is not None and first[0] == "downsample":
+            stage = first[1]
+        else:
+            return None
+    return None
+
+
 class _InputSize:
     """The ``(H, W)`` of the image in the current forward (token maps need it)."""
 
@@ -88,9 +130,37 @@ class _StageGate:
         self.gate, self.name, self.channels = gate, name, channels
         self.reduction, self.nhwc, self.input_size = reduction, nhwc, input_size
         self.ran = False  # set by every forward through the hook; AttentionFeatures resets it
+        # relocated: the next stage's per-position norm, after which the gain is re-applied
+        self.norm_name: str | None = None
+        self._gated: Tensor | None = None
+        self._gain: Tensor | None = None
+
+    def gate_map(self, h: Tensor) -> Tensor:
+        """The form on an NCHW map; a relocated gate keeps its gain for :meth:`after_norm`."""
+        if self.norm_name is None:
+            return self.gate(h)
+        self._gain = self.gate.position_gain(h)
+        return h * self._gain
+
+    def after_norm(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor:
+        """The next stage's per-position norm cancelled the gain: apply it to its output."""
+        if self._gain is None or args[0] is not self._gated:
+            raise RuntimeError(
+                f"in-stage attention: the norm {self.norm_name!r} did not read module "
+                f"{self.name!r}'s gated map in this forward, so the gain cannot be moved after "
+                f"it; use placement='outputs_only'")
+        gain, self._gain, self._gated = self._gain, None, None
+        hw = tuple(gain.shape[2:])
+        if output.ndim == 4 and output.shape[1] == self.channels and output.shape[2:] == hw:
+            return output * gain
+        if output.ndim == 4 and output.shape[-1] == self.channels and output.shape[1:3] == hw:
+            return output * gain.permute(0, 2, 3, 1)  # a channels-last norm
+        raise RuntimeError(f"in-stage attention: the norm {self.norm_name!r} gave "
+                           f"{tuple(output.shape)}, not module {self.name!r}'s map layout")
 
     def __call__(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor:
-        return self.gated(output)
+        self._gated = self.gated(output)
+        return self._gated
 
     def before(self, module: nn.Module, args: tuple) -> tuple:
         return (self.gated(args[0]), *args[1:])
@@ -99,9 +169,9 @@ class _StageGate:
         self.ran = True
         if isinstance(h, Tensor) and h.ndim == 4:
             if self.nhwc and h.shape[-1] == self.channels:
-                return self.gate(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+                return self.gate_map(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
             if not self.nhwc and h.shape[1] == self.channels:
-                return self.gate(h)
+                return self.gate_map(h)
         elif isinstance(h, Tensor) and h.ndim == 3 and h.shape[-1] == self.channels:
             return self.gated_tokens(h)
         shape = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
@@ -140,7 +210,11 @@ class AttentionFeatures(nn.Module):
       ``AttentionFeatures``. Works for timm's generic feature extractors (``features_only``
       ResNet, RegNet, ConvNeXt, Swin, DenseNet, CSP..., hook-based ones, and
       ``forward_intermediates`` models such as ViT, whose patch tokens are gated as a map)
-      and for EfficientNet / MobileNetV3; other extractors (HRNet) raise ``TypeError``;
+      and for EfficientNet / MobileNetV3; other extractors (HRNet) raise ``TypeError``.
+      Where the next stage begins with a LayerNorm over each position's channels (ConvNeXt's
+      ``downsample``), which cancels a per-position gain exactly, the gain computed on the
+      level's map is applied again to that norm's output (:attr:`relocated`); a form whose
+      spatial gain cannot be moved there (``'cbam'``) is refused;
     - ``'outputs_only'``: the backbone runs unchanged and only the maps it returns are gated
       (what the heads read; no stage reads a gated map).
 
@@ -211,17 +285,48 @@ class AttentionFeatures(nn.Module):
                 f"(e.g. HRNet's come from parallel branches after the last stage); use "
                 f"placement='outputs_only'")
         nhwc = self.nhwc
+        placed = []
         for gate, level in zip(self.gates, self.feature_info.get_dicts(), strict=True):
             module = _stage_module(self.features, level["module"])
             hook = _StageGate(gate, level["module"], level["num_chs"], level["reduction"],
                               nhwc, self._input_size)
+            norm = None
+            if level.get("hook_type", "forward") != "forward_pre":
+                norm = _position_norm(_next_module(self.features, module), level["num_chs"])
+            if norm is not None:
+                hook.norm_name = self._relocate(gate, level["module"], norm)
+                norm = norm if hook.norm_name else None  # a channel gain: it acts as it is
+            placed.append((module, hook, level, norm))
+        for module, hook, level, norm in placed:
             self._stage_hooks.append(hook)
             if level.get("hook_type", "forward") == "forward_pre":
                 module.register_forward_pre_hook(hook.before, prepend=True)
             else:
                 # first among the module's hooks: timm's own (FeatureHookNet) see the gated map
                 module.register_forward_hook(hook, prepend=True)
+            if norm is not None:
+                norm.register_forward_hook(hook.after_norm, prepend=True)
         self.features._aan_in_stage_gates = True
+
+    def _relocate(self, gate: nn.Module, stage: str, norm: nn.Module) -> str | None:
+        """The name of ``norm`` (which cancels ``stage``'s per-position gain) after which the
+        gain is applied again; a form whose gain cannot be moved there is refused."""
+        name = _qualified_name(self.features, norm)
+        if not hasattr(gate, "position_gain") and self.attention not in _CHANNEL_FORMS:
+            raise ValueError(
+                f"attention={self.attention!r} in-stage: the LayerNorm {name!r} that begins "
+                f"the stage after {stage!r} divides each position by its own norm and cancels "
+                f"the form's spatial gain, which cannot be moved after it; use 'aan' (moved "
+                f"there), 'se' / 'eca' (per channel: kept) or placement='outputs_only'")
+        return name if hasattr(gate, "position_gain") else None
+
+    @property
+    def relocated(self) -> dict[int, str]:
+        """Levels whose gain the next stage's per-position LayerNorm cancels, each with that
+        norm's name: the gain ``1 + M`` computed on the level's map is applied again to the
+        norm's output (ConvNeXt: ``stages.{i+1}.downsample[0]``), where it acts."""
+        return {i: hook.norm_name for i, hook in enumerate(self._stage_hooks)
+                if hook.norm_name is not None}
 
     @property
     def out_channels(self) -> tuple[int, ...]:
