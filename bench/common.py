@@ -41,7 +41,7 @@ TOOLS = {"aan_study": "aan_study", "backbone_study": "aan_study", "cpu_speed": "
          "cpu_switch_parity": "cpu_switch_parity", "real_300w": "real_300w",
          "table5_real_300w": "table5_real_300w", "backbone_real_300w": "backbone_real_300w",
          "attention_init_gain": "attention_init_gain",
-         "attention_real_300w": "attention_real_300w"}
+         "attention_real_300w": "attention_real_300w", "gate_stats": "gate_stats"}
 _INCLUDE = re.compile(r"(<!-- include (?P<path>\S+) -->\n)(?P<body>.*?)(<!-- /include -->)",
                       re.S)
 
