@@ -210,8 +210,8 @@ def gate_statistics(model: nn.Module, batches: Iterable[tuple[torch.Tensor, list
     return out
 
 
-def test_faces(cfg, root: Path | None, limit: int | None = None, batch_size: int = 32,
-               ) -> tuple[object, list[int]]:
+def evaluation_faces(cfg, root: Path | None, limit: int | None = None,
+                     ) -> tuple[object, list[int]]:
     """The config's test dataset (from ``root`` when given), ground-truth boxes and its test
     pipeline, packing each face's landmarks in input pixels; and the indices to read."""
     from mmengine.registry import init_default_scope
@@ -296,7 +296,7 @@ def measure(label: str, cfg, model, root: Path | None, args, train_bn: bool = Fa
             **facts) -> dict:
     from aan_core.attention_factory import attention_name
 
-    dataset, indices = test_faces(cfg, root, args.limit)
+    dataset, indices = evaluation_faces(cfg, root, args.limit)
     batch = int(cfg.train_dataloader.batch_size) if train_bn else args.batch_size
     stages = gate_statistics(model, batches_of(model, dataset, indices, batch), args.radius,
                              train_bn=train_bn)
@@ -312,7 +312,7 @@ def draw(cfg, checkpoint: Path, root: Path, out: Path, faces: int) -> None:
     import cv2
 
     from aan_components.inference import LandmarkPredictor
-    from aan_components.tools.attention import attention_figure
+    from aan_components.inference.attention_figure import attention_figure
     from aan_components.visualization import save_png, with_caption
 
     dataset = cfg.test_dataloader.dataset

@@ -53,7 +53,7 @@ def expected(z: torch.Tensor, near: np.ndarray) -> dict:
     per = [dict(gain=(1 + mi).mean(), dead=(zi <= 0).mean(),
                 contrast_m=np.percentile(mi, 95) / np.percentile(mi, 5),
                 contrast_gain=np.percentile(1 + mi, 95) / np.percentile(1 + mi, 5),
-                near_far=mi[near].mean() / mi[~near].mean()) for zi, mi in zip(zn, m)]
+                near_far=mi[near].mean() / mi[~near].mean()) for zi, mi in zip(zn, m, strict=True)]
     return {k: float(np.mean([p[k] for p in per])) for k in per[0]}
 
 

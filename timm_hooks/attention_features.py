@@ -104,12 +104,9 @@ def _position_norm(stage: nn.Module | None, channels: int) -> nn.Module | None:
         if isinstance(stage, nn.LayerNorm):
             return stage if tuple(stage.normalized_shape) == (channels,) else None
         first = next(iter(stage.named_children()), None)
-        if isinstance(stage, nn.Sequential) and first is not None:
-            stage = first[1]
-        elif first is not None and first[0] == "downsample":
-            stage = first[1]
-        else:
+        if first is None or not (isinstance(stage, nn.Sequential) or first[0] == "downsample"):
             return None
+        stage = first[1]
     return None
 
 
