@@ -291,3 +291,13 @@ def test_convnext_refuses_cbam_in_stage():
         attach_attention("convnext_atto", attention="cbam")
     assert attach_attention("convnext_atto", attention="cbam",
                             placement="outputs_only").relocated == {}
+
+
+def test_relocated_gates_hold_no_tensor_after_a_forward():
+    """A relocated gate's gain lives from its stage to the next stage's norm only: after a
+    training forward the model deep-copies (EMA, checkpoint averaging), which fails on a
+    kept non-leaf tensor."""
+    feats = attach_attention("convnext_atto").train()
+    feats(torch.randn(2, 3, 64, 64)).pop().sum().backward()
+    twin = copy.deepcopy(feats)
+    assert twin.relocated == feats.relocated

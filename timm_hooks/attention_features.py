@@ -156,8 +156,10 @@ class _StageGate:
                            f"{tuple(output.shape)}, not module {self.name!r}'s map layout")
 
     def __call__(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor:
-        self._gated = self.gated(output)
-        return self._gated
+        gated = self.gated(output)
+        if self.norm_name is not None:  # held only until the next stage's norm reads it
+            self._gated = gated
+        return gated
 
     def before(self, module: nn.Module, args: tuple) -> tuple:
         return (self.gated(args[0]), *args[1:])
