@@ -57,13 +57,13 @@ def expected(z: torch.Tensor, near: np.ndarray) -> dict:
     return {k: float(np.mean([p[k] for p in per])) for k in per[0]}
 
 
-def build(attention: str = "aan") -> nn.Module:
+def build(attention: str = "aan", config=CONFIG) -> nn.Module:
     from mmengine.registry import init_default_scope
 
     import aan_components.plugin  # noqa: F401
 
     init_default_scope("mmpose")
-    cfg = Config.fromfile(str(CONFIG))
+    cfg = Config.fromfile(str(config))
     cfg.model.backbone.attention = attention
     torch.manual_seed(0)
     return MODELS.build(cfg.model).eval()
@@ -120,6 +120,11 @@ def test_forms_without_the_papers_map():
                and "dead" not in r for r in rows)
     rows = gate_stats.gate_statistics(build("aan-norelu"), batch)
     assert all(r["form"] == "aan-norelu" and 1 < r["gain"] < 2 for r in rows)
+    timm_config = REPO / "mm_configs" / "aan_timm-resnet18_300w_cpu.py"
+    rows = gate_stats.gate_statistics(build("eca", timm_config), batch)
+    assert rows and all(r["form"] == "EcaModule" and "gain" not in r for r in rows)
+    rows = gate_stats.gate_statistics(build("aan", timm_config), batch)
+    assert [r["size"] for r in rows] == [[64, 64], [32, 32], [16, 16], [8, 8]]
 
 
 @pytest.fixture(scope="module")
