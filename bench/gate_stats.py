@@ -6,7 +6,8 @@ Per stage, over the 554 faces of 300W common (ground-truth boxes, the config's t
 pipeline, fp32, BatchNorm on its running statistics):
 
 - ``gain``: the mean of the form's gain ``F / H`` (``1 + M``; for ``aan-mean-one``, ``1 + M``
-  divided by its mean over each face's positions; ``fixed-gain``: its constant ``g``);
+  divided by its mean over each face's positions; ``fixed-gain``: its constant ``g``), and
+  ``mean M``, the map's own mean;
 - ``dead``: the fraction of positions where the paper's ReLU is dead (the pre-sigmoid BN
   output ``<= 0``, so ``M = 0.5`` there and no gradient reaches the map);
 - ``M p95/p5`` and ``gain p95/p5``: spatial contrast, each face's 95th over 5th percentile
@@ -116,7 +117,8 @@ class StageRecorder:
         for i, kpts in enumerate(keypoints):
             mi, gi = m[i, 0].numpy(), gain[i, 0].numpy()
             near = near_mask((h, w), stride, kpts, radius)
-            stats = dict(gain=float(gi.mean()), dead=float((z[i, 0] <= 0).float().mean()),
+            stats = dict(gain=float(gi.mean()), mean_m=float(mi.mean()),
+                         dead=float((z[i, 0] <= 0).float().mean()),
                          contrast_m=_contrast(mi), contrast_gain=_contrast(gi))
             if near.any() and not near.all():
                 stats["near_far"] = float(mi[near].mean() / mi[~near].mean())
@@ -166,7 +168,7 @@ def gate_statistics(model: nn.Module, batches: Iterable[tuple[torch.Tensor, list
 
     Returns:
         One dict a stage: ``stage``, ``form``, ``size`` ``[h, w]``, ``stride`` (input pixels a
-        cell), ``radius_cells``, ``faces``, and ``gain``, ``dead``, ``contrast_m``,
+        cell), ``radius_cells``, ``faces``, and ``gain``, ``mean_m``, ``dead``, ``contrast_m``,
         ``contrast_gain``, ``near_far`` (mean over faces; ``near_far_faces`` faces had near
         and far cells), or ``gain`` alone for a constant gain, or no statistics for a form
         this tool does not read.
@@ -201,7 +203,7 @@ def gate_statistics(model: nn.Module, batches: Iterable[tuple[torch.Tensor, list
             h, w = shapes[s]
             stride = hw[0] / h
             row.update(size=[h, w], stride=stride, radius_cells=round(radius / stride, 3))
-            for key in ("gain", "dead", "contrast_m", "contrast_gain"):
+            for key in ("gain", "mean_m", "dead", "contrast_m", "contrast_gain"):
                 row[key] = round(float(np.mean([f[key] for f in faces])), 4)
             ratios = [f["near_far"] for f in faces if "near_far" in f]
             row["near_far"] = round(float(np.mean(ratios)), 4) if ratios else None
@@ -350,7 +352,7 @@ def results_markdown(payload: dict) -> str:
                 form=st["form"], stage=str(st["stage"]),
                 map=f"{size[0]}x{size[1]}, {st['stride']:g} px, r = {st['radius_cells']:g}"
                 if size else "",
-                gain=_cell(st.get("gain"), ".3f"),
+                gain=_cell(st.get("gain"), ".3f"), mean_m=_cell(st.get("mean_m"), ".3f"),
                 dead="" if st.get("dead") is None else f"{100 * st['dead']:.1f}",
                 cm=_cell(st.get("contrast_m"), ".3f"), cg=_cell(st.get("contrast_gain"), ".3f"),
                 nf="" if st.get("near_far") is None else
@@ -358,6 +360,7 @@ def results_markdown(payload: dict) -> str:
     table = markdown_table(rows, [
         ("model", "model"), ("form", "form"), ("stage", "stage"),
         ("map", "map, px a cell, radius in cells"), ("gain", "mean gain F/H"),
+        ("mean_m", "mean M"),
         ("dead", "ReLU dead %"), ("cm", "M p95/p5"), ("cg", "gain p95/p5"),
         ("nf", "M near / far landmarks (faces)")])
     models = payload.get("models", [])

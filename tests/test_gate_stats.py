@@ -50,7 +50,7 @@ def expected(z: torch.Tensor, near: np.ndarray) -> dict:
     """The statistics from their definitions, face by face, in numpy."""
     zn = z.numpy().astype(np.float64)
     m = 1 / (1 + np.exp(-np.maximum(zn, 0)))
-    per = [dict(gain=(1 + mi).mean(), dead=(zi <= 0).mean(),
+    per = [dict(gain=(1 + mi).mean(), mean_m=mi.mean(), dead=(zi <= 0).mean(),
                 contrast_m=np.percentile(mi, 95) / np.percentile(mi, 5),
                 contrast_gain=np.percentile(1 + mi, 95) / np.percentile(1 + mi, 5),
                 near_far=mi[near].mean() / mi[~near].mean()) for zi, mi in zip(zn, m, strict=True)]
