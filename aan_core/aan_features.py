@@ -3,11 +3,12 @@ pooling ("four residual blocks and four pooling layers", Sec. 4.2)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from torch import Tensor, nn
 
-from .attention import AttentionResidualStage
+from .attention_factory import AttentionSpec
+from .attention_stage import AttentionResidualStage
 
 __all__ = ["AANFeatureExtractor", "DEFAULT_STAGE_CHANNELS", "DEFAULT_STEM_CHANNELS", "make_pool",
            "make_stem"]
@@ -66,8 +67,12 @@ class AANFeatureExtractor(nn.Module):
             paper's "four pooling layers" (the stem's strided conv only).
         stage_channels: Output channels of each stage (multiples of 4).
         blocks_per_stage: Bottleneck blocks per stage (the paper: 1).
-        attention: Use attention in the stages (``False``: "w/o attention" ablation).
-        attention_relu: See :class:`~aan_core.attention.SpatialAttention`.
+        attention: The attention form after every stage: a name or a dict with options
+            (:func:`~aan_core.attention_factory.create_attention`); ``'aan'`` is the
+            paper's, ``'none'`` the "w/o attention" ablation.
+        attention_forms: The forms to choose from (default
+            :data:`~aan_core.attention_factory.ATTENTION_FORMS`; ``timm_hooks`` adds
+            timm's).
         pool: ``'max'`` or ``'avg'`` pooling between stages.
 
     Shape:
@@ -89,8 +94,8 @@ class AANFeatureExtractor(nn.Module):
         stem_stride: int = 4,
         stage_channels: Sequence[int] = DEFAULT_STAGE_CHANNELS,
         blocks_per_stage: int = 1,
-        attention: bool = True,
-        attention_relu: bool = True,
+        attention: AttentionSpec = "aan",
+        attention_forms: Mapping[str, Callable[..., nn.Module]] | None = None,
         pool: str = "max",
     ) -> None:
         super().__init__()
@@ -101,7 +106,7 @@ class AANFeatureExtractor(nn.Module):
         stages, prev = [], stem_channels
         for ch in stage_channels:
             stages.append(AttentionResidualStage(prev, ch, blocks_per_stage, attention,
-                                                 attention_relu))
+                                                 attention_forms))
             prev = ch
         self.stages = nn.ModuleList(stages)
         self.pool = make_pool(pool)
@@ -124,7 +129,8 @@ class AANFeatureExtractor(nn.Module):
 
     @property
     def attention_maps(self) -> tuple[Tensor | None, ...]:
-        """Each stage's attention map ``M`` from the last forward (``None`` if disabled)."""
+        """Each stage's attention map ``M`` from the last forward (``None``: a form without a
+        spatial map)."""
         return tuple(stage.attention_map for stage in self.stages)
 
     def forward(self, x: Tensor) -> tuple[Tensor, ...]:

@@ -1,15 +1,25 @@
-"""The AAN building block: a residual bottleneck followed by a spatial attention block.
+"""AAN's attention blocks: the spatial map ``M``, the paper's gate ``F = (1 + M) * H`` (and its
+variants) and the constant-gain control ``F = g * H``.
 
-Pure PyTorch (no MMPose import): ``timm_hooks`` and the MMPose layer both build on it.
+Pure PyTorch (no MMPose import): ``timm_hooks`` and the MMPose layer both build on it;
+:func:`~aan_core.attention_factory.create_attention` chooses among them by name.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import Tensor, nn
-from torchvision.models.resnet import Bottleneck, conv1x1
 
-__all__ = ["SpatialAttention", "AttentionGate", "AttentionResidualStage", "make_bottleneck"]
+__all__ = ["AAN_INIT_GAIN", "AttentionGate", "FixedGain", "SpatialAttention"]
+
+AAN_INIT_GAIN = 1.58
+"""The default ``g`` of the ``'fixed-gain'`` form (:class:`FixedGain`): the mean gain
+``1 + M`` of the paper's gate at initialisation, measured on real faces. Per stage, over seeds
+0-2 of ``mm_configs/aan_300w_cpu.py``'s network as built, on one training batch of 32 300W
+training faces (training-mode BatchNorm, fp32): 1.582, 1.581, 1.579, 1.579; mean 1.580.
+Command: ``python -m bench.attention_init_gain --300w-root DIR`` (2-core AMD EPYC CPU);
+``bench/results/attention_init_gain.json`` holds the values, and a test holds this constant to
+it."""
 
 
 class SpatialAttention(nn.Module):
@@ -45,16 +55,18 @@ class SpatialAttention(nn.Module):
 
 
 class AttentionGate(nn.Module):
-    """Weights features by their own attention map: ``F = (1 + M(H)) * H``.
+    """Weights features by their own attention map: ``F = (1 + M(H)) * H`` (the paper's gate).
 
-    With ``enabled=False`` it returns ``H`` unchanged and owns no parameters (the
-    "w/o attention" ablation). The map of the last forward is kept in
-    :attr:`attention_map` (detached) for visualisation.
+    With ``mean_one=True`` the gain ``1 + M`` is divided by its mean over the positions of
+    each sample, ``F = (1 + M) / mean_xy(1 + M) * H``: the map redistributes the features
+    over the image but cannot amplify them on average (the ``'aan-mean-one'`` form of
+    :func:`~aan_core.attention_factory.create_attention`). The map ``M`` of the last forward
+    is kept in :attr:`attention_map` (detached) for visualisation.
 
     Args:
         channels: Channels of ``H``.
-        enabled: Apply attention; ``False`` makes the gate an identity.
         relu: See :class:`SpatialAttention`.
+        mean_one: Rescale the gain to a mean of 1 per sample (above).
 
     Shape:
         - Input: :math:`(B, C, H, W)`
@@ -68,86 +80,74 @@ class AttentionGate(nn.Module):
         True
     """
 
-    def __init__(self, channels: int, enabled: bool = True, relu: bool = True) -> None:
+    def __init__(self, channels: int, relu: bool = True, mean_one: bool = False) -> None:
         super().__init__()
-        self.enabled = enabled
-        self.attention = SpatialAttention(channels, relu=relu) if enabled else None
+        self.attention = SpatialAttention(channels, relu=relu)
+        self.mean_one = mean_one
         self.attention_map: Tensor | None = None
 
-    def forward(self, h: Tensor) -> Tensor:
-        if self.attention is None:
-            self.attention_map = None
-            return h
+    def position_gain(self, h: Tensor) -> Tensor:
+        """The factor ``F / H`` that :meth:`forward` applies at each position,
+        ``(B, 1, H, W)``: ``1 + M(h)`` (divided by its per-sample mean with ``mean_one``). Sets
+        :attr:`attention_map`. Lets a caller apply the gate's gain elsewhere than to ``h``
+        itself (``timm_hooks`` re-applies it after a next stage's per-position norm, which
+        cancels it on ``h``).
+
+        Example:
+            >>> gate = AttentionGate(8, mean_one=True)
+            >>> h = torch.randn(2, 8, 4, 4)
+            >>> torch.allclose(gate.position_gain(h) * h, gate(h))
+            True
+        """
         m = self.attention(h)
         self.attention_map = m.detach()
+        gain = 1 + m
+        if self.mean_one:
+            gain = gain / gain.mean(dim=(2, 3), keepdim=True)
+        return gain
+
+    def forward(self, h: Tensor) -> Tensor:
+        m = self.attention(h)
+        self.attention_map = m.detach()
+        if self.mean_one:
+            gain = 1 + m
+            return h * (gain / gain.mean(dim=(2, 3), keepdim=True))
         # (1 + M) * H == H + M * H; the second form avoids materialising (1 + M).
         return torch.addcmul(h, m, h)
 
 
-def make_bottleneck(in_channels: int, out_channels: int) -> Bottleneck:
-    """One ResNet bottleneck block (He et al., "the same as [6]") from ``in`` to ``out``.
+class FixedGain(nn.Module):
+    """Multiplies features by a constant: ``F = g * H`` (no map, no parameters).
 
-    The block's width is ``out_channels // 4`` (ResNet's expansion of 4); a 1x1 projection
-    shortcut is added when the channel count changes.
-    """
-    if out_channels % Bottleneck.expansion:
-        raise ValueError(
-            f"out_channels={out_channels} must be a multiple of {Bottleneck.expansion} "
-            "(the bottleneck expansion)"
-        )
-    downsample = None
-    if in_channels != out_channels:
-        downsample = nn.Sequential(conv1x1(in_channels, out_channels), nn.BatchNorm2d(out_channels))
-    return Bottleneck(in_channels, out_channels // Bottleneck.expansion, downsample=downsample)
-
-
-class AttentionResidualStage(nn.Module):
-    """One AAN building block: residual bottleneck block(s) ``H``, then ``F = (1 + M) * H``.
-
-    The paper uses one bottleneck per stage (``num_blocks=1``). Spatial resolution is kept;
-    the backbone pools between stages.
+    The control of the paper's gate: its average gain without its spatial map. The default
+    ``g`` is :data:`AAN_INIT_GAIN`, the mean gain ``1 + M`` that
+    the paper's gate applies at initialisation.
 
     Args:
-        in_channels: Input channels.
-        out_channels: Output channels (a multiple of 4).
-        num_blocks: Bottleneck blocks before the attention block.
-        attention: Apply the attention block; ``False`` gives ``F = H`` (ablation).
-        attention_relu: See :class:`SpatialAttention`.
+        channels: Channels of ``H`` (unused: the gain is the same for all).
+        gain: ``g``.
 
     Shape:
-        - Input: :math:`(B, C_{in}, H, W)`
-        - Output: :math:`(B, C_{out}, H, W)`
+        - Input: :math:`(B, C, H, W)`
+        - Output: :math:`(B, C, H, W)`
 
     Example:
-        >>> stage = AttentionResidualStage(64, 128)
-        >>> stage(torch.randn(2, 64, 32, 32)).shape
-        torch.Size([2, 128, 32, 32])
-        >>> stage.attention_map.shape
-        torch.Size([2, 1, 32, 32])
+        >>> h = torch.randn(1, 4, 3, 3)
+        >>> torch.equal(FixedGain(4, gain=1.5)(h), 1.5 * h)
+        True
     """
 
-    def __init__(
-        self,
-        in_channels: int,
-        out_channels: int,
-        num_blocks: int = 1,
-        attention: bool = True,
-        attention_relu: bool = True,
-    ) -> None:
+    def __init__(self, channels: int | None = None, gain: float | None = None) -> None:
         super().__init__()
-        if num_blocks < 1:
-            raise ValueError(f"num_blocks must be >= 1, got {num_blocks}")
-        self.in_channels = in_channels
-        self.out_channels = out_channels
-        blocks = [make_bottleneck(in_channels, out_channels)]
-        blocks += [make_bottleneck(out_channels, out_channels) for _ in range(num_blocks - 1)]
-        self.residual = nn.Sequential(*blocks)
-        self.gate = AttentionGate(out_channels, enabled=attention, relu=attention_relu)
+        self.gain = float(AAN_INIT_GAIN if gain is None else gain)
 
-    @property
-    def attention_map(self) -> Tensor | None:
-        """The attention map ``M`` of the last forward, ``(B, 1, H, W)``, or ``None``."""
-        return self.gate.attention_map
+    def extra_repr(self) -> str:
+        return f"gain={self.gain}"
 
-    def forward(self, x: Tensor) -> Tensor:
-        return self.gate(self.residual(x))
+    def position_gain(self, h: Tensor) -> Tensor:
+        """The factor ``F / H`` at each position, ``(B, 1, H, W)``: ``g`` everywhere (see
+        :meth:`AttentionGate.position_gain`)."""
+        return h.new_full((h.shape[0], 1, *h.shape[2:]), self.gain)
+
+    def forward(self, h: Tensor) -> Tensor:
+        return h * self.gain

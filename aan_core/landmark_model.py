@@ -8,11 +8,12 @@ its ``backbone.`` / ``head.`` prefixes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from torch import Tensor, nn
 
 from .aan_features import DEFAULT_STAGE_CHANNELS, DEFAULT_STEM_CHANNELS, AANFeatureExtractor
+from .attention_factory import AttentionSpec
 from .coordinate_regressor import CoordinateRegressor, start_at_mean_shape
 from .cosine_embedding import EMBEDDING_DIM
 
@@ -179,7 +180,7 @@ class AANLandmarkModel(LandmarkRegressionModel):
     Args:
         num_points: ``K``.
         in_channels, stem_channels, stem_stride, stage_channels, blocks_per_stage,
-            attention, attention_relu, pool: See :class:`~aan_core.AANFeatureExtractor`.
+            attention, attention_forms, pool: See :class:`~aan_core.AANFeatureExtractor`.
         embedding_dim: Width of the final regressor's embedding; ``None``: the "w/o
             embedding" ablation.
         embedding_sigma: A number, ``None`` or ``'median'``; see
@@ -218,8 +219,8 @@ class AANLandmarkModel(LandmarkRegressionModel):
         stem_stride: int = 4,
         stage_channels: Sequence[int] = DEFAULT_STAGE_CHANNELS,
         blocks_per_stage: int = 1,
-        attention: bool = True,
-        attention_relu: bool = True,
+        attention: AttentionSpec = "aan",
+        attention_forms: Mapping[str, Callable[..., nn.Module]] | None = None,
         pool: str = "max",
         embedding_dim: int | None = EMBEDDING_DIM,
         embedding_sigma: float | str | None = None,
@@ -235,7 +236,7 @@ class AANLandmarkModel(LandmarkRegressionModel):
         features = AANFeatureExtractor(
             in_channels=in_channels, stem_channels=stem_channels, stem_stride=stem_stride,
             stage_channels=stage_channels, blocks_per_stage=blocks_per_stage,
-            attention=attention, attention_relu=attention_relu, pool=pool)
+            attention=attention, attention_forms=attention_forms, pool=pool)
         if input_size is None:
             if "flatten" in (final_input, branch_input):
                 raise ValueError("AANLandmarkModel: regressor input 'flatten' needs "

@@ -105,7 +105,7 @@ VARIANTS: dict[str, tuple[str, dict]] = {  # Table 5's labelled as the paper doe
     "no_attention_no_branches": ("w/o attention, w/o branches",
                                  dict(attention=False, branches=False)),
     "aan_four_pools": ("AAN, four poolings (stem stride 2)", dict(stem_stride=2)),
-    "aan_no_relu": ("AAN, sigmoid without ReLU (map in (0, 1))", dict(attention_relu=False)),
+    "aan_no_relu": ("AAN, sigmoid without ReLU (map in (0, 1))", dict(attention="aan-norelu")),
     "aan_deep_branches": ("AAN, branch weights 0.25/0.5/0.75/1",
                           dict(stage_weights=(0.25, 0.5, 0.75, 1.0))),
 }

@@ -204,17 +204,24 @@ def run_grid(specs: list[dict], root: Path, runs: Path, parallel: int, record,
 
 
 def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
-                       results_markdown, default_iters: int, runs_dir: str,
-                       declared: dict) -> None:
+                       results_markdown, default_iters: int | None, runs_dir: str,
+                       declared: dict, parts: tuple[str, ...] = ()) -> None:
     """The command line of a grid declared in its tool (Table 5, backbones on real faces):
     ``specs(iters)`` lists the runs; ``declared`` (the grid as declared) goes into the JSON
     with the protocol (``doc``'s second paragraph on); ``--resume`` keeps finished runs and
-    the JSON and its table are rewritten after every run."""
+    the JSON and its table are rewritten after every run. ``default_iters=None``: every run
+    declares its own budget (no ``--iters``; ``specs(None)``). ``parts``: the grid's parts
+    (each spec's ``part``), chosen with ``--only``."""
     parser = argparse.ArgumentParser(description=doc,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--300w-root", dest="root", type=Path)
-    parser.add_argument("--iters", type=int, default=default_iters,
-                        help="iterations of every run (batch 32)")
+    if default_iters is not None:
+        parser.add_argument("--iters", type=int, default=default_iters,
+                            help="iterations of every run (batch 32)")
+    if parts:
+        parser.add_argument("--only", nargs="+", choices=parts, default=list(parts),
+                            metavar="PART", help=f"run only these parts of the grid "
+                                                 f"({', '.join(parts)}; default: all)")
     parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / runs_dir)
     parser.add_argument("--out", type=Path, default=RESULTS / f"{tool}.json")
     parser.add_argument("--resume", action="store_true")
@@ -229,13 +236,15 @@ def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
         return
     if args.root is None:
         parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
+    iters = getattr(args, "iters", None)
     payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
-    if payload and payload.get("iters") != args.iters:
+    if payload and payload.get("iters") != iters:
         parser.error(f"{args.out} holds runs of {payload.get('iters')} iterations; resume "
                      f"with --iters {payload.get('iters')} or write to another --out")
-    payload.update(benchmark=tool, machine=_machine(), iters=args.iters, batch=32,
-                   **declared,
+    payload.update(benchmark=tool, machine=_machine(), batch=32, **declared,
                    protocol=doc.split("\n\n", 1)[1].split("\n\n    python")[0])
+    if iters is not None:
+        payload["iters"] = iters
     payload.setdefault("environment", environment())
     runs = payload.setdefault("runs", [])
     done = {(r["arm"], r["seed"]) for r in runs}
@@ -246,7 +255,8 @@ def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
         print(f"[{tool}] {row['arm']} seed {row['seed']}: NME(IO) {row['nme_io']:.2f}",
               flush=True)
 
-    todo = [s for s in specs(args.iters) if (s["arm"], s["seed"]) not in done]
+    todo = [s for s in specs(iters) if (s["arm"], s["seed"]) not in done
+            and (not parts or s["part"] in args.only)]
     run_grid(todo, args.root.resolve(), args.runs_dir, args.parallel, record, args.alongside)
     print(results_markdown(payload))
 

@@ -87,7 +87,8 @@ def test_linear_head_reads_only_the_last_map():
     assert model.features.out_channels == (512,) and len(model.branches) == 0
     assert isinstance(model.regressor.embedding, nn.Identity)
     assert model.regressor.regressor_input == "gap"
-    assert all(g.attention is None for g in model.features.gates)
+    assert not any(True for g in model.features.gates for _ in g.parameters())
+    assert all(m is None for m in model.features.attention_maps)
     x = torch.randn(2, 3, 64, 64)
     assert model(x, torch.rand(2, 68, 2)).ndim == 0
     with pytest.raises(ValueError, match="head must be one of"):

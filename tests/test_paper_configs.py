@@ -48,7 +48,8 @@ def test_paper_hyper_parameters(name):
     assert head.loss.type == "IntermediateSupervisionLoss"
     assert head.loss.stage_weights == (1.0, 1.0, 1.0, 1.0) and head.loss.final_weight == 1.0
     assert head.num_joints == NUM_JOINTS[dataset]
-    assert backbone.attention is ("no-attention" not in name and "no-both" not in name)
+    assert backbone.attention == ("none" if "no-attention" in name or "no-both" in name
+                                  else "aan")
     want_embedding = None if ("no-embedding" in name or "no-both" in name) else 256
     assert head.embedding_dim == want_embedding
     augmenting = {"RandomFlip", "RandomBBoxTransform", "RandomHalfBody", "PhotometricDistortion",

@@ -229,3 +229,77 @@ def test_train_command_points_wrapped_datasets_at_the_data_root(tmp_path):
     assert "test_dataloader.dataset.data_root=/data/300w/" in opts
     aug = real_300w.train_command("aan_300w_cpu_aug.py", tmp_path, 0, Path("/d"))
     assert "train_dataloader.dataset.data_root=/d/" in aug
+
+
+def test_attention_grid_declares_every_run_with_its_form_budget_and_seed():
+    """Parts (a)-(d) as declared: the form reaches the config key, each part its own budget
+    and options, the fair start everywhere; part (a) re-runs neither aan nor none (they come
+    from the Table 5 results), part (c) has no third arm until (a) is measured."""
+    from bench import attention_real_300w as ar
+
+    specs = ar.specs()
+    count = {p: sum(s["part"] == p for s in specs) for p in ar.PARTS}
+    assert count == dict(a=6, b=6, c=4, d=10)
+    assert len({(s["arm"], s["seed"]) for s in specs}) == len(specs)
+    for s in specs:
+        assert f"model.backbone.attention={s['attention']}" in s["options"]
+        assert set(ar.STARTS["fair"]) <= set(s["options"])
+    a = [s for s in specs if s["part"] == "a"]
+    assert {s["attention"] for s in a} == {"fixed-gain", "aan-mean-one"}
+    assert all("train_cfg.max_iters=1500" in s["options"] and s["config"] == "aan_300w_cpu.py"
+               for s in a)
+    b = next(s for s in specs if s["part"] == "b")
+    assert {"model.head.final_input=gap", "model.head.branch_input=gap"} <= set(b["options"])
+    c = next(s for s in specs if s["part"] == "c" and s["attention"] == "aan")
+    assert c["config"] == "aan_300w_cpu_aug.py" and "train_cfg.max_iters=6000" in c["options"]
+    assert "model.head.loss.loss.type=L1Loss" in c["options"]
+    d = [s for s in specs if s["part"] == "d"]
+    assert {s["attention"] for s in d} == {"se", "eca", "cbam", "aan", "none"}
+    assert all(s["config"] == "aan_timm-resnet18_300w_cpu.py"
+               and "train_cfg.max_iters=1000" in s["options"] for s in d)
+
+
+def test_attention_table_pairs_each_form_with_none_and_reads_table5_for_part_a():
+    """Paired against none of the same part and seed (-0.15 ± 0.07 paired; across seeds it
+    would be ± 0); part (a) takes aan and none from the Table 5 fair-start runs."""
+    from bench import attention_real_300w as ar
+
+    runs = [dict(part="b", attention=f, seed=s, nme_io=io, nme_ip=io * 1.4, iterations=1500)
+            for f, s, io in [("aan", 0, 4.8), ("aan", 1, 5.1), ("none", 0, 5.0),
+                             ("none", 1, 5.2)]]
+    runs.append(dict(part="a", attention="fixed-gain", seed=0, nme_io=6.0, nme_ip=8.0,
+                     iterations=1500))
+    table = ar.results_markdown(dict(runs=runs, machine="CPU: test"))
+    part_b = table.split("**(b)")[1].split("**(")[0]
+    row = next(line for line in part_b.splitlines() if line.startswith("| aan |"))
+    assert "| 0, 1 | 4.80, 5.10 | 4.95 ± 0.21 |" in row and "| -0.15 ± 0.07 |" in row
+    part_a = table.split("**(a)")[1].split("**(b)")[0]
+    table5 = json.loads((REPO / "bench/results/table5_real_300w.json").read_text())
+    none0 = next(r["nme_io"] for r in table5["runs"]
+                 if (r["variant"], r["start"], r["seed"]) == ("no_attention", "fair", 0))
+    row = next(line for line in part_a.splitlines() if line.startswith("| fixed-gain |"))
+    assert f"| {6.0 - none0:.2f} |" in row
+    assert "| none (Table 5 run) | 0, 1, 2 |" in part_a and "Xeon" in part_a
+    assert "**(c)" not in table and "**(d)" not in table  # no runs, no table
+
+
+def test_attention_tool_runs_only_the_parts_asked(tmp_path, monkeypatch):
+    """``--only a`` trains part (a)'s runs alone (training stood in for), records each with
+    its form, iterations and seed, and writes the JSON and its table."""
+    from bench import attention_real_300w as ar
+
+    trained = []
+
+    def fake_grid(specs, root, runs, parallel, record, alongside=0):
+        for spec in specs:
+            trained.append(spec)
+            record(dict(spec, iterations=1500, nme_io=5.0 + spec["seed"], nme_ip=7.0))
+
+    monkeypatch.setattr(real_300w, "run_grid", fake_grid)
+    out = tmp_path / "attention.json"
+    ar.main(["--300w-root", str(tmp_path), "--only", "a", "--out", str(out)])
+    assert {s["part"] for s in trained} == {"a"} and len(trained) == 6
+    payload = json.loads(out.read_text())
+    assert all({"attention", "iterations", "seed"} <= set(r) for r in payload["runs"])
+    assert payload["parts"]["c"]["forms"] == ["none", "aan"]
+    assert "| aan-mean-one |" in out.with_suffix(".md").read_text()

@@ -21,8 +21,10 @@ def test_there_are_four_backbones_with_and_without_attention():
 def test_config_builds_and_predicts(path):
     cfg = Config.fromfile(str(path))
     model = MODELS.build(cfg.model).eval()
-    attention = not path.stem.endswith("_no-attention")
-    assert all(g.enabled == attention for g in model.backbone.body.gates)
+    attention = "none" if path.stem.endswith("_no-attention") else "aan"
+    assert model.backbone.body.attention == attention
+    assert all(type(g).__name__ == ("Identity" if attention == "none" else "AttentionGate")
+               for g in model.backbone.body.gates)
     assert len(model.head.branches) == len(model.backbone.out_channels) == 4
     with torch.no_grad():
         out = model(torch.randn(1, 3, 256, 256), None, mode="tensor")

@@ -183,3 +183,126 @@ def test_estimator_rejects_mismatched_channels():
         MODELS.build(dict(type="AANPoseEstimator", backbone=dict(type="ResNet", depth=18),
                           head=dict(type="CosineEmbeddingHead", in_channels="auto",
                                     num_joints=5)))
+
+
+IN_STAGE = [a for a in ARCHS if a[0] not in OUTPUTS_ONLY]
+# a change of the next level's output below this fraction of its size is a cancelled gate:
+# float noise (ConvNeXt's LayerNorm left under 1e-5 before the gain was moved after it); a
+# gate that acts changed it by 5e-2 or more (Swin's smooth map, the least)
+ACTS = 1e-3
+
+
+def _perturbed_maps(h: torch.Tensor, kind: str) -> torch.Tensor:
+    """A map ``M`` in [0, 1] for ``h``'s positions: a smooth blob (what a face map looks like;
+    Swin's patch merging keeps only its contrast within 2x2 patches) or noise."""
+    b, _, height, width = h.shape
+    if kind == "noise":
+        return torch.rand(b, 1, height, width, generator=torch.Generator().manual_seed(1))
+    yy, xx = torch.meshgrid(torch.linspace(-1, 1, height), torch.linspace(-1, 1, width),
+                            indexing="ij")
+    return torch.exp(-(xx**2 + yy**2) / 0.2).expand(b, 1, height, width)
+
+
+def next_level_changes(feats: AttentionFeatures, x: torch.Tensor, kind: str) -> list[float]:
+    """For each level but the last: the relative change of the next level's output when this
+    level's map is replaced by ``kind`` (training mode: BatchNorm on the batch, as when the
+    gates learn)."""
+    feats.train()
+    changes = []
+    with torch.no_grad():
+        base = feats(x)
+        for level, gate in enumerate(feats.gates[:-1]):
+            gate.attention.forward = lambda h: _perturbed_maps(h, kind)
+            after = feats(x)
+            del gate.attention.forward
+            ref = base[level + 1]
+            changes.append(float((after[level + 1] - ref).norm() / ref.norm()))
+    return changes
+
+
+@pytest.mark.parametrize("name,kwargs,size", IN_STAGE, ids=[a[0] for a in IN_STAGE])
+def test_in_stage_map_acts_on_the_deeper_levels(name, kwargs, size):
+    """The effect, not only the input: perturbing a level's map changes the next level's
+    output by more than ACTS of its size, in every family. ConvNeXt's next stage begins with
+    a per-position LayerNorm that cancels ``(1 + M)`` exactly: there the gain is applied
+    again after that norm (``relocated``); nowhere else."""
+    torch.manual_seed(0)
+    feats = attach_attention(name, **kwargs)
+    x = torch.randn(4, 3, size, size)
+    for kind in ("blob", "noise"):
+        changes = next_level_changes(feats, x, kind)
+        assert min(changes) > ACTS, (kind, changes)
+    levels = len(feats.gates)
+    expected = ({i: f"stages_{i + 1}.downsample.0" for i in range(levels - 1)}
+                if name.startswith("convnext") else {})
+    assert feats.relocated == expected
+
+
+def test_convnext_layernorm_cancels_a_spatial_gain_and_the_moved_gain_acts():
+    """Why the gain is moved: timm's LayerNorm2d gives the same map with or without a
+    per-position gain (so a gate before it cannot act through it); after the move, each
+    level's gate gets a gradient from the next level's output alone, and a regular model
+    (wrapped by FeatureGetterNet) is treated the same as a features_only one."""
+    from timm.layers import LayerNorm2d
+
+    norm = LayerNorm2d(8)
+    h = torch.randn(2, 8, 6, 6)
+    gain = 1 + torch.rand(2, 1, 6, 6)
+    torch.testing.assert_close(norm(gain * h), norm(h), rtol=0, atol=1e-5)
+
+    torch.manual_seed(0)
+    feats = attach_attention("convnext_atto").train()
+    outs = feats(torch.randn(2, 3, 64, 64))
+    outs[2].square().mean().backward()  # level 2 only: gate 1 acts through stage 2's norm
+    assert feats.gates[1].attention.conv.weight.grad.abs().sum() > 0
+    assert feats.gates[2].attention.conv.weight.grad.abs().sum() > 0
+    # without the move (the norms' hooks removed), the next level changes by float noise
+    for name in feats.relocated.values():
+        feats.features.get_submodule(name)._forward_hooks.clear()
+    for kind in ("blob", "noise"):
+        assert max(next_level_changes(feats, torch.randn(4, 3, 64, 64), kind)) < 1e-5
+    wrapped = attach_attention(timm.create_model("convnext_atto"), out_indices=(0, 1, 2, 3))
+    assert wrapped.relocated == {i: f"model.stages.{i + 1}.downsample.0" for i in range(3)}
+    assert min(next_level_changes(wrapped, torch.randn(4, 3, 64, 64), "blob")) > ACTS
+
+
+@pytest.mark.parametrize("form", ["aan-mean-one", "aan-norelu", "fixed-gain", "se", "eca"])
+def test_convnext_forms_act_through_the_layernorm(form):
+    """Every form but cbam acts on ConvNeXt's next level: the map forms and fixed-gain have
+    their gain moved after the norm; se / eca (a gain per channel changes each position's
+    direction, which the norm keeps) stay where they are."""
+    torch.manual_seed(0)
+    feats = attach_attention("convnext_atto", attention=form).train()
+    x = torch.randn(4, 3, 64, 64)
+    with torch.no_grad():
+        base = feats(x)
+        gate = feats.gates[0]
+        if hasattr(gate, "attention"):
+            gate.attention.forward = lambda h: _perturbed_maps(h, "blob")
+        elif form == "fixed-gain":
+            gate.gain = 2.5
+        else:  # a different per-channel gain
+            gate.forward = lambda h: h * torch.rand(h.shape[0], h.shape[1], 1, 1,
+                                                     generator=torch.Generator().manual_seed(2))
+        after = feats(x)
+    assert float((after[1] - base[1]).norm() / base[1].norm()) > ACTS
+    assert bool(feats.relocated) == (form not in ("se", "eca"))
+
+
+def test_convnext_refuses_cbam_in_stage():
+    """cbam's spatial half would be cancelled by the LayerNorm (its channel half acting
+    alone): refused in one line that says why; outputs_only still takes it."""
+    with pytest.raises(ValueError, match=r"LayerNorm 'stages_1.downsample.0' .* cancels"):
+        attach_attention("convnext_atto", attention="cbam")
+    assert attach_attention("convnext_atto", attention="cbam",
+                            placement="outputs_only").relocated == {}
+
+
+def test_relocated_gates_hold_no_tensor_after_a_forward():
+    """A relocated gate's gain lives from its stage to the next stage's norm only: after a
+    training forward the model deep-copies (EMA, checkpoint averaging), which fails on a
+    kept non-leaf tensor."""
+    feats = attach_attention("convnext_atto").train()
+    feats(torch.randn(2, 3, 64, 64)).pop().sum().backward()
+    twin = copy.deepcopy(feats)
+    assert twin.relocated == feats.relocated

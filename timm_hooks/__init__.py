@@ -13,5 +13,7 @@ The MMPose backbone ``TimmAttentionBackbone`` (``aan_components``) builds on it.
 """
 
 from .attention_features import PLACEMENTS, AttentionFeatures, attach_attention, feature_channels
+from .attention_forms import ATTENTION_FORMS, TIMM_FORMS
 
-__all__ = ["AttentionFeatures", "PLACEMENTS", "attach_attention", "feature_channels"]
+__all__ = ["ATTENTION_FORMS", "AttentionFeatures", "PLACEMENTS", "TIMM_FORMS",
+           "attach_attention", "feature_channels"]

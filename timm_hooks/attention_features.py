@@ -1,9 +1,10 @@
-"""Attention stages on any timm backbone: ``F = (1 + M) * H`` on each selected feature map,
-inside the backbone (the next stage reads the gated map, as in AAN) or on its outputs only."""
+"""Attention stages on any timm backbone: an attention form (AAN's ``F = (1 + M) * H`` by
+default) on each selected feature map, inside the backbone (the next stage reads the gated
+map, as in AAN) or on its outputs only."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import timm
 import torch
@@ -17,7 +18,9 @@ from timm.models.efficientnet import EfficientNetFeatures
 from timm.models.mobilenetv3 import MobileNetV3Features
 from torch import Tensor, nn
 
-from aan_core import AttentionGate
+from aan_core.attention_factory import AttentionSpec, attention_name, create_attention
+
+from .attention_forms import ATTENTION_FORMS
 
 __all__ = ["AttentionFeatures", "PLACEMENTS", "attach_attention", "feature_channels"]
 
@@ -68,6 +71,45 @@ def _stage_module(features: nn.Module, name: str) -> nn.Module:
                     f"placement='outputs_only'")
 
 
+# timm's channel attentions: a gain per channel, which a norm over each position's channels
+# does not cancel (it changes the vector's direction), unlike a gain per position.
+_CHANNEL_FORMS = ("se", "eca")
+
+
+def _qualified_name(features: nn.Module, module: nn.Module) -> str:
+    for name, candidate in features.named_modules():
+        if candidate is module:
+            return name
+    raise TypeError(f"{type(module).__name__} is not inside {type(features).__name__}")
+
+
+def _next_module(features: nn.Module, module: nn.Module) -> nn.Module | None:
+    """The module run right after ``module``: its next sibling in its parent container
+    (timm's feature extractors and stage lists run their children in order)."""
+    name = _qualified_name(features, module)
+    parent = features.get_submodule(name.rsplit(".", 1)[0]) if "." in name else features
+    children = list(parent.children())
+    index = next(i for i, child in enumerate(children) if child is module)
+    return children[index + 1] if index + 1 < len(children) else None
+
+
+def _position_norm(stage: nn.Module | None, channels: int) -> nn.Module | None:
+    """The LayerNorm over ``channels`` that begins ``stage`` on its only path, if any: the
+    first module of a ``Sequential``, or of the stage's leading ``downsample`` (timm's
+    ConvNeXt stages: ``downsample = Sequential(LayerNorm2d, Conv2d)``). It divides each
+    position's channel vector by its own norm, so it cancels a per-position gain
+    ``(1 + M(x, y))`` exactly. A residual block's pre-norm (ViT) is not one: its shortcut
+    keeps the gain."""
+    while stage is not None:
+        if isinstance(stage, nn.LayerNorm):
+            return stage if tuple(stage.normalized_shape) == (channels,) else None
+        first = next(iter(stage.named_children()), None)
+        if first is None or not (isinstance(stage, nn.Sequential) or first[0] == "downsample"):
+            return None
+        stage = first[1]
+    return None
+
+
 class _InputSize:
     """The ``(H, W)`` of the image in the current forward (token maps need it)."""
 
@@ -80,23 +122,55 @@ class _StageGate:
     NHWC (Swin), or ``(B, N, C)`` tokens with prefix tokens first (ViT: the patch tokens are
     gated as a map, the prefix tokens pass)."""
 
-    def __init__(self, gate: AttentionGate, name: str, channels: int, reduction: int,
+    def __init__(self, gate: nn.Module, name: str, channels: int, reduction: int,
                  nhwc: bool, input_size: _InputSize) -> None:
         self.gate, self.name, self.channels = gate, name, channels
         self.reduction, self.nhwc, self.input_size = reduction, nhwc, input_size
+        self.ran = False  # set by every forward through the hook; AttentionFeatures resets it
+        # relocated: the next stage's per-position norm, after which the gain is re-applied
+        self.norm_name: str | None = None
+        self._gated: Tensor | None = None
+        self._gain: Tensor | None = None
+
+    def gate_map(self, h: Tensor) -> Tensor:
+        """The form on an NCHW map; a relocated gate keeps its gain for :meth:`after_norm`."""
+        if self.norm_name is None:
+            return self.gate(h)
+        self._gain = self.gate.position_gain(h)
+        return h * self._gain
+
+    def after_norm(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor:
+        """The next stage's per-position norm cancelled the gain: apply it to its output."""
+        if self._gain is None or args[0] is not self._gated:
+            raise RuntimeError(
+                f"in-stage attention: the norm {self.norm_name!r} did not read module "
+                f"{self.name!r}'s gated map in this forward, so the gain cannot be moved after "
+                f"it; use placement='outputs_only'")
+        gain, self._gain, self._gated = self._gain, None, None
+        hw = tuple(gain.shape[2:])
+        if output.ndim == 4 and output.shape[1] == self.channels and output.shape[2:] == hw:
+            return output * gain
+        if output.ndim == 4 and output.shape[-1] == self.channels and output.shape[1:3] == hw:
+            return output * gain.permute(0, 2, 3, 1)  # a channels-last norm
+        raise RuntimeError(f"in-stage attention: the norm {self.norm_name!r} gave "
+                           f"{tuple(output.shape)}, not module {self.name!r}'s map layout")
 
     def __call__(self, module: nn.Module, args: tuple, output: Tensor) -> Tensor:
-        return self.gated(output)
+        gated = self.gated(output)
+        if self.norm_name is not None:  # held only until the next stage's norm reads it
+            self._gated = gated
+        return gated
 
     def before(self, module: nn.Module, args: tuple) -> tuple:
         return (self.gated(args[0]), *args[1:])
 
     def gated(self, h: Tensor) -> Tensor:
+        self.ran = True
         if isinstance(h, Tensor) and h.ndim == 4:
             if self.nhwc and h.shape[-1] == self.channels:
-                return self.gate(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+                return self.gate_map(h.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
             if not self.nhwc and h.shape[1] == self.channels:
-                return self.gate(h)
+                return self.gate_map(h)
         elif isinstance(h, Tensor) and h.ndim == 3 and h.shape[-1] == self.channels:
             return self.gated_tokens(h)
         shape = tuple(h.shape) if isinstance(h, Tensor) else type(h).__name__
@@ -121,8 +195,10 @@ class _StageGate:
 
 
 class AttentionFeatures(nn.Module):
-    """A timm feature extractor whose every feature map is weighted by its own spatial
-    attention map (AAN's attention block, from ``aan_core``): ``F = (1 + M(H)) * H``.
+    """A timm feature extractor whose every feature map goes through an attention form: by
+    default AAN's, weighted by its own spatial attention map (``aan_core``'s gate),
+    ``F = (1 + M(H)) * H``; or a control, or timm's ``se`` / ``eca`` / ``cbam``
+    (:data:`~timm_hooks.ATTENTION_FORMS`).
 
     ``placement`` says where:
 
@@ -133,7 +209,11 @@ class AttentionFeatures(nn.Module):
       ``AttentionFeatures``. Works for timm's generic feature extractors (``features_only``
       ResNet, RegNet, ConvNeXt, Swin, DenseNet, CSP..., hook-based ones, and
       ``forward_intermediates`` models such as ViT, whose patch tokens are gated as a map)
-      and for EfficientNet / MobileNetV3; other extractors (HRNet) raise ``TypeError``;
+      and for EfficientNet / MobileNetV3; other extractors (HRNet) raise ``TypeError``.
+      Where the next stage begins with a LayerNorm over each position's channels (ConvNeXt's
+      ``downsample``), which cancels a per-position gain exactly, the gain computed on the
+      level's map is applied again to that norm's output (:attr:`relocated`); a form whose
+      spatial gain cannot be moved there (``'cbam'``) is refused;
     - ``'outputs_only'``: the backbone runs unchanged and only the maps it returns are gated
       (what the heads read; no stage reads a gated map).
 
@@ -143,9 +223,12 @@ class AttentionFeatures(nn.Module):
 
     Args:
         features: A timm feature extractor (``features_only=True``, or a ``FeatureGetterNet``).
-        attention: Apply attention; ``False`` returns the backbone's own maps (ablation).
-        attention_relu: The paper's ReLU before the sigmoid (map in ``[0.5, 1)``).
+        attention: The form on every level, a name or a dict with options
+            (:func:`~aan_core.attention_factory.create_attention`); ``'none'`` returns the
+            backbone's own maps (ablation).
         placement: ``'in_stage'`` or ``'outputs_only'`` (above).
+        attention_forms: The forms to choose from (default
+            :data:`~timm_hooks.ATTENTION_FORMS`: ``aan_core``'s and timm's).
 
     Shape:
         - Input: :math:`(B, 3, H, W)`
@@ -162,8 +245,9 @@ class AttentionFeatures(nn.Module):
         'in_stage'
     """
 
-    def __init__(self, features: nn.Module, attention: bool = True,
-                 attention_relu: bool = True, placement: str = "in_stage") -> None:
+    def __init__(self, features: nn.Module, attention: AttentionSpec = "aan",
+                 placement: str = "in_stage",
+                 attention_forms: Mapping[str, Callable[..., nn.Module]] | None = None) -> None:
         super().__init__()
         info = getattr(features, "feature_info", None)
         if not isinstance(info, FeatureInfo):
@@ -182,10 +266,13 @@ class AttentionFeatures(nn.Module):
         self.feature_info = info
         self.nhwc = _is_nhwc(features)
         self.placement = placement
-        self.gates = nn.ModuleList(
-            AttentionGate(c, enabled=attention, relu=attention_relu) for c in info.channels())
-        self.in_stage = attention and placement == "in_stage"
+        forms = ATTENTION_FORMS if attention_forms is None else attention_forms
+        self.attention = attention_name(attention)
+        self.gates = nn.ModuleList(create_attention(attention, c, forms)
+                                   for c in info.channels())
+        self.in_stage = self.attention != "none" and placement == "in_stage"
         self._input_size = _InputSize()
+        self._stage_hooks: list[_StageGate] = []
         if self.in_stage:
             self._place_gates_in_stages()
 
@@ -197,16 +284,48 @@ class AttentionFeatures(nn.Module):
                 f"(e.g. HRNet's come from parallel branches after the last stage); use "
                 f"placement='outputs_only'")
         nhwc = self.nhwc
+        placed = []
         for gate, level in zip(self.gates, self.feature_info.get_dicts(), strict=True):
             module = _stage_module(self.features, level["module"])
             hook = _StageGate(gate, level["module"], level["num_chs"], level["reduction"],
                               nhwc, self._input_size)
+            norm = None
+            if level.get("hook_type", "forward") != "forward_pre":
+                norm = _position_norm(_next_module(self.features, module), level["num_chs"])
+            if norm is not None:
+                hook.norm_name = self._relocate(gate, level["module"], norm)
+                norm = norm if hook.norm_name else None  # a channel gain: it acts as it is
+            placed.append((module, hook, level, norm))
+        for module, hook, level, norm in placed:
+            self._stage_hooks.append(hook)
             if level.get("hook_type", "forward") == "forward_pre":
                 module.register_forward_pre_hook(hook.before, prepend=True)
             else:
                 # first among the module's hooks: timm's own (FeatureHookNet) see the gated map
                 module.register_forward_hook(hook, prepend=True)
+            if norm is not None:
+                norm.register_forward_hook(hook.after_norm, prepend=True)
         self.features._aan_in_stage_gates = True
+
+    def _relocate(self, gate: nn.Module, stage: str, norm: nn.Module) -> str | None:
+        """The name of ``norm`` (which cancels ``stage``'s per-position gain) after which the
+        gain is applied again; a form whose gain cannot be moved there is refused."""
+        name = _qualified_name(self.features, norm)
+        if not hasattr(gate, "position_gain") and self.attention not in _CHANNEL_FORMS:
+            raise ValueError(
+                f"attention={self.attention!r} in-stage: the LayerNorm {name!r} that begins "
+                f"the stage after {stage!r} divides each position by its own norm and cancels "
+                f"the form's spatial gain, which cannot be moved after it; use 'aan' (moved "
+                f"there), 'se' / 'eca' (per channel: kept) or placement='outputs_only'")
+        return name if hasattr(gate, "position_gain") else None
+
+    @property
+    def relocated(self) -> dict[int, str]:
+        """Levels whose gain the next stage's per-position LayerNorm cancels, each with that
+        norm's name: the gain ``1 + M`` computed on the level's map is applied again to the
+        norm's output (ConvNeXt: ``stages.{i+1}.downsample[0]``), where it acts."""
+        return {i: hook.norm_name for i, hook in enumerate(self._stage_hooks)
+                if hook.norm_name is not None}
 
     @property
     def out_channels(self) -> tuple[int, ...]:
@@ -214,14 +333,15 @@ class AttentionFeatures(nn.Module):
 
     @property
     def attention_maps(self) -> tuple[Tensor | None, ...]:
-        """Each output's attention map ``M`` from the last forward (``None`` if disabled)."""
-        return tuple(g.attention_map for g in self.gates)
+        """Each output's attention map ``M`` from the last forward (``None``: a form without
+        a spatial map)."""
+        return tuple(getattr(g, "attention_map", None) for g in self.gates)
 
     def forward(self, x: Tensor) -> list[Tensor]:
         if self.in_stage:
             self._input_size.hw = (int(x.shape[-2]), int(x.shape[-1]))
-            for gate in self.gates:
-                gate.attention_map = None
+            for hook in self._stage_hooks:
+                hook.ran = False
         feats = self.features(x)
         if isinstance(feats, dict):
             feats = list(feats.values())
@@ -230,9 +350,7 @@ class AttentionFeatures(nn.Module):
                 f"{type(self.features).__name__} returned {len(feats)} feature maps but its "
                 f"feature_info lists {len(self.gates)}")
         if self.in_stage:
-            missed = [level["module"] for gate, level in zip(
-                self.gates, self.feature_info.get_dicts(), strict=True)
-                if gate.attention_map is None]
+            missed = [hook.name for hook in self._stage_hooks if not hook.ran]
             if missed:
                 raise RuntimeError(
                     f"in-stage attention: {type(self.features).__name__} never ran "
@@ -247,10 +365,12 @@ class AttentionFeatures(nn.Module):
 
 
 def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None = None,
-                     pretrained: bool = False, attention: bool = True,
-                     attention_relu: bool = True, placement: str = "in_stage",
+                     pretrained: bool = False, attention: AttentionSpec = "aan",
+                     placement: str = "in_stage",
+                     attention_forms: Mapping[str, Callable[..., nn.Module]] | None = None,
                      **timm_kwargs) -> AttentionFeatures:
-    """Put AAN attention on the feature stages of a timm backbone.
+    """Put AAN attention (or another attention form) on the feature stages of a timm
+    backbone.
 
     Args:
         model: A timm model name (created with ``features_only=True``), a timm
@@ -263,11 +383,12 @@ def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None =
             are fixed).
         pretrained: With a name: load timm's pretrained weights (from the local cache or
             the hub; this project never downloads them itself).
-        attention: ``False``: no attention (ablation), same outputs as the backbone.
-        attention_relu: See :class:`AttentionFeatures`.
+        attention: The form, a name or a dict with options (:class:`AttentionFeatures`);
+            ``'none'``: no attention (ablation), same outputs as the backbone.
         placement: ``'in_stage'`` (the gated map feeds the next stage, as in AAN) or
             ``'outputs_only'`` (only the returned maps are gated); see
             :class:`AttentionFeatures`.
+        attention_forms: See :class:`AttentionFeatures`.
         **timm_kwargs: Passed to ``timm.create_model`` (e.g. ``img_size`` for ViTs).
 
     Raises:
@@ -298,5 +419,5 @@ def attach_attention(model: str | nn.Module, out_indices: Sequence[int] | None =
             f"{type(model).__name__} is not a timm model with feature maps: it is neither "
             f"features_only nor supports forward_intermediates; create it with "
             f"timm.create_model(name, features_only=True)")
-    return AttentionFeatures(features, attention=attention, attention_relu=attention_relu,
-                             placement=placement)
+    return AttentionFeatures(features, attention=attention, placement=placement,
+                             attention_forms=attention_forms)

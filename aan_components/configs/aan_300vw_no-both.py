@@ -2,4 +2,4 @@
 # residual network with intermediate supervision and direct coordinate regression.
 _base_ = ['./aan_300vw.py']
 
-model = dict(backbone=dict(attention=False), head=dict(embedding_dim=None))
+model = dict(backbone=dict(attention='none'), head=dict(embedding_dim=None))

@@ -2,4 +2,4 @@
 # blocks (F = H, maps not computed).
 _base_ = ['./aan_300w_cpu.py']
 
-model = dict(backbone=dict(attention=False))
+model = dict(backbone=dict(attention='none'))

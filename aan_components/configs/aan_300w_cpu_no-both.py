@@ -3,4 +3,4 @@
 # direct coordinate regression.
 _base_ = ['./aan_300w_cpu.py']
 
-model = dict(backbone=dict(attention=False), head=dict(embedding_dim=None))
+model = dict(backbone=dict(attention='none'), head=dict(embedding_dim=None))

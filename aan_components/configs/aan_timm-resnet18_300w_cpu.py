@@ -13,7 +13,7 @@ model = dict(
         model_name='resnet18',
         pretrained=False,
         out_indices=(1, 2, 3, 4),  # strides 4-32: four maps, one branch each
-        attention=True,
+        attention='aan',
         placement='in_stage'),  # each gated map (1 + M) * H feeds the next stage
     # timm's maps start at stride 4: global average pooling, as the aan_timm-* configs
     head=dict(in_channels='auto', final_input='gap', branch_input='gap', feature_sizes=None))

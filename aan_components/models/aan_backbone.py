@@ -10,13 +10,15 @@ from mmpose.registry import MODELS
 from torch import Tensor
 
 from aan_core import DEFAULT_STAGE_CHANNELS, DEFAULT_STEM_CHANNELS, AANFeatureExtractor
+from aan_core.attention_factory import AttentionSpec, legacy_attention
+from timm_hooks import ATTENTION_FORMS
 
 
 @MODELS.register_module()
 class AANBackbone(BaseBackbone):
     """Stem + four attention residual stages, each followed by 2x pooling (AAN, Sec. 3.1).
 
-    Returns the attention-weighted features ``F = (1 + M) * H`` of the stages in
+    Returns the attention-weighted features (the paper's ``F = (1 + M) * H``) of the stages in
     ``out_indices`` (after each stage's pooling), as a tuple, MMPose's convention. The
     attention maps of the last forward are in :attr:`attention_maps` (Fig. 4).
 
@@ -27,8 +29,13 @@ class AANBackbone(BaseBackbone):
             stages'), 2 (7x7/2 conv only: exactly the paper's "four pooling layers") or 1.
         stage_channels: Output channels of each stage (multiples of 4).
         blocks_per_stage: Bottleneck blocks per stage (the paper: 1).
-        attention: ``False`` gives the "w/o attention" ablation (``F = H``).
-        attention_relu: Keep the paper's ReLU before the sigmoid (map in ``[0.5, 1)``).
+        attention: The attention form after every stage, a name or a dict with options
+            (``aan_core.create_attention``; timm's ``'se'``, ``'eca'``, ``'cbam'``
+            included): ``'aan'`` the paper's, ``'none'`` the "w/o attention" ablation
+            (``F = H``), ``'aan-norelu'``, ``'aan-mean-one'``, ``'fixed-gain'``. The
+            earlier ``True`` / ``False`` still load as ``'aan'`` / ``'none'``.
+        attention_relu: The earlier switch of the paper's ReLU: ``False`` loads as
+            ``attention='aan-norelu'`` (old configs); new configs name the form.
         pool: ``'max'`` or ``'avg'`` pooling after each stage.
         out_indices: Stages whose features are returned (default: all).
         init_cfg: mmengine init config (e.g. ``dict(type='Pretrained', checkpoint=...)``).
@@ -53,8 +60,8 @@ class AANBackbone(BaseBackbone):
         stem_stride: int = 4,
         stage_channels: Sequence[int] = DEFAULT_STAGE_CHANNELS,
         blocks_per_stage: int = 1,
-        attention: bool = True,
-        attention_relu: bool = True,
+        attention: AttentionSpec = "aan",
+        attention_relu: bool | None = None,
         pool: str = "max",
         out_indices: Sequence[int] = (0, 1, 2, 3),
         init_cfg: dict | list | None = None,
@@ -66,8 +73,8 @@ class AANBackbone(BaseBackbone):
             stem_stride=stem_stride,
             stage_channels=stage_channels,
             blocks_per_stage=blocks_per_stage,
-            attention=attention,
-            attention_relu=attention_relu,
+            attention=legacy_attention(attention, attention_relu),
+            attention_forms=ATTENTION_FORMS,
             pool=pool,
         )
         num_stages = len(stage_channels)

@@ -8,12 +8,14 @@ from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 from torch import Tensor
 
+from aan_core.attention_factory import AttentionSpec, legacy_attention
 from timm_hooks import attach_attention, feature_channels
 
 
 @MODELS.register_module()
 class TimmAttentionBackbone(BaseBackbone):
-    """A timm model's feature maps, each weighted by AAN attention ``(1 + M) * H``.
+    """A timm model's feature maps, each through an attention form (AAN's ``(1 + M) * H`` by
+    default).
 
     One config line swaps the AAN backbone for any timm family (CNNs, hierarchical
     transformers with NHWC features, plain ViTs). Use it with ``AANPoseEstimator`` and
@@ -28,20 +30,25 @@ class TimmAttentionBackbone(BaseBackbone):
         model_name: timm model name.
         pretrained: Load timm's pretrained weights (local cache or hub).
         out_indices: Feature levels (timm's meaning); ``None``: timm's default.
-        attention: ``False``: the plain timm features (ablation).
-        attention_relu: The paper's ReLU before the sigmoid.
+        attention: The form, a name or a dict with options
+            (``timm_hooks.ATTENTION_FORMS``: ``'aan'``, ``'none'`` (the plain timm
+            features), ``'aan-norelu'``, ``'aan-mean-one'``, ``'fixed-gain'``, timm's
+            ``'se'``, ``'eca'``, ``'cbam'``). The earlier ``True`` / ``False`` still load as
+            ``'aan'`` / ``'none'``.
+        attention_relu: The earlier switch of the paper's ReLU: ``False`` loads as
+            ``attention='aan-norelu'`` (old configs).
         placement: ``'in_stage'`` or ``'outputs_only'`` (above).
         timm_kwargs: Extra ``timm.create_model`` arguments (e.g. ``img_size`` for ViTs).
         init_cfg: mmengine init config.
     """
 
     def __init__(self, model_name: str, pretrained: bool = False,
-                 out_indices: Sequence[int] | None = None, attention: bool = True,
-                 attention_relu: bool = True, placement: str = "in_stage",
+                 out_indices: Sequence[int] | None = None, attention: AttentionSpec = "aan",
+                 attention_relu: bool | None = None, placement: str = "in_stage",
                  timm_kwargs: dict | None = None, init_cfg: dict | list | None = None) -> None:
         super().__init__(init_cfg=init_cfg)
         self.body = attach_attention(model_name, out_indices=out_indices, pretrained=pretrained,
-                                     attention=attention, attention_relu=attention_relu,
+                                     attention=legacy_attention(attention, attention_relu),
                                      placement=placement, **(timm_kwargs or {}))
 
     @staticmethod

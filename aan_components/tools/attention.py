@@ -12,17 +12,15 @@ import argparse
 import itertools
 from pathlib import Path
 
-import numpy as np
-
 from ..inference import LandmarkPredictor, read_face_boxes
+from ..inference.attention_figure import attention_figure
 from ..inference.media_sources import (
-    MediaError,
     check_boxes,
     check_output_outside_inputs,
     iter_images,
     list_images,
 )
-from ..visualization import attention_grid, save_png, with_caption
+from ..visualization import save_png, with_caption
 from .argument_types import positive_int
 from .predict import whole_image_note
 
@@ -38,31 +36,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="columns of the figure")
     parser.add_argument("--allow-partial", action="store_true",
                         help="load a checkpoint that does not fit the config (what fits)")
-
-
-def attention_figure(predictor: LandmarkPredictor, items, max_faces: int) -> np.ndarray:
-    """The Fig. 4 grid for the faces of ``items`` (``(name, image, boxes)``)."""
-    backbone = predictor.model.backbone
-    if not hasattr(backbone, "attention_maps"):
-        raise MediaError(f"the model's backbone {type(backbone).__name__} has no attention "
-                         f"maps (use an AAN or timm-attention config)")
-    predictor.keep_crops = predictor.keep_attention = True
-    crops: list[np.ndarray] = []
-    maps: list[list[np.ndarray]] = []
-    for result in predictor.predict(items):
-        for crop, stage_maps in zip(result.crops, result.attention, strict=True):
-            if not stage_maps:
-                raise MediaError("the model's attention is switched off (attention=False): "
-                                 "there are no maps to draw")
-            crops.append(np.ascontiguousarray(crop.astype(np.uint8)))
-            maps.append(stage_maps)
-        if len(crops) >= max_faces:
-            break
-    if not crops:
-        raise MediaError("no faces to draw")
-    crops, maps = crops[:max_faces], maps[:max_faces]
-    per_stage = [np.stack([m[s] for m in maps]) for s in range(len(maps[0]))]
-    return attention_grid(crops, per_stage)
 
 
 def run(args: argparse.Namespace) -> None:

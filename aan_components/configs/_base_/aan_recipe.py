@@ -66,7 +66,7 @@ model = dict(
         stem_stride=4,
         stage_channels=stage_channels,
         blocks_per_stage=1,  # paper: one residual bottleneck block per building block
-        attention=True,
+        attention='aan',  # the paper's F = (1 + M) * H; other forms: aan_core.create_attention
         pool='max',  # open: which pooling
         out_indices=(0, 1, 2, 3)),
     head=dict(

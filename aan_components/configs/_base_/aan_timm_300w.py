@@ -14,7 +14,7 @@ model = dict(
         model_name=None,
         pretrained=False,
         out_indices=(0, 1, 2, 3),
-        attention=True,
+        attention='aan',
         # AAN's attention: each stage's gated map (1 + M) * H feeds the next stage;
         # 'outputs_only' would gate only the maps the head reads
         placement='in_stage'),
