@@ -50,6 +50,18 @@ def sized_by_backbone(before: dict) -> dict:
     return after
 
 
+def attention_named(before: dict) -> dict:
+    """``before`` with its backbone's attention booleans (``attention``, ``attention_relu``)
+    as the attention form they build (``'aan'``, ``'aan-norelu'``, ``'none'``)."""
+    after = copy.deepcopy(before)
+    backbone = after["model"]["backbone"]
+    if isinstance(backbone.get("attention"), bool):
+        relu = backbone.pop("attention_relu", True)
+        backbone["attention"] = ("aan" if relu else "aan-norelu") if backbone["attention"] \
+            else "none"
+    return after
+
+
 def intended_changes(before: dict) -> dict:
     """The values ``before`` should have now: the five intended changes applied.
 
@@ -62,6 +74,9 @@ def intended_changes(before: dict) -> dict:
     5. The timm backbones put attention inside their stages (``placement='in_stage'``;
        before, only the returned maps were gated).
     6. The AAN configs size their heads from the backbone (:func:`sized_by_backbone`).
+    7. The backbones name their attention form (``attention='aan'`` / ``'none'``, see
+       ``aan_core.create_attention``) instead of the booleans ``attention`` and
+       ``attention_relu``.
     """
     after = copy.deepcopy(before)
     after["custom_imports"]["imports"] = ["aan_components.plugin"]
@@ -82,7 +97,7 @@ def intended_changes(before: dict) -> dict:
     if after["model"]["backbone"]["type"] == "TimmAttentionBackbone":
         assert "placement" not in after["model"]["backbone"]
         after["model"]["backbone"]["placement"] = "in_stage"
-    return sized_by_backbone(after)
+    return sized_by_backbone(attention_named(after))
 
 
 def test_every_config_was_in_the_snapshot():
@@ -105,9 +120,9 @@ def test_the_later_configs_were_in_their_snapshot():
 @pytest.mark.parametrize("name", ADDED_AFTER_SNAPSHOT)
 def test_later_config_values_unchanged_by_auto_sizes(name):
     """The configs added after the recipe's snapshot resolve to the values they had before
-    their heads were sized with ``'auto'``: the same channels and map sizes (their crop at
-    128 px, the ResNet stem) as the sizes typed before."""
-    assert resolved(name) == sized_by_backbone(BEFORE_AUTO_SIZES[name])
+    their heads were sized with ``'auto'`` and their attention named: the same channels and
+    map sizes (their crop at 128 px, the ResNet stem) as the sizes typed before."""
+    assert resolved(name) == sized_by_backbone(attention_named(BEFORE_AUTO_SIZES[name]))
 
 
 @pytest.mark.parametrize("name", DATASET_CONFIGS)
