@@ -259,3 +259,22 @@ def test_tables_never_print_a_non_finite_metric(tmp_path, capsys):
     assert err.startswith(f"aan tables: error: {run}/face_alignment_metrics.json: field "
                           f"metrics.NME/common: not finite (nan)")
     assert "nan" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("attention, embedding, label", [
+    ("aan", 256, "AAN"), (True, 256, "AAN"), ("none", 256, "w/o attention"),
+    (False, None, "w/o both"), ("aan", None, "w/o NE layer"),
+    ("fixed-gain", 256, "run (attention=fixed-gain)"),
+    (dict(type="aan-mean-one"), 256, "run (attention=aan-mean-one)")])
+def test_model_variant_reads_the_attention_form(attention, embedding, label):
+    """A run's Table 5 variant comes from its attention form (or an earlier version's switch);
+    another form is no Table 5 variant and keeps the run's name. Wrong input caught: a form
+    name compared with booleans (every string read as attention on), or 'fixed-gain' labelled
+    as the paper's AAN."""
+    from mmengine.config import Config
+
+    from aan_components.tools.tables import model_variant
+
+    cfg = Config(dict(model=dict(backbone=dict(type="AANBackbone", attention=attention),
+                                 head=dict(embedding_dim=embedding))))
+    assert model_variant(cfg, "run") == label

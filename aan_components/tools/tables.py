@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aan_core.attention_factory import attention_name
 from aan_core.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, TABLES
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.input_errors import AANInputError
@@ -71,16 +72,20 @@ class Run:
 
 def model_variant(cfg: Config | None, name: str) -> str:
     """``AAN`` / ``w/o attention`` / ``w/o NE layer`` / ``w/o both`` for the AAN backbone of
-    a run's saved config; otherwise ``name`` (the config's or the work dir's)."""
+    a run's saved config (attention ``'aan'`` or ``'none'``, or an earlier version's
+    ``True`` / ``False``); ``name`` (the config's or the work dir's) otherwise, with the
+    attention form when it is another one."""
     if cfg is None:
         return name
     model = cfg.model
     if model.get("backbone", {}).get("type") != "AANBackbone":
         return name
-    attention = model.backbone.get("attention", True)
+    form = attention_name(model.backbone.get("attention", "aan"))
+    if form not in ("aan", "none"):  # another attention form: no Table 5 variant
+        return f"{name} (attention={form})"
     embedding = model.head.get("embedding_dim", 256) is not None
-    variant = {(True, True): "aan", (False, True): "no_attention",
-               (True, False): "no_embedding", (False, False): "no_both"}[(attention, embedding)]
+    variant = {("aan", True): "aan", ("none", True): "no_attention",
+               ("aan", False): "no_embedding", ("none", False): "no_both"}[(form, embedding)]
     return TABLE5_LABELS[variant]
 
 
