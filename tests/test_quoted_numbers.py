@@ -76,6 +76,18 @@ def batch_gain() -> float:
             / cells["real_aug, 128 px"]["arms"]["switch"]["median_images_per_s"])
 
 
+def attention_cost(form: str) -> str:
+    """Part (a) of the attention study: ``form`` minus ``none`` paired by seed (the Table 5
+    fair-start runs for ``aan`` and ``none``), ``mean ± sd`` as its table prints it."""
+    from bench.attention_real_300w import table5_runs
+
+    runs = [r for r in _json("attention_real_300w")["runs"] if r["part"] == "a"]
+    runs += table5_runs()[0]
+    none = {r["seed"]: r["nme_io"] for r in runs if r["attention"] == "none"}
+    paired = [r["nme_io"] - none[r["seed"]] for r in runs if r["attention"] == form]
+    return f"{statistics.fmean(paired):.2f} ± {statistics.stdev(paired):.2f}"
+
+
 ZOO = "aan_components/configs/README.md"
 README = "README.md"
 STUDIES = "docs/studies.md"
@@ -120,6 +132,13 @@ QUOTES = [
               "side by side)"),
     (STUDIES, lambda: f"{nme('aan_aug', unit='%')} (L2) against {nme('resnet50_aug', unit='%')}"),
     (STUDIES, lambda: f"(seeds {seeds('resnet50_aug')}: {per_seed('resnet50_aug')})"),
+    (STUDIES, lambda: f"features by about {_json('attention_init_gain')['default_gain']:.2f} "
+              "on average"),
+    (STUDIES, lambda: f"(`fixed-gain` minus `none`, paired by seed: "
+              f"{attention_cost('fixed-gain')} points, against `aan`'s "
+              f"{attention_cost('aan')})"),
+    (STUDIES, lambda: f"(`aan-mean-one`: {attention_cost('aan-mean-one')}) is within the seed "
+              "spread of no attention"),
     (CPU, lambda: f"One run trains only {batch_gain():.1f}x faster on the batch"),
     (CPU, lambda: f"each had {round(mean_of('aan_batchaug_l1', 'images_per_s'))}\nimages/s"),
     (CPU, lambda: "had " + " and ".join(str(round(r["images_per_s"])) for r in sorted(
