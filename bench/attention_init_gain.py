@@ -15,14 +15,20 @@ is the mean of ``1 + M`` over the batch and every position of each stage's map.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 from pathlib import Path
 
 import numpy as np
 import torch
 
-from bench.common import REPO, RESULTS, environment, markdown_table, write_json, write_markdown
+from bench.common import (
+    REPO,
+    environment,
+    markdown_table,
+    parse_results_args,
+    results_parser,
+    write_json,
+)
 
 TOOL = "attention_init_gain"
 SEEDS = (0, 1, 2)
@@ -85,20 +91,13 @@ def results_markdown(payload: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     from bench.real_300w import _machine
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--300w-root", dest="root", type=Path)
+    parser = results_parser(__doc__, TOOL)
     parser.add_argument("--config", default="mm_configs/aan_300w_cpu.py")
     parser.add_argument("--faces", type=int, default=None,
                         help="faces in the batch (default: the config's batch size)")
-    parser.add_argument("--out", type=Path, default=RESULTS / f"{TOOL}.json")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
-    args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, TOOL, results_markdown)
+    args = parse_results_args(parser, argv, TOOL, results_markdown)
+    if args is None:
         return
-    if args.root is None:
-        parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
     config = REPO / args.config
     runs = [dict(seed=s, gains=stage_gains(config, args.root.resolve(), s, args.faces))
             for s in SEEDS]

@@ -249,6 +249,44 @@ def write_json(path: Path, payload: dict, tool: str | None = None,
         write_markdown(path, tool, markdown)
 
 
+def results_parser(doc: str, tool: str, root_help: str = "a folder made by "
+                   "`aan convert 300w`") -> argparse.ArgumentParser:
+    """A results tool's argument parser: ``--300w-root``, ``--out`` (default
+    ``bench/results/<tool>.json``) and ``--summarise JSON``; the tool adds its own."""
+    parser = argparse.ArgumentParser(description=doc,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--300w-root", dest="root", type=Path, help=root_help)
+    parser.add_argument("--out", type=Path, default=RESULTS / f"{tool}.json")
+    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
+    return parser
+
+
+def parse_results_args(parser: argparse.ArgumentParser, argv: list[str] | None, tool: str,
+                       markdown: Callable[[dict], str],
+                       required: tuple[str, ...] = ("root",)) -> argparse.Namespace | None:
+    """Parse a :func:`results_parser`'s arguments. ``--summarise`` writes the table from its
+    JSON and gives ``None`` (nothing else to do); otherwise every ``required`` argument must
+    be given (argparse's one-line error, exit 2).
+
+    Example:
+        >>> p = results_parser("doc", "demo_tool")
+        >>> parse_results_args(p, ["--300w-root", "data/300w"], "demo_tool", str).root
+        PosixPath('data/300w')
+    """
+    args = parser.parse_args(argv)
+    if args.summarise:
+        write_markdown(args.summarise, tool, markdown)
+        return None
+    missing = ["--300w-root" if name == "root" else f"--{name.replace('_', '-')}"
+               for name in required if getattr(args, name) is None]
+    if missing:
+        note = "; --300w-root is a folder made by `aan convert 300w`" \
+            if "--300w-root" in missing else ""
+        parser.error(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
+                     f"required{note}")
+    return args
+
+
 def write_markdown(json_path: Path, tool: str, markdown: Callable[[dict], str]) -> Path:
     """``<name>.md`` beside ``<name>.json``, generated from it (what ``--summarise`` does)."""
     md = Path(json_path).with_suffix(".md")

@@ -32,7 +32,6 @@ the tool are kept unless the same model is measured again.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 from collections.abc import Iterable, Iterator
@@ -44,12 +43,12 @@ from torch import nn
 
 from bench.common import (
     REPO,
-    RESULTS,
     environment,
     markdown_table,
+    parse_results_args,
     repo_relative,
+    results_parser,
     write_json,
-    write_markdown,
 )
 
 TOOL = "gate_stats"
@@ -389,9 +388,7 @@ def main(argv: list[str] | None = None) -> None:
 
     from bench.real_300w import _machine
 
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--300w-root", dest="root", type=Path)
+    parser = results_parser(__doc__, TOOL)
     parser.add_argument("--work-dirs", type=Path, nargs="*", default=[],
                         help="mim train work dirs (their dumped config, last checkpoint)")
     parser.add_argument("--init-config", type=Path, default=None,
@@ -404,14 +401,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--figures", type=Path, default=None,
                         help="folder for one attention figure per trained model with a map")
     parser.add_argument("--figure-faces", type=int, default=4)
-    parser.add_argument("--out", type=Path, default=RESULTS / f"{TOOL}.json")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
-    args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, TOOL, results_markdown)
+    args = parse_results_args(parser, argv, TOOL, results_markdown)
+    if args is None:
         return
-    if args.root is None:
-        parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
     root = args.root.resolve()
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     models = {(m["label"], m["bn"]): m for m in previous.get("models", [])}

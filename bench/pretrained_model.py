@@ -21,7 +21,6 @@ against the run's own config) this tool
 
 from __future__ import annotations
 
-import argparse
 import copy
 import json
 import os
@@ -46,8 +45,9 @@ from .common import (
     cpu_model,
     environment,
     markdown_table,
+    parse_results_args,
+    results_parser,
     write_json,
-    write_markdown,
 )
 
 DEFAULT_OUT = RESULTS / "pretrained_model.json"
@@ -416,23 +416,18 @@ def draw_figure(path: Path = FIGURE, image: Path = FIGURE_IMAGE, width: int = 32
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = results_parser(__doc__, "pretrained_model", "a folder made by `aan convert 300w` "
+                            "(its common split)")
     parser.add_argument("--work-dir", type=Path, help="the finished training run")
-    parser.add_argument("--300w-root", dest="root", type=Path,
-                        help="a folder made by `aan convert 300w` (its common split)")
     parser.add_argument("--train-command", default=TRAIN_COMMAND,
                         help="the command that made the run (checked against its config)")
     parser.add_argument("--package-dir", type=Path, default=PACKAGE_DIR)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     parser.add_argument("--figure", type=Path, default=FIGURE,
                         help="the docs figure drawn with the new model")
     parser.add_argument("--figure-only", action="store_true",
                         help="draw the docs figure with the shipped model only")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
-    args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, "pretrained_model", results_markdown)
+    args = parse_results_args(parser, argv, "pretrained_model", results_markdown, required=())
+    if args is None:
         return
     if not args.figure_only:
         if args.work_dir is None or args.root is None:
