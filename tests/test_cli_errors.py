@@ -219,18 +219,23 @@ HOSTILE_INPUTS = {
 }
 
 
+def _exit_2_stderr(argv: list[str], capsys) -> str:
+    """What ``aan argv`` writes on stderr; it must exit with status 2."""
+    capsys.readouterr()
+    with pytest.raises(SystemExit) as e:
+        aan(argv)
+    err = capsys.readouterr().err
+    assert e.value.code == 2, err
+    return err
+
+
 @pytest.mark.parametrize("case", sorted(HOSTILE_INPUTS))
 def test_hostile_inputs_are_one_line_and_exit_2(case, tmp_path, capsys):
     """Wrong input caught: each case of the second hostile-input pass that ended
     in a traceback or named a temporary file; now one line naming the user's file and the
     field, exit 2, and nothing written."""
     make_argv, message = HOSTILE_INPUTS[case]
-    argv = make_argv(tmp_path)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as e:
-        aan(argv)
-    err = capsys.readouterr().err
-    assert e.value.code == 2, err
+    err = _exit_2_stderr(make_argv(tmp_path), capsys)
     errors = [line for line in err.splitlines() if ": error: " in line]
     assert len(errors) == 1 and message in errors[0], err
     assert "Traceback" not in err and ".tmp" not in errors[0]
@@ -277,12 +282,7 @@ def test_last_bad_inputs_are_one_line_and_exit_2(case, tmp_path, capsys):
     (``max()`` of no split) and left ``OUT/images``; ``aan tables`` on a work dir whose only
     ``.py`` is a helper script ended in ``AttributeError`` (no ``model``)."""
     make_argv, message = LAST_BAD_INPUTS[case]
-    argv = make_argv(tmp_path)
-    capsys.readouterr()
-    with pytest.raises(SystemExit) as e:
-        aan(argv)
-    err = capsys.readouterr().err
-    assert e.value.code == 2, err
+    err = _exit_2_stderr(make_argv(tmp_path), capsys)
     assert err.count("\n") == 1 and ": error: " in err and message in err, err
     assert "Traceback" not in err
     assert not (tmp_path / "out").exists()
