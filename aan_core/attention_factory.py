@@ -25,19 +25,14 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from functools import partial
 from types import MappingProxyType
-from typing import Any, Union
 
 from torch import nn
 
 from .attention import AttentionGate, FixedGain
+from .attention_spec import AttentionSpec, attention_name, legacy_attention
 
 __all__ = ["ATTENTION_FORMS", "AttentionSpec", "attention_name", "create_attention",
            "legacy_attention"]
-
-AttentionSpec = Union[str, bool, Mapping[str, Any], None]
-"""A form's name, a dict ``dict(type=name, **options)``, or an earlier version's switch
-(``True``: ``'aan'``; ``False`` or ``None``: ``'none'``)."""
-
 
 def _no_attention(channels: int) -> nn.Module:
     return nn.Identity()
@@ -52,42 +47,6 @@ ATTENTION_FORMS: Mapping[str, Callable[..., nn.Module]] = MappingProxyType({
 })
 """Form name -> ``builder(channels, **options)`` returning the module that maps ``H`` to
 ``F``. A form with a spatial map keeps it in the module's ``attention_map``."""
-
-
-def attention_name(attention: AttentionSpec) -> str:
-    """The form's name of a spec (an earlier version's switch included), as recorded.
-
-    Example:
-        >>> attention_name(True), attention_name(dict(type='fixed-gain', gain=1.5))
-        ('aan', 'fixed-gain')
-    """
-    if attention is None or isinstance(attention, bool):
-        return "aan" if attention else "none"
-    if isinstance(attention, str):
-        return attention
-    if isinstance(attention, Mapping) and isinstance(attention.get("type"), str):
-        return attention["type"]
-    raise ValueError(f"attention={attention!r}: give a form's name or a dict with a 'type' "
-                     f"(e.g. dict(type='fixed-gain', gain=1.6))")
-
-
-def legacy_attention(attention: AttentionSpec, attention_relu: bool | None) -> AttentionSpec:
-    """``attention`` with an earlier version's ``attention_relu`` switch folded in
-    (``attention_relu=False`` with the paper's gate is ``'aan-norelu'``).
-
-    Example:
-        >>> legacy_attention(True, False), legacy_attention('none', False)
-        ('aan-norelu', 'none')
-    """
-    if attention_relu is None or attention_relu:
-        return attention
-    name = attention_name(attention)
-    if name in ("aan", "aan-norelu"):
-        return "aan-norelu"
-    if name == "none":
-        return attention
-    raise ValueError(f"attention_relu=False is the earlier switch of the paper's gate; with "
-                     f"attention={name!r} drop it (or use attention='aan-norelu')")
 
 
 def create_attention(attention: AttentionSpec, channels: int,

@@ -32,6 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from aan_core.attention_spec import attention_name
 from aan_core.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, TABLES
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.input_errors import AANInputError
@@ -79,8 +80,6 @@ def model_variant(cfg: Config | None, name: str) -> str:
     model = cfg.model
     if model.get("backbone", {}).get("type") != "AANBackbone":
         return name
-    from aan_core.attention_factory import attention_name  # torch: not for `--help`
-
     form = attention_name(model.backbone.get("attention", "aan"))
     if form not in ("aan", "none"):  # another attention form: no Table 5 variant
         return f"{name} (attention={form})"
