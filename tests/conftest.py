@@ -78,3 +78,12 @@ def make_data_samples(batch: int, num_joints: int, input_size=(64, 64), weights=
         sample.gt_instance_labels = labels
         samples.append(sample)
     return samples
+
+
+def metrics_run(t: Path) -> Path:
+    """A tested run's work dir as ``aan tables`` reads it: its metrics file only."""
+    run = t / "run"
+    run.mkdir()
+    (run / "face_alignment_metrics.json").write_text(
+        '{"dataset_name": "300w", "norm_mode": "inter_ocular", "metrics": {"NME": 0.05}}')
+    return run

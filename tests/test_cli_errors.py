@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import metrics_run
 
 from aan_components.cli import SUBCOMMANDS
 from aan_components.cli import main as aan
@@ -132,15 +133,6 @@ def test_every_error_type_of_the_packages_is_an_input_error():
 SYNTHETIC = REPO / "mm_configs" / "aan_synthetic.py"
 
 
-def _metrics_run(t: Path) -> Path:
-    """A tested run's work dir, as aan tables reads it."""
-    run = t / "run"
-    run.mkdir()
-    (run / "face_alignment_metrics.json").write_text(
-        '{"dataset_name": "300w", "norm_mode": "inter_ocular", "metrics": {"NME": 0.05}}')
-    return run
-
-
 def _child_of(base: Path) -> str:
     return f"_base_ = ['{base}']\n"
 
@@ -214,7 +206,7 @@ HOSTILE_INPUTS = {
         lambda t: ["export", str(SYNTHETIC), "--no-check", "--out", str(_folder(t / "f"))],
         "/f: is a folder; give a file name"),
     "tables: --out an existing folder": (
-        lambda t: ["tables", str(_metrics_run(t)), "--out", str(_folder(t / "f"))],
+        lambda t: ["tables", str(metrics_run(t)), "--out", str(_folder(t / "f"))],
         "/f: is a folder; give a file name"),
 }
 
@@ -258,7 +250,7 @@ def _only_helen_testset(t: Path) -> Path:
 
 def _run_with_helper_script(t: Path) -> Path:
     """A tested run's work dir whose only .py is a helper script, not a config."""
-    run = _metrics_run(t)
+    run = metrics_run(t)
     _write(run / "plot_losses.py", "import sys\nprint(sys.argv)\n")
     return run
 

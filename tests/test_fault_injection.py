@@ -23,7 +23,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
-from conftest import REPO
+from conftest import REPO, metrics_run
 
 from aan_components.cli import main as aan
 
@@ -337,20 +337,12 @@ def _markdown_ok(path: Path) -> None:
     assert path.read_text().rstrip().endswith("|") and "### Table 5" in path.read_text()
 
 
-def _metrics_run(tmp_path: Path) -> Path:
-    run = tmp_path / "run"
-    run.mkdir()
-    (run / "face_alignment_metrics.json").write_text(
-        '{"dataset_name": "300w", "norm_mode": "inter_ocular", "metrics": {"NME": 0.05}}')
-    return run
-
-
 # tool -> (argv given (model, tmp_path, out), output file name, check of a complete file)
 SINGLE_FILE_TOOLS = {
     "attention": (lambda m, t, out: ["attention", *m, str(_faces(t / "faces", ["a.jpg"])),
                                      "--out", str(out)], "attention.png", _png_ok),
     "export": (lambda m, t, out: ["export", *m, "--out", str(out)], "model.onnx", _onnx_ok),
-    "tables": (lambda m, t, out: ["tables", str(_metrics_run(t)), "--out", str(out)],
+    "tables": (lambda m, t, out: ["tables", str(metrics_run(t)), "--out", str(out)],
                "tables.md", _markdown_ok),
 }
 # tool -> {point: (function, call, when, only calls with an argument holding this)}
@@ -498,7 +490,7 @@ def test_full_disk_is_one_line_naming_the_file(tool, model, tmp_path, monkeypatc
     else:
         out = tmp_path / "tables.md"
         out.write_text("earlier")
-        argv = ["tables", str(_metrics_run(tmp_path)), "--out", str(out)]
+        argv = ["tables", str(metrics_run(tmp_path)), "--out", str(out)]
         named = str(out)
     before = snapshot(out)
     monkeypatch.setattr(builtins, "open", full_open)

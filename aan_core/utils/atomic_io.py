@@ -9,7 +9,7 @@ import re
 import tempfile
 from collections.abc import Callable
 
-__all__ = ["atomic_write", "process_alive", "remove_stale_temporaries"]
+__all__ = ["atomic_write", "current_umask", "process_alive", "remove_stale_temporaries"]
 
 
 def process_alive(pid: int) -> bool:
@@ -26,6 +26,13 @@ def process_alive(pid: int) -> bool:
     except PermissionError:  # another user's process
         return True
     return True
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it, then restoring it at once)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return umask
 
 
 def _temporary_prefix(path: str) -> str:
@@ -101,9 +108,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
             # e.g. ENOSPC from a write(): name the file asked for, not the temporary one
             raise type(e)(e.errno, f"cannot write here: {e.strerror}", path) from None
         # mkstemp makes the file 0600; give it the mode a plain open() would (umask applied)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)
+        os.chmod(tmp, 0o666 & ~current_umask())
         try:
             os.replace(tmp, path)
         except OSError as e:  # name the file asked for, not the temporary one

@@ -11,6 +11,7 @@ import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
+from .atomic_io import current_umask
 from .input_errors import AANInputError
 from .output_lock import output_lock
 
@@ -121,9 +122,7 @@ def staged_folder(out: str | os.PathLike, command: str) -> Iterator[Path]:
                                           dir=out.parent))
             try:
                 if not out.exists():  # mkdtemp's 0700: give the mode a plain mkdir would
-                    umask = os.umask(0)
-                    os.umask(umask)
-                    stage.chmod(0o777 & ~umask)
+                    stage.chmod(0o777 & ~current_umask())
                 else:
                     shutil.copytree(out, stage, symlinks=True, copy_function=_link_or_copy,
                                     dirs_exist_ok=True)
