@@ -105,8 +105,13 @@ def check_command(command: str, cfg) -> None:
 
 def inference_config(cfg):
     """The run's config with a test-time head: it reads the last feature map only, so it
-    builds no intermediate-supervision branches (their loss wrapper goes with them)."""
+    builds no intermediate-supervision branches (their loss wrapper goes with them). The
+    head's ``'auto'`` sizes are resolved first, as the estimator resolves them."""
+    import aan_components.plugin  # noqa: F401  (registers the backbones it resolves)
+    from aan_components.models.aan_pose_estimator import resolve_head_sizes
+
     cfg = copy.deepcopy(cfg)
+    cfg.model = resolve_head_sizes(cfg.model)
     head = cfg.model.head
     if not isinstance(head.in_channels, int):
         head.in_channels = int(head.in_channels[-1])

@@ -160,3 +160,18 @@ def test_export_without_a_config_exports_the_shipped_model(tmp_path, capsys):
     aan(["export", "--out", str(out)])
     printed = capsys.readouterr().out
     assert out.stat().st_size > 1_000_000 and "max |difference|" in printed
+
+
+def test_inference_config_resolves_the_heads_auto_sizes():
+    """A run of today's recipe saves ``in_channels='auto'`` and ``feature_sizes='auto'``; the
+    shipped test-time head reads the last map with its real size. Wrong input caught: the
+    'auto' strings sliced as if they were the sizes (a ValueError on 'o')."""
+    from mmengine.config import Config
+
+    from bench.pretrained_model import inference_config
+
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_aug.py"))
+    assert cfg.model.head.in_channels == "auto"
+    head = inference_config(cfg).model.head
+    assert head.in_channels == 512 and [list(s) for s in head.feature_sizes] == [[2, 2]]
+    assert "branch_input" not in head and head.loss.type != "IntermediateSupervisionLoss"
