@@ -75,11 +75,10 @@ def shipped_row(root: Path = RESULTS) -> dict:
     model, name, link = SHIPPED
     payload = _load(name, root)
     measured, run = payload["test"]["measured"], payload["run"]
-    dtype = {"fp16": "float16", "fp32": "float32"}.get(payload["dtype"], payload["dtype"])
     seed = payload["train_command"].split("randomness.seed=")[1].split()[0]
     return dict(model=model, data=f"300W common, {run['iterations']:,} CPU iterations of "
                                   f"{run['batch']}",
-                nme=f"{measured[dtype]['nme_io']:.2f}", seeds=seed, link=link)
+                nme=f"{measured[payload['dtype']]['nme_io']:.2f}", seeds=seed, link=link)
 
 
 def accuracy_rows(root: Path = RESULTS) -> list[dict]:

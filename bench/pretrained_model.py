@@ -40,7 +40,6 @@ from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 from .common import (
     FACE_SAMPLES,
     REPO,
-    RESULTS,
     command_line,
     cpu_model,
     environment,
@@ -49,8 +48,8 @@ from .common import (
     results_parser,
     write_json,
 )
+from .real_300w import METRIC_KEYS
 
-DEFAULT_OUT = RESULTS / "pretrained_model.json"
 PACKAGE_DIR = REPO / "aan_components" / "pretrained"
 NAME = "aan_300w_cpu_aug"
 CARD = "docs/pretrained_model.md"
@@ -66,8 +65,6 @@ FP16_TOLERANCE = 0.005
 FIGURE_IMAGE = REPO / "tests" / "data" / "mmpose_face_samples" / "300w" / "indoor_029.png"
 FIGURE = REPO / "docs" / "figures" / "predict_pretrained.png"
 TEST_ANN = "annotations/face_landmarks_300w_common.json"  # made by `aan convert 300w`
-METRICS = {"nme_io": "NME", "nme_ip": "inter_pupil/NME", "fr_10": "FR@0.1",
-           "auc_08": "AUC@0.08"}
 
 
 def training_checkpoint(work_dir: Path) -> Path:
@@ -186,7 +183,7 @@ def evaluate(config: Path, checkpoint: Path, root: Path) -> dict:
         values = evaluator.evaluate(len(loader.dataset))
     return dict(faces=len(loader.dataset),
                 **{k: round(100 * values[v] if k.startswith("nme") else values[v], 4)
-                   for k, v in METRICS.items()})
+                   for k, v in METRIC_KEYS.items()})
 
 
 def sample_faces(samples: Path = FACE_SAMPLES):
@@ -226,16 +223,6 @@ def training_data(root: Path, cfg) -> dict:
     return dict(faces=info.get("faces"), sources=info.get("sources", {}),
                 sources_absent=info.get("sources_absent", []),
                 protocol=info.get("protocol", ""), paper_faces=info.get("paper_faces"))
-
-
-def count_parameters(cfg) -> dict:
-    from aan_components.inference import load_pose_model
-
-    with tempfile.NamedTemporaryFile(suffix=".py", mode="w") as f:
-        f.write(cfg.pretty_text)
-        f.flush()
-        model = load_pose_model(f.name)
-    return dict(test_time=sum(p.numel() for p in model.parameters()))
 
 
 def iteration_seconds(work_dir: Path) -> dict:
@@ -328,7 +315,7 @@ def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path)
         run=dict(iterations=run["iterations"], batch=run["batch"],
                  train_minutes=run["train_minutes"], images_per_s=run["images_per_s"],
                  seconds_per_iteration=iteration_seconds(work_dir),
-                 final_validation={k: run[k] for k in METRICS}),
+                 final_validation={k: run[k] for k in METRIC_KEYS}),
         training_data=training_data(root, cfg), train_command=command,
         cpu=machine_description(), environment=environment(),
         command=command_line("pretrained_model", {"work_dir": str(work_dir),
