@@ -101,17 +101,27 @@ class AttentionGate(nn.Module):
         """
         m = self.attention(h)
         self.attention_map = m.detach()
+        return self.gain_from_map(m)
+
+    def gain_from_map(self, m: Tensor) -> Tensor:
+        """The gain ``F / H`` of a map ``M``, ``(B, 1, H, W)``: ``1 + M``, divided by its
+        per-sample mean with ``mean_one``.
+
+        Example:
+            >>> m = torch.tensor([0.5, 1.0]).view(1, 1, 1, 2)
+            >>> AttentionGate(8, mean_one=True).gain_from_map(m).flatten().tolist()
+            [0.8571428656578064, 1.1428571939468384]
+        """
         gain = 1 + m
         if self.mean_one:
             gain = gain / gain.mean(dim=(2, 3), keepdim=True)
         return gain
 
     def forward(self, h: Tensor) -> Tensor:
+        if self.mean_one:
+            return h * self.position_gain(h)
         m = self.attention(h)
         self.attention_map = m.detach()
-        if self.mean_one:
-            gain = 1 + m
-            return h * (gain / gain.mean(dim=(2, 3), keepdim=True))
         # (1 + M) * H == H + M * H; the second form avoids materialising (1 + M).
         return torch.addcmul(h, m, h)
 

@@ -107,9 +107,7 @@ class StageRecorder:
         z, m = self.z.pop(), self.m.pop()
         self.z.clear()
         self.m.clear()
-        gain = 1 + m
-        if getattr(self.gate, "mean_one", False):
-            gain = gain / gain.mean(dim=(2, 3), keepdim=True)
+        gain = self.gate.gain_from_map(m)
         h, w = m.shape[-2:]
         stride = (input_hw[0] / h, input_hw[1] / w)
         out = []
@@ -295,14 +293,16 @@ def shown(path: Path) -> str:
 
 def measure(label: str, cfg, model, root: Path | None, args, train_bn: bool = False,
             **facts) -> dict:
-    from aan_core.attention_factory import attention_name
+    from aan_core.attention_spec import attention_name, legacy_attention
 
     dataset, indices = evaluation_faces(cfg, root, args.limit)
     batch = int(cfg.train_dataloader.batch_size) if train_bn else args.batch_size
     stages = gate_statistics(model, batches_of(model, dataset, indices, batch), args.radius,
                              train_bn=train_bn)
-    return dict(label=label, attention=attention_name(cfg.model.backbone.get("attention",
-                                                                             "aan")),
+    backbone = cfg.model.backbone
+    form = attention_name(legacy_attention(backbone.get("attention", "aan"),
+                                           backbone.get("attention_relu")))
+    return dict(label=label, attention=form,
                 bn="batch" if train_bn else "running", faces=len(indices),
                 ann_file=cfg.test_dataloader.dataset.ann_file, stages=stages, **facts)
 
