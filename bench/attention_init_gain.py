@@ -24,6 +24,7 @@ import torch
 from bench.common import (
     REPO,
     environment,
+    machine_text,
     markdown_table,
     parse_results_args,
     results_parser,
@@ -89,8 +90,6 @@ def results_markdown(payload: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    from bench.real_300w import _machine
-
     parser = results_parser(__doc__, TOOL)
     parser.add_argument("--config", default="mm_configs/aan_300w_cpu.py")
     parser.add_argument("--faces", type=int, default=None,
@@ -105,7 +104,7 @@ def main(argv: list[str] | None = None) -> None:
     faces = args.faces or _batch_size(config)
     payload = dict(benchmark=TOOL, config=args.config, faces=faces, runs=runs,
                    mean_gain=round(mean, 4), default_gain=round(mean, 2),
-                   machine=_machine(), environment=environment(),
+                   machine=machine_text(), environment=environment(),
                    protocol=__doc__.split("\n\n", 1)[1].split("\n\n    python")[0])
     write_json(args.out, payload, TOOL, results_markdown)
     print(results_markdown(payload))

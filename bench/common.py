@@ -48,6 +48,11 @@ def cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+def machine_text() -> str:
+    """A results file's ``machine`` line: ``CPU: <model>, <n> cores``."""
+    return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
+
+
 def environment() -> dict:
     """The machine and software a results file was measured with: CPU model and count, the
     GPU card when there is one, torch and Python versions, threads, host and date."""

@@ -44,6 +44,7 @@ from torch import nn
 from bench.common import (
     REPO,
     environment,
+    machine_text,
     markdown_table,
     parse_results_args,
     repo_relative,
@@ -386,8 +387,6 @@ def results_markdown(payload: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     from mmengine.config import Config
 
-    from bench.real_300w import _machine
-
     parser = results_parser(__doc__, TOOL)
     parser.add_argument("--work-dirs", type=Path, nargs="*", default=[],
                         help="mim train work dirs (their dumped config, last checkpoint)")
@@ -437,7 +436,7 @@ def main(argv: list[str] | None = None) -> None:
         command=f"python -m bench.{TOOL} --300w-root DIR --work-dirs WORK_DIR ... "
                 f"--init-config {args.init_config or 'mm_configs/aan_300w_cpu.py'} "
                 f"--figures {repo_relative(str(args.figures)) if args.figures else 'DIR'}",
-        machine=_machine(), environment=environment(),
+        machine=machine_text(), environment=environment(),
         protocol=__doc__.split("\n\n    python")[0])
     if any(not math.isfinite(st.get("gain") or 0) for m in payload["models"]
            for st in m["stages"]):

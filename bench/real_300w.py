@@ -38,8 +38,8 @@ from aan_core.paper_results import TABLES
 from bench.common import (
     REPO,
     RESULTS,
-    cpu_model,
     environment,
+    machine_text,
     markdown_table,
     write_json,
     write_markdown,
@@ -241,7 +241,7 @@ def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
     if payload and payload.get("iters") != iters:
         parser.error(f"{args.out} holds runs of {payload.get('iters')} iterations; resume "
                      f"with --iters {payload.get('iters')} or write to another --out")
-    payload.update(benchmark=tool, machine=_machine(), batch=32, **declared,
+    payload.update(benchmark=tool, machine=machine_text(), batch=32, **declared,
                    protocol=doc.split("\n\n", 1)[1].split("\n\n    python")[0])
     if iters is not None:
         payload["iters"] = iters
@@ -453,7 +453,7 @@ def main(argv: list[str] | None = None) -> None:
         parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
     root = args.root.resolve()
     payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
-    payload.update(benchmark="real_300w", machine=_machine(), data_root=str(args.root),
+    payload.update(benchmark="real_300w", machine=machine_text(), data_root=str(args.root),
                    grid={k: dict(label=v[0], config=v[1], seeds=list(v[2]),
                                  options=list(v[3]) if len(v) > 3 else [])
                          for k, v in GRID.items()},
@@ -505,10 +505,6 @@ def main(argv: list[str] | None = None) -> None:
              for arm, seed in todo]
     run_grid(specs, root, args.runs_dir, args.parallel, record, args.alongside)
     print(results_markdown(payload))
-
-
-def _machine() -> str:
-    return f"CPU: {cpu_model()}, {os.cpu_count()} cores"
 
 
 if __name__ == "__main__":
