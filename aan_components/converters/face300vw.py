@@ -261,8 +261,9 @@ def convert(raw_dir: str | Path, out_dir: str | Path, keep_pts_values: bool = Fa
     video's frames (the video opens and decodes, or ``imgs/`` holds its frames), each face
     box against the frame size, and ``OUT_DIR/images`` (:func:`check_images_folder`). A run
     that fails later removes what it made (its partial folder; ``OUT_DIR`` and
-    ``OUT_DIR/images`` when it created them and they are left empty); the video folders it
-    completed stay, for the next run to resume.
+    ``OUT_DIR/images`` when it created them and they are left empty); called directly, the
+    video folders it completed stay, for the next run to resume (``aan convert`` runs it in
+    a staged copy of ``OUT_DIR``, which a failed or killed run discards whole).
     """
     raw_dir, out_dir = Path(raw_dir), Path(out_dir)
     if frame_step < 1:
