@@ -100,7 +100,8 @@ FOLDED = "folded BN + channels-last"
 # (file, the text as it must read); each f-string reads the JSON
 QUOTES = [
     (README, lambda: f"`mm_configs/aan_300w_cpu_aug.py` trains AAN on a 2-core CPU in "
-             f"{minutes('aan_aug', 'aan_aug_l1')} (its runs, L1 and L2 loss)"),
+             f"{minutes('aan_aug', 'aan_aug_l1')} (its runs, L1 and L2 loss, on an "
+             f"{_json('real_300w')['environment']['cpu']})"),
     (STUDIES, lambda: f"(best {min(r['nme_io'] for r in _arm('aan_aug_l1')):.2f}, one seed; "
               f"{nme('aan_aug_l1').split(' ')[0]} over two)"),
     (STUDIES, lambda: f"ours on 1,675 at 128 px in {minutes('aan_aug_l1')} of a shared"),
