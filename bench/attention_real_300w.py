@@ -16,10 +16,11 @@ at 60% and 85%) and the fair start. Four parts, each declared here before it run
   (``model.head.final_input=gap model.head.branch_input=gap``) instead of the flattened maps:
   ``aan`` and ``none``, seeds 0-2;
 - ``c``: the best recipe (``aan_300w_cpu_aug.py`` with the L1 loss, 6,000 iterations):
-  ``none`` and ``aan``, seeds 0, 1;
+  ``none``, ``aan`` and part (a)'s best form, ``aan-mean-one``, seeds 0, 1;
 - ``d``: attention inside timm's resnet18 (``aan_timm-resnet18_300w_cpu.py``) at the budget
-  of ``bench.backbone_real_300w``: timm's ``se``, ``eca``, ``cbam``, and ``aan``, ``none``,
-  seeds 0, 1.
+  of ``bench.backbone_real_300w``: timm's ``se``, ``eca`` and ``cbam``, seeds 0, 1, beside
+  that study's ``aan`` and ``none`` resnet18 runs (the same config, budget, fair start and
+  seeds; read from ``bench/results/backbone_real_300w.json``, not re-run).
 
 ``--only a`` runs one part; ``--resume`` keeps finished runs; the JSON and its tables are
 rewritten after every run. Each part's table gives every form's NME per seed and its paired
@@ -46,14 +47,26 @@ PARTS = {
           ("fixed-gain", "aan-mean-one"), (0, 1, 2)),
     "b": ("Table 5 budget, regressors on pooled maps (gap)", "aan_300w_cpu.py", 1500,
           GAP_INPUTS, ("aan", "none"), (0, 1, 2)),
-    # the best form of part (a) joins these two once (a) is measured
+    # with part (a)'s best form: aan-mean-one (cost 0.09 ± 0.09 there, fixed-gain 0.72)
     "c": ("best recipe: augmented, L1 loss", "aan_300w_cpu_aug.py", 6000, L1_LOSS,
-          ("none", "aan"), (0, 1)),
+          ("none", "aan", "aan-mean-one"), (0, 1)),
     "d": ("timm resnet18, attention in-stage", backbone_real_300w.CONFIG,
-          backbone_real_300w.DEFAULT_ITERS, (), ("se", "eca", "cbam", "aan", "none"), (0, 1)),
+          backbone_real_300w.DEFAULT_ITERS, (), ("se", "eca", "cbam"), (0, 1)),
 }
-# part (a)'s aan and none: the Table 5 fair-start runs (variant -> form)
-TABLE5 = ("bench/results/table5_real_300w.json", {"aan": "aan", "no_attention": "none"})
+# runs of other studies that are this grid's aan and none arms (same config, budget, start
+# and seeds): part -> (results file, the rows' arm -> form, how the table marks them)
+REFERENCES = {
+    "a": ("bench/results/table5_real_300w.json",
+          {"aan_fair": "aan", "no_attention_fair": "none"}, "Table 5 run"),
+    "d": ("bench/results/backbone_real_300w.json",
+          {"resnet18_attention": "aan", "resnet18_no-attention": "none"}, "backbone study run"),
+}
+
+
+def _reference_arm(row: dict) -> str:
+    """A reference row's arm as ``REFERENCES`` names it (Table 5's rows carry the start in
+    a field of their own)."""
+    return f"{row['variant']}_{row['start']}" if "variant" in row else row["arm"]
 
 
 def specs(iters: int | None = None) -> list[dict]:
@@ -72,12 +85,15 @@ def specs(iters: int | None = None) -> list[dict]:
     return out
 
 
-def table5_runs(path: str = TABLE5[0]) -> tuple[list[dict], str]:
-    """Part (a)'s ``aan`` and ``none`` runs from the Table 5 results (fair start), as this
-    tool's rows, and the machine they ran on."""
+def reference_runs(part: str) -> tuple[list[dict], str]:
+    """A part's ``aan`` and ``none`` runs taken from another study (``REFERENCES``), as this
+    tool's rows, and the machine they ran on; none for a part without references."""
+    if part not in REFERENCES:
+        return [], ""
+    path, arms, mark = REFERENCES[part]
     payload = json.loads((REPO / path).read_text())
-    rows = [dict(r, part="a", attention=TABLE5[1][r["variant"]], source=path)
-            for r in payload["runs"] if r["start"] == "fair" and r["variant"] in TABLE5[1]]
+    rows = [dict(r, part=part, attention=arms[_reference_arm(r)], source=mark)
+            for r in payload["runs"] if _reference_arm(r) in arms]
     return rows, payload.get("machine", "")
 
 
@@ -95,7 +111,7 @@ def part_markdown(part: str, runs: list[dict]) -> str:
         io = [by_seed[s]["nme_io"] for s in seeds]
         paired = [by_seed[s]["nme_io"] - none[s]["nme_io"] for s in seeds if s in none]
         rows.append(dict(
-            form=form + (" (Table 5 run)" if by_seed[seeds[0]].get("source") else ""),
+            form=form + (f" ({source})" if (source := by_seed[seeds[0]].get("source")) else ""),
             seeds=", ".join(map(str, seeds)), each=", ".join(f"{v:.2f}" for v in io),
             io=_stat(io), ip=_stat([by_seed[s]["nme_ip"] for s in seeds]),
             diff="" if form == "none" else _stat(paired),
@@ -107,8 +123,8 @@ def part_markdown(part: str, runs: list[dict]) -> str:
 
 
 def results_markdown(payload: dict) -> str:
-    """A table per part that has runs (part (a) with the Table 5 runs of ``aan`` and
-    ``none``), each with how it was made."""
+    """A table per part that has runs (parts (a) and (d) with the ``aan`` and ``none``
+    runs of the study they come from), each with how it was made."""
     runs = payload.get("runs", [])
     sections = [f"300W common (554 faces), trained on the 1,675 training faces present; batch "
                 f"32; fair start `{' '.join(STARTS['fair'])}`; the form set by "
@@ -117,11 +133,11 @@ def results_markdown(payload: dict) -> str:
     for part, (label, config, iterations, options, _, _) in PARTS.items():
         mine = [r for r in runs if r.get("part") == part]
         notes = ""
-        if part == "a" and mine:
-            imported, machine = table5_runs()
+        imported, machine = reference_runs(part) if mine else ([], "")
+        if imported:
             mine = imported + mine
-            notes = (f" `aan` and `none`: the Table 5 fair-start runs ({TABLE5[0]}), made on "
-                     f"another CPU ({machine}).")
+            notes = (f" `aan` and `none`: the runs of {REFERENCES[part][0]} (same config, "
+                     f"budget, fair start and seeds), made on {machine}.")
         if not mine:
             continue
         extra = f" `{' '.join(options)}`," if options else ""
@@ -141,7 +157,8 @@ def main(argv: list[str] | None = None) -> None:
                                      options=list(v[3]), forms=list(v[4]), seeds=list(v[5]))
                              for p, v in PARTS.items()},
                       starts={"fair": list(STARTS["fair"])},
-                      reference=dict(a=dict(path=TABLE5[0], variants=TABLE5[1]))))
+                      reference={p: dict(path=path, arms=arms)
+                                 for p, (path, arms, _) in REFERENCES.items()}))
 
 
 if __name__ == "__main__":

@@ -80,10 +80,10 @@ def attention_cost(form: str, part: str = "a") -> str:
     """A part of the attention study: ``form`` minus ``none`` paired by seed (in part (a),
     the Table 5 fair-start runs for ``aan`` and ``none``), ``mean ± sd`` as its table prints
     it."""
-    from bench.attention_real_300w import table5_runs
+    from bench.attention_real_300w import reference_runs
 
     runs = [r for r in _json("attention_real_300w")["runs"] if r["part"] == part]
-    runs += table5_runs()[0] if part == "a" else []
+    runs += reference_runs(part)[0]
     none = {r["seed"]: r["nme_io"] for r in runs if r["attention"] == "none"}
     paired = [r["nme_io"] - none[r["seed"]] for r in runs if r["attention"] == form]
     return f"{statistics.fmean(paired):.2f} ± {statistics.stdev(paired):.2f}"

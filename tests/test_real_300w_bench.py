@@ -234,12 +234,13 @@ def test_train_command_points_wrapped_datasets_at_the_data_root(tmp_path):
 def test_attention_grid_declares_every_run_with_its_form_budget_and_seed():
     """Parts (a)-(d) as declared: the form reaches the config key, each part its own budget
     and options, the fair start everywhere; part (a) re-runs neither aan nor none (they come
-    from the Table 5 results), part (c) has no third arm until (a) is measured."""
+    from the Table 5 results), part (c) adds (a)'s best form, part (d) takes aan and none
+    from the backbone study."""
     from bench import attention_real_300w as ar
 
     specs = ar.specs()
     count = {p: sum(s["part"] == p for s in specs) for p in ar.PARTS}
-    assert count == dict(a=6, b=6, c=4, d=10)
+    assert count == dict(a=6, b=6, c=6, d=6)
     assert len({(s["arm"], s["seed"]) for s in specs}) == len(specs)
     for s in specs:
         assert f"model.backbone.attention={s['attention']}" in s["options"]
@@ -254,7 +255,8 @@ def test_attention_grid_declares_every_run_with_its_form_budget_and_seed():
     assert c["config"] == "aan_300w_cpu_aug.py" and "train_cfg.max_iters=6000" in c["options"]
     assert "model.head.loss.loss.type=L1Loss" in c["options"]
     d = [s for s in specs if s["part"] == "d"]
-    assert {s["attention"] for s in d} == {"se", "eca", "cbam", "aan", "none"}
+    assert {s["attention"] for s in d} == {"se", "eca", "cbam"}
+    assert {s["attention"] for s in specs if s["part"] == "c"} == {"none", "aan", "aan-mean-one"}
     assert all(s["config"] == "aan_timm-resnet18_300w_cpu.py"
                and "train_cfg.max_iters=1000" in s["options"] for s in d)
 
@@ -281,6 +283,15 @@ def test_attention_table_pairs_each_form_with_none_and_reads_table5_for_part_a()
     assert f"| {6.0 - none0:.2f} |" in row
     assert "| none (Table 5 run) | 0, 1, 2 |" in part_a and "Xeon" in part_a
     assert "**(c)" not in table and "**(d)" not in table  # no runs, no table
+    runs.append(dict(part="d", attention="se", seed=1, nme_io=5.0, nme_ip=7.0, iterations=1000))
+    part_d = ar.results_markdown(dict(runs=runs, machine="CPU: test")).split("**(d)")[1]
+    backbone = json.loads((REPO / "bench/results/backbone_real_300w.json").read_text())
+    none1 = next(r["nme_io"] for r in backbone["runs"]
+                 if (r["arm"], r["seed"]) == ("resnet18_no-attention", 1))
+    row = next(line for line in part_d.splitlines() if line.startswith("| se |"))
+    assert f"| {5.0 - none1:.2f} |" in row
+    assert "| none (backbone study run) | 0, 1 |" in part_d
+    assert "| aan (backbone study run) | 0, 1 |" in part_d
 
 
 def test_attention_tool_runs_only_the_parts_asked(tmp_path, monkeypatch):
@@ -301,5 +312,5 @@ def test_attention_tool_runs_only_the_parts_asked(tmp_path, monkeypatch):
     assert {s["part"] for s in trained} == {"a"} and len(trained) == 6
     payload = json.loads(out.read_text())
     assert all({"attention", "iterations", "seed"} <= set(r) for r in payload["runs"])
-    assert payload["parts"]["c"]["forms"] == ["none", "aan"]
+    assert payload["parts"]["c"]["forms"] == ["none", "aan", "aan-mean-one"]
     assert "| aan-mean-one |" in out.with_suffix(".md").read_text()
