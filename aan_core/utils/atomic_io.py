@@ -39,21 +39,14 @@ def _temporary_prefix(path: str) -> str:
     return f".{osp.basename(path)}."
 
 
-def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
-    """Remove the temporary files that a killed :func:`atomic_write` of ``path`` left beside
-    it (named after ``path`` and the writer's process id, which no longer runs); returns
-    them. A live writer's temporary file is left alone.
+# an atomic_write temporary file: ".<name>.<writer's pid>.<mkstemp's random part>.tmp"
+_TEMPORARY = re.compile(r"\..+\.(\d+)\.[^.]+\.tmp$")
+# folders this process has already swept of dead writers' temporary files: one listing per
+# folder, not one per write (a folder of N outputs would otherwise be listed N times)
+_swept_folders: set[str] = set()
 
-    Example:
-        >>> import tempfile, pathlib
-        >>> folder = pathlib.Path(tempfile.mkdtemp())
-        >>> _ = (folder / ".a.txt.999999999.x1.tmp").write_text("half")
-        >>> [osp.basename(p) for p in remove_stale_temporaries(folder / "a.txt")]
-        ['.a.txt.999999999.x1.tmp']
-    """
-    path = os.fspath(path)
-    folder = osp.dirname(osp.abspath(path))
-    pattern = re.compile(re.escape(_temporary_prefix(path)) + r"(\d+)\.[^.]+\.tmp$")
+
+def _remove_dead_writers_files(folder: str, pattern: re.Pattern) -> list[str]:
     removed = []
     try:
         names = os.listdir(folder)
@@ -70,6 +63,23 @@ def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
     return removed
 
 
+def remove_stale_temporaries(path: str | os.PathLike) -> list[str]:
+    """Remove the temporary files that a killed :func:`atomic_write` of ``path`` left beside
+    it (named after ``path`` and the writer's process id, which no longer runs); returns
+    them. A live writer's temporary file is left alone.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".a.txt.999999999.x1.tmp").write_text("half")
+        >>> [osp.basename(p) for p in remove_stale_temporaries(folder / "a.txt")]
+        ['.a.txt.999999999.x1.tmp']
+    """
+    path = os.fspath(path)
+    pattern = re.compile(re.escape(_temporary_prefix(path)) + r"(\d+)\.[^.]+\.tmp$")
+    return _remove_dead_writers_files(osp.dirname(osp.abspath(path)), pattern)
+
+
 def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     """Call ``write(tmp_path)``, then rename the temporary file onto ``path``.
 
@@ -77,7 +87,8 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     a half-written file, and a failure (an exception, Ctrl-C, a full disk) leaves an existing
     ``path`` untouched and no temporary file behind. A process killed outright (SIGKILL)
     cannot clean up: its temporary file (named after ``path`` and its process id) is removed
-    by the next write of ``path``. Errors about the file (``path`` is a folder, its folder
+    by the next process that writes into that folder (each process lists a folder once, at
+    its first write there). Errors about the file (``path`` is a folder, its folder
     cannot be written, the disk is full) name ``path``, never the temporary file.
 
     Example:
@@ -93,7 +104,9 @@ def atomic_write(path: str | os.PathLike, write: Callable[[str], None]) -> None:
     folder = osp.dirname(osp.abspath(path))
     try:
         os.makedirs(folder, exist_ok=True)
-        remove_stale_temporaries(path)
+        if folder not in _swept_folders:
+            _remove_dead_writers_files(folder, _TEMPORARY)
+            _swept_folders.add(folder)
         fd, tmp = tempfile.mkstemp(prefix=f"{_temporary_prefix(path)}{os.getpid()}.",
                                    suffix=".tmp", dir=folder)
     except OSError as e:  # name the file asked for, not the temporary one
