@@ -221,7 +221,9 @@ def run(args: argparse.Namespace) -> None:
         results = smooth_tracks(results, fps, args.smooth_min_cutoff, args.smooth_beta)
     # the run is written into a fresh folder inside a staged copy of OUT, which replaces OUT
     # in one step when complete: a failed, interrupted or killed run leaves OUT as it was,
-    # and a second run into the same OUT is refused while this one writes
+    # and a second run into the same OUT is refused while this one writes. The fresh folder
+    # is needed because the copy's files are hard links to OUT's: a drawing written in place
+    # would change OUT's file too, while moving a new file onto the link leaves OUT alone
     with staged_folder(out, "aan predict") as merged:
         for stale in merged.glob(".aan-predict.*.partial"):  # a killed earlier version's
             shutil.rmtree(stale)
