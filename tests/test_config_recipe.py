@@ -21,7 +21,11 @@ DATA = Path(__file__).parent / "data"
 BEFORE = json.loads((DATA / "config_values_before_recipe.json").read_text())
 # the configs added after it, before the heads were sized with 'auto' (b867c9a)
 BEFORE_AUTO_SIZES = json.loads((DATA / "config_values_before_auto_sizes.json").read_text())
-DATASET_CONFIGS = ("aan_300w", "aan_aflw", "aan_celeba", "aan_300vw", "aan_synthetic")
+# every shipped config's values before _base_ was split into fragments (9b423b8): all of them
+BEFORE_FRAGMENTS = json.loads((DATA / "config_values_before_fragments.json").read_text())
+DATASET_CONFIGS = ("aan_300w", "aan_aflw", "aan_celeba", "aan_300vw")
+FRAGMENTS = sorted(p.relative_to(CONFIG_DIR / "_base_").as_posix()
+                   for p in (CONFIG_DIR / "_base_").rglob("*.py"))
 # configs added after the snapshot (tests/test_cpu_switch.py checks them)
 ADDED_AFTER_SNAPSHOT = ("aan_300w_cpu", "aan_300w_cpu_aug", "aan_300w_cpu_batchaug",
                         "aan_300w_cpu_no-attention",
@@ -130,6 +134,53 @@ def test_dataset_configs_start_from_the_recipe(name):
     text = (CONFIG_DIR / f"{name}.py").read_text()
     assert "_base_ = ['./_base_/aan_recipe.py']" in text
     assert "loss_weight" not in text  # the loss owns its scale
+
+
+def test_every_config_was_in_the_fragments_snapshot():
+    assert sorted(BEFORE_FRAGMENTS) == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_config_values_unchanged_by_the_fragments(name):
+    """Every shipped config resolves to exactly its values before ``_base_`` was split into
+    fragments (model, dataset, schedule, runtime, CPU switch). Wrong input caught: a value a
+    fragment lost, moved or changed (e.g. the recipe's lr, a hook the CPU switch dropped,
+    the synthetic demo's batch size)."""
+    assert resolved(name) == BEFORE_FRAGMENTS[name]
+
+
+def test_synthetic_demo_composes_the_cpu_switch_from_fragments():
+    text = (CONFIG_DIR / "aan_synthetic.py").read_text()
+    assert ("_base_ = ['./_base_/cpu_switch.py', './_base_/models/aan.py', "
+            "'./_base_/datasets/face_topdown.py']") in text
+    assert "BF16AutocastOptimWrapper" not in text  # the switch says it, once
+
+
+def test_cpu_switch_is_the_paper_schedule_with_the_switch_on():
+    """``_base_/cpu_switch.py`` changes exactly the optimiser wrapper (bf16 autocast, fused
+    Adam) and adds the channels-last and CPU-thread hooks: nothing of the schedule itself."""
+    base = CONFIG_DIR / "_base_"
+    paper = Config.fromfile(str(base / "schedules" / "paper_50k.py"),
+                            import_custom_modules=False).to_dict()
+    switch = Config.fromfile(str(base / "cpu_switch.py"), import_custom_modules=False).to_dict()
+    assert switch["optim_wrapper"] == {"type": "BF16AutocastOptimWrapper", "optimizer": {
+        **paper["optim_wrapper"]["optimizer"], "fused": True}}
+    assert switch["default_hooks"] == {**paper["default_hooks"],
+                                       "channels_last": {"type": "ChannelsLastHook"},
+                                       "cpu_threads": {"type": "CPUThreadsHook"}}
+    for key in set(paper) | set(switch):
+        if key not in ("optim_wrapper", "default_hooks"):
+            assert switch[key] == paper[key], key
+
+
+@pytest.mark.parametrize("fragment", FRAGMENTS)
+def test_every_fragment_is_a_base_of_a_shipped_config(fragment):
+    """No fragment lies unused: each is named by a shipped config or by another fragment
+    that is (the composition the configs README describes)."""
+    texts = [p.read_text() for p in CONFIG_DIR.rglob("*.py")]
+    name = fragment.rsplit("/", 1)[-1]
+    assert any(f"/{name}'" in text or f"'{name}'" in text
+               for text in texts if "_base_ = [" in text), fragment
 
 
 def test_mm_configs_of_the_checkout_are_the_shipped_configs():

@@ -3,8 +3,9 @@
 # The paper's model and optimiser at CPU size: 128 px crops, half-width stages, batch 32,
 # a schedule of 800 iterations with a wall-clock cap (TimeBudgetHook, 7 minutes), and the CPU
 # switch (bf16 autocast with the head in fp32, fused Adam, channels-last, the cores split
-# between the model and the loader worker; fp32 with a note on CPUs without bf16).
-_base_ = ['./_base_/aan_recipe.py']
+# between the model and the loader worker; fp32 with a note on CPUs without bf16): the
+# recipe's fragments (_base_/aan_recipe.py) with _base_/cpu_switch.py for its schedule.
+_base_ = ['./_base_/cpu_switch.py', './_base_/models/aan.py', './_base_/datasets/face_topdown.py']
 
 num_joints = 68
 
@@ -23,10 +24,7 @@ param_scheduler = [
          gamma=0.1),
 ]
 auto_scale_lr = dict(base_batch_size=32)
-optim_wrapper = dict(type='BF16AutocastOptimWrapper', optimizer=dict(fused=True))
 default_hooks = dict(
-    channels_last=dict(type='ChannelsLastHook'),
-    cpu_threads=dict(type='CPUThreadsHook'),
     logger=dict(type='LoggerHook', interval=20),
     checkpoint=dict(type='CheckpointHook', by_epoch=False, interval=max_iters, save_last=True,
                     max_keep_ckpts=1, save_best=None))
