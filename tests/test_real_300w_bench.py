@@ -301,12 +301,11 @@ def test_attention_tool_runs_only_the_parts_asked(tmp_path, monkeypatch):
 
     trained = []
 
-    def fake_grid(specs, root, runs, parallel, record, alongside=0):
-        for spec in specs:
-            trained.append(spec)
-            record(dict(spec, iterations=1500, nme_io=5.0 + spec["seed"], nme_ip=7.0))
+    def fake_train(spec, root, runs, threads):
+        trained.append(spec)
+        return dict(spec, iterations=1500, nme_io=5.0 + spec["seed"], nme_ip=7.0)
 
-    monkeypatch.setattr(real_300w, "run_grid", fake_grid)
+    monkeypatch.setattr(real_300w, "train_one", fake_train)
     out = tmp_path / "attention.json"
     ar.main(["--300w-root", str(tmp_path), "--only", "a", "--out", str(out)])
     assert {s["part"] for s in trained} == {"a"} and len(trained) == 6
