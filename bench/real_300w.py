@@ -379,7 +379,7 @@ def _padded_box(info: dict) -> tuple[np.ndarray, float]:
 
 def results_markdown(payload: dict) -> str:
     """The table of a results file (what ``--summarise`` writes), with how it was made."""
-    rows, machine = [], payload.get("machine", "")
+    rows = []
 
     def stat(values, digits=2):
         values = [v for v in values if v is not None]
@@ -404,8 +404,8 @@ def results_markdown(payload: dict) -> str:
             auc=stat([r.get("auc_08") for r in runs], 3),
             minutes=stat([r.get("train_minutes") for r in runs], 1),
             ips=stat([r.get("images_per_s") for r in runs], 0),
-            machine=runs[0].get("machine", machine)))
-    for a in payload.get("anchors", ANCHORS):
+            machine=runs[0]["machine"]))
+    for a in payload["anchors"]:
         rows.append(dict(row=a["row"] + " (published)", boxes="as published",
                          nme_io=f"{a['nme_io']:.2f}" if "nme_io" in a else "",
                          nme_ip=f"{a['nme_ip']:.2f}" if "nme_ip" in a else "",
