@@ -32,6 +32,8 @@ SUBCOMMANDS = {
                   "draw each stage's attention maps over faces (the paper's Fig. 4)"),
     "export": ("aan_components.tools.export",
                "inference graph -> ONNX (dynamic batch), checked in onnxruntime"),
+    "calibrate": ("aan_components.tools.calibrate",
+                  "fit each face detector's box calibration -> the shipped calibration file"),
 }
 
 

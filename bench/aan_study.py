@@ -47,8 +47,8 @@ inference images/s measured in the same process. Results go to
 ``bench/results/backbone_study.json``; all backbones train from scratch unless
 ``--pretrained`` (timm's weights from the local cache or hub). Attention sits inside the
 backbone by default (``--placement in_stage``: each stage's gated map feeds the next, as in
-AAN); ``--placement outputs_only`` gates only the maps the heads read (every backbone row
-without a ``placement`` field was run so).
+AAN); ``--placement outputs_only`` gates only the maps the heads read (the committed
+backbone grids were run so).
 
     python -m bench.aan_study --preset cpu_backbones --resume          # docs/studies.md
     python -m bench.aan_study --device cuda --backbones --resume       # GPU grid
@@ -93,6 +93,7 @@ from bench.common import (
     write_json,
 )
 from bench.gpu_train import SyntheticCrops, _worker_init, preprocess
+from bench.grid import DeclaredGrid
 from bench.timm_trainer import BRANCH_INPUT, FINAL_INPUT, HEADS, TimmLandmarkTrainer
 
 # name: (label, AANLandmarkModel options). Table 5's four cells first.
@@ -111,8 +112,8 @@ VARIANTS: dict[str, tuple[str, dict]] = {  # Table 5's labelled as the paper doe
 }
 TABLE5 = sorted(TABLE5_NME["aflw"], key=TABLE5_NME["aflw"].get)  # the paper's order, best first
 # How a run starts and is regularised (--init, one grid dimension): name -> (label, model
-# options, optimiser). 'paper' is what every run made before the option used (a results row
-# without an 'init' field is a 'paper' run); 'fair' starts every variant equal; the others
+# options, optimiser). 'paper' is what the first grids ran (the committed results record it
+# in every row); 'fair' starts every variant equal; the others
 # switch on one part of 'fair' each, to tell the parts apart.
 INITS: dict[str, tuple[str, dict, str]] = {
     "paper": ("output weights N(0, 0.01) and bias 0.5, embedding sigma sqrt(C / cells), Adam "
@@ -221,18 +222,13 @@ def build(variant: str, head: str, width: float, size: int,
                             input_size=size, **VARIANTS[variant][1], **INITS[init][1])
 
 
-def row_init(row: dict) -> str:
-    """A run's ``--init`` (``'paper'`` for a run made before the option existed)."""
-    return row.get("init", "paper")
-
-
 def cell_key(row: dict) -> tuple:
     """What identifies a run: (backbone, attention, placement, head, init, seed) in a
     backbone grid, (variant, head, init, seed) in a variant grid."""
     if "backbone" in row:
-        return (row["backbone"], row["attention"], row_placement(row), row["head"],
-                row_init(row), row["seed"])
-    return row["variant"], row["head"], row_init(row), row["seed"]
+        return (row["backbone"], row["attention"], row["placement"], row["head"],
+                row["init"], row["seed"])
+    return row["variant"], row["head"], row["init"], row["seed"]
 
 
 def count_gflops(model: torch.nn.Module, size: int, device) -> float:
@@ -351,14 +347,14 @@ def summarise(rows: list[dict]) -> list[dict]:
     """Mean ± sd of NME over seeds for every (head, init, variant) cell, in grid order (the
     ``init`` field only in files that record it)."""
     out = []
-    with_init = any("init" in r for r in rows)
+    with_init = shows_init(rows)
     heads = list(dict.fromkeys(r["head"] for r in rows))
-    inits = list(dict.fromkeys(row_init(r) for r in rows))
+    inits = list(dict.fromkeys(r["init"] for r in rows))
     for head in heads:
         for init in inits:
             for variant, (label, _) in VARIANTS.items():
                 runs = [r for r in rows if r["head"] == head and r["variant"] == variant
-                        and row_init(r) == init]
+                        and r["init"] == init]
                 if not runs:
                     continue
                 cell = dict(head=head, variant=variant, label=label)
@@ -374,10 +370,17 @@ COLUMNS = [("head", "regressor input"), ("label", "variant"), ("NME", "NME % (me
 INIT_COLUMN = ("init", "start (--init)")
 
 
-def row_placement(row: dict) -> str | None:
-    """Where a backbone run's attention sits: ``'in_stage'``, ``'outputs_only'`` (every run
-    made before the option existed) or ``None`` (attention off)."""
-    return row.get("placement", "outputs_only") if row["attention"] else None
+def shows_init(rows: list[dict]) -> bool:
+    """Whether a file's tables name each run's start: only where a run starts otherwise
+    than ``paper`` (a grid of ``paper`` runs alone reads as the first grids did)."""
+    return any(r["init"] != "paper" for r in rows)
+
+
+def shows_placement(rows: list[dict]) -> bool:
+    """Whether a backbone file's tables name where attention sits: only where a run gates
+    otherwise than ``outputs_only`` (attention then reads ``on`` / ``off``, as in the first
+    grids, whose protocol records the placement)."""
+    return any(r["placement"] not in (None, "outputs_only") for r in rows)
 
 
 PLACEMENT_LABELS = {"in_stage": "in-stage", "outputs_only": "outputs only", None: "off"}
@@ -386,18 +389,17 @@ PLACEMENT_LABELS = {"in_stage": "in-stage", "outputs_only": "outputs only", None
 def summarise_backbones(rows: list[dict]) -> list[dict]:
     """Mean ± sd over seeds for every (backbone, head, init, attention placement) cell, in
     run order, with its params, GFLOPs and the mean train / inference images/s of its runs.
-    Files made before ``--init`` / ``--placement`` existed keep their layout (attention
-    ``on`` / ``off``, no init column)."""
+    The init and placement are named only where the file varies them (:func:`shows_init`,
+    :func:`shows_placement`)."""
     out = []
-    with_init = any("init" in r for r in rows)
-    with_placement = any("placement" in r for r in rows)
+    with_init, with_placement = shows_init(rows), shows_placement(rows)
     backbones = list(dict.fromkeys(r["backbone"] for r in rows))
     heads = list(dict.fromkeys(r["head"] for r in rows))
-    inits = list(dict.fromkeys(row_init(r) for r in rows))
+    inits = list(dict.fromkeys(r["init"] for r in rows))
     order = list(PLACEMENT_LABELS)
 
     def cell_of(r: dict) -> tuple:
-        return r["backbone"], r["head"], row_init(r), row_placement(r)
+        return r["backbone"], r["head"], r["init"], r["placement"]
 
     cells = sorted(set(cell_of(r) for r in rows),
                    key=lambda c: (backbones.index(c[0]), heads.index(c[1]), inits.index(c[2]),
@@ -463,7 +465,8 @@ VERDICT_COLUMNS = [("backbone", "backbone"), ("head", "head"),
 
 def with_columns(columns: list, rows: list[dict], extra: list[tuple[str, str]]) -> list:
     """``columns`` with each ``extra`` (key, header) inserted after the second column,
-    where any row has that key (files made before an option keep their table)."""
+    where any row has that key (a summary names its cells' init or placement only where
+    its file varies them)."""
     present = [c for c in extra if any(c[0] in r for r in rows)]
     return [*columns[:2], *present, *columns[2:]]
 
@@ -479,14 +482,14 @@ def verdict_columns(verdicts: list[dict]) -> list:
 
 def declared_cells(payload: dict) -> set[tuple]:
     """Every run the file's protocol declares: its grid x its inits (x placements) x its
-    seeds, as :func:`cell_key` (files made before an option declare its old meaning)."""
+    seeds, as :func:`cell_key`."""
     p = payload["protocol"]
-    inits = list(p.get("inits") or ["paper"])
+    inits = list(p["inits"])
     if p.get("kind") == "backbones":
         return {(b, ATTENTION[a], pl if ATTENTION[a] else None, h, i, s)
                 for g in p["grid"] for b in g["backbones"] for a in g["attention"]
-                for pl in g.get("placements", ["outputs_only"]) for h in g["heads"]
-                for i in g.get("inits", inits) for s in p["seeds"]}
+                for pl in g["placements"] for h in g["heads"]
+                for i in g["inits"] for s in p["seeds"]}
     return {(v, h, i, s) for heads, variants in p["grid"] for h in heads for v in variants
             for i in inits for s in p["seeds"]}
 
@@ -557,10 +560,9 @@ def results_markdown(payload: dict) -> str:
     return "\n\n".join(lines)
 
 
-def report(payload: dict, out: Path) -> None:
-    """Summarise a results file: its tables printed, its JSON rewritten with the summary
-    (``partial`` true only while a declared run is missing) and its ``.md`` generated."""
-    payload = {**payload, "partial": bool(missing_cells(payload))}
+def derived_fields(payload: dict) -> dict:
+    """What a results file holds beside its runs, computed from them: ``partial`` (true
+    while a declared run is missing), the summary, the verdicts and the tables."""
     if payload["protocol"].get("kind") == "backbones":
         summary = summarise_backbones(payload["runs"])
         verdicts = backbone_verdicts(summary)
@@ -572,8 +574,15 @@ def report(payload: dict, out: Path) -> None:
         extra = dict(summary=summary, verdicts=variant_verdicts(summary),
                      table=markdown_table(summary, with_columns(COLUMNS, summary,
                                                                 [INIT_COLUMN])))
+    return dict(partial=bool(missing_cells(payload)), **extra)
+
+
+def report(payload: dict, out: Path) -> None:
+    """Summarise a results file: its tables printed, its JSON rewritten with the summary
+    (:func:`derived_fields`) and its ``.md`` generated."""
+    payload = {**payload, **derived_fields(payload)}
     print("\n" + results_markdown(payload))
-    write_json(out, {**payload, **extra}, "aan_study", results_markdown)
+    write_json(out, payload, "aan_study", results_markdown)
 
 
 def merge(paths: list[Path], out: Path) -> None:
@@ -598,7 +607,8 @@ def merge(paths: list[Path], out: Path) -> None:
     report({**first, "protocol": protocol, "runs": rows}, out)
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
+    """The study's command line (the module docstring shows its uses)."""
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
@@ -655,67 +665,81 @@ def main() -> None:
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
                         help="no training: join the runs of results files measured with the "
                              "same protocol into --out and print the table")
-    args = parser.parse_args()
-    if args.summarise is not None:
-        report(json.loads(args.summarise.read_text()), args.summarise)
-        return
-    if args.merge is not None:
-        kind = json.loads(args.merge[0].read_text())["protocol"].get("kind")
-        merge(args.merge, args.out or RESULTS / ("backbone_study.json" if kind == "backbones"
-                                                 else "aan_study.json"))
-        return
-    backbone_grid = args.backbones is not None or (args.preset or "").endswith("_backbones")
+    return parser
+
+
+def apply_preset(args: argparse.Namespace) -> str:
+    """Fill the options left unset from the preset (``--preset``, else the device's, with
+    ``_backbones`` for a backbone grid) and choose ``--out``; returns the preset's name."""
     if args.tiny:
         preset = "tiny"
     else:
         preset = args.preset or ("gpu" if args.device == "cuda" else "cpu") + (
-            "_backbones" if backbone_grid else "")
+            "_backbones" if is_backbone_grid(args) else "")
     for key, value in PRESETS[preset].items():
         if getattr(args, key) is None:
             setattr(args, key, value)
     if args.tiny:
         args.seeds, args.workers = args.seeds[:1], 0
         args.cache_dir = Path(tempfile.mkdtemp())
-    name = "backbone_study" if backbone_grid else "aan_study"
+    name = "backbone_study" if is_backbone_grid(args) else "aan_study"
     if args.out is None:
         args.out = (Path(tempfile.mkdtemp()) / f"{name}_tiny.json" if args.tiny
                     else RESULTS / f"{name}.json")
-    if backbone_grid:
-        if args.variants is not None:
-            parser.error("--variants is for AAN's own network; a --backbones grid varies "
-                         "--attention and --heads")
-        backbones = args.backbones or BACKBONES.get(preset) or BACKBONES["cpu_backbones"]
-        heads = args.heads or list(HEADS)
-        for head in heads:
-            if head not in HEADS:
-                parser.error(f"--heads {head}: a backbone grid's heads are {', '.join(HEADS)}")
-        attention = args.attention or list(ATTENTION)
-        placements = args.placement or ["in_stage"]
-        grid = [dict(backbones=backbones, attention=attention, heads=heads, inits=args.init,
-                     placements=placements)]
-        plan = [(dict(backbone=b, attention=ATTENTION[a], placement=pl, head=h, init=i), s)
-                for s in args.seeds for b in backbones for i in args.init for a in attention
-                for pl in (placements if ATTENTION[a] else [None]) for h in heads]
+    return preset
+
+
+def is_backbone_grid(args: argparse.Namespace) -> bool:
+    return args.backbones is not None or (args.preset or "").endswith("_backbones")
+
+
+def backbone_plan(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                  preset: str) -> tuple[list, list[dict]]:
+    """A backbone grid's declaration and its runs (seed-major), from the options."""
+    if args.variants is not None:
+        parser.error("--variants is for AAN's own network; a --backbones grid varies "
+                     "--attention and --heads")
+    backbones = args.backbones or BACKBONES.get(preset) or BACKBONES["cpu_backbones"]
+    heads = args.heads or list(HEADS)
+    for head in heads:
+        if head not in HEADS:
+            parser.error(f"--heads {head}: a backbone grid's heads are {', '.join(HEADS)}")
+    attention = args.attention or list(ATTENTION)
+    placements = args.placement or ["in_stage"]
+    grid = [dict(backbones=backbones, attention=attention, heads=heads, inits=args.init,
+                 placements=placements)]
+    plan = [dict(backbone=b, attention=ATTENTION[a], placement=pl, head=h, init=i, seed=s)
+            for s in args.seeds for b in backbones for i in args.init for a in attention
+            for pl in (placements if ATTENTION[a] else [None]) for h in heads]
+    return grid, plan
+
+
+def variant_plan(args: argparse.Namespace, parser: argparse.ArgumentParser,
+                 preset: str) -> tuple[list, list[dict]]:
+    """A variant grid's declaration and its runs: group by group, seed-major within a
+    group, so that an interrupted grid has its first groups complete and every cell of a
+    group at the same number of seeds."""
+    if args.attention is not None or args.pretrained or args.placement is not None:
+        parser.error("--attention, --placement and --pretrained are for a --backbones grid")
+    if args.variants is None:
+        grid = [([h for h in heads if args.heads is None or h in args.heads], variants)
+                for heads, variants in GRIDS[preset]]
+        grid = [(heads, variants) for heads, variants in grid if heads]
     else:
-        if args.attention is not None or args.pretrained or args.placement is not None:
-            parser.error("--attention, --placement and --pretrained are for a --backbones "
-                         "grid")
-        if args.variants is None:
-            grid = [([h for h in heads if args.heads is None or h in args.heads], variants)
-                    for heads, variants in GRIDS[preset]]
-            grid = [(heads, variants) for heads, variants in grid if heads]
-        else:
-            grid = [(args.heads or ["gap"], args.variants or TABLE5)]
-        for head in {h for heads, _ in grid for h in heads}:
-            try:
-                parse_head(head)
-            except ValueError as err:
-                parser.error(f"--heads {head}: {err}")
-        # group by group, seed-major within a group: an interrupted grid has its first
-        # groups complete and every cell of a group at the same number of seeds
-        plan = [(dict(variant=v, head=h, init=i), s) for heads, variants in grid
-                for s in args.seeds for i in args.init for h in heads for v in variants]
-    device = torch.device(args.device)
+        grid = [(args.heads or ["gap"], args.variants or TABLE5)]
+    for head in {h for heads, _ in grid for h in heads}:
+        try:
+            parse_head(head)
+        except ValueError as err:
+            parser.error(f"--heads {head}: {err}")
+    plan = [dict(variant=v, head=h, init=i, seed=s) for heads, variants in grid
+            for s in args.seeds for i in args.init for h in heads for v in variants]
+    return grid, plan
+
+
+def set_arithmetic(args: argparse.Namespace, device: torch.device) -> None:
+    """bf16 autocast where the CPU switch's rule allows it (``args.amp`` records which),
+    the thread count, and the GPU's fast paths."""
     bf16 = not args.fp32 and (device.type == "cuda" or cpu_supports_bf16())
     if not (args.fp32 or bf16):
         print("[study] this CPU has no native bf16: training in fp32", flush=True)
@@ -725,11 +749,14 @@ def main() -> None:
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
         torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = True
-    keys = BACKBONE_PROTOCOL if backbone_grid else PROTOCOL
+
+
+def protocol_of(args: argparse.Namespace, preset: str, grid: list) -> dict:
+    """The settings that define the grid's runs, as its results file records them."""
     protocol = {k: getattr(args, k) for k in PROTOCOL}
-    if backbone_grid:
+    if is_backbone_grid(args):
         protocol.update(kind="backbones", pretrained=args.pretrained,
-                        placements={k: PLACEMENTS[k] for k in placements},
+                        placements={k: PLACEMENTS[k] for k in grid[0]["placements"]},
                         heads={"aan": f"cosine embedding {EMBEDDING_DIM} + linear on the "
                                       f"{FINAL_INPUT['aan']}ed last map; a linear branch on "
                                       f"every feature_info map ({BRANCH_INPUT}), training "
@@ -745,19 +772,30 @@ def main() -> None:
                     metric="NME % over 68 points / outer-eye-corner distance, mean over faces",
                     data="synthetic faces (aan_core.data.synthetic_faces), train seed 1, test "
                          "seed 2, rendered once and cached")
-    rows: list[dict] = []
-    old: dict = {}
-    if args.resume and args.out.is_file():
-        old = json.loads(args.out.read_text())
-        differ = [k for k in keys if old.get("protocol", {}).get(k) != protocol[k]]
-        if differ:
-            sys.exit(f"--resume: {args.out} was measured with another protocol ("
-                     + ", ".join(f"{k}={old['protocol'].get(k)} vs {protocol[k]}"
-                                 for k in differ) + "); use the same options or another --out"
-                     + (" (that grid ran in fp32: add --fp32)"
-                        if "amp" in differ and old["protocol"].get("amp") is False else ""))
-        rows = old["runs"]
-        print(f"[study] resuming: {len(rows)} finished runs from {args.out}", flush=True)
+    return protocol
+
+
+def open_grid(args: argparse.Namespace, protocol: dict) -> DeclaredGrid:
+    """The results file as a :class:`bench.grid.DeclaredGrid`; ``--resume`` refuses a file
+    measured with another protocol (naming ``--fp32`` where that is the difference)."""
+    grid = DeclaredGrid(args.out, "aan_study", results_markdown, key=cell_key,
+                        resume=args.resume, derived=derived_fields)
+    old = grid.previous
+    keys = BACKBONE_PROTOCOL if is_backbone_grid(args) else PROTOCOL
+    differ = [k for k in keys if old and old["protocol"].get(k) != protocol[k]]
+    if differ:
+        sys.exit(f"--resume: {args.out} was measured with another protocol ("
+                 + ", ".join(f"{k}={old['protocol'].get(k)} vs {protocol[k]}" for k in differ)
+                 + "); use the same options or another --out"
+                 + (" (that grid ran in fp32: add --fp32)"
+                    if "amp" in differ and old["protocol"].get("amp") is False else ""))
+    if old:
+        print(f"[study] resuming: {len(grid.runs)} finished runs from {args.out}", flush=True)
+    return grid
+
+
+def load_crops(args: argparse.Namespace, device: torch.device) -> tuple[torch.Tensor, ...]:
+    """(train crops, train points, test crops, test points) on ``device``."""
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     t0 = time.perf_counter()
     train = render_crops(args.size, args.train_crops, 1, args.workers, args.cache_dir)
@@ -765,25 +803,45 @@ def main() -> None:
     data = tuple(t.to(device) for t in (*train, *test))
     print(f"[study] {args.train_crops} + {args.test_crops} crops of {args.size} px ready in "
           f"{time.perf_counter() - t0:.1f} s on {name}", flush=True)
-    done = {cell_key(r) for r in rows}
-    payload = dict(benchmark="backbone_study" if backbone_grid else "aan_study", device=name,
-                   protocol=protocol, environment=environment(), runs=rows)
-    if backbone_grid:
-        payload.update(machine=machine(device), mean_shape_nme_pct=mean_shape_nme(
-            data[1], data[3]))
-    if old:  # the first invocation's machine facts stay; each resumption's are added
-        resumed = [*old.get("resumed", []), {k: payload[k] for k in ("environment", "machine")
-                                             if k in payload}]
-        payload.update({k: old[k] for k in ("environment", "machine") if k in old},
-                       resumed=resumed)
-    # the declaration, before any run
-    write_json(args.out, {**payload, "partial": True}, "aan_study")
-    for cell, seed in plan:
-        if cell_key({**cell, "seed": seed}) in done:
-            continue
-        rows.append(train_and_test(cell, seed, data, args, device))
-        write_json(args.out, {**payload, "partial": True}, "aan_study")
-    report({**payload, "partial": False}, args.out)
+    return data
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.summarise is not None:
+        report(json.loads(args.summarise.read_text()), args.summarise)
+        return
+    if args.merge is not None:
+        kind = json.loads(args.merge[0].read_text())["protocol"].get("kind")
+        merge(args.merge, args.out or RESULTS / ("backbone_study.json" if kind == "backbones"
+                                                 else "aan_study.json"))
+        return
+    preset = apply_preset(args)
+    plan_grid = backbone_plan if is_backbone_grid(args) else variant_plan
+    declared, plan = plan_grid(args, parser, preset)
+    device = torch.device(args.device)
+    set_arithmetic(args, device)
+    protocol = protocol_of(args, preset, declared)
+    grid = open_grid(args, protocol)
+    data = load_crops(args, device)
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
+    declaration = dict(benchmark="backbone_study" if is_backbone_grid(args) else "aan_study",
+                       device=name, protocol=protocol, environment=environment())
+    if is_backbone_grid(args):
+        declaration.update(machine=machine(device),
+                           mean_shape_nme_pct=mean_shape_nme(data[1], data[3]))
+    if grid.previous:  # the first invocation's machine facts stay; each resumption's are added
+        resumed = {k: declaration.pop(k) for k in ("environment", "machine") if k in declaration}
+        declaration["resumed"] = [*grid.previous.get("resumed", []), resumed]
+    grid.declare(**declaration)
+
+    def train(spec: dict) -> dict:
+        cell = {k: v for k, v in spec.items() if k != "seed"}
+        return train_and_test(cell, spec["seed"], data, args, device)
+
+    grid.run(grid.pending(plan), train)
+    print("\n" + results_markdown(grid.payload))
 
 
 if __name__ == "__main__":

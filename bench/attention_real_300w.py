@@ -63,12 +63,6 @@ REFERENCES = {
 }
 
 
-def _reference_arm(row: dict) -> str:
-    """A reference row's arm as ``REFERENCES`` names it (Table 5's rows carry the start in
-    a field of their own)."""
-    return f"{row['variant']}_{row['start']}" if "variant" in row else row["arm"]
-
-
 def specs(iters: int | None = None) -> list[dict]:
     """One run spec per (part, form, seed), in part order, seeds outermost within a part so
     that an interrupted part has every form's first seeds. Every run declares its budget
@@ -92,8 +86,8 @@ def reference_runs(part: str) -> tuple[list[dict], str]:
         return [], ""
     path, arms, mark = REFERENCES[part]
     payload = json.loads((REPO / path).read_text())
-    rows = [dict(r, part=part, attention=arms[_reference_arm(r)], source=mark)
-            for r in payload["runs"] if _reference_arm(r) in arms]
+    rows = [dict(r, part=part, attention=arms[r["arm"]], source=mark)
+            for r in payload["runs"] if r["arm"] in arms]
     return rows, payload.get("machine", "")
 
 

@@ -207,12 +207,9 @@ def results_markdown(payload: dict) -> str:
         [dict(model=k, ips=f"{v:.1f}", ratio=f"{train['AAN'] / v:.2f}") for k, v in train.items()],
         [("model", "model"), ("ips", f"training images/s (batch {a['train_batch']})"),
          ("ratio", "AAN / this")])
-    aan = payload.get("aan")
+    aan, params = payload["aan"], payload["params"]
     arch = (f"AAN is `{aan['config']}` with regressor inputs `{aan['final_input']}` (head) and "
-            f"`{aan['branch_input']}` (branches)" if aan else
-            "AAN's regressor inputs are not recorded in this file")
-    params = payload.get("params", "all parameters of the module, the training-only "
-                                   "intermediate branches included")
+            f"`{aan['branch_input']}` (branches)")
     goals = ", ".join(f"{k}: {'n/a' if v is None else f'{v:.2f}'}"
                       for k, v in payload["goals"].items())
     return "\n\n".join([

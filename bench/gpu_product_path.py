@@ -148,7 +148,7 @@ def count_graph_breaks(device: torch.device, size: int) -> dict:
                 reasons=[str(r.reason)[:300] for r in explained.break_reasons])
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--iters", type=int, default=300, help="mim train with the switch")
@@ -166,60 +166,51 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true", help="every step on the CPU, tiny")
     parser.add_argument("--summarise", type=Path, metavar="JSON",
                         help="no run: write the tables of a results file to its .md")
-    args = parser.parse_args()
-    if args.summarise is not None:
-        from bench.common import write_markdown
+    return parser
 
-        write_markdown(args.summarise, "gpu_product_path", results_markdown)
-        return
-    if args.tiny:
-        args.iters, args.plain_iters, args.batch, args.gpu_train_steps = 5, 5, 2, 2
-        args.train_faces, args.test_faces, args.image_size, args.workers = 9, 4, 96, 0
-        args.no_compile = True
-        if args.out == RESULTS / "gpu_product_path.json":
-            args.out = Path(tempfile.mkdtemp()) / "gpu_product_path_tiny.json"
-    cuda = torch.cuda.is_available() and not args.tiny
-    device = torch.device("cuda" if cuda else "cpu")
-    work = args.work or Path(tempfile.mkdtemp(prefix="aan_product_"))
-    work.mkdir(parents=True, exist_ok=True)
-    logs = work / "logs"
-    logs.mkdir(exist_ok=True)
-    py = sys.executable
-    name = torch.cuda.get_device_name(device) if cuda else "cpu"
-    print(f"[product] device {name}, torch {torch.__version__}, work folder {work}", flush=True)
-    steps: dict[str, float] = {}
 
+def set_tiny(args: argparse.Namespace) -> None:
+    """``--tiny``: every step on the CPU, a few iterations on a few faces."""
+    args.iters, args.plain_iters, args.batch, args.gpu_train_steps = 5, 5, 2, 2
+    args.train_faces, args.test_faces, args.image_size, args.workers = 9, 4, 96, 0
+    args.no_compile = True
+    if args.out == RESULTS / "gpu_product_path.json":
+        args.out = Path(tempfile.mkdtemp()) / "gpu_product_path_tiny.json"
+
+
+def schedule_options(args: argparse.Namespace, iters: int) -> list[str]:
+    return [f"train_cfg.max_iters={iters}", f"train_cfg.val_interval={iters}",
+            f"default_hooks.checkpoint.interval={iters}", "default_hooks.logger.interval=10",
+            f"train_dataloader.batch_size={args.batch}", "randomness.seed=0"]
+
+
+def product_steps(args: argparse.Namespace, work: Path, logs: Path, cuda: bool,
+                  steps: dict[str, float]) -> dict:
+    """Render and convert a 300W-like dataset, `mim train` it with and without the switch,
+    `mim test`, `aan predict`: each step timed into ``steps``; the runs' rates and results."""
+    py, device = sys.executable, "cuda" if cuda else "cpu"
     t = time.perf_counter()
     raw, data = work / "raw300w", work / "data300w"
     write_raw_300w(raw, args.train_faces, args.test_faces, args.image_size, args.workers)
     steps["render_dataset_s"] = time.perf_counter() - t
     steps["convert_s"], _ = run("convert", [py, "-m", "aan_components.cli", "convert", "300w",
                                             str(raw), str(data)], logs)
-
     switch_cfg = REPO / "mm_configs" / "aan_300w_gpu.py"
     if not cuda:
         switch_cfg = work / "aan_300w_gpu_cpu.py"
         switch_cfg.write_text(CPU_SWITCH.format(base=str(REPO / "mm_configs" /
                                                       "aan_300w_gpu.py")))
     workers = None if cuda else 0
-
-    def schedule(iters: int) -> list[str]:
-        return [f"train_cfg.max_iters={iters}", f"train_cfg.val_interval={iters}",
-                f"default_hooks.checkpoint.interval={iters}", "default_hooks.logger.interval=10",
-                f"train_dataloader.batch_size={args.batch}", "randomness.seed=0"]
-
     switch_work = work / "train_switch"
     steps["train_switch_s"], _ = run("train_switch", [
         py, "-m", "mim", "train", "mmpose", str(switch_cfg), "--work-dir", str(switch_work),
-        "--cfg-options", *schedule(args.iters), *data_overrides(data, True, workers)], logs)
-    switch = train_rate(switch_work, args.batch, args.iters)
+        "--cfg-options", *schedule_options(args, args.iters),
+        *data_overrides(data, True, workers)], logs)
     plain_work = work / "train_plain"
     steps["train_plain_s"], _ = run("train_plain", [
         py, "-m", "mim", "train", "mmpose", str(REPO / "mm_configs" / "aan_300w.py"),
-        "--work-dir", str(plain_work), "--cfg-options", *schedule(args.plain_iters),
+        "--work-dir", str(plain_work), "--cfg-options", *schedule_options(args, args.plain_iters),
         *data_overrides(data, False, workers)], logs)
-    plain = train_rate(plain_work, args.batch, args.plain_iters)
-
     ckpt = switch_work / f"iter_{args.iters}.pth"
     steps["test_s"], out = run("test", [
         py, "-m", "mim", "test", "mmpose", str(switch_cfg), "--checkpoint", str(ckpt),
@@ -229,12 +220,18 @@ def main() -> None:
     predict_out = work / "predict"
     steps["predict_s"], _ = run("predict", [
         py, "-m", "aan_components.cli", "predict", str(switch_cfg), str(ckpt), str(raw / "ibug"),
-        "--out", str(predict_out), "--device", device.type, "--no-draw", "--whole-image"], logs)
+        "--out", str(predict_out), "--device", device, "--no-draw", "--whole-image"], logs)
     predicted = json.loads((predict_out / "landmarks.json").read_text())
-    n_predicted = len(predicted["images"])
+    return dict(switch=train_rate(switch_work, args.batch, args.iters),
+                plain=train_rate(plain_work, args.batch, args.plain_iters),
+                nme=float(nme[-1]) if nme else None, predicted=len(predicted["images"]))
 
+
+def gpu_train_step(args: argparse.Namespace, work: Path, logs: Path,
+                   steps: dict[str, float]) -> dict:
+    """``bench.gpu_train`` as a subprocess (timed into ``steps``); its results file."""
     bench_json = work / "gpu_train.json"
-    bench_cmd = [py, "-m", "bench.gpu_train", "--out", str(bench_json)]
+    bench_cmd = [sys.executable, "-m", "bench.gpu_train", "--out", str(bench_json)]
     bench_cmd += ["--tiny"] if args.tiny else ["--steps", str(args.gpu_train_steps),
                                                "--batch", str(args.batch)]
     bench_cmd += [] if args.no_compile else ["--compile"]
@@ -242,13 +239,34 @@ def main() -> None:
     if args.tiny:  # gpu_train --tiny writes to its own temp folder
         bench_json = Path(re.findall(r"\[bench\] wrote (\S+\.json)",
                                      (logs / "gpu_train.log").read_text())[-1])
-    bench = json.loads(bench_json.read_text())
-    graph = count_graph_breaks(device, 64 if args.tiny else 256)
+    return json.loads(bench_json.read_text())
 
+
+def main() -> None:
+    args = build_parser().parse_args()
+    if args.summarise is not None:
+        from bench.common import write_markdown
+
+        write_markdown(args.summarise, "gpu_product_path", results_markdown)
+        return
+    if args.tiny:
+        set_tiny(args)
+    cuda = torch.cuda.is_available() and not args.tiny
+    device = torch.device("cuda" if cuda else "cpu")
+    work = args.work or Path(tempfile.mkdtemp(prefix="aan_product_"))
+    work.mkdir(parents=True, exist_ok=True)
+    logs = work / "logs"
+    logs.mkdir(exist_ok=True)
+    name = torch.cuda.get_device_name(device) if cuda else "cpu"
+    print(f"[product] device {name}, torch {torch.__version__}, work folder {work}", flush=True)
+    steps: dict[str, float] = {}
+    product = product_steps(args, work, logs, cuda, steps)
+    bench = gpu_train_step(args, work, logs, steps)
+    graph = count_graph_breaks(device, 64 if args.tiny else 256)
     cached = next(r["images_per_s"] for r in bench["runs"]
                   if r["data"] == "cached" and not r["compiled"])
-    paths = {"mim train, GPU switch (aan_300w_gpu.py)": switch["images_per_s"],
-             "mim train, no switch (aan_300w.py)": plain["images_per_s"]}
+    paths = {"mim train, GPU switch (aan_300w_gpu.py)": product["switch"]["images_per_s"],
+             "mim train, no switch (aan_300w.py)": product["plain"]["images_per_s"]}
     paths.update({f"gpu_train.py {r['data']}{' + compile' if r['compiled'] else ''}":
                   r["images_per_s"] for r in bench["runs"]})
     payload = dict(
@@ -258,15 +276,17 @@ def main() -> None:
         images_per_s=paths,
         projected_schedule_min={k: SCHEDULE_ITERS * SCHEDULE_BATCH / v / 60
                                 for k, v in paths.items()},
-        schedule=f"{SCHEDULE_ITERS} x {SCHEDULE_BATCH}", switch_run=switch, plain_run=plain,
-        test_nme=float(nme[-1]) if nme else None, predicted_images=n_predicted,
-        step_seconds=steps, compile_graph=graph, gpu_train=bench["runs"],
+        schedule=f"{SCHEDULE_ITERS} x {SCHEDULE_BATCH}", switch_run=product["switch"],
+        plain_run=product["plain"], test_nme=product["nme"],
+        predicted_images=product["predicted"], step_seconds=steps, compile_graph=graph,
+        gpu_train=bench["runs"],
         goal="mim train with the switch >= 80% of gpu_train.py's cached rate; "
              "50k x 64 in <= 10 min")
     payload["table"] = path_table(payload, cached)
     print(f"\n{name}, torch {torch.__version__}, batch {args.batch}\n\n{payload['table']}\n")
-    print(f"[product] mim test NME {nme[-1] if nme else '?'} after {args.iters} iterations; "
-          f"aan predict: {n_predicted} images; graph breaks {graph['graph_breaks']}")
+    nme = "?" if product["nme"] is None else product["nme"]
+    print(f"[product] mim test NME {nme} after {args.iters} iterations; "
+          f"aan predict: {product['predicted']} images; graph breaks {graph['graph_breaks']}")
     write_json(args.out, payload, "gpu_product_path", results_markdown)
 
 

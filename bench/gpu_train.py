@@ -135,7 +135,7 @@ def results_markdown(payload: dict) -> str:
         machine_line(payload)])
 
 
-def main() -> None:
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -151,7 +151,76 @@ def main() -> None:
     parser.add_argument("--tiny", action="store_true")
     parser.add_argument("--summarise", type=Path, metavar="JSON",
                         help="no training: write the tables of a results file to its .md")
-    args = parser.parse_args()
+    return parser
+
+
+def fresh_model(args: argparse.Namespace, device: torch.device, compiled: bool):
+    """aan_300w.py's network and its Adam, channels-last on ``device`` (compiled or not)."""
+    model = AANLandmarkModel(final_input="flatten", branch_input="flatten",
+                             input_size=args.size)
+    model = model.to(device).to(memory_format=torch.channels_last)
+    optim = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-3,
+                             fused=device.type == "cuda")
+    return (torch.compile(model) if compiled else model), optim
+
+
+def cache_crops(args: argparse.Namespace, device: torch.device):
+    """``args.cache`` synthetic crops and their targets on ``device``, and the seconds taken."""
+    t0 = time.perf_counter()
+    cache = SyntheticCrops(args.size, seed=1)
+    items = [cache[i] for i in range(args.cache)]
+    crops = torch.stack([im for im, _ in items]).to(device)
+    targets = torch.stack([t for _, t in items]).to(device)
+    cache_s = time.perf_counter() - t0
+    print(f"[gpu_train] cached {args.cache} crops in {cache_s:.1f} s "
+          f"({crops.numel() / 2 ** 20:.0f} MiB uint8 on {device.type})", flush=True)
+    return crops, targets, cache_s
+
+
+def data_variants(args: argparse.Namespace) -> list[tuple[str, bool]]:
+    """(data source, compiled) of every measurement."""
+    variants = [("cached", False), ("synthetic", False)]
+    try:
+        import kornia  # noqa: F401
+
+        variants.append(("pool_augmented", False))
+    except ImportError:
+        print("[gpu_train] kornia is not installed: no pool_augmented run", flush=True)
+    if args.compile:
+        variants.append(("cached", True))
+    return variants
+
+
+def measure(args, device: torch.device, amp: bool, data: str, compiled: bool, crops,
+            targets) -> dict:
+    """Train ``args.steps`` timed steps on one data source: images/s and the 300W
+    schedules' projected minutes."""
+    model, optim = fresh_model(args, device, compiled)
+    if data == "cached":
+        batches = cached_batches(crops, targets, args.batch)
+    elif data == "pool_augmented":
+        batches = augmented_batches(crops, targets, args.batch)
+    else:
+        batches = iter(torch.utils.data.DataLoader(
+            SyntheticCrops(args.size), batch_size=args.batch, shuffle=False,
+            num_workers=args.workers, pin_memory=device.type == "cuda",
+            persistent_workers=args.workers > 0, worker_init_fn=_worker_init,
+            prefetch_factor=4 if args.workers > 0 else None))
+    t = time.perf_counter()
+    ips, loss = run_training(model, optim, batches, args.steps, args.warmup, device, amp,
+                             channels_last=True)
+    projected = {k: iters * PAPER_BATCH / ips / 60 for k, iters in SCHEDULES.items()}
+    print(f"[gpu_train] {data}{' + compile' if compiled else ''}: {ips:.0f} images/s; "
+          f"300W schedule x {PAPER_BATCH}: "
+          + ", ".join(f"{k} iterations in {v:.1f} min" for k, v in projected.items()),
+          flush=True)
+    return dict(data=data, compiled=compiled, images_per_s=ips, final_loss=loss,
+                wall_s=time.perf_counter() - t,
+                **{f"projected_300w_{k}_min": v for k, v in projected.items()})
+
+
+def main() -> None:
+    args = build_parser().parse_args()
     if args.summarise is not None:
         from bench.common import write_markdown
 
@@ -170,59 +239,9 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     print(f"[gpu_train] device {name}, batch {args.batch}, {args.size} px, "
           f"{'bf16 autocast' if amp else 'fp32'}, channels-last", flush=True)
-
-    def fresh(compiled: bool):
-        model = AANLandmarkModel(final_input="flatten", branch_input="flatten",
-                                 input_size=args.size)  # aan_300w.py's network
-        model = model.to(device).to(memory_format=torch.channels_last)
-        optim = torch.optim.Adam(model.parameters(), lr=1e-3, weight_decay=1e-3,
-                                 fused=device.type == "cuda")
-        return (torch.compile(model) if compiled else model), optim
-
-    t0 = time.perf_counter()
-    cache = SyntheticCrops(args.size, seed=1)
-    items = [cache[i] for i in range(args.cache)]
-    crops = torch.stack([im for im, _ in items]).to(device)
-    targets = torch.stack([t for _, t in items]).to(device)
-    cache_s = time.perf_counter() - t0
-    print(f"[gpu_train] cached {args.cache} crops in {cache_s:.1f} s "
-          f"({crops.numel() / 2 ** 20:.0f} MiB uint8 on {device.type})", flush=True)
-
-    results = []
-    variants = [("cached", False), ("synthetic", False)]
-    try:
-        import kornia  # noqa: F401
-
-        variants.append(("pool_augmented", False))
-    except ImportError:
-        print("[gpu_train] kornia is not installed: no pool_augmented run", flush=True)
-    if args.compile:
-        variants.append(("cached", True))
-    for data, compiled in variants:
-        model, optim = fresh(compiled)
-        if data == "cached":
-            batches = cached_batches(crops, targets, args.batch)
-        elif data == "pool_augmented":
-            batches = augmented_batches(crops, targets, args.batch)
-        else:
-            loader = torch.utils.data.DataLoader(
-                SyntheticCrops(args.size), batch_size=args.batch, shuffle=False,
-                num_workers=args.workers, pin_memory=device.type == "cuda",
-                persistent_workers=args.workers > 0, worker_init_fn=_worker_init,
-                prefetch_factor=4 if args.workers > 0 else None)
-            batches = iter(loader)
-        t = time.perf_counter()
-        ips, loss = run_training(model, optim, batches, args.steps, args.warmup, device, amp,
-                                 channels_last=True)
-        projected = {k: iters * PAPER_BATCH / ips / 60 for k, iters in SCHEDULES.items()}
-        row = dict(data=data, compiled=compiled, images_per_s=ips, final_loss=loss,
-                   wall_s=time.perf_counter() - t,
-                   **{f"projected_300w_{k}_min": v for k, v in projected.items()})
-        results.append(row)
-        print(f"[gpu_train] {data}{' + compile' if compiled else ''}: {ips:.0f} images/s; "
-              f"300W schedule x {PAPER_BATCH}: "
-              + ", ".join(f"{k} iterations in {v:.1f} min" for k, v in projected.items()),
-              flush=True)
+    crops, targets, cache_s = cache_crops(args, device)
+    results = [measure(args, device, amp, data, compiled, crops, targets)
+               for data, compiled in data_variants(args)]
     if device.type == "cuda":
         print(f"[gpu_train] peak GPU memory {torch.cuda.max_memory_allocated() / 2 ** 30:.1f} "
               f"GiB", flush=True)

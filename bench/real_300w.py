@@ -21,7 +21,6 @@ pipeline), as the 300W protocol does, unless a row names another box source.
 from __future__ import annotations
 
 import argparse
-import concurrent.futures
 import json
 import os
 import re
@@ -37,15 +36,13 @@ import numpy as np
 from aan_core.paper_results import TABLES
 from bench.common import (
     REPO,
-    RESULTS,
-    environment,
     machine_text,
     markdown_table,
-    write_json,
-    write_markdown,
+    parse_results_args,
+    results_parser,
 )
+from bench.grid import DeclaredGrid
 
-DEFAULT_OUT = RESULTS / "real_300w.json"
 # arm: (label, shipped config, seeds). Declared before the runs (README "Real faces").
 GRID = {  # run in this order: the augmented arm and the baseline first
     "aan_aug": ("AAN, augmented (MMPose flip + box + photometric)", "aan_300w_cpu_aug.py",
@@ -188,33 +185,43 @@ def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
                 load_average_after=round(os.getloadavg()[0], 2), **read_run(work))
 
 
-def run_grid(specs: list[dict], root: Path, runs: Path, parallel: int, record,
-             alongside: int = 0) -> None:
-    """Train ``specs`` in order, ``parallel`` at a time, passing each finished row to
-    ``record``. With other runs sharing the machine (``parallel`` > 1, or ``alongside``:
-    training runs of another grid at the same time) each run gets OMP_NUM_THREADS=1, and its
-    row records how many ran at once."""
-    threads = 1 if parallel + alongside > 1 else None
-    with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
-        futures = [pool.submit(train_one, spec, root, runs, threads) for spec in specs]
-        for future in concurrent.futures.as_completed(futures):
-            row = future.result()
-            row["concurrent_runs"] = parallel + alongside
-            record(row)
+def add_run_options(parser: argparse.ArgumentParser, runs_dir: str) -> None:
+    """The options of a grid of `mim train` runs: where the runs go, ``--resume``,
+    ``--parallel`` and ``--alongside``."""
+    parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / runs_dir)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the runs in --out and run only the missing ones")
+    parser.add_argument("--parallel", type=int, default=1,
+                        help="runs at a time; with more than one, each gets "
+                             "OMP_NUM_THREADS=1 (on 2 cores, two 1-thread runs train 1.6x "
+                             "the images of one 2-thread run)")
+    parser.add_argument("--alongside", type=int, default=0, metavar="N",
+                        help="training runs of another grid sharing the machine meanwhile "
+                             "(each run then gets one thread; recorded with the runs)")
 
 
-def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
-                       results_markdown, default_iters: int | None, runs_dir: str,
-                       declared: dict, parts: tuple[str, ...] = ()) -> None:
-    """The command line of a grid declared in its tool (Table 5, backbones on real faces):
-    ``specs(iters)`` lists the runs; ``declared`` (the grid as declared) goes into the JSON
-    with the protocol (``doc``'s second paragraph on); ``--resume`` keeps finished runs and
-    the JSON and its table are rewritten after every run. ``default_iters=None``: every run
-    declares its own budget (no ``--iters``; ``specs(None)``). ``parts``: the grid's parts
-    (each spec's ``part``), chosen with ``--only``."""
-    parser = argparse.ArgumentParser(description=doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--300w-root", dest="root", type=Path)
+def run_grid(grid: DeclaredGrid, specs: list[dict], root: Path, args: argparse.Namespace,
+             finish=lambda row: row) -> None:
+    """Train ``specs`` as `mim train` subprocesses, ``args.parallel`` at a time, recording
+    each finished run (``finish(row)``) in ``grid``. With other runs sharing the machine
+    (``--parallel`` > 1, or ``--alongside``: training runs of another grid at the same
+    time) each run gets OMP_NUM_THREADS=1, and its row records how many ran at once."""
+    concurrent = args.parallel + args.alongside
+    threads = 1 if concurrent > 1 else None
+
+    def train(spec: dict) -> dict:
+        row = train_one(spec, root, args.runs_dir, threads)
+        return finish(dict(row, concurrent_runs=concurrent))
+
+    grid.run(specs, train, args.parallel)
+
+
+def grid_parser(doc: str, tool: str, runs_dir: str, default_iters: int | None,
+                parts: tuple[str, ...]) -> argparse.ArgumentParser:
+    """The command line of a grid declared in its tool: ``bench.common.results_parser``'s
+    options, the run options, ``--iters`` (unless every run declares its own budget) and
+    ``--only PART`` (a grid in parts)."""
+    parser = results_parser(doc, tool)
     if default_iters is not None:
         parser.add_argument("--iters", type=int, default=default_iters,
                             help="iterations of every run (batch 32)")
@@ -222,43 +229,39 @@ def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
         parser.add_argument("--only", nargs="+", choices=parts, default=list(parts),
                             metavar="PART", help=f"run only these parts of the grid "
                                                  f"({', '.join(parts)}; default: all)")
-    parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / runs_dir)
-    parser.add_argument("--out", type=Path, default=RESULTS / f"{tool}.json")
-    parser.add_argument("--resume", action="store_true")
-    parser.add_argument("--parallel", type=int, default=1)
-    parser.add_argument("--alongside", type=int, default=0, metavar="N",
-                        help="training runs of another grid sharing the machine meanwhile "
-                             "(each run then gets one thread; recorded with the runs)")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
-    args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, tool, results_markdown)
+    add_run_options(parser, runs_dir)
+    return parser
+
+
+def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
+                       results_markdown, default_iters: int | None, runs_dir: str,
+                       declared: dict, parts: tuple[str, ...] = ()) -> None:
+    """The command line of a grid declared in its tool (Table 5, backbones and attention on
+    real faces), on :class:`bench.grid.DeclaredGrid`: ``specs(iters)`` lists the runs;
+    ``declared`` (the grid as declared) goes into the JSON with the protocol (``doc``'s
+    second paragraph on) before any run; ``--resume`` keeps finished runs and the JSON and
+    its table are rewritten after every run. ``default_iters=None``: every run declares its
+    own budget (no ``--iters``; ``specs(None)``). ``parts``: the grid's parts (each spec's
+    ``part``), chosen with ``--only``."""
+    parser = grid_parser(doc, tool, runs_dir, default_iters, parts)
+    args = parse_results_args(parser, argv, tool, results_markdown)
+    if args is None:
         return
-    if args.root is None:
-        parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
     iters = getattr(args, "iters", None)
-    payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
-    if payload and payload.get("iters") != iters:
-        parser.error(f"{args.out} holds runs of {payload.get('iters')} iterations; resume "
-                     f"with --iters {payload.get('iters')} or write to another --out")
-    payload.update(benchmark=tool, machine=machine_text(), batch=32, **declared,
-                   protocol=doc.split("\n\n", 1)[1].split("\n\n    python")[0])
-    if iters is not None:
-        payload["iters"] = iters
-    payload.setdefault("environment", environment())
-    runs = payload.setdefault("runs", [])
-    done = {(r["arm"], r["seed"]) for r in runs}
-
-    def record(row: dict) -> None:
-        runs.append(row)
-        write_json(args.out, payload, tool, results_markdown)
-        print(f"[{tool}] {row['arm']} seed {row['seed']}: NME(IO) {row['nme_io']:.2f}",
-              flush=True)
-
-    todo = [s for s in specs(iters) if (s["arm"], s["seed"]) not in done
-            and (not parts or s["part"] in args.only)]
-    run_grid(todo, args.root.resolve(), args.runs_dir, args.parallel, record, args.alongside)
-    print(results_markdown(payload))
+    grid = DeclaredGrid(args.out, tool, results_markdown, key=lambda r: (r["arm"], r["seed"]),
+                        resume=args.resume,
+                        progress=lambda r: f"{r['arm']} seed {r['seed']}: NME(IO) "
+                                           f"{r['nme_io']:.2f}")
+    if grid.previous and grid.previous.get("iters") != iters:
+        parser.error(f"{args.out} holds runs of {grid.previous.get('iters')} iterations; "
+                     f"resume with --iters {grid.previous.get('iters')} or write to another "
+                     f"--out")
+    grid.declare(benchmark=tool, machine=machine_text(), batch=32, **declared,
+                 protocol=doc.split("\n\n", 1)[1].split("\n\n    python")[0],
+                 **({"iters": iters} if iters is not None else {}))
+    todo = [s for s in grid.pending(specs(iters)) if not parts or s["part"] in args.only]
+    run_grid(grid, todo, args.root.resolve(), args)
+    print(results_markdown(grid.payload))
 
 
 def mean_shape_row(root: Path) -> dict:
@@ -376,7 +379,7 @@ def _padded_box(info: dict) -> tuple[np.ndarray, float]:
 
 def results_markdown(payload: dict) -> str:
     """The table of a results file (what ``--summarise`` writes), with how it was made."""
-    rows, machine = [], payload.get("machine", "")
+    rows = []
 
     def stat(values, digits=2):
         values = [v for v in values if v is not None]
@@ -401,8 +404,8 @@ def results_markdown(payload: dict) -> str:
             auc=stat([r.get("auc_08") for r in runs], 3),
             minutes=stat([r.get("train_minutes") for r in runs], 1),
             ips=stat([r.get("images_per_s") for r in runs], 0),
-            machine=runs[0].get("machine", machine)))
-    for a in payload.get("anchors", ANCHORS):
+            machine=runs[0]["machine"]))
+    for a in payload["anchors"]:
         rows.append(dict(row=a["row"] + " (published)", boxes="as published",
                          nme_io=f"{a['nme_io']:.2f}" if "nme_io" in a else "",
                          nme_ip=f"{a['nme_ip']:.2f}" if "nme_ip" in a else "",
@@ -423,88 +426,77 @@ def results_markdown(payload: dict) -> str:
         "Grid: `python -m bench.real_300w --300w-root DIR --resume --parallel 2`."])
 
 
+def baseline_rows(root: Path) -> list[dict]:
+    """The rows that train nothing: the mean shape and, where dlib is installed, its
+    68-point predictor."""
+    rows = [mean_shape_row(root)]
+    try:
+        rows += dlib_rows(root)
+    except ImportError as e:
+        print(f"[real_300w] no dlib rows ({e}): pip install dlib-bin face_recognition_models",
+              flush=True)
+    return rows
+
+
+def grid_specs(arms: list[str]) -> list[dict]:
+    """One run spec per (arm, seed) of ``GRID`` (only ``arms``), in the grid's order."""
+    return [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed,
+                 options=list(GRID[arm][3]) if len(GRID[arm]) > 3 else [])
+            for arm, (_, _, seeds, *_) in GRID.items() for seed in seeds if arm in arms]
+
+
+def adopt_runs(grid: DeclaredGrid, specs: list[dict], root: Path, runs_dir: Path) -> None:
+    """Record the finished runs found in ``runs_dir`` instead of training them."""
+    for spec in specs:
+        work = run_dir(runs_dir, spec["arm"], spec["seed"])
+        try:
+            row = read_run(work)
+        except (FileNotFoundError, ValueError):
+            continue
+        command = work / "command.txt"  # what ran, when it was not this tool
+        grid.record(dict(arm=spec["arm"], label=spec["label"], config=spec["config"],
+                         seed=spec["seed"], work_dir=str(work),
+                         command=command.read_text().strip() if command.exists() else
+                         " ".join(train_command(spec["config"], work, spec["seed"], root)),
+                         adopted=True, **row))
+
+
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--300w-root", dest="root", type=Path,
-                        help="a folder made by `aan convert 300w`")
-    parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / "real_300w")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
-    parser.add_argument("--resume", action="store_true",
-                        help="keep the runs in --out and run only the missing ones")
-    parser.add_argument("--parallel", type=int, default=1,
-                        help="runs at a time; with more than one, each gets "
-                             "OMP_NUM_THREADS=1 (on 2 cores, two 1-thread runs train 1.6x "
-                             "the images of one 2-thread run)")
-    parser.add_argument("--alongside", type=int, default=0, metavar="N",
-                        help="training runs of another grid sharing the machine meanwhile "
-                             "(each run then gets one thread; recorded with the runs)")
+    parser = results_parser(__doc__, "real_300w")
+    add_run_options(parser, "real_300w")
     parser.add_argument("--only", choices=["train", "baselines"], default=None)
     parser.add_argument("--arms", nargs="+", choices=list(GRID), default=list(GRID),
                         help="train only these arms of the grid (default: all, in order)")
     parser.add_argument("--adopt", action="store_true",
                         help="record finished runs found in --runs-dir instead of training")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
-    args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, "real_300w", results_markdown)
+    args = parse_results_args(parser, argv, "real_300w", results_markdown)
+    if args is None:
         return
-    if args.root is None:
-        parser.error("--300w-root is required (a folder made by `aan convert 300w`)")
     root = args.root.resolve()
-    payload = json.loads(args.out.read_text()) if args.resume and args.out.exists() else {}
-    payload.update(benchmark="real_300w", machine=machine_text(), data_root=str(args.root),
-                   grid={k: dict(label=v[0], config=v[1], seeds=list(v[2]),
-                                 options=list(v[3]) if len(v) > 3 else [])
-                         for k, v in GRID.items()},
-                   protocol=__doc__.split("\n\n")[1], anchors=ANCHORS)
-    payload.setdefault("environment", environment())
-    runs = payload.setdefault("runs", [])
-    done = {(r["arm"], r.get("seed")) for r in runs}
 
-    def record(row: dict) -> None:
-        row.setdefault("machine", payload["machine"])
-        runs[:] = [r for r in runs if (r["arm"], r.get("seed")) != (row["arm"],
-                                                                      row.get("seed"))]
-        runs.append(row)
-        write_json(args.out, payload, "real_300w", results_markdown)
-        print(f"[real_300w] {row['arm']} seed {row.get('seed', '-')}: NME(IO) "
-              f"{row.get('nme_io')}  NME(IP) {row.get('nme_ip')}", flush=True)
+    def record_machine(row: dict) -> dict:
+        return dict(row, machine=row.get("machine", grid.payload["machine"]))
 
-    if args.only != "train" and ("mean_shape", None) not in done:
-        record(mean_shape_row(root))
-    if args.only != "train" and ("dlib_detector", None) not in done:
-        try:
-            rows = dlib_rows(root)
-        except ImportError as e:
-            print(f"[real_300w] no dlib rows ({e}): pip install dlib-bin "
-                  "face_recognition_models", flush=True)
-            rows = []
-        for row in rows:
-            record(row)
+    grid = DeclaredGrid(args.out, "real_300w", results_markdown,
+                        key=lambda r: (r["arm"], r.get("seed")), resume=args.resume,
+                        progress=lambda r: f"{r['arm']} seed {r.get('seed', '-')}: NME(IO) "
+                                           f"{r.get('nme_io')}  NME(IP) {r.get('nme_ip')}")
+    grid.declare(benchmark="real_300w", machine=machine_text(), data_root=str(args.root),
+                 grid={k: dict(label=v[0], config=v[1], seeds=list(v[2]),
+                               options=list(v[3]) if len(v) > 3 else [])
+                       for k, v in GRID.items()},
+                 protocol=__doc__.split("\n\n")[1], anchors=ANCHORS)
+    if args.only != "train" and ("mean_shape", None) not in grid.done():
+        for row in baseline_rows(root):
+            grid.record(record_machine(row))
     if args.only == "baselines":
         return
-    todo = [(arm, seed) for arm, (_, _, seeds, *_) in GRID.items() for seed in seeds
-            if (arm, seed) not in done and arm in args.arms]
+    specs = grid.pending(grid_specs(args.arms))
     if args.adopt:
-        for arm, seed in todo:
-            work = run_dir(args.runs_dir, arm, seed)
-            try:
-                row = read_run(work)
-            except (FileNotFoundError, ValueError):
-                continue
-            label, config = GRID[arm][:2]
-            command = work / "command.txt"  # what ran, when it was not this tool
-            record(dict(arm=arm, label=label, config=config, seed=seed, work_dir=str(work),
-                        command=command.read_text().strip() if command.exists() else
-                        " ".join(train_command(config, work, seed, root)),
-                        adopted=True, **row))
+        adopt_runs(grid, specs, root, args.runs_dir)
         return
-    specs = [dict(arm=arm, label=GRID[arm][0], config=GRID[arm][1], seed=seed,
-                  options=list(GRID[arm][3]) if len(GRID[arm]) > 3 else [])
-             for arm, seed in todo]
-    run_grid(specs, root, args.runs_dir, args.parallel, record, args.alongside)
-    print(results_markdown(payload))
+    run_grid(grid, specs, root, args, record_machine)
+    print(results_markdown(grid.payload))
 
 
 if __name__ == "__main__":

@@ -21,8 +21,9 @@ with ground-truth boxes on the same faces (their ratio: what a detector costs th
 transfers to the real faces, beside a leave-one-out fit on the fixture faces themselves.
 ``--fit-300w`` fits each detector's calibration on the training faces of ``--300w-root``
 (the target is the landmark extent, the converter's box), reports the mean IoU of each fit's
-boxes with the landmark extent on common, and ships the fit with the higher IoU (the other
-stays in the file under ``other_fits``).
+boxes with the landmark extent on common, and marks the fit with the higher IoU as shipped.
+Both fit with ``aan_components.inference.box_calibration_fitting`` and only measure: ``aan
+calibrate`` (the same fits) is what writes the shipped file.
 
     .venv/bin/python -m bench.real_faces --fit           # the reported run (trains the demo model)
     .venv/bin/python -m bench.real_faces --checkpoint work_dirs/aan_synthetic_demo/iter_800.pth
@@ -50,6 +51,7 @@ import cv2
 import numpy as np
 import torch
 
+from aan_components.inference import box_calibration_fitting as fitting
 from bench.common import (
     FACE_SAMPLES,
     REPO,
@@ -76,7 +78,6 @@ FACE_SETS = {"300w": ("test_300w.json", 68), "300wlp": ("test_300wlp.json", 68),
 # six of each eye's eight points, the mouth.
 WFLW_TO_68 = [*range(0, 33, 2), *range(33, 38), *range(42, 47), *range(51, 60),
               60, 61, 63, 64, 65, 67, 68, 69, 71, 72, 73, 75, *range(76, 96)]
-MATCH_IOU = 0.3  # a detection is that face's when their IoU reaches this
 
 
 @dataclass
@@ -138,41 +139,6 @@ def face_id(faces: list[RealFace], i: int) -> str:
     """``set/image#n``: the n-th annotated face of that image (an image may hold several)."""
     same = [j for j, f in enumerate(faces) if f.image == faces[i].image]
     return f"{faces[i].set}/{faces[i].image.name}#{same.index(i)}"
-
-
-def iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """IoU of one box ``a`` (4,) with each of ``b`` (N, 4+) (torchvision's ``box_iou``)."""
-    from torchvision.ops import box_iou
-
-    boxes = torch.as_tensor(np.asarray(b, np.float64).reshape(len(b), -1)[:, :4])
-    return box_iou(torch.as_tensor(np.asarray(a, np.float64)[None, :4]), boxes)[0].numpy()
-
-
-def match(truth: np.ndarray, detections: np.ndarray) -> np.ndarray | None:
-    """The detection of the face whose ground-truth box is ``truth`` (best IoU), if any."""
-    if len(detections) == 0:
-        return None
-    overlaps = iou(truth, detections)
-    best = int(overlaps.argmax())
-    return detections[best, :4] if overlaps[best] >= MATCH_IOU else None
-
-
-def synthetic_pairs(detector, count: int) -> tuple[np.ndarray, np.ndarray, int]:
-    """(detector boxes, 68-point extents) of the synthetic faces the detector finds."""
-    from aan_components.inference.box_calibration import landmark_extent_boxes
-    from aan_core.data.synthetic_faces import render_synthetic_face
-
-    det, target = [], []
-    for i in range(count):
-        face = render_synthetic_face(3, i, image_size=256)
-        canvas = np.full((512, 512, 3), 127, np.uint8)
-        canvas[128:384, 128:384] = face.image
-        truth = landmark_extent_boxes(face.keypoints[None] + 128)[0]
-        found = match(truth, detector.detect(canvas))
-        if found is not None:
-            det.append(found)
-            target.append(truth)
-    return np.array(det).reshape(-1, 4), np.array(target).reshape(-1, 4), count
 
 
 def train_demo(work_dir: Path, iters: int) -> str:
@@ -237,44 +203,13 @@ def detect_faces(detector, faces: list[RealFace]) -> tuple[dict[int, np.ndarray 
         images, desc=f"[bench] {detector.name}", unit="image", mininterval=30,
         disable=len(images) < 100)}
     seconds = (time.perf_counter() - t0) / max(1, len(images))
-    return {i: match(f.extent(), dets[f.image]) for i, f in enumerate(faces)}, seconds
-
-
-SYNTHETIC_FIT = "synthetic"
-FACE300W_FIT = "300w_train"
-
-
-def calibration_fits(entry: dict | None) -> tuple[dict[str, dict], str | None]:
-    """``({fit name: entry}, shipped fit name)`` of one detector's shipped calibration entry:
-    the shipped fit (``fit``: its name; entries before the 300W fit have none and are the
-    synthetic one) and the ``other_fits`` kept beside it."""
-    if not entry:
-        return {}, None
-    shipped = {k: v for k, v in entry.items() if k != "other_fits"}
-    name = shipped.get("fit", SYNTHETIC_FIT)
-    return {name: dict(shipped, fit=name), **(entry.get("other_fits") or {})}, name
-
-
-def calibration_entry(fits: dict[str, dict], shipped: str) -> dict:
-    """The file's entry: the shipped fit's values, the others under ``other_fits``."""
-    others = {k: v for k, v in fits.items() if k != shipped}
-    return dict(fits[shipped], **({"other_fits": others} if others else {}))
-
-
-def choose_shipped_fit(mean_iou: dict[str, float | None], shipped: str | None) -> str:
-    """The fit to ship: the higher mean IoU on 300W common; a tie (or no IoU) keeps the
-    shipped one."""
-    return max(mean_iou, key=lambda k: (-1.0 if mean_iou[k] is None else mean_iou[k],
-                                        k == shipped))
+    return {i: fitting.match(f.extent(), dets[f.image]) for i, f in enumerate(faces)}, seconds
 
 
 def box_iou_stats(faces: list[RealFace], found: dict[int, np.ndarray | None],
                   cal: BoxCalibration | None = None) -> dict:
     """Mean and median IoU with the landmark extent of (calibrated) detector boxes."""
-    values = [iou(faces[i].extent(), (box[None] if cal is None else cal.apply(box[None])))[0]
-              for i, box in found.items() if box is not None]
-    return dict(faces=len(values), mean=float(np.mean(values)) if values else None,
-                median=float(np.median(values)) if values else None)
+    return fitting.box_iou_stats([(found[i], faces[i].extent()) for i in found], cal)
 
 
 def recorded_args(args: argparse.Namespace) -> dict:
@@ -286,7 +221,7 @@ def recorded_args(args: argparse.Namespace) -> dict:
     return out
 
 
-def main() -> None:  # noqa: C901 - one linear report
+def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--checkpoint", help="skip training; a checkpoint of --config")
@@ -297,7 +232,8 @@ def main() -> None:  # noqa: C901 - one linear report
     parser.add_argument("--work-dir", type=Path,
                         help="keep the trained model here (default: a temporary folder)")
     parser.add_argument("--fit", action="store_true",
-                        help="refit the synthetic-face calibration and write it")
+                        help="refit the synthetic-face calibration (here only: `aan "
+                             "calibrate` writes the shipped file) and measure it")
     parser.add_argument("--synthetic-faces", type=int, default=300)
     parser.add_argument("--fixtures", type=Path, default=FACE_SAMPLES,
                         help="the real fixture faces (default: %(default)s)")
@@ -307,10 +243,8 @@ def main() -> None:  # noqa: C901 - one linear report
                              "tested too, its train split is what --fit-300w fits on")
     parser.add_argument("--fit-300w", action="store_true",
                         help="fit each detector's calibration on the --300w-root training "
-                             "faces and ship it where its mean IoU on common is higher")
-    parser.add_argument("--calibration-out", type=Path,
-                        help="where refitted calibrations are written (default: the shipped "
-                             "file; --tiny writes none unless given)")
+                             "faces (here only: `aan calibrate` writes the shipped file) and "
+                             "measure it beside the others, the one that would ship marked")
     parser.add_argument("--detectors", nargs="+", metavar="NAME",
                         help="the detectors to run (default: every one installed)")
     parser.add_argument("--no-landmarks", action="store_true",
@@ -320,7 +254,237 @@ def main() -> None:  # noqa: C901 - one linear report
     parser.add_argument("--tiny", action="store_true")
     parser.add_argument("--summarise", type=Path, metavar="JSON",
                         help="no measurement: write the tables of a results file to its .md")
-    args = parser.parse_args()
+    return parser
+
+
+@dataclass
+class Faces:
+    """The faces of a run: fixtures and 300W common (``all``), 300W train (``train``, what
+    ``--fit-300w`` fits on) and the 300W files' ``info``."""
+    all: list[RealFace]
+    train: list[RealFace]
+    common_info: dict | None
+    train_info: dict
+
+    def ids(self, group: str) -> list[int]:
+        return [i for i, f in enumerate(self.all) if GROUPS[group](f)]
+
+
+GROUPS = {"fixtures": lambda f: not f.set.startswith("300w-"),
+          "300W common": lambda f: f.set == "300w-common"}
+
+
+def gather_faces(args: argparse.Namespace, parser: argparse.ArgumentParser) -> Faces:
+    faces = [] if args.no_fixtures else load_real_faces(args.fixtures)
+    if args.tiny:
+        faces = [f for f in faces if f.set in ("300w", "aflw")]
+    train, train_info, common_info = [], {}, None
+    if args.face300w_root is not None:
+        common, common_info = load_300w_split(args.face300w_root, "common")
+        faces += common
+        if args.fit_300w:
+            train, train_info = load_300w_split(args.face300w_root, "train")
+    if not faces:
+        parser.error("no faces: give --300w-root or leave out --no-fixtures")
+    return Faces(faces, train, common_info, train_info)
+
+
+def build_detectors(names: list[str] | None) -> dict:
+    from aan_components.inference.face_detection import (
+        DETECTORS,
+        FaceDetectorUnavailable,
+        build_face_detector,
+    )
+
+    detectors = {}
+    for name in names or DETECTORS:
+        try:
+            detectors[name] = build_face_detector(name)
+        except FaceDetectorUnavailable as e:
+            print(f"[bench] detector {name} left out: {e}")
+    return detectors
+
+
+def run_detection(detectors: dict, faces: Faces) -> tuple[dict, dict, list[dict]]:
+    """Every detector on every image, timed: ``(found, found on 300W train, rows)``, found
+    as ``{detector: {face index: matched box or None}}``."""
+    found, found_train, rows = {}, {}, []
+    sets = [(group, faces.ids(group), faces.all) for group in GROUPS]
+    if faces.train:
+        sets.append(("300W train", list(range(len(faces.train))), faces.train))
+    for name, detector in detectors.items():
+        found[name] = {}
+        for group, members, pool in sets:
+            if not members:
+                continue
+            hits, seconds = detect_faces(detector, [pool[i] for i in members])
+            hits = {members[k]: v for k, v in hits.items()}
+            (found_train.setdefault(name, {}) if group == "300W train" else found[name]
+             ).update(hits)
+            n = sum(v is not None for v in hits.values())
+            rows.append(dict(detector=name, faces_set=group, found=n, faces=len(members),
+                             recall=n / len(members), seconds_per_image=seconds))
+        print(f"[bench] {name}: detection done")
+    return found, found_train, rows
+
+
+def new_fits(args: argparse.Namespace, name: str, detector, faces: Faces,
+             found_train: dict) -> dict[str, dict]:
+    """The fits ``--fit`` and ``--fit-300w`` make of one detector (in memory)."""
+    from aan_components.converters.face300w_protocol import describe_split
+
+    out = {}
+    if args.fit:
+        fit = fitting.synthetic_fit(detector, args.synthetic_faces,
+                                    f"aan calibrate --synthetic-faces {args.synthetic_faces}")
+        out.update({fitting.SYNTHETIC_FIT: fit} if fit else {})
+    if args.fit_300w:
+        pairs = [(box, faces.train[i].extent()) for i, box in found_train[name].items()]
+        cal = fitting.fit_on_pairs(pairs)
+        if cal is not None:
+            out[fitting.FACE300W_FIT] = dict(
+                cal.to_json(), fit=fitting.FACE300W_FIT,
+                faces=sum(d is not None for d, _ in pairs),
+                fitted_on=f"real 300W training faces ({describe_split(faces.train_info)})",
+                command="aan calibrate --300w-root OUT")
+    return out
+
+
+def fixture_row(name: str, faces: Faces, found: dict, cals: dict, shipped: str | None
+                ) -> dict | None:
+    """The fixture faces: each fit's IoU against leave-one-out on the fixtures themselves."""
+    real = [i for i in faces.ids("fixtures") if faces.all[i].points68 is not None
+            and found[i] is not None]
+    if not real:
+        return None
+    raw_iou, loo_iou = [], []
+    fit_iou: dict[str, list[float]] = {k: [] for k in cals}
+    for i in real:
+        box, truth = found[i], faces.all[i].extent()
+        raw_iou.append(fitting.iou(truth, box[None])[0])
+        for k, cal in cals.items():
+            fit_iou[k].append(fitting.iou(truth, cal.apply(box[None]))[0])
+        others = [j for j in real if j != i]
+        if others:
+            loo = fitting.fit_on_pairs([(found[j], faces.all[j].extent()) for j in others])
+            loo_iou.append(fitting.iou(truth, loo.apply(box[None]))[0])
+    cal = cals.get(shipped) if shipped else None
+    return dict(detector=name, faces=len(real), shipped_fit=shipped,
+                calibration=cal and cal.to_json(), iou_raw=mean_or_none(raw_iou),
+                iou_calibrated=mean_or_none(fit_iou.get(shipped, [])),
+                iou_fits={k: mean_or_none(v) for k, v in fit_iou.items()},
+                iou_leave_one_out_real=mean_or_none(loo_iou))
+
+
+def measure_calibrations(args, detectors: dict, faces: Faces, found: dict, found_train: dict
+                         ) -> tuple[dict, dict, list[dict], list[dict]]:
+    """Each detector's fits (the shipped file's, and those ``--fit`` / ``--fit-300w`` make)
+    measured: ``(calibrations, shipped fit, fixture rows, 300W common rows)``."""
+    content = fitting.read_calibration_file()
+    calibrations, shipped_fit, cal_rows, fit_rows = {}, {}, [], []
+    common_ids = faces.ids("300W common")
+    for name, detector in detectors.items():
+        common = [(found[name][i], faces.all[i].extent()) for i in common_ids] or None
+        fits, shipped, on_common = fitting.refit_entry(
+            fitting.shipped_entry(content, name),
+            new_fits(args, name, detector, faces, found_train), common)
+        if args.fit_300w and fitting.FACE300W_FIT in fits:
+            print(f"[bench] {name}: mean IoU on 300W common: " + ", ".join(
+                f"{k} {on_common[k]['mean']}" for k in fits) + f"; would ship {shipped}")
+        cals = {k: fitting.as_calibration(v) for k, v in fits.items()}
+        calibrations[name], shipped_fit[name] = cals, shipped
+        if common:
+            fit_rows.append(dict(detector=name, fit="none (raw boxes)",
+                                 **fitting.box_iou_stats(common)))
+            fit_rows += [dict(detector=name, fit=k + (" (shipped)" if k == shipped else ""),
+                              calibration=cals[k].to_json(), fitted_faces=fits[k].get("faces"),
+                              **on_common[k]) for k in fits]
+        row = fixture_row(name, faces, found[name], cals, shipped)
+        cal_rows += [row] if row else []
+    return calibrations, shipped_fit, cal_rows, fit_rows
+
+
+def landmark_rows(args, faces: list[RealFace], found: dict, calibrations: dict,
+                  shipped_fit: dict) -> list[dict]:
+    """The model under each box source (ground truth, each detector raw and with each fit),
+    and dlib's ERT on its own boxes, each with its per-face NME."""
+    from aan_components.inference import LandmarkPredictor
+
+    with tempfile.TemporaryDirectory() as tmp:
+        checkpoint = args.checkpoint or train_demo(args.work_dir or Path(tmp),
+                                                   args.train_iters)
+        model_name = args.model_name or (
+            f"{Path(args.config).stem} ({Path(checkpoint).name})" if args.checkpoint
+            else "AAN (synthetic-face demo)")
+        predictor = LandmarkPredictor(args.config, checkpoint, batch_size=1)
+        sources = {"ground-truth extent": {i: f.extent() for i, f in enumerate(faces)}}
+        for name, cals in calibrations.items():
+            raw = {i: b for i, b in found[name].items() if b is not None}
+            sources[f"{name} box"] = raw
+            for k, cal in cals.items():
+                label = f"{name} box, calibrated ({k} fit" + (
+                    ", shipped)" if k == shipped_fit[name] else ")")
+                sources[label] = {i: cal.apply(b[None])[0] for i, b in raw.items()}
+        first = faces[0]  # warm-up: the first forward pass pays for allocation
+        list(predictor.predict([(first.image.name, cv2.imread(str(first.image)),
+                                 first.extent()[None])]))
+        rows = [dict(model=model_name, boxes=source,
+                     **model_nmes(predictor, faces, boxes)) for source, boxes in sources.items()]
+    shape_predictor = None if args.tiny else dlib_shape_predictor()
+    if shape_predictor is not None and "dlib-hog" in found:
+        rows.append(dict(model="dlib ERT 68-point (Kazemi & Sullivan 2014)",
+                         boxes="dlib-hog box", **dlib_nmes(shape_predictor, faces,
+                                                          found["dlib-hog"])))
+    return rows
+
+
+def model_nmes(predictor, faces: list[RealFace], boxes: dict[int, np.ndarray]) -> dict:
+    """Per-face NME of the model given ``boxes``, and its mean seconds per face."""
+    nmes, seconds = {}, []
+    for i, box in boxes.items():
+        image = cv2.imread(str(faces[i].image))
+        t0 = time.perf_counter()
+        (result,) = predictor.predict([(faces[i].image.name, image, box[None])])
+        seconds.append(time.perf_counter() - t0)
+        nmes[i] = faces[i].nme(result.faces[0].keypoints)
+    return dict(nmes=nmes, seconds_per_face=float(np.mean(seconds)))
+
+
+def dlib_nmes(shape_predictor, faces: list[RealFace], found: dict) -> dict:
+    """Per-face NME of dlib's ERT on dlib's HOG boxes, and its mean seconds per face."""
+    import dlib
+
+    nmes, seconds = {}, []
+    for i, box in found.items():
+        if box is None:
+            continue
+        rgb = np.ascontiguousarray(cv2.imread(str(faces[i].image))[..., ::-1])
+        t0 = time.perf_counter()
+        shape = shape_predictor(rgb, dlib.rectangle(*[int(round(v)) for v in box]))
+        seconds.append(time.perf_counter() - t0)
+        nmes[i] = faces[i].nme(np.array([[p.x, p.y] for p in shape.parts()], np.float64))
+    return dict(nmes=nmes, seconds_per_face=float(np.mean(seconds)))
+
+
+def common_rows(nme_rows: list[dict], common_ids: list[int]) -> list[dict]:
+    """300W common: each row's NME beside the ground-truth boxes' on the same faces."""
+    truth = next((r for r in nme_rows if r["boxes"] == "ground-truth extent"), None)
+    if truth is None or not common_ids:
+        return []
+    out = []
+    for r in nme_rows:
+        same = [i for i in common_ids if r["nmes"].get(i) is not None]
+        nme = mean_or_none([r["nmes"][i] for i in same])
+        gt = mean_or_none([truth["nmes"][i] for i in same])
+        out.append(dict(model=r["model"], boxes=r["boxes"], faces=len(same), nme=nme,
+                        nme_ground_truth_boxes_same_faces=gt,
+                        ratio=None if not (nme and gt) else nme / gt))
+    return out
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.summarise is not None:
         write_markdown(args.summarise, "real_faces", results_markdown)
         return
@@ -334,222 +498,25 @@ def main() -> None:  # noqa: C901 - one linear report
     torch.manual_seed(0)
 
     import aan_components.plugin  # noqa: F401
-    from aan_components.inference import LandmarkPredictor
-    from aan_components.inference.box_calibration import (
-        CALIBRATION_FILE,
-        LANDMARK_EXTENT,
-        BoxCalibration,
-    )
-    from aan_components.inference.face_detection import (
-        DETECTORS,
-        FaceDetectorUnavailable,
-        build_face_detector,
-    )
 
-    calibration_out = args.calibration_out or (None if args.tiny else CALIBRATION_FILE)
-    faces = [] if args.no_fixtures else load_real_faces(args.fixtures)
-    if args.tiny:
-        faces = [f for f in faces if f.set in ("300w", "aflw")]
-    train300w, train_info = [], {}
-    if args.face300w_root is not None:
-        common, common_info = load_300w_split(args.face300w_root, "common")
-        faces += common
-        if args.fit_300w:
-            train300w, train_info = load_300w_split(args.face300w_root, "train")
-    if not faces:
-        parser.error("no faces: give --300w-root or leave out --no-fixtures")
-    groups = {"fixtures": lambda f: not f.set.startswith("300w-"),
-              "300W common": lambda f: f.set == "300w-common"}
-    detectors = {}
-    for name in args.detectors or DETECTORS:
-        try:
-            detectors[name] = build_face_detector(name)
-        except FaceDetectorUnavailable as e:
-            print(f"[bench] detector {name} left out: {e}")
-
-    # detection: every detector on every image, timed
-    found: dict[str, dict[int, np.ndarray | None]] = {}
-    found_train: dict[str, dict[int, np.ndarray | None]] = {}
-    det_rows = []
-    for name, detector in detectors.items():
-        found[name] = {}
-        for group, keep in groups.items():
-            members = [i for i, f in enumerate(faces) if keep(f)]
-            if not members:
-                continue
-            hits, seconds = detect_faces(detector, [faces[i] for i in members])
-            found[name].update({members[k]: v for k, v in hits.items()})
-            n = sum(v is not None for v in hits.values())
-            det_rows.append(dict(detector=name, faces_set=group, found=n, faces=len(members),
-                                 recall=n / len(members), seconds_per_image=seconds))
-        if train300w:
-            found_train[name], seconds = detect_faces(detector, train300w)
-            n = sum(v is not None for v in found_train[name].values())
-            det_rows.append(dict(detector=name, faces_set="300W train", found=n,
-                                 faces=len(train300w), recall=n / len(train300w),
-                                 seconds_per_image=seconds))
-        print(f"[bench] {name}: detection done")
-
-    # calibration: the shipped fits (synthetic faces; 300W training faces) per detector
-    shipped_file = json.loads(CALIBRATION_FILE.read_text()) if CALIBRATION_FILE.exists() \
-        else {"format": 1, "calibrations": {}}
-    calibrations: dict[str, dict[str, BoxCalibration]] = {}  # detector -> fit name -> fit
-    shipped_fit: dict[str, str | None] = {}
-    cal_rows, fit_rows = [], []
-    common_ids = [i for i, f in enumerate(faces) if f.set == "300w-common"]
-    fixture_ids = [i for i, f in enumerate(faces) if groups["fixtures"](f)
-                   and f.points68 is not None]
-    for name, detector in detectors.items():
-        fits, shipped = calibration_fits(
-            shipped_file["calibrations"].get(name, {}).get(LANDMARK_EXTENT))
-        if args.fit:
-            det, target, rendered = synthetic_pairs(detector, args.synthetic_faces)
-            if len(det):
-                fits[SYNTHETIC_FIT] = dict(
-                    BoxCalibration.fit(det, target).to_json(), fit=SYNTHETIC_FIT,
-                    faces=len(det), rendered=rendered,
-                    fitted_on="synthetic faces, seed 3, 256 px on a 512 px canvas; target: "
-                              "the extent of all 68 points",
-                    command="python -m bench.real_faces --fit")
-                shipped = shipped or SYNTHETIC_FIT
-        if args.fit_300w:
-            pairs = [(box, train300w[i].extent()) for i, box in found_train[name].items()
-                     if box is not None]
-            if pairs:
-                from aan_components.converters.face300w_protocol import describe_split
-
-                fits[FACE300W_FIT] = dict(
-                    BoxCalibration.fit(np.array([p[0] for p in pairs]),
-                                       np.array([p[1] for p in pairs])).to_json(),
-                    fit=FACE300W_FIT, faces=len(pairs),
-                    fitted_on=f"real 300W training faces ({describe_split(train_info)}); "
-                              f"target: the landmark extent of the 68 points (the "
-                              f"converter's box)",
-                    command="python -m bench.real_faces --300w-root OUT --fit-300w")
-        cals = {k: BoxCalibration(*(float(v[c]) for c in ("dx", "dy", "sx", "sy")))
-                for k, v in fits.items()}
-        on_common = {k: box_iou_stats(faces, {i: found[name][i] for i in common_ids}, cal)
-                     for k, cal in cals.items()} if common_ids else {}
-        if common_ids:
-            for k in fits:
-                fits[k]["iou_300w_common"] = round(on_common[k]["mean"], 4) \
-                    if on_common[k]["mean"] is not None else None
-        if args.fit_300w and FACE300W_FIT in fits:
-            best = choose_shipped_fit({k: on_common[k]["mean"] for k in fits}, shipped)
-            print(f"[bench] {name}: mean IoU on 300W common: " + ", ".join(
-                f"{k} {on_common[k]['mean']}" for k in fits) + f"; ships {best}")
-            shipped = best
-        calibrations[name] = cals
-        shipped_fit[name] = shipped
-        if fits and shipped:
-            shipped_file["calibrations"].setdefault(name, {})[LANDMARK_EXTENT] = \
-                calibration_entry(fits, shipped)
-        if common_ids:
-            raw = box_iou_stats(faces, {i: found[name][i] for i in common_ids})
-            fit_rows.append(dict(detector=name, fit="none (raw boxes)", **raw))
-            for k in fits:
-                fit_rows.append(dict(detector=name, fit=k + (" (shipped)" if k == shipped
-                                                             else ""),
-                                     calibration=cals[k].to_json(),
-                                     fitted_faces=fits[k].get("faces"), **on_common[k]))
-        # the fixture faces: each fit vs leave-one-out on the fixtures themselves
-        real = [i for i in fixture_ids if found[name][i] is not None]
-        if real:
-            raw_iou, loo_iou = [], []
-            fit_iou: dict[str, list[float]] = {k: [] for k in cals}
-            for i in real:
-                box, truth = found[name][i], faces[i].extent()
-                raw_iou.append(iou(truth, box[None])[0])
-                for k, cal in cals.items():
-                    fit_iou[k].append(iou(truth, cal.apply(box[None]))[0])
-                others = [j for j in real if j != i]
-                if others:
-                    loo = BoxCalibration.fit(np.array([found[name][j] for j in others]),
-                                             np.array([faces[j].extent() for j in others]))
-                    loo_iou.append(iou(truth, loo.apply(box[None]))[0])
-            cal = cals.get(shipped) if shipped else None
-            cal_rows.append(dict(detector=name, faces=len(real), shipped_fit=shipped,
-                                 calibration=cal and cal.to_json(),
-                                 iou_raw=mean_or_none(raw_iou),
-                                 iou_calibrated=mean_or_none(fit_iou.get(shipped, [])),
-                                 iou_fits={k: mean_or_none(v) for k, v in fit_iou.items()},
-                                 iou_leave_one_out_real=mean_or_none(loo_iou)))
-    if (args.fit or args.fit_300w) and calibration_out is not None:
-        write_json(calibration_out, shipped_file)
-
-    # landmarks: the model under each box source; dlib's ERT on its own boxes
-    nme_rows = []
-    if not args.no_landmarks:
-        with tempfile.TemporaryDirectory() as tmp:
-            checkpoint = args.checkpoint or train_demo(args.work_dir or Path(tmp),
-                                                             args.train_iters)
-            model_name = args.model_name or (
-                f"{Path(args.config).stem} ({Path(checkpoint).name})" if args.checkpoint
-                else "AAN (synthetic-face demo)")
-            predictor = LandmarkPredictor(args.config, checkpoint, batch_size=1)
-            sources: dict[str, dict[int, np.ndarray]] = {
-                "ground-truth extent": {i: f.extent() for i, f in enumerate(faces)}}
-            for name in detectors:
-                raw = {i: b for i, b in found[name].items() if b is not None}
-                sources[f"{name} box"] = raw
-                for k, cal in calibrations[name].items():
-                    label = f"{name} box, calibrated ({k} fit" + (
-                        ", shipped)" if k == shipped_fit[name] else ")")
-                    sources[label] = {i: cal.apply(b[None])[0] for i, b in raw.items()}
-            first = faces[0]  # warm-up: the first forward pass pays for allocation
-            list(predictor.predict([(first.image.name, cv2.imread(str(first.image)),
-                                     first.extent()[None])]))
-            for source, boxes in sources.items():
-                nmes, seconds = {}, []
-                for i, box in boxes.items():
-                    image = cv2.imread(str(faces[i].image))
-                    t0 = time.perf_counter()
-                    (result,) = predictor.predict([(faces[i].image.name, image, box[None])])
-                    seconds.append(time.perf_counter() - t0)
-                    nmes[i] = faces[i].nme(result.faces[0].keypoints)
-                nme_rows.append(dict(model=model_name, boxes=source, nmes=nmes,
-                                     seconds_per_face=float(np.mean(seconds))))
-                print(f"[bench] landmarks with {source}: done")
-            shape_predictor = None if args.tiny else dlib_shape_predictor()
-            if shape_predictor is not None and "dlib-hog" in found:
-                import dlib
-
-                nmes, seconds = {}, []
-                for i, box in found["dlib-hog"].items():
-                    if box is None:
-                        continue
-                    rgb = np.ascontiguousarray(cv2.imread(str(faces[i].image))[..., ::-1])
-                    t0 = time.perf_counter()
-                    shape = shape_predictor(rgb, dlib.rectangle(*[int(round(v)) for v in box]))
-                    seconds.append(time.perf_counter() - t0)
-                    pred = np.array([[p.x, p.y] for p in shape.parts()], np.float64)
-                    nmes[i] = faces[i].nme(pred)
-                nme_rows.append(dict(model="dlib ERT 68-point (Kazemi & Sullivan 2014)",
-                                     boxes="dlib-hog box", nmes=nmes,
-                                     seconds_per_face=float(np.mean(seconds))))
-
-    # 300W common: NME with the detector's boxes against ground-truth boxes on the same faces
-    common_rows = []
-    truth_row = next((r for r in nme_rows if r["boxes"] == "ground-truth extent"), None)
-    if truth_row is not None and common_ids:
-        for r in nme_rows:
-            same = [i for i in common_ids if r["nmes"].get(i) is not None]
-            nme = mean_or_none([r["nmes"][i] for i in same])
-            gt = mean_or_none([truth_row["nmes"][i] for i in same])
-            common_rows.append(dict(model=r["model"], boxes=r["boxes"], faces=len(same),
-                                    nme=nme, nme_ground_truth_boxes_same_faces=gt,
-                                    ratio=None if not (nme and gt) else nme / gt))
-
+    faces = gather_faces(args, parser)
+    detectors = build_detectors(args.detectors)
+    found, found_train, det_rows = run_detection(detectors, faces)
+    calibrations, shipped_fit, cal_rows, fit_rows = measure_calibrations(
+        args, detectors, faces, found, found_train)
+    nme_rows = [] if args.no_landmarks else landmark_rows(args, faces.all, found,
+                                                          calibrations, shipped_fit)
+    common = common_rows(nme_rows, faces.ids("300W common"))
     for r in nme_rows:
-        r["nmes"] = {face_id(faces, i): v for i, v in r["nmes"].items()}
+        r["nmes"] = {face_id(faces.all, i): v for i, v in r["nmes"].items()}
     payload = dict(
         benchmark="real_faces", args={k: (str(v) if isinstance(v, Path) else v)
                                       for k, v in recorded_args(args).items()},
-        environment=environment(), faces=len(faces), match_iou=MATCH_IOU,
+        environment=environment(), faces=len(faces.all), match_iou=fitting.MATCH_IOU,
         face300w=None if args.face300w_root is None else dict(
-            common=common_info, train=train_info or None),
+            common=faces.common_info, train=faces.train_info or None),
         detection=det_rows, calibration=cal_rows, calibration_300w_common=fit_rows,
-        landmarks=nme_rows, landmarks_300w_common=common_rows)
+        landmarks=nme_rows, landmarks_300w_common=common)
     text = results_markdown(payload)
     payload["table"] = text.split("\n\nCommand: ", 1)[0]  # the tables, in the JSON too
     print("\n" + text)
@@ -571,16 +538,13 @@ def results_markdown(payload: dict) -> str:
     def opt(v, spec="{:.2f}"):
         return "-" if v is None else spec.format(v)
 
-    det = [dict(r, faces_set=r.get("faces_set", "fixtures"), recall_s=f"{r['found']}/{r['faces']}",
+    det = [dict(r, recall_s=f"{r['found']}/{r['faces']}",
                 ms=f"{1000 * r['seconds_per_image']:.0f}") for r in payload["detection"]]
-    def iou_fits(r: dict) -> dict:  # results written before --fit-300w: one synthetic fit
-        return r["iou_fits"] if "iou_fits" in r else {"synthetic": r.get("iou_calibrated")}
-
-    fit_names = sorted({k for r in payload["calibration"] for k in iou_fits(r)})
+    fit_names = sorted({k for r in payload["calibration"] for k in r["iou_fits"]})
     cal = [dict(r, iou_raw_s=opt(r["iou_raw"]),
                 iou_leave_one_out_real_s=opt(r["iou_leave_one_out_real"]),
-                **{f"iou_{k}_s": opt(iou_fits(r).get(k)) + (
-                    " (shipped)" if k == r.get("shipped_fit") else "") for k in fit_names})
+                **{f"iou_{k}_s": opt(r["iou_fits"].get(k)) + (
+                    " (shipped)" if k == r["shipped_fit"] else "") for k in fit_names})
            for r in payload["calibration"]]
     fits = [dict(r, mean_s=opt(r["mean"], "{:.4f}"), median_s=opt(r["median"], "{:.4f}"),
                  values_s=", ".join(f"{k} {v:+.4f}" if k[0] == "d" else f"{k} {v:.4f}"

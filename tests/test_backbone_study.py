@@ -44,7 +44,7 @@ def test_tiny_backbone_grid_resume_and_protocol(tmp_path, study):
     # attention on adds the gates' weights; the aan head adds the embedding
     assert runs[True, "linear"]["params"] > runs[False, "linear"]["params"]
     assert runs[False, "aan"]["params"] > runs[False, "linear"]["params"]
-    assert "| regnetx_002 | aan | paper | in-stage |" in done["table"]
+    assert "| regnetx_002 | aan | in-stage |" in done["table"]
     with pytest.raises(SystemExit, match="pretrained=False vs True"):
         study("--backbones", "regnetx_002", "--out", str(out), "--resume", "--pretrained")
 

@@ -106,8 +106,10 @@ def test_tables_embedded_in_docs_are_the_generated_files(page):
 
 def _grid(runs: list[tuple[str, str, int]]) -> dict:
     return dict(protocol=dict(grid=[[["gap"], ["aan", "no_both"]]], seeds=[0, 1], size=64,
-                              width=0.5, iters=3, batch=2, train_crops=8, test_crops=4),
-                runs=[dict(variant=v, head=h, seed=s, nme_pct=10.0 + s) for v, h, s in runs],
+                              width=0.5, iters=3, batch=2, train_crops=8, test_crops=4,
+                              inits={"paper": "the paper's start"}),
+                runs=[dict(variant=v, head=h, init="paper", seed=s, nme_pct=10.0 + s)
+                      for v, h, s in runs],
                 partial=True, device="cpu")
 
 

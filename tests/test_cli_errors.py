@@ -40,6 +40,9 @@ WRONG_INPUTS = {
                              "--out", str(t / "o.png")], "no_image.jpg: no such file or folder"),
     "export": (lambda t: [str(t / "missing.py"), str(t / "c.pth"), "--out", str(t / "m.onnx")],
                "missing.py: config file not found"),
+    "calibrate": (lambda t: ["--300w-root", str(t / "no_300w"), "--out", str(t / "out")],
+                  "face_landmarks_300w_train.json: not found"),
+    "calibrate (nothing to fit)": (lambda t: ["--out", str(t / "out")], "nothing to fit"),
 }
 
 

@@ -63,13 +63,13 @@ def test_read_run_refuses_a_run_without_its_final_validation(tmp_path):
 
 
 def test_table_lists_every_seed_with_mean_and_sd():
-    payload = dict(machine="CPU: test", runs=[
+    payload = dict(machine="CPU: test", anchors=real_300w.ANCHORS, runs=[
         dict(arm="aan_aug", label="AAN aug", seed=1, nme_io=4.0, nme_ip=5.6, fr_10=0.0,
-             auc_08=0.5, train_minutes=30.0, images_per_s=100.0),
+             auc_08=0.5, train_minutes=30.0, images_per_s=100.0, machine="CPU: test"),
         dict(arm="aan_aug", label="AAN aug", seed=0, nme_io=4.2, nme_ip=5.8, fr_10=0.002,
-             auc_08=0.48, train_minutes=29.0, images_per_s=102.0),
+             auc_08=0.48, train_minutes=29.0, images_per_s=102.0, machine="CPU: test"),
         dict(arm="mean_shape", label="Mean shape", nme_io=16.9, nme_ip=23.5, fr_10=0.9,
-             auc_08=0.0)])
+             auc_08=0.0, machine="CPU: test")])
     table = real_300w.results_markdown(payload)
     row = next(line for line in table.splitlines() if line.startswith("| AAN aug"))
     assert "| 0, 1 |" in row and "4.10 ± 0.14" in row and "5.70 ± 0.14" in row
@@ -301,12 +301,11 @@ def test_attention_tool_runs_only_the_parts_asked(tmp_path, monkeypatch):
 
     trained = []
 
-    def fake_grid(specs, root, runs, parallel, record, alongside=0):
-        for spec in specs:
-            trained.append(spec)
-            record(dict(spec, iterations=1500, nme_io=5.0 + spec["seed"], nme_ip=7.0))
+    def fake_train(spec, root, runs, threads):
+        trained.append(spec)
+        return dict(spec, iterations=1500, nme_io=5.0 + spec["seed"], nme_ip=7.0)
 
-    monkeypatch.setattr(real_300w, "run_grid", fake_grid)
+    monkeypatch.setattr(real_300w, "train_one", fake_train)
     out = tmp_path / "attention.json"
     ar.main(["--300w-root", str(tmp_path), "--only", "a", "--out", str(out)])
     assert {s["part"] for s in trained} == {"a"} and len(trained) == 6

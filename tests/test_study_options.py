@@ -1,6 +1,6 @@
 """bench/aan_study.py's --init (how runs start and are regularised) and --placement (where
 a timm backbone's attention sits): one grid dimension each, recorded in every JSON row, and
-results files made before the options still summarised as they were."""
+named in the tables where a file varies them."""
 
 from __future__ import annotations
 
@@ -13,31 +13,39 @@ from conftest import REPO
 
 from bench import aan_study
 
-LEGACY = ["aan_study", "backbone_study", "backbone_study_resnet18_800"]
+COMMITTED = ["aan_study", "backbone_study", "backbone_study_resnet18_800"]
 
 
-@pytest.mark.parametrize("name", LEGACY)
-def test_results_made_before_the_options_summarise_unchanged(name, tmp_path):
-    """Rows without ``init`` / ``placement`` read as ``paper`` / outputs-only gating and the
-    file's tables keep their columns: --summarise rewrites it byte for byte (catches a new
-    column or a changed cell label leaking into the old files)."""
+@pytest.mark.parametrize("name", COMMITTED)
+def test_committed_results_record_every_dimension_and_summarise_unchanged(name, tmp_path):
+    """Every committed run names its init (and a backbone run its placement); files whose
+    runs are all ``paper`` and outputs-only keep their tables without those columns:
+    --summarise rewrites them byte for byte (catches a column or a cell label leaking
+    into them)."""
     path = tmp_path / f"{name}.json"
     shutil.copy(REPO / "bench" / "results" / f"{name}.json", path)
     before = path.read_bytes()
     payload = json.loads(before)
-    assert not any("init" in r or "placement" in r for r in payload["runs"])
+    assert all(r["init"] == "paper" for r in payload["runs"])
+    assert all(r["placement"] == ("outputs_only" if r["attention"] else None)
+               for r in payload["runs"] if "backbone" in r)
     aan_study.report(payload, path)
     assert path.read_bytes() == before
 
 
-def test_legacy_rows_keep_their_cells():
-    assert aan_study.row_init({"variant": "aan"}) == "paper"
-    on = dict(backbone="b", attention=True, head="aan", seed=0)
-    assert aan_study.row_placement(on) == "outputs_only"
-    assert aan_study.row_placement(dict(on, attention=False)) is None
+def test_init_and_placement_are_named_where_a_file_varies_them():
+    on = dict(backbone="b", attention=True, placement="outputs_only", head="aan",
+              init="paper", seed=0)
+    off = dict(on, attention=False, placement=None)
     assert aan_study.cell_key(on) == ("b", True, "outputs_only", "aan", "paper", 0)
-    assert aan_study.cell_key(dict(on, placement="in_stage", init="fair")) == (
-        "b", True, "in_stage", "aan", "fair", 0)
+    assert not aan_study.shows_init([on, off]) and not aan_study.shows_placement([on, off])
+    assert aan_study.shows_init([on, dict(off, init="fair")])
+    assert aan_study.shows_placement([dict(on, placement="in_stage"), off])
+    assert "| in-stage |" in aan_study.markdown_table(
+        aan_study.summarise_backbones([dict(on, placement="in_stage", nme_pct=1.0,
+                                            params=1, gflops=1.0, train_ips=1.0,
+                                            infer_ips=1.0)]),
+        aan_study.BACKBONE_COLUMNS)
 
 
 def test_init_is_a_grid_dimension_recorded_in_every_row(tmp_path, study):
@@ -83,8 +91,8 @@ def test_placement_is_a_backbone_grid_dimension(tmp_path, study):
     payload = json.loads(out.read_text())
     cells = [(r["attention"], r["placement"]) for r in payload["runs"]]
     assert cells == [(True, "in_stage"), (True, "outputs_only"), (False, None)]
-    assert "| regnetx_002 | linear | paper | in-stage |" in payload["table"]
-    assert "| regnetx_002 | linear | paper | off |" in payload["table"]
+    assert "| regnetx_002 | linear | in-stage |" in payload["table"]
+    assert "| regnetx_002 | linear | off |" in payload["table"]
     assert [v["placement"] for v in payload["verdicts"]] == ["in_stage", "outputs_only"]
     assert set(payload["protocol"]["placements"]) == {"in_stage", "outputs_only"}
     with pytest.raises(SystemExit):

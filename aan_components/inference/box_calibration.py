@@ -11,11 +11,12 @@ on faces with ground truth::
 
 The fitted values ship in ``box_calibrations.json`` beside this file, one entry per detector
 and convention, each recording the faces it was fitted on and the command. MTCNN's
-landmark-extent entry is fitted on 1,669 real 300W training faces (``python -m bench.real_faces
---300w-root OUT --fit-300w``): mean IoU with the landmark extent on 300W common 0.869, against
-0.807 for the earlier fit on synthetic faces (``python -m bench.real_faces --fit``), which
-stays in the entry under ``other_fits`` (read by the bench, never at inference). dlib-hog's
-likewise, on 1,647 faces: 0.765 against 0.756.
+landmark-extent entry is fitted on 1,669 real 300W training faces (``aan calibrate --300w-root
+OUT``, :mod:`~aan_components.inference.box_calibration_fitting`): mean IoU with the landmark
+extent on 300W common 0.869, against 0.807 for the earlier fit on synthetic faces (``aan
+calibrate --synthetic-faces 300``), which stays in the entry under ``other_fits`` (read by
+the bench, never at inference). dlib-hog's likewise, on 1,647 faces: 0.765 against 0.756.
+``aan calibrate`` is what writes the file.
 """
 
 from __future__ import annotations
