@@ -24,16 +24,31 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .registration import REGISTERING_SUBPACKAGES, register_all_modules
+
+if TYPE_CHECKING:  # the real types, for IDEs and type checkers; at run time, __getattr__
+    from .datasets import SyntheticFaceDataset
+    from .engine import TimeBudgetHook
+    from .evaluation import FaceAlignmentMetric
+    from .models import (
+        AANBackbone,
+        AANPoseEstimator,
+        AttentionResidualStage,
+        CosineEmbedding,
+        CosineEmbeddingHead,
+        IntermediateSupervisionLoss,
+        TimmAttentionBackbone,
+    )
 
 try:  # the one version source: pyproject.toml's [project] version, as installed
     __version__ = version("aan-components")
 except PackageNotFoundError:  # pragma: no cover - a source tree on sys.path, not installed
     __version__ = "0+unknown"
 
-# public registered name -> the subpackage that defines (and registers) it
+# public registered name -> the subpackage that defines (and registers) it (the same as
+# the imports above)
 _LAZY_NAMES = {
     "AANBackbone": "models",
     "AANPoseEstimator": "models",
@@ -50,7 +65,10 @@ _LAZY_NAMES = {
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 __all__ = ["CONFIG_DIR", "REGISTERING_SUBPACKAGES", "__version__", "config_path",
-           "register_all_modules", "setup", *sorted(_LAZY_NAMES)]
+           "register_all_modules", "setup", "AANBackbone", "AANPoseEstimator",
+           "AttentionResidualStage", "CosineEmbedding", "CosineEmbeddingHead",
+           "FaceAlignmentMetric", "IntermediateSupervisionLoss", "SyntheticFaceDataset",
+           "TimeBudgetHook", "TimmAttentionBackbone"]
 
 
 def setup() -> None:
