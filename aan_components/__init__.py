@@ -24,14 +24,31 @@ from __future__ import annotations
 import importlib
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from .registration import REGISTERING_SUBPACKAGES, register_all_modules
+
+if TYPE_CHECKING:  # the real types, for IDEs and type checkers; at run time, __getattr__
+    from .datasets import SyntheticFaceDataset
+    from .engine import TimeBudgetHook
+    from .evaluation import FaceAlignmentMetric
+    from .models import (
+        AANBackbone,
+        AANPoseEstimator,
+        AttentionResidualStage,
+        CosineEmbedding,
+        CosineEmbeddingHead,
+        IntermediateSupervisionLoss,
+        TimmAttentionBackbone,
+    )
 
 try:  # the one version source: pyproject.toml's [project] version, as installed
     __version__ = version("aan-components")
 except PackageNotFoundError:  # pragma: no cover - a source tree on sys.path, not installed
     __version__ = "0+unknown"
 
-# public registered name -> the subpackage that defines (and registers) it
+# public registered name -> the subpackage that defines (and registers) it (the same as
+# the imports above)
 _LAZY_NAMES = {
     "AANBackbone": "models",
     "AANPoseEstimator": "models",
@@ -44,23 +61,14 @@ _LAZY_NAMES = {
     "SyntheticFaceDataset": "datasets",
     "TimeBudgetHook": "engine",
 }
-# the subpackages whose import registers classes in MMPose's registries
-REGISTERING_SUBPACKAGES = ("models", "datasets", "evaluation", "engine")
 
 CONFIG_DIR = Path(__file__).resolve().parent / "configs"
 
 __all__ = ["CONFIG_DIR", "REGISTERING_SUBPACKAGES", "__version__", "config_path",
-           "register_all_modules", "setup", *sorted(_LAZY_NAMES)]
-
-
-def register_all_modules() -> None:
-    """Register every aan-components class in MMPose's registries (no process-wide change).
-
-    Imports :data:`REGISTERING_SUBPACKAGES`; on mmcv-lite that first installs the
-    ``mmcv.ops`` stand-in, without which ``mmpose.models`` does not import at all.
-    """
-    for name in REGISTERING_SUBPACKAGES:
-        importlib.import_module(f".{name}", __name__)
+           "register_all_modules", "setup", "AANBackbone", "AANPoseEstimator",
+           "AttentionResidualStage", "CosineEmbedding", "CosineEmbeddingHead",
+           "FaceAlignmentMetric", "IntermediateSupervisionLoss", "SyntheticFaceDataset",
+           "TimeBudgetHook", "TimmAttentionBackbone"]
 
 
 def setup() -> None:

@@ -30,13 +30,13 @@ and Python users call ``aan_components.setup()`` (the same). Importing it (or ca
 
 from __future__ import annotations
 
-from . import register_all_modules
 from .compat import (
     install_atomic_checkpoint_saving,
     install_cpu_distributed_support,
     install_missing_ops_module,
     register_safe_local_loader,
 )
+from .registration import register_all_modules
 
 __all__ = ["setup"]
 

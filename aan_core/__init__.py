@@ -12,9 +12,36 @@ not import torch, which alone takes about 2 s to import on a small CPU.
 from __future__ import annotations
 
 import importlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-# public name -> the module that defines it
+if TYPE_CHECKING:  # the real types, for IDEs and type checkers; at run time, __getattr__
+    from .aan_features import (
+        DEFAULT_STAGE_CHANNELS,
+        DEFAULT_STEM_CHANNELS,
+        AANFeatureExtractor,
+        make_pool,
+        make_stem,
+    )
+    from .attention import AAN_INIT_GAIN, AttentionGate, FixedGain, SpatialAttention
+    from .attention_factory import ATTENTION_FORMS, create_attention
+    from .attention_spec import attention_name, legacy_attention
+    from .attention_stage import AttentionResidualStage, make_bottleneck
+    from .coordinate_regressor import REGRESSOR_INPUTS, CoordinateRegressor, regressor_input_cells
+    from .cosine_embedding import (
+        EMBEDDING_DIM,
+        CosineEmbedding,
+        random_fourier_features,
+        rbf_kernel,
+    )
+    from .inference_optimization import fuse_conv_bn, optimize_for_inference
+    from .landmark_model import (
+        AANLandmarkModel,
+        LandmarkRegressionModel,
+        landmark_loss,
+        make_regressors,
+    )
+
+# public name -> the module that defines it (the same as the imports above)
 _LAZY_NAMES = {
     "AANFeatureExtractor": "aan_features",
     "DEFAULT_STAGE_CHANNELS": "aan_features",
@@ -46,7 +73,13 @@ _LAZY_NAMES = {
     "optimize_for_inference": "inference_optimization",
 }
 
-__all__ = sorted(_LAZY_NAMES)
+__all__ = ["AANFeatureExtractor", "AANLandmarkModel", "AAN_INIT_GAIN", "ATTENTION_FORMS",
+           "AttentionGate", "AttentionResidualStage", "CoordinateRegressor", "CosineEmbedding",
+           "DEFAULT_STAGE_CHANNELS", "DEFAULT_STEM_CHANNELS", "EMBEDDING_DIM", "FixedGain",
+           "LandmarkRegressionModel", "REGRESSOR_INPUTS", "SpatialAttention", "attention_name",
+           "create_attention", "fuse_conv_bn", "landmark_loss", "legacy_attention",
+           "make_bottleneck", "make_pool", "make_regressors", "make_stem", "optimize_for_inference",
+           "random_fourier_features", "rbf_kernel", "regressor_input_cells"]
 
 
 def __getattr__(name: str) -> Any:

@@ -1,4 +1,4 @@
-"""Worker of tests/test_fair_start.py: one rank (gloo, CPU) builds the seeded AAN model with
+"""Worker of tests/test_initialisation.py: one rank (gloo, CPU) builds the seeded AAN model with
 the data-dependent starts and runs its first training batch (this rank's own), then reports
 the start it reached. Imports aan_core only, so a spawned rank starts quickly."""
 

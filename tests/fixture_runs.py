@@ -32,3 +32,16 @@ def fixture_overrides(dataset_dir: Path, ann_file: str, iters: int = 2,
 def as_cli(opts: dict[str, Any]) -> list[str]:
     """The same overrides as ``--cfg-options`` arguments."""
     return ["--cfg-options", *(f"{k}={v}" for k, v in opts.items())]
+
+
+def fixture_train_config(fixtures_dir: Path, tmp_path: Path, data_dir: Path | None = None,
+                         iters: int = 2):
+    """``mm_configs/aan_300w.py`` set for a tiny CPU run on the 300W fixture (or on a copy of
+    it, ``data_dir``), its work dir ``tmp_path / 'work'``."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(Path(__file__).resolve().parents[1] / "mm_configs" / "aan_300w.py"))
+    cfg.merge_from_dict(fixture_overrides(data_dir or fixtures_dir / "300w", "test_300w.json",
+                                          iters=iters))
+    cfg.work_dir = str(tmp_path / "work")
+    return cfg

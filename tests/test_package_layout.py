@@ -99,3 +99,77 @@ def test_no_upward_imports_and_the_bench_imports_no_cli_module(folder):
            for name in sorted(_imports(path))
            if any(name == p or name.startswith(p + ".") for p in FORBIDDEN[folder])]
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
+
+
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _module_imports(path: Path, modules: set[str]) -> set[str]:
+    """The modules of ``modules`` a file imports, at any depth (imports inside functions too),
+    each named as the module it loads: ``from . import x`` is ``pkg.x`` where ``x`` is a
+    module, else ``pkg`` (the package's ``__init__``)."""
+    name = _module_name(path)
+    package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom):
+            base = node.module or ""
+            if node.level:
+                parts = package.split(".")
+                base = ".".join([*parts[:len(parts) - node.level + 1], *([base] if base else [])])
+            found.update(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
+                         for alias in node.names)
+    return (found & modules) - {name}
+
+
+def _import_cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The import cycles of ``graph`` (module -> the modules it imports): its strongly
+    connected components of more than one module (Tarjan's algorithm)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    cycles = []
+
+    def visit(module: str) -> None:
+        index[module] = low[module] = len(index)
+        stack.append(module)
+        for imported in sorted(graph[module]):
+            if imported not in index:
+                visit(imported)
+                low[module] = min(low[module], low[imported])
+            elif imported in stack:
+                low[module] = min(low[module], index[imported])
+        if low[module] == index[module]:
+            component = []
+            while not component or component[-1] != module:
+                component.append(stack.pop())
+            if len(component) > 1:
+                cycles.append(sorted(component))
+
+    for module in sorted(graph):
+        if module not in index:
+            visit(module)
+    return cycles
+
+
+def _package_graph(root: Path, packages=("aan_core", "timm_hooks", "aan_components")):
+    files = {_module_name(p): p for package in packages for p in (root / package).rglob("*.py")}
+    return {name: _module_imports(path, set(files)) for name, path in files.items()}
+
+
+def test_no_import_cycles():
+    """Catches two modules of the packages importing each other, directly or through
+    others, at any depth (a package's ``__init__`` and a module it imports count too)."""
+    cycles = _import_cycles(_package_graph(REPO))
+    assert not cycles, "import cycles:\n" + "\n".join(" <-> ".join(c) for c in cycles)
+
+
+def test_the_cycle_check_sees_a_cycle():
+    """The check above finds a cycle through a package's ``__init__`` (``from . import x``
+    in a module the package imports inside a function), and none in a chain."""
+    assert _import_cycles({"a": {"a.b"}, "a.b": {"a.c"}, "a.c": {"a"}}) == [["a", "a.b", "a.c"]]
+    assert _import_cycles({"a": {"a.b"}, "a.b": {"a.c"}, "a.c": set()}) == []

@@ -6,12 +6,15 @@ already holds everything)."""
 
 from __future__ import annotations
 
+import ast
+import importlib
 import json
 import os
 import subprocess
 import sys
 import sysconfig
 import tarfile
+from pathlib import Path
 
 import pytest
 from conftest import REPO
@@ -118,6 +121,43 @@ def test_public_names_still_import_from_the_root():
 
     for name in aan_components.__all__:
         assert getattr(aan_components, name) is not None, name
+
+
+def _type_checking_imports(init: Path) -> dict[str, str]:
+    """``{name: module}`` of the ``if TYPE_CHECKING:`` imports of a package's ``__init__``
+    (``from .network.attention import X`` gives ``{'X': 'network.attention'}``)."""
+    tree = ast.parse(init.read_text())
+    blocks = [node for node in tree.body if isinstance(node, ast.If)
+              and isinstance(node.test, ast.Name) and node.test.id == "TYPE_CHECKING"]
+    return {alias.asname or alias.name: "." * (node.level - 1) + (node.module or "")
+            for block in blocks for node in block.body if isinstance(node, ast.ImportFrom)
+            for alias in node.names}
+
+
+@pytest.mark.parametrize("package", ["aan_core", "aan_components"])
+def test_the_lazy_roots_show_type_checkers_the_names_they_load(package):
+    """What a type checker reads (the ``TYPE_CHECKING`` imports, the literal ``__all__``) is
+    what the root loads on first use (``_LAZY_NAMES``), and each name is the object its
+    module defines. Catches a name added to one and not the other, or imported for type
+    checkers from another module than the one it is loaded from."""
+    root = importlib.import_module(package)
+    seen = _type_checking_imports(REPO / package / "__init__.py")
+    assert seen == root._LAZY_NAMES
+    assert set(seen) <= set(root.__all__)
+    assert all(name in vars(root) for name in root.__all__ if name not in seen)
+    for name, module in seen.items():
+        assert getattr(root, name) is getattr(
+            importlib.import_module(f".{module}", package), name), name
+
+
+def test_the_type_checking_imports_are_read_as_written(tmp_path):
+    """The reader above sees each form of import in a ``TYPE_CHECKING`` block, and nothing
+    outside it."""
+    init = tmp_path / "__init__.py"
+    init.write_text("from typing import TYPE_CHECKING\nfrom .c import C\n"
+                    "if TYPE_CHECKING:\n    from .a import A, B as Bee\n"
+                    "    from .sub.d import D\n")
+    assert _type_checking_imports(init) == {"A": "a", "Bee": "a", "D": "sub.d"}
 
 
 def test_one_version_source():

@@ -194,7 +194,7 @@ def load_pose_model(config, checkpoint: str | None = None, device: str = "cpu",
     from mmengine.model.utils import revert_sync_batchnorm
     from mmengine.registry import init_default_scope
 
-    from .. import register_all_modules
+    from ..registration import register_all_modules
 
     register_all_modules()  # also for a config (an older run's) that names none of ours
     from mmpose.models.builder import build_pose_estimator

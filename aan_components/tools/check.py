@@ -93,9 +93,9 @@ def check_config(config: str, cfg_options: dict | None = None, images: bool = Fa
     from mmengine.registry import init_default_scope
     from mmpose.registry import DATASETS, METRICS, MODELS, TRANSFORMS
 
-    from .. import register_all_modules
     from ..converters.face300w_protocol import missing_split_hint
     from ..datasets import AnnotationError, check_face_annotations
+    from ..registration import register_all_modules
 
     register_all_modules()  # also for a config that names no aan_components module
     cfg = read_config(config, cfg_options)

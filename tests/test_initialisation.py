@@ -1,7 +1,8 @@
-"""Variants that start equal: every regressor at the training mean shape
-(``output_init='mean_shape'``), the embedding's bandwidth from the data (``'median'``) and
-the loss weights normalised, in aan_core and in the MMPose head and loss. Each option is
-checked against the old behaviour, which the same measurement must catch."""
+"""How a model starts training, so that variants start equal (the studies' "fair start"):
+every regressor at the training mean shape (``output_init='mean_shape'``), the embedding's
+bandwidth from the data (``embedding_sigma='median'``) and the loss weights normalised, in
+aan_core and in the MMPose head and loss. Each option is checked against the old behaviour,
+which the same measurement must catch."""
 
 from __future__ import annotations
 

@@ -1,9 +1,11 @@
-"""Bad input gets a clear error naming the file and the field or line; nothing half-written;
-corrupt training images are reported by path and skipped; NaN never reaches the loss; a NaN
-loss stops training at its iteration; same seed, same losses.
+"""Bad input to training and ``aan check`` (annotation JSON, configs, images, missing data)
+gets a clear error naming the file and the field or line; nothing half-written; corrupt
+training images are reported by path and skipped.
 
 (More of the malformed-input corpus lives with each reader: tests/test_converters.py for
-.pts, AFLW .mat, CelebA lists, videos; tests/test_inference.py for box files.)"""
+.pts, AFLW .mat, CelebA lists, videos; tests/test_inference_bad_input.py for checkpoints,
+images and box files given to aan predict / export / attention; what training does with
+non-finite numbers: tests/test_training_numerics.py.)"""
 
 from __future__ import annotations
 
@@ -14,7 +16,7 @@ import cv2
 import numpy as np
 import pytest
 from conftest import REPO
-from fixture_runs import fixture_overrides
+from fixture_runs import fixture_train_config
 from mmengine.config import Config
 from mmengine.runner import Runner
 
@@ -238,20 +240,12 @@ def test_unusual_but_valid_images_load_as_8bit_bgr(image_dir, name):
     assert abs(float(img.mean()) - float(good.mean())) < 5
 
 
-def train_cfg(fixtures_dir, tmp_path, data_dir=None, iters=2):
-    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w.py"))
-    cfg.merge_from_dict(fixture_overrides(data_dir or fixtures_dir / "300w", "test_300w.json",
-                                          iters=iters))
-    cfg.work_dir = str(tmp_path / "work")
-    return cfg
-
-
 @pytest.mark.slow  # trains with mmengine's Runner
 def test_corrupt_training_image_is_reported_and_skipped(fixtures_dir, tmp_path):
     data = tmp_path / "data"
     shutil.copytree(fixtures_dir / "300w", data)
     (data / "indoor_029.png").write_bytes(b"")
-    cfg = train_cfg(fixtures_dir, tmp_path, data)
+    cfg = fixture_train_config(fixtures_dir, tmp_path, data)
     cfg.val_dataloader = cfg.val_cfg = cfg.val_evaluator = None  # evaluation: see below
     runner = Runner.from_cfg(cfg)
     runner.train()
@@ -263,51 +257,3 @@ def test_corrupt_training_image_is_reported_and_skipped(fixtures_dir, tmp_path):
 
     with pytest.raises(UnreadableImageError, match="indoor_029.png: image file is empty"):
         runner.test()
-
-
-# ---------------------------------------------------------------------------- numerics
-@pytest.mark.slow  # trains with mmengine's Runner
-def test_nan_loss_stops_training_at_its_iteration(fixtures_dir, tmp_path):
-    import torch
-    from mmengine.hooks import Hook
-
-    from aan_components.engine import NonFiniteLossError
-
-    class Poison(Hook):
-        def before_train_iter(self, runner, batch_idx, data_batch=None):
-            if runner.iter == 2:  # the third iteration
-                with torch.no_grad():
-                    runner.model.head.regressor.fc.weight.fill_(float("nan"))
-
-    cfg = train_cfg(fixtures_dir, tmp_path, iters=5)
-    cfg.default_hooks.checkpoint.interval = 1
-    runner = Runner.from_cfg(cfg)
-    runner.register_hook(Poison())
-    with pytest.raises(NonFiniteLossError, match=r"non-finite loss at iteration 3 .*loss="):
-        runner.train()
-    work = tmp_path / "work"
-    assert (work / "iter_2.pth").is_file() and not (work / "iter_3.pth").exists()
-
-
-@pytest.mark.slow  # trains with mmengine's Runner
-def test_same_seed_same_losses_on_cpu(tmp_path):
-    """Two runs of the synthetic config with the same seed log identical losses."""
-
-    def losses(run):
-        cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_synthetic.py"))
-        cfg.merge_from_dict({
-            "train_cfg.max_iters": 4, "train_cfg.val_interval": 100,
-            "train_dataloader.batch_size": 4, "train_dataloader.num_workers": 0,
-            "train_dataloader.persistent_workers": False,
-            "train_dataloader.dataset.num_samples": 64,
-            "default_hooks.logger.interval": 1, "default_hooks.checkpoint.interval": 100,
-            "randomness": dict(seed=123, deterministic=True),
-        })
-        cfg.custom_hooks = [dict(type="FiniteLossHook")]
-        cfg.work_dir = str(tmp_path / run)
-        runner = Runner.from_cfg(cfg)
-        runner.train()
-        return runner.message_hub.get_scalar("train/loss").data[0].tolist()
-
-    first, second = losses("a"), losses("b")
-    assert len(first) == 4 and first == second
