@@ -225,7 +225,7 @@ def save_ced_plot(path, curves: Mapping, labels: Mapping[str, str],
 
     Args:
         path: The PNG file.
-        curves: ``{name: CED}`` (:class:`aan_core.face_metrics.CED`: ``thresholds`` and
+        curves: ``{name: CED}`` (:class:`aan_core.evaluation.face_metrics.CED`: ``thresholds`` and
             ``fractions``), e.g. ``'all'`` and each subset.
         labels: ``{name: legend text}`` for each curve.
         thresholds: NME thresholds marked by dashed vertical lines.
@@ -234,7 +234,7 @@ def save_ced_plot(path, curves: Mapping, labels: Mapping[str, str],
 
     Example:
         >>> import tempfile, pathlib
-        >>> from aan_core.face_metrics import ced_curve
+        >>> from aan_core.evaluation.face_metrics import ced_curve
         >>> ced = ced_curve(np.array([0.02, 0.05, 0.12]))
         >>> png = pathlib.Path(tempfile.mkdtemp()) / "ced.png"
         >>> save_ced_plot(png, {"all": ced}, {"all": "all (3)"}, thresholds=(0.08,))

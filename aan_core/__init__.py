@@ -15,26 +15,30 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the real types, for IDEs and type checkers; at run time, __getattr__
-    from .aan_features import (
+    from .inference.inference_optimization import fuse_conv_bn, optimize_for_inference
+    from .network.aan_features import (
         DEFAULT_STAGE_CHANNELS,
         DEFAULT_STEM_CHANNELS,
         AANFeatureExtractor,
         make_pool,
         make_stem,
     )
-    from .attention import AAN_INIT_GAIN, AttentionGate, FixedGain, SpatialAttention
-    from .attention_factory import ATTENTION_FORMS, create_attention
-    from .attention_spec import attention_name, legacy_attention
-    from .attention_stage import AttentionResidualStage, make_bottleneck
-    from .coordinate_regressor import REGRESSOR_INPUTS, CoordinateRegressor, regressor_input_cells
-    from .cosine_embedding import (
+    from .network.attention import AAN_INIT_GAIN, AttentionGate, FixedGain, SpatialAttention
+    from .network.attention_factory import ATTENTION_FORMS, create_attention
+    from .network.attention_spec import attention_name, legacy_attention
+    from .network.attention_stage import AttentionResidualStage, make_bottleneck
+    from .network.coordinate_regressor import (
+        REGRESSOR_INPUTS,
+        CoordinateRegressor,
+        regressor_input_cells,
+    )
+    from .network.cosine_embedding import (
         EMBEDDING_DIM,
         CosineEmbedding,
         random_fourier_features,
         rbf_kernel,
     )
-    from .inference_optimization import fuse_conv_bn, optimize_for_inference
-    from .landmark_model import (
+    from .network.landmark_model import (
         AANLandmarkModel,
         LandmarkRegressionModel,
         landmark_loss,
@@ -43,34 +47,34 @@ if TYPE_CHECKING:  # the real types, for IDEs and type checkers; at run time, __
 
 # public name -> the module that defines it (the same as the imports above)
 _LAZY_NAMES = {
-    "AANFeatureExtractor": "aan_features",
-    "DEFAULT_STAGE_CHANNELS": "aan_features",
-    "DEFAULT_STEM_CHANNELS": "aan_features",
-    "make_pool": "aan_features",
-    "make_stem": "aan_features",
-    "AAN_INIT_GAIN": "attention",
-    "AttentionGate": "attention",
-    "FixedGain": "attention",
-    "SpatialAttention": "attention",
-    "ATTENTION_FORMS": "attention_factory",
-    "attention_name": "attention_spec",
-    "create_attention": "attention_factory",
-    "legacy_attention": "attention_spec",
-    "AttentionResidualStage": "attention_stage",
-    "make_bottleneck": "attention_stage",
-    "REGRESSOR_INPUTS": "coordinate_regressor",
-    "CoordinateRegressor": "coordinate_regressor",
-    "regressor_input_cells": "coordinate_regressor",
-    "CosineEmbedding": "cosine_embedding",
-    "EMBEDDING_DIM": "cosine_embedding",
-    "random_fourier_features": "cosine_embedding",
-    "rbf_kernel": "cosine_embedding",
-    "AANLandmarkModel": "landmark_model",
-    "LandmarkRegressionModel": "landmark_model",
-    "landmark_loss": "landmark_model",
-    "make_regressors": "landmark_model",
-    "fuse_conv_bn": "inference_optimization",
-    "optimize_for_inference": "inference_optimization",
+    "AANFeatureExtractor": "network.aan_features",
+    "DEFAULT_STAGE_CHANNELS": "network.aan_features",
+    "DEFAULT_STEM_CHANNELS": "network.aan_features",
+    "make_pool": "network.aan_features",
+    "make_stem": "network.aan_features",
+    "AAN_INIT_GAIN": "network.attention",
+    "AttentionGate": "network.attention",
+    "FixedGain": "network.attention",
+    "SpatialAttention": "network.attention",
+    "ATTENTION_FORMS": "network.attention_factory",
+    "attention_name": "network.attention_spec",
+    "create_attention": "network.attention_factory",
+    "legacy_attention": "network.attention_spec",
+    "AttentionResidualStage": "network.attention_stage",
+    "make_bottleneck": "network.attention_stage",
+    "REGRESSOR_INPUTS": "network.coordinate_regressor",
+    "CoordinateRegressor": "network.coordinate_regressor",
+    "regressor_input_cells": "network.coordinate_regressor",
+    "CosineEmbedding": "network.cosine_embedding",
+    "EMBEDDING_DIM": "network.cosine_embedding",
+    "random_fourier_features": "network.cosine_embedding",
+    "rbf_kernel": "network.cosine_embedding",
+    "AANLandmarkModel": "network.landmark_model",
+    "LandmarkRegressionModel": "network.landmark_model",
+    "landmark_loss": "network.landmark_model",
+    "make_regressors": "network.landmark_model",
+    "fuse_conv_bn": "inference.inference_optimization",
+    "optimize_for_inference": "inference.inference_optimization",
 }
 
 __all__ = ["AANFeatureExtractor", "AANLandmarkModel", "AAN_INIT_GAIN", "ATTENTION_FORMS",

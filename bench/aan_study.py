@@ -76,10 +76,10 @@ from aan_core import (
     EMBEDDING_DIM,
     AANLandmarkModel,
 )
-from aan_core.coordinate_regressor import regressor_input_cells
-from aan_core.face_metrics import inter_ocular, per_image_nme
-from aan_core.paper_results import TABLE5 as TABLE5_NME
-from aan_core.paper_results import TABLE5_LABELS
+from aan_core.evaluation.face_metrics import inter_ocular, per_image_nme
+from aan_core.evaluation.paper_results import TABLE5 as TABLE5_NME
+from aan_core.evaluation.paper_results import TABLE5_LABELS
+from aan_core.network.coordinate_regressor import regressor_input_cells
 from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 from aan_core.utils.fp32_modules import run_in_fp32
 from bench.common import (

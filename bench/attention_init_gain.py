@@ -1,6 +1,6 @@
 """The paper's attention gain at initialisation, on real faces: the mean of ``1 + M`` per stage
 of a config's AAN network as built (before any step), where the ``'fixed-gain'`` attention
-form takes its default ``g`` (``aan_core.attention.AAN_INIT_GAIN``).
+form takes its default ``g`` (``aan_core.network.attention.AAN_INIT_GAIN``).
 
 The network is the config's model (default ``mm_configs/aan_300w_cpu.py``, the paper's network
 at CPU size with the paper's gate), built and initialised as ``mim train`` builds it, once per

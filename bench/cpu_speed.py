@@ -118,7 +118,7 @@ def inference_variants(args) -> list[tuple[str, str, object, torch.nn.Module | N
     import copy
 
     from aan_components.inference import LandmarkInferenceGraph
-    from aan_core.inference_optimization import optimize_for_inference
+    from aan_core.inference.inference_optimization import optimize_for_inference
 
     aan = LandmarkInferenceGraph(build(str(AAN_CONFIG), args.size)).eval()
     fast = optimize_for_inference(aan)

@@ -130,7 +130,7 @@ def _contrast(values: np.ndarray) -> float:
 
 
 def _form_of(gate: nn.Module) -> str:
-    from aan_core.attention import AttentionGate, FixedGain
+    from aan_core.network.attention import AttentionGate, FixedGain
 
     if isinstance(gate, AttentionGate):
         relu = not isinstance(gate.attention.act, nn.Identity)
@@ -171,7 +171,7 @@ def gate_statistics(model: nn.Module, batches: Iterable[tuple[torch.Tensor, list
         and far cells), or ``gain`` alone for a constant gain, or no statistics for a form
         this tool does not read.
     """
-    from aan_core.attention import FixedGain
+    from aan_core.network.attention import FixedGain
 
     gates = stage_gates(model)
     recorders = [StageRecorder(g) for g in gates]
@@ -294,7 +294,7 @@ def shown(path: Path) -> str:
 
 def measure(label: str, cfg, model, root: Path | None, args, train_bn: bool = False,
             **facts) -> dict:
-    from aan_core.attention_spec import attention_name, legacy_attention
+    from aan_core.network.attention_spec import attention_name, legacy_attention
 
     dataset, indices = evaluation_faces(cfg, root, args.limit)
     batch = int(cfg.train_dataloader.batch_size) if train_bn else args.batch_size

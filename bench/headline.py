@@ -16,7 +16,7 @@ import argparse
 import json
 from pathlib import Path
 
-from aan_core.paper_results import TABLE5_LABELS, TABLE5_VARIANTS
+from aan_core.evaluation.paper_results import TABLE5_LABELS, TABLE5_VARIANTS
 from aan_core.utils.atomic_io import atomic_write
 from bench.common import RESULTS, markdown_table, seed_stats
 

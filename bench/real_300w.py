@@ -33,7 +33,7 @@ from pathlib import Path
 
 import numpy as np
 
-from aan_core.paper_results import TABLES
+from aan_core.evaluation.paper_results import TABLES
 from bench.common import (
     REPO,
     machine_text,
@@ -308,7 +308,12 @@ def mean_shape_row(root: Path) -> dict:
 
 def _metrics(pred: np.ndarray, gt: np.ndarray) -> dict:
     """NME (inter-ocular, inter-pupil; %), FR@0.1 and AUC@0.08 of (N, 68, 2) arrays."""
-    from aan_core.face_metrics import ced_curve, failure_rate, normalisation_distance, per_image_nme
+    from aan_core.evaluation.face_metrics import (
+        ced_curve,
+        failure_rate,
+        normalisation_distance,
+        per_image_nme,
+    )
 
     visible = np.ones(gt.shape[:2])
     io = per_image_nme(pred, gt, visible, normalisation_distance(gt, "inter_ocular", "300w"))

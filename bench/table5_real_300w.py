@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import statistics
 
-from aan_core.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, table5_config
+from aan_core.evaluation.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, table5_config
 from bench.common import markdown_table
 from bench.real_300w import declared_grid_main
 

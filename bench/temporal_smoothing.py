@@ -121,7 +121,7 @@ def main() -> None:
 
     import aan_components.plugin  # noqa: F401
     from aan_components.inference import LandmarkPredictor
-    from aan_core.temporal_smoothing import smooth_tracks
+    from aan_core.inference.temporal_smoothing import smooth_tracks
 
     with tempfile.TemporaryDirectory() as tmp:
         checkpoint = args.checkpoint or train_on_samples(Path(tmp), args.train_iters)

@@ -20,7 +20,7 @@ from aan_components.converters.face300w_protocol import (
     is_paper_split,
     split_info,
 )
-from aan_core.face_protocols import FACE300W_SOURCE_FACES
+from aan_core.evaluation.face_protocols import FACE300W_SOURCE_FACES
 
 SPLIT_FILES = {s: f"face_landmarks_300w_{s}.json" for s in PAPER_COUNTS}
 

@@ -1,4 +1,5 @@
-"""aan_core.attention / aan_features: the building block F = (1 + M) * H and the extractor."""
+"""aan_core.network.attention / aan_features: the building block F = (1 + M) * H and the
+extractor."""
 
 import pytest
 import torch

@@ -1,4 +1,5 @@
-"""aan_core.cosine_embedding / coordinate_regressor: phi = cos(W x + b) and the RFF start."""
+"""aan_core.network.cosine_embedding / coordinate_regressor: phi = cos(W x + b) and the RFF
+start."""
 
 import math
 

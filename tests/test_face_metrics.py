@@ -9,7 +9,12 @@ from mmengine.structures import InstanceData
 from mmpose.evaluation.metrics import NME
 from mmpose.registry import METRICS
 
-from aan_core.face_metrics import ced_curve, failure_rate, normalisation_distance, per_image_nme
+from aan_core.evaluation.face_metrics import (
+    ced_curve,
+    failure_rate,
+    normalisation_distance,
+    per_image_nme,
+)
 
 
 def hand_nme(pred, gt, vis, norm):

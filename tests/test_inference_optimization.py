@@ -8,8 +8,8 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
-import aan_core.inference_optimization as opt
-import aan_core.temporal_smoothing as smoothing
+import aan_core.inference.inference_optimization as opt
+import aan_core.inference.temporal_smoothing as smoothing
 import aan_core.utils.json_input as json_input
 from aan_core import AANFeatureExtractor, fuse_conv_bn, optimize_for_inference
 

@@ -16,7 +16,7 @@ from mmpose.registry import MODELS
 from torch import multiprocessing as mp
 
 from aan_core import AANLandmarkModel, CoordinateRegressor, CosineEmbedding, landmark_loss
-from aan_core.coordinate_regressor import mean_shape
+from aan_core.network.coordinate_regressor import mean_shape
 
 SMALL = dict(num_points=5, stem_channels=8, stage_channels=(8, 16, 16, 32), embedding_dim=16)
 

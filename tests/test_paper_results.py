@@ -1,12 +1,19 @@
-"""The paper's numbers and Table 5's variant names have one home (aan_core.paper_results):
-every Table 5 config a dataset ships is named from it, and the tables read it."""
+"""The paper's numbers and Table 5's variant names have one home
+(aan_core.evaluation.paper_results): every Table 5 config a dataset ships is named from it, and the
+tables read it."""
 
 from __future__ import annotations
 
 import pytest
 
 from aan_components import CONFIG_DIR
-from aan_core.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, TABLES, table5_config
+from aan_core.evaluation.paper_results import (
+    TABLE5,
+    TABLE5_LABELS,
+    TABLE5_VARIANTS,
+    TABLES,
+    table5_config,
+)
 
 
 @pytest.mark.parametrize("dataset,suffix", [("aflw", ""), ("300vw", ""), ("300w", "_cpu")])

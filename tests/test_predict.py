@@ -14,7 +14,7 @@ from conftest import REPO
 from inference_inputs import bad_image, box_file, still_video
 
 from aan_components.cli import main as aan
-from aan_core.temporal_smoothing import OneEuroFilter
+from aan_core.inference.temporal_smoothing import OneEuroFilter
 
 CONFIG = str(REPO / "mm_configs" / "aan_300w.py")
 

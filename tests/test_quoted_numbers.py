@@ -15,7 +15,7 @@ from functools import cache
 import pytest
 from conftest import REPO
 
-from aan_core.paper_results import TABLE5, TABLE5_VARIANTS, TABLES
+from aan_core.evaluation.paper_results import TABLE5, TABLE5_VARIANTS, TABLES
 from bench.common import RESULTS, seed_stats
 
 
@@ -164,7 +164,7 @@ def paper(dataset: str, sep: str = " / ") -> str:
 
 
 CONFIGS = "aan_components/configs"
-# numbers quoted from the paper: aan_core.paper_results holds them
+# numbers quoted from the paper: aan_core.evaluation.paper_results holds them
 PAPER_QUOTES = [
     (README, lambda: f"(AFLW {paper('aflw')}, 300W {paper('300w')}, CelebA {paper('celeba')}, "
              f"300VW {paper('300vw')})"),

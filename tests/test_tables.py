@@ -10,7 +10,7 @@ from mmengine.config import Config
 
 from aan_components.cli import main as aan
 from aan_components.converters.face300w_protocol import split_info
-from aan_core.face_protocols import FACE300W_SOURCE_FACES
+from aan_core.evaluation.face_protocols import FACE300W_SOURCE_FACES
 
 
 def paper_300w_train(root, data_root="data/300w/") -> None:

@@ -18,7 +18,7 @@ from timm.models.efficientnet import EfficientNetFeatures
 from timm.models.mobilenetv3 import MobileNetV3Features
 from torch import Tensor, nn
 
-from aan_core.attention_factory import AttentionSpec, attention_name, create_attention
+from aan_core.network.attention_factory import AttentionSpec, attention_name, create_attention
 
 from .attention_forms import ATTENTION_FORMS
 
@@ -224,7 +224,7 @@ class AttentionFeatures(nn.Module):
     Args:
         features: A timm feature extractor (``features_only=True``, or a ``FeatureGetterNet``).
         attention: The form on every level, a name or a dict with options
-            (:func:`~aan_core.attention_factory.create_attention`); ``'none'`` returns the
+            (:func:`~aan_core.network.attention_factory.create_attention`); ``'none'`` returns the
             backbone's own maps (ablation).
         placement: ``'in_stage'`` or ``'outputs_only'`` (above).
         attention_forms: The forms to choose from (default

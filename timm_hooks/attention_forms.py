@@ -11,7 +11,7 @@ from types import MappingProxyType
 from timm.layers import create_attn
 from torch import nn
 
-from aan_core import attention_factory
+from aan_core.network import attention_factory
 
 __all__ = ["ATTENTION_FORMS", "TIMM_FORMS"]
 
@@ -24,7 +24,7 @@ ATTENTION_FORMS: Mapping[str, Callable[..., nn.Module]] = MappingProxyType({
     **{name: partial(create_attn, name) for name in TIMM_FORMS},
 })
 """``aan_core``'s forms and timm's, for
-:func:`~aan_core.attention_factory.create_attention` (``forms=``): a name, or
+:func:`~aan_core.network.attention_factory.create_attention` (``forms=``): a name, or
 ``dict(type=name, **options)`` whose options go to timm's module (e.g. ``rd_ratio``).
 
 Example:

@@ -26,8 +26,8 @@ is kept, the protocol of the 300VW challenge and of the papers in the AAN paper'
 are not comparable.
 
 Splits (docs/reproducing.md, "Dataset protocols"): the category 1, 2, 3 test videos of
-``aan_core.face_protocols``; every other video is a training video (50 in the full dataset);
-``test`` = the three categories together (one evaluation reports each category:
+``aan_core.evaluation.face_protocols``; every other video is a training video (50 in the full
+dataset); ``test`` = the three categories together (one evaluation reports each category:
 ``FaceAlignmentMetric(subsets='300vw')``).
 Coordinates: ``.pts`` values minus 1 (1-based -> 0-based), unless ``--keep-pts-values``.
 Face box: the tight box of the 68 points.
@@ -50,7 +50,7 @@ import cv2
 import numpy as np
 from tqdm import tqdm
 
-from aan_core.face_protocols import FACE300VW_CATEGORIES, face300vw_split
+from aan_core.evaluation.face_protocols import FACE300VW_CATEGORIES, face300vw_split
 from aan_core.utils.atomic_io import atomic_write
 
 from .broken_frames import read_broken_frames

@@ -32,7 +32,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from aan_core.face_protocols import FACE300W_SOURCES, FACE300W_SPLIT_SOURCES
+from aan_core.evaluation.face_protocols import FACE300W_SOURCES, FACE300W_SPLIT_SOURCES
 
 from .coco_face_json import CocoFaceJson, box_from_points, link_images, read_image_size
 from .errors import ConversionError

@@ -27,12 +27,12 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 
-from aan_core.face_protocols import FACE300W_SOURCE_FACES, FACE300W_SPLIT_SOURCES
+from aan_core.evaluation.face_protocols import FACE300W_SOURCE_FACES, FACE300W_SPLIT_SOURCES
 
 __all__ = ["PAPER_COUNTS", "SPLIT_FILE", "describe_split", "formable_splits",
            "is_paper_split", "missing_split_hint", "split_info"]
 
-# The protocol's one table is aan_core.face_protocols.FACE300W_PROTOCOL: the folders each
+# The protocol's one table is aan_core.evaluation.face_protocols.FACE300W_PROTOCOL: the folders each
 # split is made of (train takes the ones present, the test splits need all) and their faces.
 PAPER_COUNTS = {split: sum(FACE300W_SOURCE_FACES[s] for s in sources)
                 for split, sources in FACE300W_SPLIT_SOURCES.items()}

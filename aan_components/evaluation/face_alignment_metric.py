@@ -13,14 +13,14 @@ from mmengine.evaluator import BaseMetric
 from mmengine.logging import MMLogger
 from mmpose.registry import METRICS
 
-from aan_core.face_metrics import (
+from aan_core.evaluation.face_metrics import (
     NORM_MODES,
     ced_curve,
     failure_rate,
     normalisation_distance,
     per_image_nme,
 )
-from aan_core.face_protocols import subset_patterns
+from aan_core.evaluation.face_protocols import subset_patterns
 from aan_core.utils.atomic_io import atomic_write
 
 from ..visualization import save_ced_plot
@@ -133,8 +133,9 @@ class FaceAlignmentMetric(BaseMetric):
 
     def normalisation(self, gt: np.ndarray, box_sizes=None) -> np.ndarray:
         """Per-image normalisation distance, :math:`(N,)`, of ground truth ``(N, K, 2)``
-        (:func:`~aan_core.face_metrics.normalisation_distance` with this metric's settings
-        and dataset); ``box_sizes`` (each :meth:`box_size`) for ``box_size`` / ``box_area``.
+        (:func:`~aan_core.evaluation.face_metrics.normalisation_distance` with this metric's
+        settings and dataset); ``box_sizes`` (each :meth:`box_size`) for ``box_size`` /
+        ``box_area``.
         """
         name = (self.dataset_meta or {}).get("dataset_name", "")
         try:

@@ -112,7 +112,7 @@ class LandmarkPredictor:
         require_fields(self.model.cfg, self.model.cfg.filename or "config",
                        "test_dataloader.dataset.pipeline")
         if optimize:
-            from aan_core.inference_optimization import optimize_for_inference
+            from aan_core.inference.inference_optimization import optimize_for_inference
 
             optimize_for_inference(self.model, inplace=True)
         if compile:

@@ -10,7 +10,7 @@ from mmpose.registry import MODELS
 from torch import Tensor
 
 from aan_core import DEFAULT_STAGE_CHANNELS, DEFAULT_STEM_CHANNELS, AANFeatureExtractor
-from aan_core.attention_factory import AttentionSpec, legacy_attention
+from aan_core.network.attention_factory import AttentionSpec, legacy_attention
 from timm_hooks import ATTENTION_FORMS
 
 

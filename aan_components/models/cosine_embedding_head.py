@@ -14,7 +14,7 @@ from mmpose.utils.tensor_utils import to_numpy
 from torch import Tensor
 
 from aan_core import EMBEDDING_DIM, CosineEmbedding, make_regressors
-from aan_core.coordinate_regressor import start_at_mean_shape
+from aan_core.network.coordinate_regressor import start_at_mean_shape
 
 from .intermediate_supervision_loss import IntermediateSupervisionLoss
 

@@ -8,7 +8,7 @@ from mmpose.models.backbones.base_backbone import BaseBackbone
 from mmpose.registry import MODELS
 from torch import Tensor
 
-from aan_core.attention_factory import AttentionSpec, legacy_attention
+from aan_core.network.attention_factory import AttentionSpec, legacy_attention
 from timm_hooks import attach_attention, feature_channels
 
 

@@ -14,7 +14,7 @@ import torch
 from mmengine.dataset import pseudo_collate
 from mmengine.runner import Runner
 
-from aan_core.face_metrics import per_image_nme
+from aan_core.evaluation.face_metrics import per_image_nme
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.image_file import read_image
 

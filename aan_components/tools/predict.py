@@ -46,7 +46,7 @@ from pathlib import Path
 import cv2
 from tqdm import tqdm
 
-from aan_core.temporal_smoothing import smooth_tracks
+from aan_core.inference.temporal_smoothing import smooth_tracks
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.input_errors import AANInputError
 from aan_core.utils.staged_folder import name_the_output, staged_folder

@@ -32,8 +32,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from aan_core.attention_spec import attention_name
-from aan_core.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, TABLES
+from aan_core.evaluation.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, TABLES
+from aan_core.network.attention_spec import attention_name
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.input_errors import AANInputError
 from aan_core.utils.json_input import read_json

@@ -2,7 +2,7 @@
 variants) and the constant-gain control ``F = g * H``.
 
 Pure PyTorch (no MMPose import): ``timm_hooks`` and the MMPose layer both build on it;
-:func:`~aan_core.attention_factory.create_attention` chooses among them by name.
+:func:`~aan_core.network.attention_factory.create_attention` chooses among them by name.
 """
 
 from __future__ import annotations
@@ -60,7 +60,7 @@ class AttentionGate(nn.Module):
     With ``mean_one=True`` the gain ``1 + M`` is divided by its mean over the positions of
     each sample, ``F = (1 + M) / mean_xy(1 + M) * H``: the map redistributes the features
     over the image but cannot amplify them on average (the ``'aan-mean-one'`` form of
-    :func:`~aan_core.attention_factory.create_attention`). The map ``M`` of the last forward
+    :func:`~aan_core.network.attention_factory.create_attention`). The map ``M`` of the last forward
     is kept in :attr:`attention_map` (detached) for visualisation.
 
     Args:

@@ -9,7 +9,7 @@ The forms of this package (pure PyTorch):
 - ``'aan-mean-one'``: the paper's gain rescaled to a mean of 1 over each sample's positions,
   ``F = (1 + M) / mean_xy(1 + M) * H``: it redistributes, it cannot amplify;
 - ``'fixed-gain'``: ``F = g * H``, the paper's average gain at initialisation without its map
-  (option ``gain``; default :data:`~aan_core.attention.AAN_INIT_GAIN`);
+  (option ``gain``; default :data:`~aan_core.network.attention.AAN_INIT_GAIN`);
 - ``'none'``: ``F = H``, no parameters (the "w/o attention" ablation).
 
 ``timm_hooks.ATTENTION_FORMS`` adds timm's own ``'se'``, ``'eca'`` and ``'cbam'`` (created by

@@ -68,10 +68,10 @@ class AANFeatureExtractor(nn.Module):
         stage_channels: Output channels of each stage (multiples of 4).
         blocks_per_stage: Bottleneck blocks per stage (the paper: 1).
         attention: The attention form after every stage: a name or a dict with options
-            (:func:`~aan_core.attention_factory.create_attention`); ``'aan'`` is the
+            (:func:`~aan_core.network.attention_factory.create_attention`); ``'aan'`` is the
             paper's, ``'none'`` the "w/o attention" ablation.
         attention_forms: The forms to choose from (default
-            :data:`~aan_core.attention_factory.ATTENTION_FORMS`; ``timm_hooks`` adds
+            :data:`~aan_core.network.attention_factory.ATTENTION_FORMS`; ``timm_hooks`` adds
             timm's).
         pool: ``'max'`` or ``'avg'`` pooling between stages.
 

@@ -10,7 +10,7 @@ from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 from torchvision.models.resnet import BasicBlock, Bottleneck, ResNet
 
-from .attention import SpatialAttention
+from ..network.attention import SpatialAttention
 
 __all__ = ["fuse_conv_bn", "optimize_for_inference"]
 

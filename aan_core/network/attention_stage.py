@@ -42,10 +42,10 @@ class AttentionResidualStage(nn.Module):
         out_channels: Output channels (a multiple of 4).
         num_blocks: Bottleneck blocks before the attention block.
         attention: The attention form, a name or a dict with options (see
-            :func:`~aan_core.attention_factory.create_attention`); ``'none'`` gives
+            :func:`~aan_core.network.attention_factory.create_attention`); ``'none'`` gives
             ``F = H`` (the ablation).
         attention_forms: The forms to choose from (default
-            :data:`~aan_core.attention_factory.ATTENTION_FORMS`).
+            :data:`~aan_core.network.attention_factory.ATTENTION_FORMS`).
 
     Shape:
         - Input: :math:`(B, C_{in}, H, W)`

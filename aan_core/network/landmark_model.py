@@ -146,7 +146,7 @@ class LandmarkRegressionModel(nn.Module):
     def start_at_mean_shape(self, points: Tensor, weights: Tensor | None = None) -> None:
         """Start every regressor still waiting for data (``output_init='mean_shape'``) at
         the mean shape of ``points`` (:math:`(N, K, 2)`, e.g. the whole training set; see
-        :func:`~aan_core.coordinate_regressor.mean_shape`)."""
+        :func:`~aan_core.network.coordinate_regressor.mean_shape`)."""
         start_at_mean_shape(self.regressors, points, weights)
 
     def predict(self, x: Tensor) -> Tensor:
