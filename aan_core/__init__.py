@@ -4,6 +4,11 @@ Attentional Alignment Networks: residual stages with spatial attention ``F = (1 
 the cosine "nonlinear embedding" ``cos(W x + b)`` and a coordinate regressor.
 ``timm_hooks`` and the MMPose layer (``aan_components``) build on these modules.
 
+Grouped by concern, each subpackage importing only those below it: :mod:`aan_core.utils`
+(files and input errors); :mod:`aan_core.data` (synthetic faces, batch augmentation),
+:mod:`aan_core.network` (the layers and the model) and :mod:`aan_core.evaluation` (metrics,
+protocols, the paper's numbers); :mod:`aan_core.inference` (BN folding, smoothing).
+
 The names below are loaded on first use (module ``__getattr__``, PEP 562): importing a
 torch-free module of this package (the file and JSON helpers that ``aan convert`` uses) does
 not import torch, which alone takes about 2 s to import on a small CPU.

@@ -1,5 +1,6 @@
-"""The package layout: the layers import only downwards, the bench imports no command-line
-module and runs as a package, and the project's files name nothing a user does not have."""
+"""The package layout: the layers import only downwards (and so do aan_core's subpackages),
+no module imports itself through others, the bench imports no command-line module and runs
+as a package, and the project's files name nothing a user does not have."""
 
 from __future__ import annotations
 
@@ -66,9 +67,9 @@ def test_the_bench_is_a_package_and_nothing_edits_sys_path():
     assert (REPO / "bench" / "__init__.py").is_file() and not found, "\n".join(found)
 
 
-def _imports(path: Path) -> set[str]:
+def _imports(path: Path, root: Path = REPO) -> set[str]:
     """Every module a file imports (absolute names; relative imports resolved)."""
-    package = ".".join(path.relative_to(REPO).with_suffix("").parts[:-1])
+    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
     found = set()
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
@@ -99,6 +100,68 @@ def test_no_upward_imports_and_the_bench_imports_no_cli_module(folder):
            for name in sorted(_imports(path))
            if any(name == p or name.startswith(p + ".") for p in FORBIDDEN[folder])]
     assert not bad, "imports against the layering:\n" + "\n".join(bad)
+
+
+# aan_core's subpackages -> the others their modules may import: utils <- data, network,
+# evaluation <- inference (a trained network at work). No module sits at aan_core's root
+# beside its lazy __init__, and no subpackage imports that root (an upward import).
+AAN_CORE_LAYERS = {
+    "utils": (),
+    "data": ("utils",),
+    "network": ("utils",),
+    "evaluation": ("utils",),
+    "inference": ("network", "utils"),
+}
+
+
+def _aan_core_against_its_layers(root: Path) -> list[str]:
+    bad = []
+    for path in sorted((root / "aan_core").rglob("*.py")):
+        rel = path.relative_to(root)
+        group = rel.parts[1] if len(rel.parts) > 2 else None
+        if group is None:
+            if rel.name != "__init__.py":
+                bad.append(f"{rel}: a module outside aan_core's subpackages")
+            continue
+        if group not in AAN_CORE_LAYERS:
+            bad.append(f"{rel}: in a subpackage not in AAN_CORE_LAYERS")
+            continue
+        for name in sorted(_imports(path, root)):
+            parts = name.split(".")
+            if parts[0] == "aan_core" and (len(parts) == 1 or parts[1] != group
+                                           and parts[1] not in AAN_CORE_LAYERS[group]):
+                bad.append(f"{rel}: {name}")
+    return bad
+
+
+def test_aan_core_subpackages_import_only_downwards():
+    """Catches an import against aan_core's grouping (``evaluation`` importing the network,
+    ``network`` importing ``inference``, any subpackage importing the root), and a module
+    added at aan_core's root instead of in the subpackage of its concern."""
+    bad = _aan_core_against_its_layers(REPO)
+    assert not bad, "aan_core imports against its layers:\n" + "\n".join(bad)
+
+
+def test_the_aan_core_layer_check_sees_each_wrong_import(tmp_path):
+    """The check above finds each kind of wrong module or import, relative or absolute, and
+    lets the allowed ones pass."""
+    files = {
+        "__init__.py": "",
+        "stray.py": "",  # outside the subpackages
+        "network/ok.py": "from ..utils.atomic_io import atomic_write\nfrom . import ok\n",
+        "network/up.py": "from aan_core import AANLandmarkModel\n",  # the lazy root
+        "evaluation/side.py": "from ..network.attention import AttentionGate\n",
+        "network/down.py": "def f():\n    import aan_core.inference.temporal_smoothing\n",
+        "inference/ok.py": "from aan_core.network.attention import AttentionGate\n",
+        "extra/x.py": "",  # a subpackage without a layer
+    }
+    for name, text in files.items():
+        path = tmp_path / "aan_core" / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+    assert {line.split(":")[0] for line in _aan_core_against_its_layers(tmp_path)} == {
+        "aan_core/evaluation/side.py", "aan_core/extra/x.py", "aan_core/network/down.py",
+        "aan_core/network/up.py", "aan_core/stray.py"}
 
 
 def _module_name(path: Path) -> str:
