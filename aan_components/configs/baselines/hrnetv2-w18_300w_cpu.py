@@ -10,7 +10,7 @@
 # 300W's point pairs, zoom and rotation of the face box) and its flip test.
 # Chosen for a 2-core CPU, as a user without a GPU would:
 #  - 128 x 128 crops (32 x 32 heatmaps) and batch 32: AAN's CPU recipe's crop and batch, so
-#    both see the same pixels a face, at a quarter of the 256 px recipe's cost a step;
+#    both see the same pixels a face (a quarter of the 256 px crop's);
 #  - 6,000 iterations, iteration-based (the AAN CPU recipe's images seen; an equal-time run
 #    sets its own count and restates the lr steps, as ../resnet50-regression_300w_cpu_aug.py);
 #  - from scratch, as AAN: the same data and nothing else (an ImageNet start, MMPose's default,

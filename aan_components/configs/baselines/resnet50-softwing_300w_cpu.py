@@ -1,4 +1,4 @@
-# MMPose's ResNet-50 direct regression with the SoftWing loss (its best WFLW regression
+# MMPose's ResNet-50 direct regression with the SoftWing loss (its WFLW regression
 # config), as MMPose ships it, adapted to 300W's 68 points, to a 2-core CPU and to the data
 # `aan convert 300w` makes; a peer for AAN's CPU recipe (../aan_300w_cpu_aug.py) on the same
 # faces, scored by the same metric.
@@ -13,7 +13,7 @@
 # Changed for 300W: 68 points (WFLW has 98), 300W's dataset, flip pairs and metric.
 # Chosen for a 2-core CPU, as a user without a GPU would:
 #  - 128 x 128 crops and batch 32: AAN's CPU recipe's crop and batch, so both see the same
-#    pixels a face, at a quarter of the 256 px recipe's cost a step;
+#    pixels a face (a quarter of the 256 px crop's);
 #  - 6,000 iterations, iteration-based (the AAN CPU recipe's images seen; an equal-time run
 #    sets its own count and restates the lr steps, as ../resnet50-regression_300w_cpu_aug.py);
 #  - from scratch, as AAN: the same data and nothing else (an ImageNet start, MMPose's default,
