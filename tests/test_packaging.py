@@ -187,6 +187,22 @@ def test_declared_torch_ranges_cover_both_pinned_stacks():
     assert declared["timm"].specifier.contains(timm.__version__)
 
 
+def test_every_config_file_is_package_data():
+    """Every config under ``aan_components/configs`` (``mm_configs``), subfolders included,
+    matches a package-data glob, so the wheel ships it (globs as setuptools reads them:
+    ``*`` stays within one folder). Wrong input caught: ``configs/baselines/`` without its
+    own glob (``configs/*.py`` does not reach into it)."""
+    import glob
+
+    package = REPO / "aan_components"
+    patterns = pyproject()["tool"]["setuptools"]["package-data"]["aan_components"]
+    shipped = {path for pattern in patterns
+               for path in glob.glob(pattern, root_dir=package)}
+    configs = {p.relative_to(package).as_posix() for p in (package / "configs").rglob("*.py")}
+    assert "configs/baselines/hrnetv2-w18_300w_cpu.py" in configs
+    assert configs - shipped == set()
+
+
 @pytest.mark.slow
 def test_wheel_in_a_fresh_venv_runs_aan_demo_from_an_empty_dir(tmp_path):
     """The wheel built from the repo, installed (without deps) in a fresh venv that sees this
