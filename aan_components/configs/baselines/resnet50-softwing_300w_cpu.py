@@ -25,7 +25,8 @@
 #  - the last checkpoint, tested once at the end on common (no best-on-test checkpoint), with
 #    AAN's metric: NME inter-ocular and inter-pupil, AUC@0.08, FR@0.1.
 _base_ = ['mmpose::face_2d_keypoint/topdown_regression/wflw/'
-          'td-reg_res50_softwingloss_8xb64-210e_wflw-256x256.py']
+          'td-reg_res50_softwingloss_8xb64-210e_wflw-256x256.py',
+          '../_base_/peer_300w_cpu.py']
 
 # registers aan-components' classes (dataset, metric, CPU switch) and its process-wide fixes
 custom_imports = dict(imports=['aan_components.plugin'], allow_failed_imports=False)
@@ -38,28 +39,20 @@ model = dict(
     head=dict(num_joints=num_joints, decoder=codec))
 
 # schedule: iteration-based, the recipe's warm-up and lr steps at the same fractions
-max_iters = 6000
-train_cfg = dict(_delete_=True, by_epoch=False, max_iters=max_iters, val_interval=max_iters)
+max_iters = _base_.peer_max_iters
+train_cfg = _base_.peer_train_cfg
 param_scheduler = [
     dict(type='LinearLR', begin=0, end=500, start_factor=0.001, by_epoch=False),  # warm-up
     dict(type='MultiStepLR', by_epoch=False, begin=0, end=max_iters,
          milestones=[max_iters * 170 // 210, max_iters * 200 // 210], gamma=0.1),
 ]
 
-# the CPU switch (../_base_/cpu_switch.py)
-optim_wrapper = dict(type='BF16AutocastOptimWrapper', optimizer=dict(fused=True))
-default_hooks = dict(
-    channels_last=dict(type='ChannelsLastHook'),
-    cpu_threads=dict(type='CPUThreadsHook'),
-    logger=dict(interval=100),
-    checkpoint=dict(by_epoch=False, interval=max_iters, max_keep_ckpts=1, save_last=True,
-                    save_best=None))
-log_processor = dict(by_epoch=False)
-custom_hooks = [dict(type='SyncBuffersHook'), dict(type='FiniteLossHook')]
+# the CPU switch, the last checkpoint, AAN's data and metric (../_base_/peer_300w_cpu.py)
+optim_wrapper = _base_.peer_optim_wrapper
+default_hooks = _base_.peer_default_hooks
+log_processor = _base_.peer_log_processor
+custom_hooks = _base_.peer_custom_hooks
 
-# data: the 300W files `aan convert 300w` writes; trained on train, tested on common
-dataset_type = 'AANFace300WDataset'  # MMPose's Face300WDataset; no data: says how to get it
-data_root = 'data/300w/'
 train_pipeline = [
     dict(type='LoadFaceImage', on_error='skip', cache_images=True),
     dict(type='GetBBoxCenterScale'),
@@ -75,24 +68,18 @@ val_pipeline = [
     dict(type='TopdownAffine', input_size=input_size),
     dict(type='PackPoseInputs'),
 ]
+dataset_type = _base_.peer_dataset.type  # the base's own (COCO, WFLW, 300W) is not used
+data_root = _base_.peer_dataset.data_root
 train_dataloader = dict(
     batch_size=32,
     num_workers=1,
     persistent_workers=True,
     sampler=dict(type='InfiniteSampler', shuffle=True),
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/face_landmarks_300w_train.json',
-                 pipeline=train_pipeline))
+    dataset=dict(_base_.peer_dataset, ann_file=_base_.peer_train_ann, pipeline=train_pipeline))
 val_dataloader = dict(
     num_workers=1,
-    dataset=dict(type=dataset_type, data_root=data_root,
-                 ann_file='annotations/face_landmarks_300w_common.json',
+    dataset=dict(_base_.peer_dataset, ann_file=_base_.peer_test_ann, test_mode=True,
                  pipeline=val_pipeline))
 test_dataloader = val_dataloader
-# AAN's evaluators (../aan_300w.py): per-image NME, AUC and failure rate, both normalisations
-val_evaluator = [
-    dict(type='FaceAlignmentMetric', norm_mode='inter_ocular', subsets='300w'),
-    dict(type='FaceAlignmentMetric', norm_mode='inter_pupil', subsets='300w',
-         prefix='inter_pupil'),
-]
+val_evaluator = _base_.peer_evaluators
 test_evaluator = val_evaluator
