@@ -386,11 +386,11 @@ def refresh_includes(doc_path: Path, root: Path = REPO) -> bool:
     return new != text
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = BenchParser("Refresh the generated tables embedded in docs pages "
                          "(<!-- include PATH --> blocks).", "common", out=False)
     parser.add_argument("docs", type=Path, nargs="+")
-    for doc in parser.parse_args().docs:
+    for doc in parser.parse_args(argv).docs:
         if refresh_includes(doc):
             print(f"[bench] refreshed {doc}")
 
