@@ -84,6 +84,7 @@ from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 from aan_core.utils.fp32_modules import run_in_fp32
 from bench.common import (
     RESULTS,
+    BenchParser,
     cpu_model,
     environment,
     gflops,
@@ -607,10 +608,12 @@ def merge(paths: list[Path], out: Path) -> None:
     report({**first, "protocol": protocol, "runs": rows}, out)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The study's command line (the module docstring shows its uses)."""
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> BenchParser:
+    """The study's command line (the module docstring shows its uses): ``--out`` by default
+    chosen by the grid (:func:`apply_preset`); ``--summarise`` also rewrites the JSON's
+    summary (:func:`derived_fields`)."""
+    parser = BenchParser(__doc__, "aan_study", results_markdown, out=None,
+                         tiny="smoke run (numbers mean nothing)", derived=derived_fields)
     parser.add_argument("--device", default="cpu", help="cpu or cuda")
     parser.add_argument("--fp32", action="store_true",
                         help="train and test in fp32 (default: bf16 autocast with the "
@@ -619,7 +622,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--preset", choices=list(PRESETS), default=None,
                         help="budget and scale (default: gpu with --device cuda, else cpu; "
                              "gpu_backbones / cpu_backbones with --backbones)")
-    parser.add_argument("--tiny", action="store_true", help="smoke run (numbers mean nothing)")
     parser.add_argument("--backbones", nargs="*", default=None, metavar="TIMM_NAME",
                         help="a grid of timm backbones x --attention x --heads (aan, linear); "
                              "no names: the preset's declared backbones")
@@ -656,12 +658,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--cache-dir", type=Path,
                         default=Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache"))
                         / "aan_study")
-    parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--resume", action="store_true",
                         help="keep the finished runs in --out and run only the missing cells")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON",
-                        help="no training: print the tables of a results file and write "
-                             "them to its .md (bench/results/<name>.md)")
     parser.add_argument("--merge", type=Path, nargs="+", default=None, metavar="JSON",
                         help="no training: join the runs of results files measured with the "
                              "same protocol into --out and print the table")
@@ -809,9 +807,6 @@ def load_crops(args: argparse.Namespace, device: torch.device) -> tuple[torch.Te
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.summarise is not None:
-        report(json.loads(args.summarise.read_text()), args.summarise)
-        return
     if args.merge is not None:
         kind = json.loads(args.merge[0].read_text())["protocol"].get("kind")
         merge(args.merge, args.out or RESULTS / ("backbone_study.json" if kind == "backbones"

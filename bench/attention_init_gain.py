@@ -23,11 +23,11 @@ import torch
 
 from bench.common import (
     REPO,
+    ROOT_HELP,
+    BenchParser,
     environment,
     machine_text,
     markdown_table,
-    parse_results_args,
-    results_parser,
     write_json,
 )
 
@@ -90,13 +90,11 @@ def results_markdown(payload: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = results_parser(__doc__, TOOL)
+    parser = BenchParser(__doc__, TOOL, results_markdown, root=ROOT_HELP, root_required=True)
     parser.add_argument("--config", default="mm_configs/aan_300w_cpu.py")
     parser.add_argument("--faces", type=int, default=None,
                         help="faces in the batch (default: the config's batch size)")
-    args = parse_results_args(parser, argv, TOOL, results_markdown)
-    if args is None:
-        return
+    args = parser.parse_args(argv)
     config = REPO / args.config
     runs = [dict(seed=s, gains=stage_gains(config, args.root.resolve(), s, args.faces))
             for s in SEEDS]

@@ -1,11 +1,13 @@
 """Shared by the bench tools: environment facts, seed statistics, the one FLOP count, a short
 seeded training run, markdown tables, and the results files (JSON and its generated ``.md``).
 
-Every tool runs as ``python -m bench.<tool>`` from the repository root, writes its JSON to
-``bench/results/<name>.json`` and the tables generated from it to ``bench/results/<name>.md``
-(``python -m bench.<tool> --summarise bench/results/<name>.json`` regenerates them). Pages
-under ``docs/`` embed a generated file between ``<!-- include PATH -->`` and
-``<!-- /include -->``; ``python -m bench.common docs/*.md`` refreshes those blocks.
+Every tool runs as ``python -m bench.<tool>`` from the repository root and builds its command
+line on :class:`BenchParser` (the options every tool shares, the one summarise step). It
+writes its JSON to ``bench/results/<name>.json`` and the tables generated from it to
+``bench/results/<name>.md`` (``python -m bench.<tool> --summarise bench/results/<name>.json``
+regenerates them). Pages under ``docs/`` embed a generated file between
+``<!-- include PATH -->`` and ``<!-- /include -->``; ``python -m bench.common docs/*.md``
+refreshes those blocks.
 ``tests/test_bench_results.py`` checks both against their sources.
 """
 
@@ -175,17 +177,20 @@ def _shown(value) -> str:
 def command_line(tool: str, args: dict, skip: tuple[str, ...] = (),
                  placeholders: dict[str, str] | None = None) -> str:
     """The command that measured a results file, rebuilt from its recorded ``args``
-    (``placeholders``: a name shown instead of a value, e.g. a local checkpoint path).
+    (``placeholders``: a name shown instead of a value, e.g. a local checkpoint path); ``root``
+    is :class:`BenchParser`'s ``--300w-root``.
 
     Example:
         >>> command_line("cpu_speed", dict(threads=2, compile=True, tiny=False, out="x.json"))
         'python -m bench.cpu_speed --threads 2 --compile'
+        >>> command_line("real_faces", dict(root="/data/300w"), placeholders=dict(root="DIR"))
+        'python -m bench.real_faces --300w-root DIR'
     """
     parts = [f"python -m bench.{tool}"]
     for key, value in args.items():
         if key in ("out", "tiny", "summarise", *skip) or value is None or value is False:
             continue
-        flag = "--" + key.replace("_", "-")
+        flag = "--300w-root" if key == "root" else "--" + key.replace("_", "-")
         if placeholders and key in placeholders:
             parts.append(f"{flag} {placeholders[key]}")
         elif value is True:
@@ -254,42 +259,101 @@ def write_json(path: Path, payload: dict, tool: str | None = None,
         write_markdown(path, tool, markdown)
 
 
-def results_parser(doc: str, tool: str, root_help: str = "a folder made by "
-                   "`aan convert 300w`") -> argparse.ArgumentParser:
-    """A results tool's argument parser: ``--300w-root``, ``--out`` (default
-    ``bench/results/<tool>.json``) and ``--summarise JSON``; the tool adds its own."""
-    parser = argparse.ArgumentParser(description=doc,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--300w-root", dest="root", type=Path, help=root_help)
-    parser.add_argument("--out", type=Path, default=RESULTS / f"{tool}.json")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
-    return parser
+ROOT_HELP = "a folder made by `aan convert 300w`"
 
 
-def parse_results_args(parser: argparse.ArgumentParser, argv: list[str] | None, tool: str,
-                       markdown: Callable[[dict], str],
-                       required: tuple[str, ...] = ("root",)) -> argparse.Namespace | None:
-    """Parse a :func:`results_parser`'s arguments. ``--summarise`` writes the table from its
-    JSON and gives ``None`` (nothing else to do); otherwise every ``required`` argument must
-    be given (argparse's one-line error, exit 2).
+class BenchParser(argparse.ArgumentParser):
+    """The command line every bench tool starts from: its docstring as the description
+    (kept as written), ``--out`` (default ``bench/results/<tool>.json``), ``--summarise
+    JSON`` (:func:`summarise_results`, then exit 0, as ``--help`` exits), and, where the tool
+    takes them, ``--300w-root`` (``args.root``) and ``--tiny``. The tool adds its own options.
+
+    Args:
+        doc: the description, the tool's ``__doc__``.
+        tool: the tool's module name under ``bench``.
+        markdown: ``markdown(payload) -> str``, the tables of the tool's results file;
+            ``None``: the tool writes none (no ``--summarise``).
+        out: ``--out``'s default: ``True`` for ``bench/results/<tool>.json``, a path, ``None``
+            (the tool chooses one), or ``False`` for no ``--out``.
+        root: ``--300w-root``'s help; ``None``: no such option.
+        root_required: a run (not ``--summarise``) needs ``--300w-root``: argparse's one-line
+            error (exit 2) without it.
+        tiny: ``--tiny`` (the tool's smoke run): ``True``, or its help; ``False``: no such
+            option.
+        derived: ``derived(payload) -> dict``, fields of the JSON computed from its runs:
+            ``--summarise`` rewrites them into the JSON before its tables.
 
     Example:
-        >>> p = results_parser("doc", "demo_tool")
-        >>> parse_results_args(p, ["--300w-root", "data/300w"], "demo_tool", str).root
-        PosixPath('data/300w')
+        >>> parser = BenchParser("What it measures.", "demo_tool", str, root=ROOT_HELP,
+        ...                      root_required=True)
+        >>> parser.add_argument("--iters", type=int, default=10)  # doctest: +ELLIPSIS
+        _StoreAction(...)
+        >>> args = parser.parse_args(["--300w-root", "data/300w"])
+        >>> args.root, args.out.name, args.iters
+        (PosixPath('data/300w'), 'demo_tool.json', 10)
     """
-    args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, tool, markdown)
-        return None
-    missing = ["--300w-root" if name == "root" else f"--{name.replace('_', '-')}"
-               for name in required if getattr(args, name) is None]
-    if missing:
-        note = "; --300w-root is a folder made by `aan convert 300w`" \
-            if "--300w-root" in missing else ""
-        parser.error(f"{' and '.join(missing)} {'is' if len(missing) == 1 else 'are'} "
-                     f"required{note}")
-    return args
+
+    def __init__(self, doc: str, tool: str, markdown: Callable[[dict], str] | None = None, *,
+                 out: Path | bool | None = True, root: str | None = None,
+                 root_required: bool = False, tiny: bool | str = False,
+                 derived: Callable[[dict], dict] | None = None) -> None:
+        super().__init__(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+        self.tool, self.root_required = tool, root_required
+        if root is not None:
+            self.add_argument("--300w-root", dest="root", type=Path, default=None, help=root)
+        if out is not False:
+            self.add_argument("--out", type=Path,
+                              default=RESULTS / f"{tool}.json" if out is True else out)
+        if tiny:
+            self.add_argument("--tiny", action="store_true", help="smoke run in seconds "
+                              "(numbers mean nothing)" if tiny is True else tiny)
+        if markdown is not None:
+            self.add_argument("--summarise", type=Path, default=None, metavar="JSON",
+                              action=_Summarise, tool=tool, markdown=markdown, derived=derived,
+                              help="no run: write the tables of a results file to its .md "
+                                   "(bench/results/<name>.md) and print them")
+
+    def parse_args(self, args=None, namespace=None) -> argparse.Namespace:  # noqa: D102
+        parsed = super().parse_args(args, namespace)
+        if self.root_required and parsed.root is None:
+            self.error(f"--300w-root is required; --300w-root is {ROOT_HELP}")
+        return parsed
+
+
+class _Summarise(argparse.Action):
+    """``--summarise JSON``: :func:`summarise_results` on a results file of this tool, then
+    exit 0; a missing or unreadable file, or one another tool wrote, is a one-line error."""
+
+    def __init__(self, option_strings: list[str], dest: str, *, tool: str,
+                 markdown: Callable[[dict], str],
+                 derived: Callable[[dict], dict] | None = None, **kwargs) -> None:
+        super().__init__(option_strings, dest, **kwargs)
+        self.tool, self.markdown, self.derived = tool, markdown, derived
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        try:
+            writer = json.loads(Path(values).read_text()).get("tool", f"bench.{self.tool}")
+        except (OSError, ValueError) as err:
+            parser.error(f"--summarise {values}: {err}")
+        if writer != f"bench.{self.tool}":
+            parser.error(f"--summarise {values}: written by {writer}; run python -m "
+                         f"{writer} --summarise {values}")
+        summarise_results(values, self.tool, self.markdown, self.derived)
+        parser.exit()
+
+
+def summarise_results(json_path: Path, tool: str, markdown: Callable[[dict], str],
+                      derived: Callable[[dict], dict] | None = None) -> Path:
+    """What ``--summarise JSON`` does, for every tool: ``<name>.md`` beside the JSON,
+    generated from it (with ``derived``, the JSON is first rewritten with
+    ``derived(payload)``'s fields), and its tables printed. Returns the ``.md``."""
+    payload = json.loads(Path(json_path).read_text())
+    if derived is not None:
+        payload = {**payload, **derived(payload)}
+        write_json(json_path, payload, tool)
+    md = write_markdown(json_path, tool, markdown)
+    print("\n" + markdown(payload))
+    return md
 
 
 def write_markdown(json_path: Path, tool: str, markdown: Callable[[dict], str]) -> Path:
@@ -322,11 +386,11 @@ def refresh_includes(doc_path: Path, root: Path = REPO) -> bool:
     return new != text
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description="Refresh the generated tables embedded in "
-                                                 "docs pages (<!-- include PATH --> blocks).")
+def main(argv: list[str] | None = None) -> None:
+    parser = BenchParser("Refresh the generated tables embedded in docs pages "
+                         "(<!-- include PATH --> blocks).", "common", out=False)
     parser.add_argument("docs", type=Path, nargs="+")
-    for doc in parser.parse_args().docs:
+    for doc in parser.parse_args(argv).docs:
         if refresh_includes(doc):
             print(f"[bench] refreshed {doc}")
 

@@ -22,7 +22,6 @@ time (AAN's training-only intermediate branches excluded); GFLOPs per image by
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -32,7 +31,7 @@ import torch
 
 from bench.common import (
     REPO,
-    RESULTS,
+    BenchParser,
     command_line,
     environment,
     gflops,
@@ -40,7 +39,6 @@ from bench.common import (
     machine_line,
     markdown_table,
     write_json,
-    write_markdown,
 )
 
 AAN_CONFIG = REPO / "mm_configs" / "aan_300w.py"
@@ -219,9 +217,8 @@ def results_markdown(payload: dict) -> str:
         f"Command: `{command_line('cpu_speed', a)}`", machine_line(payload)])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = BenchParser(__doc__, "cpu_speed", results_markdown, tiny=True)
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--size", type=int, default=256)
@@ -230,14 +227,7 @@ def main() -> None:
     parser.add_argument("--train-batch", type=int, default=16)
     parser.add_argument("--train-iters", type=int, default=3)
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
-    parser.add_argument("--out", type=Path, default=RESULTS / "cpu_speed.json")
-    parser.add_argument("--tiny", action="store_true")
-    parser.add_argument("--summarise", type=Path, metavar="JSON",
-                        help="no measurement: write the tables of a results file to its .md")
-    args = parser.parse_args()
-    if args.summarise is not None:
-        write_markdown(args.summarise, "cpu_speed", results_markdown)
-        return
+    args = parser.parse_args(argv)
     if args.tiny:
         args.batch, args.size, args.reps, args.latency_reps = 2, 64, 1, 2
         args.train_batch, args.train_iters, args.compile = 2, 1, False

@@ -19,7 +19,6 @@ unfused Adam, NCHW, default threads; same data path), written next to the run as
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -30,12 +29,12 @@ from pathlib import Path
 
 from bench.common import (
     REPO,
-    RESULTS,
+    ROOT_HELP,
+    BenchParser,
     environment,
     machine_line,
     markdown_table,
     write_json,
-    write_markdown,
 )
 from bench.cpu_train_speed import switch_off
 
@@ -115,24 +114,18 @@ def results_markdown(payload: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = BenchParser(__doc__, "cpu_switch_parity", results_markdown,
+                         root=f"{ROOT_HELP} (the real cell)")
     parser.add_argument("--cells", nargs="+", choices=list(CELLS), default=["demo"])
     parser.add_argument("--arms", nargs="+", choices=["fp32", "switch"],
                         default=["fp32", "switch"])
     parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1])
     parser.add_argument("--demo-iters", type=int, default=800)
-    parser.add_argument("--300w-root", dest="root", type=Path, default=None)
     parser.add_argument("--from-real-300w", type=Path, default=None,
                         help="take the switch arm's real-face runs from this real_300w JSON "
                              "(its aan_paper runs are the same command)")
     parser.add_argument("--runs-dir", type=Path, default=REPO / "work_dirs" / "cpu_parity")
-    parser.add_argument("--out", type=Path, default=RESULTS / "cpu_switch_parity.json")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON")
     args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, "cpu_switch_parity", results_markdown)
-        return
     if "real" in args.cells and args.root is None:
         parser.error("--300w-root is required for the real cell")
     payload = json.loads(args.out.read_text()) if args.out.exists() else {}

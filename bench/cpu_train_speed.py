@@ -27,7 +27,6 @@ the table gives each arm's median and its ratio to ``fp32`` in the same run.
 
 from __future__ import annotations
 
-import argparse
 import statistics
 import tempfile
 import time
@@ -36,13 +35,13 @@ from pathlib import Path
 import torch
 
 from bench.common import (
-    RESULTS,
+    ROOT_HELP,
+    BenchParser,
     command_line,
     environment,
     machine_line,
     markdown_table,
     write_json,
-    write_markdown,
 )
 
 REPO = Path(__file__).resolve().parents[1]
@@ -258,25 +257,16 @@ def results_markdown(payload: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--300w-root", dest="root", type=Path, default=None,
-                        help="a folder made by `aan convert 300w` (the real-face configs are "
-                             "left out without it)")
+    parser = BenchParser(__doc__, "cpu_train_speed", results_markdown,
+                         root=f"{ROOT_HELP} (the real-face configs are left out without it)",
+                         tiny="smoke run: demo, 128 px, 2 iters")
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--sizes", nargs="+", type=int, choices=list(SIZES), default=[128, 256])
     parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
     parser.add_argument("--iters", type=int, default=40, help="timed iterations per run")
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "cpu_train_speed.json")
-    parser.add_argument("--tiny", action="store_true", help="smoke run: demo, 128 px, 2 iters")
-    parser.add_argument("--summarise", type=Path, default=None, metavar="JSON",
-                        help="only rewrite the markdown table of a result file")
     args = parser.parse_args(argv)
-    if args.summarise:
-        write_markdown(args.summarise, "cpu_train_speed", results_markdown)
-        return
     if args.tiny:
         args.configs, args.sizes, args.arms = ["demo"], [128], ["fp32", "switch"]
         args.iters, args.warmup, args.rounds = 3, 1, 1

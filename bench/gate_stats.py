@@ -43,12 +43,12 @@ from torch import nn
 
 from bench.common import (
     REPO,
+    ROOT_HELP,
+    BenchParser,
     environment,
     machine_text,
     markdown_table,
-    parse_results_args,
     repo_relative,
-    results_parser,
     write_json,
 )
 
@@ -387,7 +387,7 @@ def results_markdown(payload: dict) -> str:
 def main(argv: list[str] | None = None) -> None:
     from mmengine.config import Config
 
-    parser = results_parser(__doc__, TOOL)
+    parser = BenchParser(__doc__, TOOL, results_markdown, root=ROOT_HELP, root_required=True)
     parser.add_argument("--work-dirs", type=Path, nargs="*", default=[],
                         help="mim train work dirs (their dumped config, last checkpoint)")
     parser.add_argument("--init-config", type=Path, default=None,
@@ -400,9 +400,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--figures", type=Path, default=None,
                         help="folder for one attention figure per trained model with a map")
     parser.add_argument("--figure-faces", type=int, default=4)
-    args = parse_results_args(parser, argv, TOOL, results_markdown)
-    if args is None:
-        return
+    args = parser.parse_args(argv)
     root = args.root.resolve()
     previous = json.loads(args.out.read_text()) if args.out.is_file() else {}
     models = {(m["label"], m["bn"]): m for m in previous.get("models", [])}

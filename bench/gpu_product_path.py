@@ -40,6 +40,7 @@ import torch
 
 from bench.common import (
     RESULTS,
+    BenchParser,
     command_line,
     environment,
     machine_line,
@@ -148,9 +149,9 @@ def count_graph_breaks(device: torch.device, size: int) -> dict:
                 reasons=[str(r.reason)[:300] for r in explained.break_reasons])
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> BenchParser:
+    parser = BenchParser(__doc__, "gpu_product_path", results_markdown,
+                         tiny="every step on the CPU, tiny")
     parser.add_argument("--iters", type=int, default=300, help="mim train with the switch")
     parser.add_argument("--plain-iters", type=int, default=100, help="mim train without it")
     parser.add_argument("--batch", type=int, default=SCHEDULE_BATCH)
@@ -162,10 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-compile", action="store_true",
                         help="skip gpu_train.py's torch.compile measurement")
     parser.add_argument("--work", type=Path, help="work folder (default: a new temp folder)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "gpu_product_path.json")
-    parser.add_argument("--tiny", action="store_true", help="every step on the CPU, tiny")
-    parser.add_argument("--summarise", type=Path, metavar="JSON",
-                        help="no run: write the tables of a results file to its .md")
     return parser
 
 
@@ -242,13 +239,8 @@ def gpu_train_step(args: argparse.Namespace, work: Path, logs: Path,
     return json.loads(bench_json.read_text())
 
 
-def main() -> None:
-    args = build_parser().parse_args()
-    if args.summarise is not None:
-        from bench.common import write_markdown
-
-        write_markdown(args.summarise, "gpu_product_path", results_markdown)
-        return
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     if args.tiny:
         set_tiny(args)
     cuda = torch.cuda.is_available() and not args.tiny

@@ -35,6 +35,7 @@ import torch
 
 from aan_core import AANLandmarkModel
 from aan_core.data.synthetic_faces import render_synthetic_face
+from bench.common import BenchParser, command_line, machine_line, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -120,7 +121,6 @@ def augmented_batches(crops: torch.Tensor, targets: torch.Tensor, batch: int, se
 
 def results_markdown(payload: dict) -> str:
     """The table of a results file, from its runs."""
-    from bench.common import command_line, machine_line
 
     a = payload["args"]
     lines = ["| data | compiled | images/s | 300W 40k iterations (min) | 300W 50k (min) |",
@@ -135,9 +135,8 @@ def results_markdown(payload: dict) -> str:
         machine_line(payload)])
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> BenchParser:
+    parser = BenchParser(__doc__, "gpu_train", results_markdown, tiny=True)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
     parser.add_argument("--batch", type=int, default=PAPER_BATCH)
     parser.add_argument("--size", type=int, default=256)
@@ -147,10 +146,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--workers", type=int, default=min(16, os.cpu_count() or 1))
     parser.add_argument("--no-amp", action="store_true", help="fp32 instead of bf16 autocast")
     parser.add_argument("--compile", action="store_true", help="also time torch.compile")
-    parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "gpu_train.json")
-    parser.add_argument("--tiny", action="store_true")
-    parser.add_argument("--summarise", type=Path, metavar="JSON",
-                        help="no training: write the tables of a results file to its .md")
     return parser
 
 
@@ -219,13 +214,8 @@ def measure(args, device: torch.device, amp: bool, data: str, compiled: bool, cr
                 **{f"projected_300w_{k}_min": v for k, v in projected.items()})
 
 
-def main() -> None:
-    args = build_parser().parse_args()
-    if args.summarise is not None:
-        from bench.common import write_markdown
-
-        write_markdown(args.summarise, "gpu_train", results_markdown)
-        return
+def main(argv: list[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
     if args.tiny:
         args.device, args.batch, args.size, args.steps, args.warmup = "cpu", 2, 64, 2, 1
         args.cache, args.workers, args.compile = 8, 0, False
@@ -251,7 +241,6 @@ def main() -> None:
         goal="300W schedule <= 10 min on one H100")
     payload["table"] = results_markdown(payload).split("\n\n")[1]
     print("\n" + payload["table"])
-    from bench.common import write_json
 
     args.out.parent.mkdir(parents=True, exist_ok=True)
     write_json(args.out, payload, "gpu_train", results_markdown)

@@ -12,13 +12,12 @@ between ``<!-- include bench/results/headline.md -->`` and ``<!-- /include -->``
 
 from __future__ import annotations
 
-import argparse
 import json
 from pathlib import Path
 
 from aan_core.evaluation.paper_results import TABLE5_LABELS, TABLE5_VARIANTS
 from aan_core.utils.atomic_io import atomic_write
-from bench.common import RESULTS, markdown_table, seed_stats
+from bench.common import RESULTS, BenchParser, markdown_table, seed_stats
 
 OUT = RESULTS / "headline.md"
 STUDIES = "docs/studies.md"
@@ -134,8 +133,7 @@ def headline_text(root: Path = RESULTS) -> str:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--out", type=Path, default=OUT)
+    parser = BenchParser(__doc__.split("\n\n")[0], "headline", out=OUT)
     out = parser.parse_args(argv).out
     text = headline_text()
     atomic_write(out, lambda tmp: Path(tmp).write_text(text))

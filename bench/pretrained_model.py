@@ -40,12 +40,12 @@ from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 from .common import (
     FACE_SAMPLES,
     REPO,
+    ROOT_HELP,
+    BenchParser,
     command_line,
     cpu_model,
     environment,
     markdown_table,
-    parse_results_args,
-    results_parser,
     write_json,
 )
 from .real_300w import METRIC_KEYS
@@ -408,8 +408,8 @@ def draw_figure(path: Path = FIGURE, image: Path = FIGURE_IMAGE, width: int = 32
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = results_parser(__doc__, "pretrained_model", "a folder made by `aan convert 300w` "
-                            "(its common split)")
+    parser = BenchParser(__doc__, "pretrained_model", results_markdown,
+                         root=f"{ROOT_HELP} (its common split)")
     parser.add_argument("--work-dir", type=Path, help="the finished training run")
     parser.add_argument("--train-command", default=TRAIN_COMMAND,
                         help="the command that made the run (checked against its config)")
@@ -418,9 +418,7 @@ def main(argv: list[str] | None = None) -> None:
                         help="the docs figure drawn with the new model")
     parser.add_argument("--figure-only", action="store_true",
                         help="draw the docs figure with the shipped model only")
-    args = parse_results_args(parser, argv, "pretrained_model", results_markdown, required=())
-    if args is None:
-        return
+    args = parser.parse_args(argv)
     if not args.figure_only:
         if args.work_dir is None or args.root is None:
             parser.error("--work-dir and --300w-root are required")

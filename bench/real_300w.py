@@ -36,10 +36,10 @@ import numpy as np
 from aan_core.evaluation.paper_results import TABLES
 from bench.common import (
     REPO,
+    ROOT_HELP,
+    BenchParser,
     machine_text,
     markdown_table,
-    parse_results_args,
-    results_parser,
 )
 from bench.grid import DeclaredGrid
 
@@ -216,12 +216,12 @@ def run_grid(grid: DeclaredGrid, specs: list[dict], root: Path, args: argparse.N
     grid.run(specs, train, args.parallel)
 
 
-def grid_parser(doc: str, tool: str, runs_dir: str, default_iters: int | None,
-                parts: tuple[str, ...]) -> argparse.ArgumentParser:
-    """The command line of a grid declared in its tool: ``bench.common.results_parser``'s
-    options, the run options, ``--iters`` (unless every run declares its own budget) and
-    ``--only PART`` (a grid in parts)."""
-    parser = results_parser(doc, tool)
+def grid_parser(doc: str, tool: str, results_markdown, runs_dir: str,
+                default_iters: int | None, parts: tuple[str, ...]) -> BenchParser:
+    """The command line of a grid declared in its tool: a :class:`bench.common.BenchParser`
+    needing ``--300w-root``, the run options, ``--iters`` (unless every run declares its own
+    budget) and ``--only PART`` (a grid in parts)."""
+    parser = BenchParser(doc, tool, results_markdown, root=ROOT_HELP, root_required=True)
     if default_iters is not None:
         parser.add_argument("--iters", type=int, default=default_iters,
                             help="iterations of every run (batch 32)")
@@ -243,10 +243,8 @@ def declared_grid_main(argv: list[str] | None, *, tool: str, doc: str, specs,
     its table are rewritten after every run. ``default_iters=None``: every run declares its
     own budget (no ``--iters``; ``specs(None)``). ``parts``: the grid's parts (each spec's
     ``part``), chosen with ``--only``."""
-    parser = grid_parser(doc, tool, runs_dir, default_iters, parts)
-    args = parse_results_args(parser, argv, tool, results_markdown)
-    if args is None:
-        return
+    parser = grid_parser(doc, tool, results_markdown, runs_dir, default_iters, parts)
+    args = parser.parse_args(argv)
     iters = getattr(args, "iters", None)
     grid = DeclaredGrid(args.out, tool, results_markdown, key=lambda r: (r["arm"], r["seed"]),
                         resume=args.resume,
@@ -467,16 +465,15 @@ def adopt_runs(grid: DeclaredGrid, specs: list[dict], root: Path, runs_dir: Path
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = results_parser(__doc__, "real_300w")
+    parser = BenchParser(__doc__, "real_300w", results_markdown, root=ROOT_HELP,
+                         root_required=True)
     add_run_options(parser, "real_300w")
     parser.add_argument("--only", choices=["train", "baselines"], default=None)
     parser.add_argument("--arms", nargs="+", choices=list(GRID), default=list(GRID),
                         help="train only these arms of the grid (default: all, in order)")
     parser.add_argument("--adopt", action="store_true",
                         help="record finished runs found in --runs-dir instead of training")
-    args = parse_results_args(parser, argv, "real_300w", results_markdown)
-    if args is None:
-        return
+    args = parser.parse_args(argv)
     root = args.root.resolve()
 
     def record_machine(row: dict) -> dict:

@@ -56,13 +56,13 @@ from bench.common import (
     FACE_SAMPLES,
     REPO,
     RESULTS,
+    BenchParser,
     command_line,
     environment,
     machine_line,
     markdown_table,
     train_checkpoint,
     write_json,
-    write_markdown,
 )
 
 if TYPE_CHECKING:
@@ -221,9 +221,10 @@ def recorded_args(args: argparse.Namespace) -> dict:
     return out
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def build_parser() -> BenchParser:
+    parser = BenchParser(__doc__, "real_faces", results_markdown, tiny=True,
+                         root="an `aan convert 300w` folder: its common split (554 faces) is "
+                              "tested too, its train split is what --fit-300w fits on")
     parser.add_argument("--checkpoint", help="skip training; a checkpoint of --config")
     parser.add_argument("--config", default=str(CONFIG))
     parser.add_argument("--model-name", help="the model's name in the tables (default: the "
@@ -238,9 +239,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--fixtures", type=Path, default=FACE_SAMPLES,
                         help="the real fixture faces (default: %(default)s)")
     parser.add_argument("--no-fixtures", action="store_true", help="leave the fixtures out")
-    parser.add_argument("--300w-root", dest="face300w_root", type=Path,
-                        help="an `aan convert 300w` folder: its common split (554 faces) is "
-                             "tested too, its train split is what --fit-300w fits on")
     parser.add_argument("--fit-300w", action="store_true",
                         help="fit each detector's calibration on the --300w-root training "
                              "faces (here only: `aan calibrate` writes the shipped file) and "
@@ -250,10 +248,6 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-landmarks", action="store_true",
                         help="detection and calibration only (no model)")
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "real_faces.json")
-    parser.add_argument("--tiny", action="store_true")
-    parser.add_argument("--summarise", type=Path, metavar="JSON",
-                        help="no measurement: write the tables of a results file to its .md")
     return parser
 
 
@@ -279,11 +273,11 @@ def gather_faces(args: argparse.Namespace, parser: argparse.ArgumentParser) -> F
     if args.tiny:
         faces = [f for f in faces if f.set in ("300w", "aflw")]
     train, train_info, common_info = [], {}, None
-    if args.face300w_root is not None:
-        common, common_info = load_300w_split(args.face300w_root, "common")
+    if args.root is not None:
+        common, common_info = load_300w_split(args.root, "common")
         faces += common
         if args.fit_300w:
-            train, train_info = load_300w_split(args.face300w_root, "train")
+            train, train_info = load_300w_split(args.root, "train")
     if not faces:
         parser.error("no faces: give --300w-root or leave out --no-fixtures")
     return Faces(faces, train, common_info, train_info)
@@ -485,14 +479,11 @@ def common_rows(nme_rows: list[dict], common_ids: list[int]) -> list[dict]:
 def main(argv: list[str] | None = None) -> None:
     parser = build_parser()
     args = parser.parse_args(argv)
-    if args.summarise is not None:
-        write_markdown(args.summarise, "real_faces", results_markdown)
-        return
     if args.tiny:
         args.train_iters, args.synthetic_faces, args.fit = 2, 6, True
         if args.out == RESULTS / "real_faces.json":
             args.out = Path(tempfile.mkdtemp()) / "real_faces_tiny.json"
-    if args.fit_300w and args.face300w_root is None:
+    if args.fit_300w and args.root is None:
         parser.error("--fit-300w needs --300w-root")
     torch.set_num_threads(args.threads)
     torch.manual_seed(0)
@@ -513,7 +504,7 @@ def main(argv: list[str] | None = None) -> None:
         benchmark="real_faces", args={k: (str(v) if isinstance(v, Path) else v)
                                       for k, v in recorded_args(args).items()},
         environment=environment(), faces=len(faces.all), match_iou=fitting.MATCH_IOU,
-        face300w=None if args.face300w_root is None else dict(
+        face300w=None if args.root is None else dict(
             common=faces.common_info, train=faces.train_info or None),
         detection=det_rows, calibration=cal_rows, calibration_300w_common=fit_rows,
         landmarks=nme_rows, landmarks_300w_common=common)
@@ -587,8 +578,8 @@ def results_markdown(payload: dict) -> str:
             ("nme_s", "NME % (inter-ocular)"),
             ("gt_s", "NME % with ground-truth boxes, same faces"), ("ratio_s", "ratio")])
     command = command_line("real_faces", payload["args"], skip=("fixtures",),
-                           placeholders=dict(checkpoint="CKPT", face300w_root="OUT"))
-    command = command.replace("--face300w-root", "--300w-root")
+                           placeholders=dict(checkpoint="CKPT", root="OUT", face300w_root="OUT"))
+    command = command.replace("--face300w-root", "--300w-root")  # a file of the older name
     head = (f"{payload['faces']} real annotated faces; a detection is a face's at IoU >= "
             f"{payload['match_iou']}; NME % (faces in brackets): 68-point faces inter-ocular, "
             f"AFLW by box size")

@@ -10,7 +10,6 @@ augmented by RandomFaceBatchAugment) against images/s trained by the demo model
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 import time
 from pathlib import Path
@@ -19,13 +18,12 @@ import torch
 
 from bench.common import (
     REPO,
-    RESULTS,
+    BenchParser,
     command_line,
     environment,
     machine_line,
     markdown_table,
     write_json,
-    write_markdown,
 )
 
 
@@ -55,22 +53,14 @@ def results_markdown(payload: dict) -> str:
         table, f"Command: `{command_line('synthetic_data_speed', a)}`", machine_line(payload)])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = BenchParser(__doc__, "synthetic_data_speed", results_markdown, tiny=True)
     parser.add_argument("--faces", type=int, default=400, help="faces timed per measurement")
     parser.add_argument("--train-iters", type=int, default=10)
     parser.add_argument("--pool", type=int, default=256, help="pool faces (timing only)")
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "synthetic_data_speed.json")
-    parser.add_argument("--tiny", action="store_true")
-    parser.add_argument("--summarise", type=Path, metavar="JSON",
-                        help="no measurement: write the table of a results file to its .md")
-    args = parser.parse_args()
-    if args.summarise is not None:
-        write_markdown(args.summarise, "synthetic_data_speed", results_markdown)
-        return
+    args = parser.parse_args(argv)
     if args.tiny:
         args.faces, args.train_iters, args.batch, args.pool = 8, 1, 4, 8
         args.out = Path(tempfile.mkdtemp()) / "synthetic_data_speed_tiny.json"

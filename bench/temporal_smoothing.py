@@ -14,7 +14,6 @@ prediction - that of the ground truth| (px), and NME (inter-ocular) against the 
 
 from __future__ import annotations
 
-import argparse
 import tempfile
 from pathlib import Path
 
@@ -24,14 +23,13 @@ import torch
 from bench.common import (
     FACE_SAMPLES,
     REPO,
-    RESULTS,
+    BenchParser,
     command_line,
     environment,
     machine_line,
     markdown_table,
     train_checkpoint,
     write_json,
-    write_markdown,
 )
 
 SETTINGS = {"off": None, "one-euro (1.0 Hz, beta 0.05) default": (1.0, 0.05),
@@ -98,21 +96,13 @@ def results_markdown(payload: dict) -> str:
         f"Command: `{command_line('temporal_smoothing', a)}`", machine_line(payload)])
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+def main(argv: list[str] | None = None) -> None:
+    parser = BenchParser(__doc__, "temporal_smoothing", results_markdown, tiny=True)
     parser.add_argument("--checkpoint", help="skip training; use this aan_300w checkpoint")
     parser.add_argument("--train-iters", type=int, default=150)
     parser.add_argument("--frames", type=int, default=60)
     parser.add_argument("--threads", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=RESULTS / "temporal_smoothing.json")
-    parser.add_argument("--tiny", action="store_true")
-    parser.add_argument("--summarise", type=Path, metavar="JSON",
-                        help="no measurement: write the table of a results file to its .md")
-    args = parser.parse_args()
-    if args.summarise is not None:
-        write_markdown(args.summarise, "temporal_smoothing", results_markdown)
-        return
+    args = parser.parse_args(argv)
     if args.tiny:
         args.train_iters, args.frames = 2, 6
         args.out = Path(tempfile.mkdtemp()) / "temporal_smoothing_tiny.json"
