@@ -15,18 +15,34 @@ Arms (what differs, nothing else does):
 - ``switch``: the config as shipped (``BF16AutocastOptimWrapper`` with fused Adam, head in fp32,
   ``ChannelsLastHook``, ``CPUThreadsHook``, the crop or image cache);
 - ``switch+compile``: the same with mmengine's ``compile=True`` (inductor on ``train_step``);
-  the compile time is excluded from the rate and reported.
+  the compile time is excluded from the rate and reported;
+- ``plain``: the yardstick for the product loop's overhead: the config's network, batch,
+  arithmetic (the switch's settings) and per-sample augmentation in a plain ``for`` loop,
+  with no Runner, data loader, pipeline or data samples (``bench/plain_loop.py``): OpenCV
+  crops drawn as MMPose's transforms draw them, made in the training process, which computes
+  with the whole machine's threads (no loader worker). Configs whose augmentation runs on the
+  batch, or whose pipeline has a transform the loop cannot repeat, leave it out.
 
-The machine is shared and noisy: arms are measured in rounds (every arm once per round) and
-the table gives each arm's median and its ratio to ``fp32`` in the same run.
+``--regressor-inputs gap flatten`` measures each config with the head's and branches'
+regressor inputs (``model.head.final_input`` / ``branch_input``) set to each, one cell per
+input. The machine is shared and noisy: arms are measured in rounds (every arm once per
+round) and the table gives each arm's median, its ratio to ``fp32`` and the ``switch`` arm's
+ratio to ``plain`` in the same run. Each run records the 1-minute load average before and
+after it; ``--note`` records what else ran on the machine.
 
     python -m bench.cpu_train_speed --300w-root data/300w            # the reported run
     python -m bench.cpu_train_speed --tiny                           # smoke run (CI)
     python -m bench.cpu_train_speed --summarise bench/results/cpu_train_speed.json
+    python -m bench.cpu_train_speed --300w-root data/300w --configs real_aug --sizes 128 \
+        --arms switch plain --regressor-inputs flatten gap --out \
+        bench/results/cpu_train_speed_plain.json    # the product loop against the plain one
 """
 
 from __future__ import annotations
 
+import json
+import os
+import shutil
 import statistics
 import tempfile
 import time
@@ -55,7 +71,8 @@ CONFIGS = {  # name: (config file, needs the 300W root)
 # a config measured against another's switch arm in the same run: the same augmentation made
 # on the batch instead of on a loader worker
 PEERS = {"real_batchaug": "real_aug"}
-ARMS = ("fp32", "switch", "switch+compile")
+ARMS = ("fp32", "switch", "switch+compile", "plain")
+REGRESSOR_INPUTS = ("flatten", "gap")
 # size: (stem, stage widths, batch), as the issue's CPU measurements and aan_300w.py
 SIZES = {128: (32, (64, 128, 256, 512), 32), 256: (64, (128, 256, 512, 1024), 16)}
 
@@ -95,9 +112,11 @@ def switch_off(cfg, loader: bool = True):
     return cfg
 
 
-def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
-    """The config ``name`` at ``size`` for ``arm``, training ``iters`` iterations, no
-    validation, checkpoints or logging in between."""
+def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int,
+              regressor_input: str | None = None):
+    """The config ``name`` at ``size`` for ``arm`` (``plain``: the config as shipped, as
+    ``switch``), training ``iters`` iterations, no validation, checkpoints or logging in
+    between; with ``regressor_input``, the head's and its branches' regressor input."""
     from mmengine.config import Config
 
     cfg = Config.fromfile(str(REPO / "mm_configs" / CONFIGS[name][0]))
@@ -111,6 +130,8 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
     if cfg.model.backbone.type == "AANBackbone":  # the head's sizes follow ('auto')
         cfg.model.backbone.update(stem_channels=stem, stage_channels=stages)
     cfg.train_dataloader.batch_size = batch
+    if regressor_input is not None:
+        cfg.model.head.update(final_input=regressor_input, branch_input=regressor_input)
     if root is not None:
         inner = cfg.train_dataloader.dataset
         inner = inner.get("dataset", inner) if inner.type == "CropCacheDataset" else inner
@@ -133,8 +154,28 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int):
 
 
 def cell_name(key: str) -> str:
-    """The config name of a result cell's key (``"real_aug, 128 px"`` -> ``"real_aug"``)."""
-    return key.rsplit(", ", 1)[0]
+    """The config name of a result cell's key (``"real_aug, 128 px"`` -> ``"real_aug"``;
+    ``"real_aug, 128 px, gap inputs"`` -> ``"real_aug"``)."""
+    return key.split(", ", 1)[0]
+
+
+def cell_key(name: str, size: int, regressor_input: str | None = None) -> str:
+    """A result cell's key: config, size and, when set, the regressor input."""
+    return f"{name}, {size} px" + (f", {regressor_input} inputs" if regressor_input else "")
+
+
+def tiny_300w_root() -> Path:
+    """A 300W folder (as ``aan convert 300w`` writes) of the two real faces in
+    ``tests/data``, for the smoke run."""
+    fixture = REPO / "tests" / "data" / "mmpose_face_samples" / "300w"
+    root = Path(tempfile.mkdtemp(prefix="cpu_train_speed_300w_"))
+    (root / "annotations").mkdir()
+    (root / "images").mkdir()
+    data = json.loads((fixture / "test_300w.json").read_text())
+    for image in data["images"]:
+        shutil.copyfile(fixture / image["file_name"], root / "images" / image["file_name"])
+    (root / "annotations" / "face_landmarks_300w_train.json").write_text(json.dumps(data))
+    return root
 
 
 def runs_at(cfg, size: int) -> bool:
@@ -229,8 +270,14 @@ def results_markdown(payload: dict) -> str:
                 ratio=f"{med / base:.2f}x" if med and base else "",
                 threads=res.get("runs", [{}])[0].get("compute_threads", "") if res.get(
                     "runs") else ""))
-        peer = payload["cells"].get(f"{PEERS.get(cell_name(key), '')}, {cell['size']} px")
+        peer = payload["cells"].get(key.replace(cell_name(key), PEERS.get(cell_name(key), ""),
+                                                1))
         mine = cell["arms"].get("switch", {}).get("median_images_per_s")
+        plain = cell["arms"].get("plain", {}).get("median_images_per_s")
+        if mine and plain:
+            rows.append(dict(cell=key, arm="switch vs plain", ratio=f"{mine / plain:.2f}x"))
+        if cell.get("plain_left_out"):
+            rows.append(dict(cell=key, arm="plain", rate="left out: " + cell["plain_left_out"]))
         for peer_arm in ("fp32", "switch"):
             theirs = (peer or {}).get("arms", {}).get(peer_arm, {}).get("median_images_per_s")
             if mine and theirs:
@@ -247,29 +294,63 @@ def results_markdown(payload: dict) -> str:
                                   ("ratio", "vs fp32, same run"),
                                   ("threads", "compute threads")])
     args = {("300w_root" if k == "root" else k): v for k, v in payload["args"].items()
-            if k not in ("summarise", "out", "tiny")}
+            if k not in ("summarise", "out", "tiny", "note")}
+    intro = ("Whole `mim train` loop, data included (128 px: half width, batch 32; 256 px: "
+             "full width, batch 16); arms measured in rounds, median of the rounds.")
+    if any("plain" in c["arms"] for c in payload["cells"].values()):
+        intro += (" `plain`: the same network, batch, arithmetic and augmentation in a plain "
+                  "PyTorch loop (no Runner, loader or pipeline); `switch vs plain`: the "
+                  "product loop's images/s over the plain loop's, same run.")
+    loads = [r[k] for c in payload["cells"].values() for a in c["arms"].values()
+             for r in a.get("runs", []) for k in ("load_average_before", "load_average_after")
+             if k in r]
+    shared = ""
+    if loads:
+        shared = (f"1-minute load average around the runs: {min(loads):.2f}-{max(loads):.2f} "
+                  f"on {payload['environment']['cpu_count']} CPUs. ")
+    if payload["args"].get("note"):
+        shared += payload["args"]["note"].rstrip(".") + ". "
     return "\n\n".join([
-        "Whole `mim train` loop, data included (128 px: half width, batch 32; 256 px: full "
-        "width, batch 16); arms measured in rounds, median of the rounds.", table,
-        f"Command: `{command_line('cpu_train_speed', args)}`",
-        f"Native bf16: {payload.get('cpu_bf16')}. "
-        + machine_line(payload)])
+        intro, table, f"Command: `{command_line('cpu_train_speed', args)}`",
+        shared + f"Native bf16: {payload.get('cpu_bf16')}. " + machine_line(payload)])
+
+
+def measure_arm(name: str, size: int, arm: str, root: Path | None, regressor_input,
+                warmup: int, total: int) -> dict:
+    """One run of ``arm``, with the load average before and after it."""
+    from bench.plain_loop import measure_plain
+
+    before = os.getloadavg()[0]
+    cfg = build_cfg(name, size, arm, root, total, regressor_input)
+    run = (measure_plain if arm == "plain" else measure_loop)(cfg, warmup, total)
+    return dict(run, load_average_before=round(before, 2),
+                load_average_after=round(os.getloadavg()[0], 2))
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = BenchParser(__doc__, "cpu_train_speed", results_markdown,
                          root=f"{ROOT_HELP} (the real-face configs are left out without it)",
-                         tiny="smoke run: demo, 128 px, 2 iters")
+                         tiny="smoke run: demo and real_aug (the two faces of tests/data), "
+                              "128 px, 3 iters")
     parser.add_argument("--configs", nargs="+", choices=list(CONFIGS), default=list(CONFIGS))
     parser.add_argument("--sizes", nargs="+", type=int, choices=list(SIZES), default=[128, 256])
-    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS))
+    parser.add_argument("--arms", nargs="+", choices=ARMS, default=list(ARMS[:3]))
+    parser.add_argument("--regressor-inputs", nargs="+", choices=REGRESSOR_INPUTS,
+                        default=None, help="one cell per regressor input of the head and its "
+                                           "branches (default: the config's own)")
     parser.add_argument("--iters", type=int, default=40, help="timed iterations per run")
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--no-parts", action="store_true",
+                        help="leave out the data path alone / model alone measurement")
+    parser.add_argument("--note", default=None,
+                        help="what else ran on the machine (recorded and shown with the table)")
     args = parser.parse_args(argv)
     if args.tiny:
-        args.configs, args.sizes, args.arms = ["demo"], [128], ["fp32", "switch"]
+        args.configs, args.sizes, args.arms = ["demo", "real_aug"], [128], ["fp32", "switch",
+                                                                          "plain"]
         args.iters, args.warmup, args.rounds = 3, 1, 1
+        args.root = tiny_300w_root()
         args.out = Path(tempfile.mkdtemp()) / "cpu_train_speed_tiny.json"
     if args.root is None and any(CONFIGS[c][1] for c in args.configs):
         print("[cpu_train_speed] no --300w-root: the real-face configs are left out",
@@ -279,49 +360,67 @@ def main(argv: list[str] | None = None) -> None:
 
     import aan_components.plugin  # noqa: F401
     from aan_components.engine import cpu_supports_bf16
+    from bench.plain_loop import plain_supports
 
     init_default_scope("mmpose")
     payload = dict(benchmark="cpu_train_speed", environment=environment(),
                    cpu_bf16=cpu_supports_bf16(),
                    args={k: (str(v) if isinstance(v, Path) else v)
                          for k, v in vars(args).items()},
-                   protocol=__doc__.split("\n\n")[1], cells={})
+                   protocol=__doc__.split("\n\n")[1],
+                   load_average_at_start=list(os.getloadavg()), cells={})
     total = args.warmup + args.iters
     from mmengine.config import Config
 
     for name in args.configs:
+        shipped = Config.fromfile(str(REPO / "mm_configs" / CONFIGS[name][0]))
         for size in args.sizes:
-            key = f"{name}, {size} px"
-            if not runs_at(Config.fromfile(str(REPO / "mm_configs" / CONFIGS[name][0])), size):
-                print(f"[cpu_train_speed] {key}: left out (measured at its own size only)",
-                      flush=True)
+            if not runs_at(shipped, size):
+                print(f"[cpu_train_speed] {name}, {size} px: left out (measured at its own "
+                      f"size only)", flush=True)
                 continue
-            cell = payload["cells"][key] = dict(config=CONFIGS[name][0], size=size,
-                                                batch=SIZES[size][2], arms={})
-            root = args.root if CONFIGS[name][1] else None
-            for _ in range(args.rounds):
-                for arm in args.arms:
-                    res = cell["arms"].setdefault(arm, dict(runs=[]))
-                    if "error" in res:
-                        continue
-                    try:
-                        run = measure_loop(build_cfg(name, size, arm, root, total),
-                                           args.warmup, total)
-                    except Exception as e:  # a failed arm is a result too (compile)
-                        res["error"] = f"{type(e).__name__}: {str(e).splitlines()[0][:200]}"
-                        print(f"[cpu_train_speed] {key} {arm}: {res['error']}", flush=True)
-                        continue
-                    res["runs"].append(run)
-                    res["median_images_per_s"] = statistics.median(
-                        r["images_per_s"] for r in res["runs"])
-                    print(f"[cpu_train_speed] {key} {arm}: {run['images_per_s']} images/s "
-                          f"({run['compute_threads']} compute threads)", flush=True)
-                    write_json(args.out, payload, "cpu_train_speed", results_markdown)
-            if "switch" in args.arms:
-                cell["parts"] = measure_parts(build_cfg(name, size, "switch", root, total),
-                                              max(2, args.iters // 2))
-                print(f"[cpu_train_speed] {key} parts: {cell['parts']}", flush=True)
-            write_json(args.out, payload, "cpu_train_speed", results_markdown)
+            for inputs in args.regressor_inputs or [None]:
+                key = cell_key(name, size, inputs)
+                cell = payload["cells"][key] = dict(config=CONFIGS[name][0], size=size,
+                                                    batch=SIZES[size][2], arms={})
+                if inputs is not None:
+                    cell["regressor_input"] = inputs
+                arms = list(args.arms)
+                why = plain_supports(shipped) if "plain" in arms else None
+                if why is not None:
+                    cell["plain_left_out"] = why
+                    arms.remove("plain")
+                    print(f"[cpu_train_speed] {key} plain: left out ({why})", flush=True)
+                root = args.root if CONFIGS[name][1] else None
+                for _ in range(args.rounds):
+                    for arm in arms:
+                        res = cell["arms"].setdefault(arm, dict(runs=[]))
+                        if "error" in res:
+                            continue
+                        try:
+                            run = measure_arm(name, size, arm, root, inputs, args.warmup,
+                                              total)
+                        except Exception as e:  # a failed arm is a result too (compile)
+                            res["error"] = (f"{type(e).__name__}: "
+                                            f"{str(e).splitlines()[0][:200]}")
+                            print(f"[cpu_train_speed] {key} {arm}: {res['error']}", flush=True)
+                            continue
+                        res["runs"].append(run)
+                        res["median_images_per_s"] = statistics.median(
+                            r["images_per_s"] for r in res["runs"])
+                        print(f"[cpu_train_speed] {key} {arm}: {run['images_per_s']} images/s "
+                              f"({run['compute_threads']} compute threads, load "
+                              f"{run['load_average_before']}-{run['load_average_after']})",
+                              flush=True)
+                        write_json(args.out, payload, "cpu_train_speed", results_markdown)
+                if "switch" in args.arms and not args.no_parts:
+                    cell["parts"] = measure_parts(
+                        build_cfg(name, size, "switch", root, total, inputs),
+                        max(2, args.iters // 2))
+                    print(f"[cpu_train_speed] {key} parts: {cell['parts']}", flush=True)
+                write_json(args.out, payload, "cpu_train_speed", results_markdown)
+    payload["load_average_at_end"] = list(os.getloadavg())
+    write_json(args.out, payload, "cpu_train_speed", results_markdown)
     print(results_markdown(payload))
 
 
