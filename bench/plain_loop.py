@@ -163,12 +163,22 @@ class PlainFaceAugmentation:
         warp = get_warp_matrix(center, scale, float(rot), output_size=(w, h))
         return (np.vstack([warp, [0.0, 0.0, 1.0]]) @ flip_m)[:2], order
 
+    def crop(self, img: np.ndarray, face: dict, flip: bool, box_draw: np.ndarray,
+             probs: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The crop, its keypoints (pixels) and their visibility for one draw (as
+        :meth:`geometry`)."""
+        warp, order = self.geometry(img.shape[1], face, flip, box_draw, probs)
+        crop = cv2.warpAffine(img, warp, self.size, flags=cv2.INTER_LINEAR)
+        points = cv2.transform(face["keypoints"][0][order][None].astype(np.float32), warp)[0]
+        return crop, points, face["keypoints_visible"][0][order]
+
     def photometric_distortion(self, img: np.ndarray) -> np.ndarray:
         """``PhotometricDistortion``'s draws and arithmetic on a uint8 BGR crop (MMPose
         1.3's: contrast twice in mode 1, never in mode 0)."""
         p = self.photometric
-        contrast_mode, brightness_flag, contrast_flag = np.random.randint(2, size=3)
-        hsv_mode, swap_flag = np.random.randint(4), np.random.randint(2)
+        contrast_mode, brightness_flag = np.random.randint(2), np.random.randint(2)
+        contrast_flag, hsv_mode = np.random.randint(2), np.random.randint(4)
+        swap_flag = np.random.randint(2)
         beta = np.random.uniform(-p["brightness_delta"], p["brightness_delta"])
         alpha = np.random.uniform(*p["contrast_range"])
         saturation = np.random.uniform(*p["saturation_range"])
@@ -198,15 +208,11 @@ class PlainFaceAugmentation:
     def __call__(self, img: np.ndarray, face: dict) -> tuple[np.ndarray, np.ndarray,
                                                                 np.ndarray]:
         flip = np.random.rand() < self.flip_p
-        warp, order = self.geometry(img.shape[1], face, flip, self._box_draw(),
-                                    np.random.rand(3))
-        keypoints, visible = face["keypoints"][0], face["keypoints_visible"][0]
-        crop = cv2.warpAffine(img, warp, self.size, flags=cv2.INTER_LINEAR)
-        points = cv2.transform(keypoints[order][None].astype(np.float32), warp)[0]
+        crop, points, visible = self.crop(img, face, flip, self._box_draw(), np.random.rand(3))
         if self.photometric is not None:
             crop = self.photometric_distortion(crop)
         w, h = self.size  # GenerateTarget with RegressionLabel
-        valid = ((points >= 0) & (points <= [w - 1, h - 1])).all(-1) & (visible[order] > 0.5)
+        valid = ((points >= 0) & (points <= [w - 1, h - 1])).all(-1) & (visible > 0.5)
         return crop, (points / [w, h]).astype(np.float32), valid.astype(np.float32)
 
 
