@@ -202,3 +202,23 @@ def test_switch_vs_plain_row_and_regressor_input_cells():
     assert speed.cell_name("real_aug, 128 px, gap inputs") == "real_aug"
     cfg = speed.build_cfg("real_aug", 128, "switch", Path("/d"), 3, "gap")
     assert (cfg.model.head.final_input, cfg.model.head.branch_input) == ("gap", "gap")
+
+
+def test_targets_are_regression_labels():
+    """Labels and weights as GenerateTarget's RegressionLabel: coordinates over the crop's
+    size, weight 0 for a keypoint outside the crop's pixels or not visible."""
+    from mmpose.codecs import RegressionLabel
+
+    aug = plain_loop.PlainFaceAugmentation(
+        [dict(type="GetBBoxCenterScale"), dict(type="TopdownAffine", input_size=(128, 128))],
+        [0, 1, 2, 3])
+    face = dict(bbox=np.array([[64 - 51.2, 64 - 51.2, 64 + 51.2, 64 + 51.2]]),
+                keypoints=np.array([[[127.5, 10.0], [126.5, 10.0], [-0.5, 10.0],
+                                     [30.0, 40.0]]]),
+                keypoints_visible=np.array([[1.0, 1.0, 1.0, 0.0]]))
+    _, labels, weights = aug(np.zeros((128, 128, 3), np.uint8), face)
+    _, points, visible = aug.crop(np.zeros((128, 128, 3), np.uint8), face, False,
+                                  np.zeros(4, np.float32), np.ones(3))
+    expected = RegressionLabel(input_size=(128, 128)).encode(points[None], visible[None])
+    np.testing.assert_allclose(labels, expected["keypoint_labels"][0], atol=1e-6)
+    assert weights.tolist() == expected["keypoint_weights"][0].tolist() == [0, 1, 0, 0]

@@ -99,9 +99,16 @@ def test_cpu_train_speed_tiny_mode():
     payload = json.loads(Path(out[-1].split("wrote ", 1)[1]).read_text())
     cell = payload["cells"]["demo, 128 px"]
     assert set(cell["arms"]) == {"fp32", "switch"}
+    assert "annotation file" in cell["plain_left_out"]  # synthetic faces: no plain arm
     assert cell["parts"]["model_images_per_s"] > 0
+    real = payload["cells"]["real_aug, 128 px"]  # the two faces of tests/data
+    assert set(real["arms"]) == {"fp32", "switch", "plain"}
+    assert all(a["runs"][0]["images_per_s"] > 0 for a in real["arms"].values())
+    assert real["arms"]["plain"]["runs"][0]["compute_threads"] >= 1
+    assert "load_average_before" in real["arms"]["plain"]["runs"][0]
     table = Path(out[-1].split("wrote ", 1)[1]).with_suffix(".md").read_text()
     assert "| demo, 128 px | switch |" in table
+    assert "| real_aug, 128 px | switch vs plain |" in table
 
 
 def test_cpu_train_speed_batch_augment_cell_against_its_peer():
