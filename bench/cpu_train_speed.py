@@ -19,9 +19,11 @@ Arms (what differs, nothing else does):
 - ``plain``: the yardstick for the product loop's overhead: the config's network, batch,
   arithmetic (the switch's settings) and per-sample augmentation in a plain ``for`` loop,
   with no Runner, data loader, pipeline or data samples (``bench/plain_loop.py``): OpenCV
-  crops drawn as MMPose's transforms draw them, made in the training process, which computes
-  with the whole machine's threads (no loader worker). Configs whose augmentation runs on the
-  batch, or whose pipeline has a transform the loop cannot repeat, leave it out.
+  crops drawn as MMPose's transforms draw them, made in the training process between steps;
+  the model computes with the threads ``CPUThreadsHook`` gives it in ``switch`` (the cores
+  the config's loader workers leave; ``--plain-threads`` sets another number). Configs whose
+  augmentation runs on the batch, or whose pipeline has a transform the loop cannot repeat,
+  leave it out.
 
 ``--regressor-inputs gap flatten`` measures each config with the head's and branches'
 regressor inputs (``model.head.final_input`` / ``branch_input``) set to each, one cell per
@@ -316,13 +318,14 @@ def results_markdown(payload: dict) -> str:
 
 
 def measure_arm(name: str, size: int, arm: str, root: Path | None, regressor_input,
-                warmup: int, total: int) -> dict:
+                warmup: int, total: int, plain_threads: int | None = None) -> dict:
     """One run of ``arm``, with the load average before and after it."""
     from bench.plain_loop import measure_plain
 
     before = os.getloadavg()[0]
     cfg = build_cfg(name, size, arm, root, total, regressor_input)
-    run = (measure_plain if arm == "plain" else measure_loop)(cfg, warmup, total)
+    run = measure_plain(cfg, warmup, total, plain_threads) if arm == "plain" else \
+        measure_loop(cfg, warmup, total)
     return dict(run, load_average_before=round(before, 2),
                 load_average_after=round(os.getloadavg()[0], 2))
 
@@ -341,6 +344,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--iters", type=int, default=40, help="timed iterations per run")
     parser.add_argument("--warmup", type=int, default=8)
     parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--plain-threads", type=int, default=None,
+                        help="the plain arm's compute threads (default: those of the switch "
+                             "arm, CPUThreadsHook's)")
     parser.add_argument("--no-parts", action="store_true",
                         help="leave out the data path alone / model alone measurement")
     parser.add_argument("--note", default=None,
@@ -399,7 +405,7 @@ def main(argv: list[str] | None = None) -> None:
                             continue
                         try:
                             run = measure_arm(name, size, arm, root, inputs, args.warmup,
-                                              total)
+                                              total, args.plain_threads)
                         except Exception as e:  # a failed arm is a result too (compile)
                             res["error"] = (f"{type(e).__name__}: "
                                             f"{str(e).splitlines()[0][:200]}")

@@ -9,7 +9,8 @@ loader, pipeline or data samples. It is the yardstick for the product loop's ove
 - The arithmetic: what the config's CPU switch sets (:func:`plain_settings`): bf16 autocast
   on the forward with the ``fp32_modules`` in fp32 (``BF16AutocastOptimWrapper``), the
   config's optimizer (torch's own, ``fused`` as the config says), channels-last weights
-  (``ChannelsLastHook``) and ``CPUThreadsHook``'s thread rule for a loop with no loader worker.
+  (``ChannelsLastHook``) and the compute threads ``CPUThreadsHook`` gives the model in the
+  config's own run (the cores its loader workers leave), unless told otherwise.
 - The data: the config's per-sample training pipeline read transform by transform
   (:class:`PlainFaceAugmentation`): each face decoded on its first draw and kept (as
   ``LoadFaceImage(cache_images=True)``), then one OpenCV ``warpAffine`` per face that does
@@ -231,8 +232,9 @@ def plain_settings(cfg) -> dict:
     hook = hooks.get("cpu_threads")
     if hook and "OMP_NUM_THREADS" not in os.environ:
         threads = hook.get("threads", "auto")
-        if threads == "auto":  # no loader worker: the whole machine
-            threads = compute_threads(len(os.sched_getaffinity(0)), 0)
+        if threads == "auto":  # the model's threads in the config's own run
+            threads = compute_threads(len(os.sched_getaffinity(0)),
+                                      cfg.train_dataloader.get("num_workers", 0))
     return dict(autocast_bf16=bf16 and cpu_supports_bf16(),
                 fp32_modules=tuple(wrapper.get("fp32_modules", ("head",))) if bf16 else (),
                 optimizer=kind, optimizer_args=optimizer,
@@ -332,14 +334,17 @@ class PlainFaceData:
                 torch.from_numpy(np.stack(weights)))
 
 
-def measure_plain(cfg, warmup: int, iters: int) -> dict:
+def measure_plain(cfg, warmup: int, iters: int, threads: int | None = None) -> dict:
     """images/s of the plain loop from iteration ``warmup`` to the end (the clock starts, as
-    ``cpu_train_speed``'s timing hook, once iteration ``warmup``'s batch is made)."""
+    ``cpu_train_speed``'s timing hook, once iteration ``warmup``'s batch is made);
+    ``threads``: compute threads instead of the switch's rule."""
     why = plain_supports(cfg)
     if why is not None:
         raise ValueError(f"the plain loop cannot repeat this config's data path: {why}")
-    threads = torch.get_num_threads()
+    before = torch.get_num_threads()
     settings = plain_settings(cfg)
+    if threads is not None:
+        settings["threads"] = threads
     if settings["threads"] is not None:
         torch.set_num_threads(settings["threads"])
     t0 = time.perf_counter()
@@ -361,5 +366,5 @@ def measure_plain(cfg, warmup: int, iters: int) -> dict:
                compute_threads=torch.get_num_threads(),
                first_iterations_s=round(start - first, 1),
                total_s=round(time.perf_counter() - t0, 1))
-    torch.set_num_threads(threads)
+    torch.set_num_threads(before)
     return out
