@@ -76,8 +76,14 @@ def _same_step(a, b) -> bool:
         torch.allclose(sd_a[k].float(), sd_b[k].float(), rtol=0, atol=1e-7) for k in sd_a)
 
 
-def test_plain_settings_are_the_cpu_switch(small_cfg):
+def test_plain_settings_are_the_cpu_switch(small_cfg, monkeypatch):
+    import os
+
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
     s = plain_loop.plain_settings(small_cfg)
+    # the threads CPUThreadsHook gives the model beside the config's one loader worker
+    assert small_cfg.train_dataloader.num_workers == 1
+    assert s["threads"] == max(1, len(os.sched_getaffinity(0)) - 1)
     assert s["optimizer"] == "Adam" and s["optimizer_args"]["fused"] is True
     assert s["optimizer_args"]["lr"] == 1e-3 and s["optimizer_args"]["weight_decay"] == 1e-3
     assert s["fp32_modules"] == ("head",) and s["channels_last"]

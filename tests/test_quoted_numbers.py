@@ -76,6 +76,12 @@ def batch_gain() -> float:
             / cells["real_aug, 128 px"]["arms"]["switch"]["median_images_per_s"])
 
 
+def switch_vs_plain(inputs: str) -> str:
+    """The product loop's images/s over the plain loop's, one regressor input, same run."""
+    arms = _json("cpu_train_speed_plain")["cells"][f"real_aug, 128 px, {inputs} inputs"]["arms"]
+    return f"{arms['switch']['median_images_per_s'] / arms['plain']['median_images_per_s']:.2f}x"
+
+
 def attention_cost(form: str, part: str = "a") -> str:
     """A part of the attention study: ``form`` minus ``none`` paired by seed (in part (a),
     the Table 5 fair-start runs for ``aan`` and ``none``), ``mean ± sd`` as its table prints
@@ -143,6 +149,9 @@ QUOTES = [
               "spread of no attention"),
     (STUDIES, lambda: f"The pooled-input runs of (b) keep the cost "
               f"({attention_cost('aan', 'b')})"),
+    (CPU, lambda: f"In this run the product loop trained at {switch_vs_plain('flatten')} of "
+          f"the plain loop's rate\nwith `flatten` inputs and {switch_vs_plain('gap')} with "
+          "`gap` inputs"),
     (CPU, lambda: f"One run trains only {batch_gain():.1f}x faster on the batch"),
     (CPU, lambda: f"each had {round(mean_of('aan_batchaug_l1', 'images_per_s'))}\nimages/s"),
     (CPU, lambda: "had " + " and ".join(str(round(r["images_per_s"])) for r in sorted(
