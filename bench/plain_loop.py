@@ -12,8 +12,9 @@ loader, pipeline or data samples. It is the yardstick for the product loop's ove
   (``ChannelsLastHook``) and the compute threads ``CPUThreadsHook`` gives the model in the
   config's own run (the cores its loader workers leave), unless told otherwise.
 - The data: the config's per-sample training pipeline read transform by transform
-  (:class:`PlainFaceAugmentation`): each face decoded on its first draw and kept (as
-  ``LoadFaceImage(cache_images=True)``), then one OpenCV ``warpAffine`` per face that does
+  (:class:`PlainFaceAugmentation`, :class:`PlainFaceData`): each face decoded on its first
+  draw and kept (as ``LoadFaceImage(cache_images=True)``), then one OpenCV ``warpAffine`` per
+  face that does
   ``RandomFlip``, ``RandomBBoxTransform`` and ``TopdownAffine`` at once, with the ranges drawn
   as those transforms draw them, then ``PhotometricDistortion``'s draws and arithmetic, in the
   training process. The data preprocessor's channel order and normalisation follow.
@@ -244,12 +245,11 @@ def plain_settings(cfg) -> dict:
 def build_plain_model(cfg, settings: dict) -> tuple[nn.Module, torch.optim.Optimizer]:
     """The config's model (MMPose's registry) and a torch optimizer, set up as
     ``settings`` says."""
+    from mmengine.logging import MMLogger
     from mmpose.registry import MODELS
 
     from aan_components.engine.bf16_autocast_optim_wrapper import _called_layers
     from aan_core.utils.fp32_modules import run_in_fp32
-
-    from mmengine.logging import MMLogger
 
     model = MODELS.build(cfg.model)
     logger = MMLogger.get_current_instance()
@@ -299,34 +299,48 @@ def plain_step(model: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch
 
 
 class PlainFaceData:
-    """The config's training faces, drawn in shuffled epochs as batches of crops and targets
-    (each image decoded on its first draw and kept in memory)."""
+    """The config's training faces, drawn in shuffled epochs as batches of crops and targets.
+
+    As the config's data path: each image is decoded on its first draw and kept in memory
+    when its ``LoadFaceImage`` has ``cache_images=True`` (decoded on every draw otherwise);
+    a config that serves its crops from a ``CropCacheDataset`` (no random transform) has
+    every crop made once, before the loop, as that cache is built before training.
+    """
 
     def __init__(self, cfg) -> None:
         from mmpose.registry import DATASETS
 
         from aan_core.utils.image_file import read_image
 
-        inner = cfg.train_dataloader.dataset
-        inner = inner.dataset if inner.type == "CropCacheDataset" else inner
-        dataset = DATASETS.build(dict(inner, pipeline=[]))
+        dataset = DATASETS.build(dict(train_dataset(cfg), pipeline=[]))
         self.faces = [dataset.get_data_info(i) for i in range(len(dataset))]
-        self.augment = PlainFaceAugmentation(train_pipeline(cfg),
-                                             dataset.metainfo["flip_indices"])
+        pipeline = train_pipeline(cfg)
+        self.augment = PlainFaceAugmentation(pipeline, dataset.metainfo["flip_indices"])
         self.read_image = read_image
+        self.keep_images = any(t.get("cache_images", False) for t in pipeline
+                               if t["type"] in ("LoadFaceImage", "LoadImage"))
         self.images: dict[str, np.ndarray] = {}
         self.order: list[int] = []
+        self.crops: list[tuple] | None = None
+        if cfg.train_dataloader.dataset.type == "CropCacheDataset":
+            self.crops = [self.augment(self.image(face), face) for face in self.faces]
+
+    def image(self, face: dict) -> np.ndarray:
+        img = self.images.get(face["img_path"])
+        if img is None:
+            img = self.read_image(face["img_path"])
+            if self.keep_images:
+                self.images[face["img_path"]] = img
+        return img
 
     def batch(self, size: int) -> tuple[np.ndarray, torch.Tensor, torch.Tensor]:
         crops, labels, weights = [], [], []
         for _ in range(size):
             if not self.order:
                 self.order = list(np.random.permutation(len(self.faces)))
-            face = self.faces[self.order.pop()]
-            img = self.images.get(face["img_path"])
-            if img is None:
-                img = self.images[face["img_path"]] = self.read_image(face["img_path"])
-            crop, label, weight = self.augment(img, face)
+            i = self.order.pop()
+            crop, label, weight = self.crops[i] if self.crops is not None else \
+                self.augment(self.image(self.faces[i]), self.faces[i])
             crops.append(crop)
             labels.append(label)
             weights.append(weight)

@@ -228,3 +228,21 @@ def test_targets_are_regression_labels():
     expected = RegressionLabel(input_size=(128, 128)).encode(points[None], visible[None])
     np.testing.assert_allclose(labels, expected["keypoint_labels"][0], atol=1e-6)
     assert weights.tolist() == expected["keypoint_weights"][0].tolist() == [0, 1, 0, 0]
+
+
+def test_plain_data_follows_the_configs_caches(small_cfg):
+    """Images kept only where LoadFaceImage keeps them; a crop-cached config's crops made
+    once, before the loop, and served unchanged."""
+    from mmengine.config import Config
+
+    data = plain_loop.PlainFaceData(small_cfg)  # cache_images=True
+    crops, labels, weights = data.batch(4)
+    assert crops.shape == (4, 128, 128, 3) and labels.shape == (4, 68, 2)
+    assert data.crops is None and len(data.images) == 2
+    cfg = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu.py"))
+    cfg.train_dataloader.dataset.dataset.data_root = small_cfg.train_dataloader.dataset.data_root
+    cached = plain_loop.PlainFaceData(cfg)
+    assert len(cached.crops) == 2 and cached.images == {}  # LoadFaceImage without the cache
+    first, _, _ = cached.batch(2)
+    again, _, _ = cached.batch(2)
+    assert sorted(map(bytes, first)) == sorted(map(bytes, again))
