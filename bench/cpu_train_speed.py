@@ -19,7 +19,8 @@ Arms (what differs, nothing else does):
 - ``plain``: the yardstick for the product loop's overhead: the config's network, batch,
   arithmetic (the switch's settings) and per-sample augmentation in a plain ``for`` loop,
   with no Runner, data loader, pipeline or data samples (``bench/plain_loop.py``): OpenCV
-  crops drawn as MMPose's transforms draw them, made in the training process between steps;
+  crops drawn as MMPose's transforms draw them, made in the training process between steps,
+  from images decoded and kept (or crops cached) as the config's own data path does;
   the model computes with the threads ``CPUThreadsHook`` gives it in ``switch`` (the cores
   the config's loader workers leave; ``--plain-threads`` sets another number). Configs whose
   augmentation runs on the batch, or whose pipeline has a transform the loop cannot repeat,
