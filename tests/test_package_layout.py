@@ -67,21 +67,25 @@ def test_the_bench_is_a_package_and_nothing_edits_sys_path():
     assert (REPO / "bench" / "__init__.py").is_file() and not found, "\n".join(found)
 
 
-def _imports(path: Path, root: Path = REPO) -> set[str]:
-    """Every module a file imports (absolute names; relative imports resolved)."""
-    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
-    found = set()
+def _import_statements(path: Path, package: str):
+    """Each import of a file as ``(module, names)``: ``import a.b`` is ``("a.b", [])``, and
+    ``from .x import y`` in ``package`` is ``("package.x", ["y"])`` (relative resolved)."""
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
+            yield from ((alias.name, []) for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
             base = node.module or ""
             if node.level:
-                parent = package.split(".")[:len(package.split(".")) - node.level + 1]
-                base = ".".join([*parent, *([base] if base else [])])
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return found
+                parts = package.split(".")
+                base = ".".join([*parts[:len(parts) - node.level + 1], *([base] if base else [])])
+            yield base, [alias.name for alias in node.names]
+
+
+def _imports(path: Path, root: Path = REPO) -> set[str]:
+    """Every module a file imports (absolute names; relative imports resolved)."""
+    package = ".".join(path.relative_to(root).with_suffix("").parts[:-1])
+    return {name for base, names in _import_statements(path, package)
+            for name in (base, *(f"{base}.{n}" for n in names))}
 
 
 # folder -> module prefixes none of its files may import
@@ -175,17 +179,9 @@ def _module_imports(path: Path, modules: set[str]) -> set[str]:
     module, else ``pkg`` (the package's ``__init__``)."""
     name = _module_name(path)
     package = name if path.name == "__init__.py" else name.rpartition(".")[0]
-    found = set()
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                parts = package.split(".")
-                base = ".".join([*parts[:len(parts) - node.level + 1], *([base] if base else [])])
-            found.update(f"{base}.{alias.name}" if f"{base}.{alias.name}" in modules else base
-                         for alias in node.names)
+    found = {base for base, names in _import_statements(path, package) if not names}
+    found.update(f"{base}.{n}" if f"{base}.{n}" in modules else base
+                 for base, names in _import_statements(path, package) for n in names)
     return (found & modules) - {name}
 
 
