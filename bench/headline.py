@@ -40,6 +40,8 @@ ACCURACY = [
      dict(part="a", attention="fixed-gain"), ATTENTION),
     ("AAN, attention 'aan-mean-one' (the gate's map, mean gain 1)", "attention_real_300w",
      dict(part="a", attention="aan-mean-one"), ATTENTION),
+    *((f"AAN, augmented, L1 loss, attention '{form}'", "attention_real_300w",
+       dict(part="c", attention=form), ATTENTION) for form in ("aan", "none")),
 ]
 # the shipped model (``aan predict photo.jpg``): its weights as shipped, on common
 SHIPPED = ("AAN shipped with the package (augmented, L1 loss; its weights as shipped)",
