@@ -57,7 +57,8 @@ CARD = "docs/pretrained_model.md"
 # by `aan convert 300w RAW data/300w`). The tool checks the run's config against it.
 TRAIN_COMMAND = ("mim train mmpose mm_configs/aan_300w_cpu_aug.py --work-dir "
                  "work_dirs/pretrained_300w --cfg-options randomness.seed=0 "
-                 "model.head.loss.loss.type=L1Loss model.head.loss.loss.loss_weight=136")
+                 "model.head.loss.loss.type=L1Loss model.head.loss.loss.loss_weight=136 "
+                 "model.backbone.attention=aan")
 # fp16 ships when its NME(IO) is at most this many points (%) above fp32's: below the
 # 0.01 the card prints, so "costs no accuracy" as the card reads
 FP16_TOLERANCE = 0.005

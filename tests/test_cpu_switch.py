@@ -207,19 +207,22 @@ def test_cpu_configs_carry_the_switch():
 
 def test_real_face_cpu_configs():
     """The paper-recipe arm serves cached crops (no random transform); the augmented arm
-    uses MMPose's own transforms, and both share model, schedule and test split."""
+    uses MMPose's own transforms, and both share model (but the augmented recipes' dropped
+    attention), schedule and test split."""
     paper = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu.py"))
     aug = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_aug.py"))
+    batch = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_batchaug.py"))
     assert paper.train_dataloader.dataset.type == "CropCacheDataset"
     steps = [t["type"] for t in aug.train_dataloader.dataset.pipeline]
     assert {"RandomFlip", "RandomBBoxTransform", "PhotometricDistortion"} <= set(steps)
-    for key in ("model", "train_cfg", "param_scheduler", "optim_wrapper", "test_dataloader"):
+    for key in ("train_cfg", "param_scheduler", "optim_wrapper", "test_dataloader"):
         assert paper[key] == aug[key], key
+    assert aug.model.backbone.attention == batch.model.backbone.attention == "none"
+    assert paper.model == dict(aug.model, backbone=dict(aug.model.backbone, attention="aan"))
     assert paper.test_dataloader.dataset.ann_file.endswith("300w_common.json")
-    batch = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_batchaug.py"))
     for key in ("train_cfg", "param_scheduler", "optim_wrapper", "test_dataloader"):
         assert paper[key] == batch[key], key
-    assert batch.model.backbone == paper.model.backbone
+    assert batch.model.backbone == aug.model.backbone
     # L1 at L2's sum-over-coordinates scale: 2 x 68
     assert batch.model.head.loss.loss == dict(type="L1Loss", use_target_weight=True,
                                               loss_weight=2 * paper.model.head.num_joints)

@@ -10,6 +10,11 @@
 # core (CPUThreadsHook).
 _base_ = ['./aan_300w_cpu.py']
 
+# No attention: at this recipe no attention form beat none (docs/studies.md "Why attention
+# costs", part (c): the paper's gate, and its map with the mean gain divided out, against none,
+# 6,000 iterations, L1, fair start). The paper's gate: --cfg-options model.backbone.attention=aan
+model = dict(backbone=dict(attention='none'))
+
 train_pipeline = [
     dict(type='LoadFaceImage', on_error='skip', cache_images=True),
     dict(type='GetBBoxCenterScale'),

@@ -23,7 +23,9 @@ cache_codec = dict(type='RegressionLabel', input_size=cache_size)
 # over the 68 points' 136 coordinates, mean over faces. With aan_300w_cpu_aug.py's
 # augmentation it tested 4.12 +- 0.03 against L2's 4.28 +- 0.02 (NME inter-ocular on common,
 # seeds 0, 1 each; docs/studies.md "Real faces: 300W").
-model = dict(head=dict(loss=dict(loss=dict(type='L1Loss', loss_weight=136))),
+# No attention, as aan_300w_cpu_aug.py (the reason there).
+model = dict(backbone=dict(attention='none'),
+             head=dict(loss=dict(loss=dict(type='L1Loss', loss_weight=136))),
              data_preprocessor=dict(batch_augments=[
     dict(type='RandomFaceBatchAugment',
          mean={{_base_.model.data_preprocessor.mean}},
