@@ -41,7 +41,7 @@ ACCURACY = [
     ("AAN, attention 'aan-mean-one' (the gate's map, mean gain 1)", "attention_real_300w",
      dict(part="a", attention="aan-mean-one"), ATTENTION),
     *((f"AAN, augmented, L1 loss, attention '{form}'", "attention_real_300w",
-       dict(part="c", attention=form), ATTENTION) for form in ("aan", "none")),
+       dict(part="c", attention=form), ATTENTION) for form in ("aan", "aan-mean-one", "none")),
 ]
 # the shipped model (``aan predict photo.jpg``): its weights as shipped, on common
 SHIPPED = ("AAN shipped with the package (augmented, L1 loss; its weights as shipped)",

@@ -95,6 +95,14 @@ def attention_cost(form: str, part: str = "a") -> str:
     return f"{statistics.fmean(paired):.2f} ± {statistics.stdev(paired):.2f}"
 
 
+def gate_range(label: str, key: str) -> str:
+    """The range of a gate statistic over every stage of the models whose label starts with
+    ``label`` (``bench/results/gate_stats.json``), as ``lo to hi``."""
+    values = [stage[key] for m in _json("gate_stats")["models"]
+              if m["label"].startswith(label) for stage in m["stages"]]
+    return f"{min(values):.2f} to {max(values):.2f}"
+
+
 ZOO = "aan_components/configs/README.md"
 README = "README.md"
 STUDIES = "docs/studies.md"
@@ -149,6 +157,11 @@ QUOTES = [
               "spread of no attention"),
     (STUDIES, lambda: f"The pooled-input runs of (b) keep the cost "
               f"({attention_cost('aan', 'b')})"),
+    (STUDIES, lambda: f"the paper's gate costs {attention_cost('aan', 'c')} points"),
+    (STUDIES, lambda: f"seed spread of `none` ({attention_cost('aan-mean-one', 'c')})"),
+    (STUDIES, lambda: f"features by {gate_range('c_aan_seed', 'gain')} (`gain`)"),
+    (STUDIES, lambda: f"(`near / far` {gate_range('c_aan_seed', 'near_far')}; 1 is no"),
+    (README, lambda: f"the gate still costs {attention_cost('aan', 'c')} points"),
     (CPU, lambda: f"In this run the product loop trained at {switch_vs_plain('flatten')} of "
           f"the plain loop's rate\nwith `flatten` inputs and {switch_vs_plain('gap')} with "
           "`gap` inputs"),
