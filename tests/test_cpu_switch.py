@@ -208,7 +208,7 @@ def test_cpu_configs_carry_the_switch():
 def test_real_face_cpu_configs():
     """The paper-recipe arm serves cached crops (no random transform); the augmented arm
     uses MMPose's own transforms, and both share model (but the augmented recipes' dropped
-    attention), schedule and test split."""
+    attention and their L1 loss), schedule and test split."""
     paper = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu.py"))
     aug = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_aug.py"))
     batch = Config.fromfile(str(REPO / "mm_configs" / "aan_300w_cpu_batchaug.py"))
@@ -218,13 +218,17 @@ def test_real_face_cpu_configs():
     for key in ("train_cfg", "param_scheduler", "optim_wrapper", "test_dataloader"):
         assert paper[key] == aug[key], key
     assert aug.model.backbone.attention == batch.model.backbone.attention == "none"
-    assert paper.model == dict(aug.model, backbone=dict(aug.model.backbone, attention="aan"))
+    paper_head = dict(aug.model.head, loss=dict(aug.model.head.loss, loss=dict(
+        type="EuclideanLoss", use_target_weight=True)))
+    assert paper.model == dict(aug.model, backbone=dict(aug.model.backbone, attention="aan"),
+                               head=paper_head)
     assert paper.test_dataloader.dataset.ann_file.endswith("300w_common.json")
     for key in ("train_cfg", "param_scheduler", "optim_wrapper", "test_dataloader"):
         assert paper[key] == batch[key], key
     assert batch.model.backbone == aug.model.backbone
     # L1 at L2's sum-over-coordinates scale: 2 x 68
-    assert batch.model.head.loss.loss == dict(type="L1Loss", use_target_weight=True,
-                                              loss_weight=2 * paper.model.head.num_joints)
+    for recipe in (aug, batch):
+        assert recipe.model.head.loss.loss == dict(type="L1Loss", use_target_weight=True,
+                                                   loss_weight=2 * paper.model.head.num_joints)
     assert batch.train_dataloader.num_workers == 0  # the model gets both cores
     assert paper.model.backbone.stage_channels == (64, 128, 256, 512)

@@ -139,6 +139,8 @@ QUOTES = [
           "iterations x 32, the CPU switch"),
     ("aan_components/configs/aan_300w_cpu_batchaug.py",
      lambda: f"it tested {nme('aan_aug_l1', sep='+-')} against L2's {nme('aan_aug', sep='+-')}"),
+    ("aan_components/configs/aan_300w_cpu_aug.py",
+     lambda: f"it tested {nme('aan_aug_l1', sep='+-')} against L2's {nme('aan_aug', sep='+-')}"),
     ("docs/demo.md", lambda: f"({parity('switch')}% against fp32's {parity('fp32')}%"),
     (STUDIES, lambda: f"gives {nme('aan_aug_l1', unit='%')} / {nme('aan_aug_l1', 'nme_ip', unit='%')} "  # noqa: E501
               f"inter-pupil (seeds {seeds('aan_aug_l1')}: {per_seed('aan_aug_l1')})"),
