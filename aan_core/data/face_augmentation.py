@@ -29,12 +29,15 @@ from torch import Tensor, nn
 
 __all__ = ["RandomFaceAugmentation"]
 
+RANGES = ("uniform", "truncnorm")
+
 
 class RandomFaceAugmentation(nn.Module):
     """Random flip, affine (rotation, scale, shift), then brightness/contrast, gamma, blur,
     noise.
 
-    Each sample draws its own parameters, uniformly in each range. Landmarks are pixel
+    Each sample draws its own parameters in each range: uniformly (``ranges='uniform'``), or
+    as MMPose's ``RandomBBoxTransform`` draws them (``ranges='truncnorm'``). Landmarks are pixel
     coordinates with pixel centres at integer values (OpenCV's and MMPose's convention) and
     move with the pixels. The output crop is centred on the input's centre: from a crop cached
     with a wider margin, ``output_size`` cuts the usual crop out of it, so that rotation,
@@ -43,9 +46,19 @@ class RandomFaceAugmentation(nn.Module):
     Args:
         degrees: Rotation range, +- degrees.
         translate: Shift range, a fraction of the output crop's side.
-        scale: Zoom range ``(min, max)``.
+        scale: Zoom range ``(min, max)``. MMPose's box scale range ``(s_0, s_1)`` (a larger
+            box shows a smaller face) is the zoom range ``(1 / s_1, 1 / s_0)``.
+        ranges: How the rotation, shift and zoom are drawn in their ranges: ``'uniform'``, or
+            ``'truncnorm'`` as ``RandomBBoxTransform`` (with probability 1) draws them: a
+            standard normal truncated to ``[-1, 1]`` times the rotation and shift limits, and
+            a box scale ``mu + sigma * v`` with ``mu``, ``sigma`` the middle and half-width of
+            the box scale range ``(1 / scale[1], 1 / scale[0])``, the zoom its inverse.
         color: kornia ColorJiggle's brightness, contrast, saturation, hue. Saturation and hue
             are off by default: they go through HSV, 10x the cost of the rest on a CPU.
+            MMPose's ``PhotometricDistortion`` ranges (brightness +-32 of 255, contrast,
+            saturation 0.5-1.5, hue +-18 of OpenCV's 180) are ``(0.125, 0.5, 0.5, 0.1)``:
+            kornia's brightness is added to ``[0, 1]`` pixels and its hue is a fraction of
+            the hue circle (36 of 360 degrees).
         color_p: Probability of the colour change.
         gamma: Gamma range ``(min, max)``, applied with probability 0.5.
         blur_p: Probability of a Gaussian blur (5x5, sigma 0.1-1.5 px).
@@ -70,15 +83,18 @@ class RandomFaceAugmentation(nn.Module):
                  color: tuple[float, float, float, float] = (0.3, 0.3, 0.0, 0.0),
                  color_p: float = 0.8, gamma: tuple[float, float] = (0.7, 1.4),
                  blur_p: float = 0.2, noise_std: float = 0.03,
-                 output_size: tuple[int, int] | None = None, flip_p: float = 0.5) -> None:
+                 output_size: tuple[int, int] | None = None, flip_p: float = 0.5,
+                 ranges: str = "uniform") -> None:
         super().__init__()
+        if ranges not in RANGES:
+            raise ValueError(f"ranges must be one of {RANGES}, got {ranges!r}")
         try:
             import kornia.augmentation as K
         except ImportError as e:
             raise ImportError("RandomFaceAugmentation needs kornia: pip install kornia") from e
         self.degrees, self.translate, self.scale = degrees, translate, tuple(scale)
         self.output_size = None if output_size is None else tuple(output_size)
-        self.flip_p = flip_p
+        self.flip_p, self.ranges = flip_p, ranges
         # a step switched off is left out, not run as an identity (each costs a pass over the
         # batch, and kornia's gamma, blur and noise cost 2x its colour change on a CPU)
         photometric = [make for on, make in (
@@ -137,13 +153,22 @@ class RandomFaceAugmentation(nn.Module):
         about the input's centre, which lands on the output's centre, shifted."""
         batch = len(flipped)
 
-        def uniform(low: float, high: float) -> Tensor:
-            return torch.empty(batch, device=device).uniform_(low, high)
+        if self.ranges == "truncnorm":  # RandomBBoxTransform's draws
+            draws = torch.empty(batch, 4, device=device)
+            nn.init.trunc_normal_(draws, 0.0, 1.0, -1.0, 1.0)
+            angle = draws[:, 0] * (self.degrees * math.pi / 180)
+            box_low, box_high = 1 / self.scale[1], 1 / self.scale[0]
+            zoom = 1 / ((box_high + box_low) / 2 + draws[:, 1] * ((box_high - box_low) / 2))
+            shift = draws[:, 2:] * self.translate * torch.tensor(
+                [out_size[1], out_size[0]], dtype=draws.dtype, device=device)
+        else:
+            def uniform(low: float, high: float) -> Tensor:
+                return torch.empty(batch, device=device).uniform_(low, high)
 
-        angle = uniform(-self.degrees, self.degrees) * (math.pi / 180)
-        zoom = uniform(*self.scale)
-        shift = torch.stack([uniform(-self.translate, self.translate) * out_size[1],
-                             uniform(-self.translate, self.translate) * out_size[0]], 1)
+            angle = uniform(-self.degrees, self.degrees) * (math.pi / 180)
+            zoom = uniform(*self.scale)
+            shift = torch.stack([uniform(-self.translate, self.translate) * out_size[1],
+                                 uniform(-self.translate, self.translate) * out_size[0]], 1)
         cos, sin = torch.cos(angle) * zoom, torch.sin(angle) * zoom
         mirror = torch.where(flipped, -1.0, 1.0).to(device)
         linear = torch.stack([torch.stack([cos * mirror, -sin], 1),
