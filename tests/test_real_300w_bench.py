@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from conftest import REPO
 from raw_archives import make_300w
 
@@ -320,3 +321,121 @@ def test_attention_tool_runs_only_the_parts_asked(tmp_path, monkeypatch):
     assert all({"attention", "iterations", "seed"} <= set(r) for r in payload["runs"])
     assert payload["parts"]["c"]["forms"] == ["none", "aan", "aan-mean-one"]
     assert "| aan-mean-one |" in out.with_suffix(".md").read_text()
+
+
+BATCH_STUDY = {  # each arm against aan_batchaug_l1: the config keys it changes
+    "aan_batchaug_truncnorm": {f"{real_300w.BATCH_AUGMENT}.ranges"},
+    "aan_batchaug_sathue": {f"{real_300w.BATCH_AUGMENT}.color"},
+    "aan_batchaug_cache2x": {"train_dataloader.dataset.dataset.pipeline.2.input_size",
+                             "train_dataloader.dataset.dataset.pipeline.3.encoder.input_size"},
+}
+
+
+def _arm_config(arm: str):
+    """The arm's config as `mim train` makes it: the shipped config, then its cfg-options
+    parsed as MMPose's tools/train.py parses them (mmengine's DictAction)."""
+    import argparse
+
+    from mmengine.config import Config, DictAction
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
+    _, config, _, *options = real_300w.GRID[arm]
+    cfg = Config.fromfile(str(REPO / "mm_configs" / config))
+    cfg.merge_from_dict(parser.parse_args(
+        ["--cfg-options", *(options[0] if options else ())]).cfg_options)
+    return cfg
+
+
+def _flat(node, prefix: str = "") -> dict:
+    """A config as ``{dotted key: leaf}``, lists of dicts by index (merge_from_dict's keys)."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list) and any(isinstance(x, dict) for x in node):
+        items = ((str(i), x) for i, x in enumerate(node))
+    else:
+        return {prefix: node}
+    return {k: v for key, child in items for k, v in _flat(child, f"{prefix}{key}.").items()}
+
+
+@pytest.mark.parametrize("arm", list(BATCH_STUDY))
+def test_batch_augmentation_study_arms_each_change_one_thing(arm):
+    """Each arm of the batch-augmentation study is aan_batchaug_l1 (same config, seeds and
+    paper's gate) with one thing changed, and its cfg-options take effect in the config
+    (catches an option on a key the config does not read, e.g. after a pipeline reorder)."""
+    reference, arm_spec = real_300w.GRID["aan_batchaug_l1"], real_300w.GRID[arm]
+    assert arm_spec[1:3] == reference[1:3] and real_300w.PAPER_GATE in arm_spec[3]
+    before = _flat(_arm_config("aan_batchaug_l1").to_dict())
+    after = _flat(_arm_config(arm).to_dict())
+    changed = {k.rstrip(".") for k in before.keys() | after.keys()
+               if before.get(k) != after.get(k)}
+    assert changed == BATCH_STUDY[arm]
+    assert list(real_300w.GRID)[-3:] == list(BATCH_STUDY)  # declared together, after l1
+
+
+def _augment(arm: str):
+    from mmpose.registry import MODELS
+
+    return MODELS.build(_arm_config(arm).model.data_preprocessor).batch_augments[0]
+
+
+def test_truncnorm_arm_draws_truncated_normals():
+    assert _augment("aan_batchaug_truncnorm").augment.ranges == "truncnorm"
+    assert _augment("aan_batchaug_l1").augment.ranges == "uniform"
+
+
+MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]  # the configs' preprocessor
+
+
+def test_sathue_arm_changes_saturation_and_hue_on_the_batch():
+    """A batch of one skin colour, through the arm's batch augmentation to 128 px: brightness
+    and contrast alone keep each face's hue, the arm's hue spreads it over about +-36
+    degrees (PhotometricDistortion's +-18 of OpenCV's 180); its saturation range is
+    PhotometricDistortion's."""
+    from kornia.color import rgb_to_hsv
+    from mmengine.structures import InstanceData
+    from mmpose.structures import PoseDataSample
+
+    mean, std = torch.tensor(MEAN).view(1, 3, 1, 1), torch.tensor(STD).view(1, 3, 1, 1)
+    rgb = torch.tensor([0.5, 0.38, 0.3]).view(1, 3, 1, 1).expand(64, 3, 224, 224)
+    inputs = (rgb * 255 - mean) / std
+    spreads = {}
+    for arm in ("aan_batchaug_l1", "aan_batchaug_sathue"):
+        samples = []
+        for _ in range(64):
+            sample = PoseDataSample(metainfo=dict(flip_indices=list(range(68))))
+            sample.gt_instance_labels = InstanceData(
+                keypoint_labels=torch.full((1, 68, 2), 0.5),
+                keypoint_weights=torch.ones(1, 68))
+            samples.append(sample)
+        torch.manual_seed(0)
+        out, _ = _augment(arm)(inputs.clone(), samples)
+        assert out.shape == (64, 3, 128, 128)
+        hue = rgb_to_hsv(((out * std + mean) / 255)[:, :, 64, 64, None, None])[:, 0, 0, 0]
+        turned = torch.rad2deg(hue - rgb_to_hsv(rgb[:1, :, :1, :1])[0, 0, 0, 0])
+        spreads[arm] = ((turned + 180) % 360 - 180).abs().max().item()  # around the circle
+    assert spreads["aan_batchaug_l1"] < 1.0
+    assert 25 < spreads["aan_batchaug_sathue"] <= 36.5
+    # saturation (which brightness alone changes too): kornia's 0.5-1.5 factor
+    jiggle = next(m for m in _augment("aan_batchaug_sathue").augment.photometric.children())
+    assert (jiggle.brightness, jiggle.contrast, jiggle.saturation, jiggle.hue) == (
+        0.125, 0.5, 0.5, 0.1)
+
+
+def test_cache2x_arm_caches_twice_the_pixels_over_the_same_margin(fixtures_dir):
+    """The arm's cache pipeline on a fixture face: a 448 px crop whose targets are those of
+    the 224 px crop (the same margin; half a 448 px pixel for the pixel-centre convention),
+    so the batch augmentation cuts the same view at twice the source resolution."""
+    from mmpose.registry import DATASETS
+
+    crops = {}
+    for arm in ("aan_batchaug_l1", "aan_batchaug_cache2x"):
+        inner = _arm_config(arm).train_dataloader.dataset.dataset
+        inner.update(data_root=str(fixtures_dir / "300w"), ann_file="test_300w.json",
+                     data_prefix=dict(img=""))
+        crops[arm] = DATASETS.build(inner)[0]
+    wide, fine = crops["aan_batchaug_l1"], crops["aan_batchaug_cache2x"]
+    assert wide["inputs"].shape == (3, 224, 224) and fine["inputs"].shape == (3, 448, 448)
+    torch.testing.assert_close(fine["data_samples"].gt_instance_labels.keypoint_labels,
+                               wide["data_samples"].gt_instance_labels.keypoint_labels,
+                               atol=2e-3, rtol=0)
