@@ -284,3 +284,23 @@ def test_unknown_ranges_are_refused():
 
     with pytest.raises(ValueError, match="ranges must be one of"):
         RandomFaceAugmentation(ranges="normal")
+
+
+def test_channel_shuffle_reorders_each_faces_channels():
+    """``channel_shuffle_p`` (PhotometricDistortion's channel swap): each face's output
+    channels are its input channels in some order, about ``p`` of them reordered at all
+    (5/6 of the shuffled: a drawn order may be the same); at 0 the step is left out."""
+    from aan_core.data.face_augmentation import RandomFaceAugmentation
+
+    still = dict(degrees=0.0, translate=0.0, scale=(1.0, 1.0), color_p=0, gamma=(1.0, 1.0),
+                 blur_p=0, noise_std=0)
+    assert isinstance(RandomFaceAugmentation(**still).photometric, torch.nn.Identity)
+    torch.manual_seed(5)
+    brightness = torch.rand(600, 1, 1, 1) * 0.9 + 0.1
+    images = (brightness * torch.tensor([0.2, 0.5, 0.8]).view(1, 3, 1, 1)).expand(600, 3, 8, 8)
+    out, _, _ = RandomFaceAugmentation(channel_shuffle_p=0.5, **still)(
+        images.contiguous(), torch.full((600, 1, 2), 3.5))
+    orders = (out[:, :, 4, 4] / brightness[:, :, 0, 0]).mul(10).round().int()  # 2, 5, 8
+    assert all(sorted(o) == [2, 5, 8] for o in orders.tolist())
+    reordered = (orders != torch.tensor([2, 5, 8])).any(1).float().mean().item()
+    assert abs(reordered - 0.5 * 5 / 6) < 0.06

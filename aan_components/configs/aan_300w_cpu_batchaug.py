@@ -10,7 +10,9 @@
 # face's real surroundings fill the corners; then PhotometricDistortion's brightness (+-32 of
 # 255) and contrast (0.5-1.5), together with probability 0.75. The targets move with the
 # pixels exactly. Ranges are drawn uniformly (MMPose's RandomBBoxTransform draws truncated
-# normals); saturation and hue are left out (through HSV: 10x the cost of the rest on a CPU).
+# normals: ranges='truncnorm' draws them so); saturation and hue are left out (through HSV:
+# 10x the cost of the rest on a CPU; PhotometricDistortion's are color=(0.125, 0.5, 0.5, 0.1)),
+# and so is its random channel order (probability 0.5: channel_shuffle_p=0.5).
 # The loss is L1 (below).
 _base_ = ['./aan_300w_cpu.py']
 

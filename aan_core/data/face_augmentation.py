@@ -34,7 +34,7 @@ RANGES = ("uniform", "truncnorm")
 
 class RandomFaceAugmentation(nn.Module):
     """Random flip, affine (rotation, scale, shift), then brightness/contrast, gamma, blur,
-    noise.
+    noise, channel order.
 
     Each sample draws its own parameters in each range: uniformly (``ranges='uniform'``), or
     as MMPose's ``RandomBBoxTransform`` draws them (``ranges='truncnorm'``). Landmarks are pixel
@@ -64,6 +64,8 @@ class RandomFaceAugmentation(nn.Module):
         blur_p: Probability of a Gaussian blur (5x5, sigma 0.1-1.5 px).
         noise_std: Standard deviation of Gaussian noise, probability 0.5 (0: none). A
             photometric step switched off (probability 0, gamma ``(1, 1)``) costs nothing.
+        channel_shuffle_p: Probability of a random order of the colour channels, after the
+            rest (``PhotometricDistortion`` swaps them with probability 0.5; 0: never).
         output_size: ``(height, width)`` of the output crops; ``None``: the input's.
         flip_p: Probability of a horizontal flip, for a call given ``flip_indices`` (each
             landmark's mirror partner, as in a dataset's MMPose metainfo): the flip also swaps
@@ -84,7 +86,7 @@ class RandomFaceAugmentation(nn.Module):
                  color_p: float = 0.8, gamma: tuple[float, float] = (0.7, 1.4),
                  blur_p: float = 0.2, noise_std: float = 0.03,
                  output_size: tuple[int, int] | None = None, flip_p: float = 0.5,
-                 ranges: str = "uniform") -> None:
+                 ranges: str = "uniform", channel_shuffle_p: float = 0.0) -> None:
         super().__init__()
         if ranges not in RANGES:
             raise ValueError(f"ranges must be one of {RANGES}, got {ranges!r}")
@@ -101,7 +103,9 @@ class RandomFaceAugmentation(nn.Module):
             (color_p > 0 and any(color), lambda: K.ColorJiggle(*color, p=color_p)),
             (tuple(gamma) != (1.0, 1.0), lambda: K.RandomGamma(gamma, p=0.5)),
             (blur_p > 0, lambda: K.RandomGaussianBlur((5, 5), (0.1, 1.5), p=blur_p)),
-            (noise_std > 0, lambda: K.RandomGaussianNoise(std=noise_std, p=0.5))) if on]
+            (noise_std > 0, lambda: K.RandomGaussianNoise(std=noise_std, p=0.5)),
+            (channel_shuffle_p > 0, lambda: K.RandomChannelShuffle(p=channel_shuffle_p)))
+            if on]
         self.photometric = (K.AugmentationSequential(*(make() for make in photometric),
                                                      data_keys=["input"])
                             if photometric else nn.Identity())
