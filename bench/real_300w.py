@@ -90,7 +90,10 @@ GRID = {  # run in this order: the augmented arm and the baseline first
     #    changes nothing seen; what it does change is one more bilinear resampling, from
     #    the cache at the model's scale. The arm caches twice the pixels over the same
     #    margin (448 px over 2.19x the box, about the 300W originals' own resolution),
-    #    so that the crop is sampled from the face nearly as the per-sample path samples it.
+    #    so that the crop is sampled from the face nearly as the per-sample path samples it;
+    #  - the channel order: PhotometricDistortion permutes the colour channels of half the
+    #    faces (found reading its source while these arms were declared); the batch path never
+    #    did.
     "aan_batchaug_truncnorm": ("AAN, augmented on the batch, L1, truncated-normal draws",
                                "aan_300w_cpu_batchaug.py", (0, 1),
                                (f"{BATCH_AUGMENT}.ranges=truncnorm", PAPER_GATE)),
@@ -100,6 +103,9 @@ GRID = {  # run in this order: the augmented arm and the baseline first
     "aan_batchaug_cache2x": ("AAN, augmented on the batch, L1, crop cache at 2x pixels",
                              "aan_300w_cpu_batchaug.py", (0, 1),
                              (*CACHE_2X, PAPER_GATE)),
+    "aan_batchaug_channels": ("AAN, augmented on the batch, L1, + channel order shuffled",
+                              "aan_300w_cpu_batchaug.py", (0, 1),
+                              (f"{BATCH_AUGMENT}.channel_shuffle_p=0.5", PAPER_GATE)),
 }
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
 PAPER_300W = TABLES["300w"]

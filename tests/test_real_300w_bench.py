@@ -328,6 +328,7 @@ BATCH_STUDY = {  # each arm against aan_batchaug_l1: the config keys it changes
     "aan_batchaug_sathue": {f"{real_300w.BATCH_AUGMENT}.color"},
     "aan_batchaug_cache2x": {"train_dataloader.dataset.dataset.pipeline.2.input_size",
                              "train_dataloader.dataset.dataset.pipeline.3.encoder.input_size"},
+    "aan_batchaug_channels": {f"{real_300w.BATCH_AUGMENT}.channel_shuffle_p"},
 }
 
 
@@ -370,7 +371,7 @@ def test_batch_augmentation_study_arms_each_change_one_thing(arm):
     changed = {k.rstrip(".") for k in before.keys() | after.keys()
                if before.get(k) != after.get(k)}
     assert changed == BATCH_STUDY[arm]
-    assert list(real_300w.GRID)[-3:] == list(BATCH_STUDY)  # declared together, after l1
+    assert list(real_300w.GRID)[-4:] == list(BATCH_STUDY)  # declared together, after l1
 
 
 def _augment(arm: str):
@@ -382,6 +383,15 @@ def _augment(arm: str):
 def test_truncnorm_arm_draws_truncated_normals():
     assert _augment("aan_batchaug_truncnorm").augment.ranges == "truncnorm"
     assert _augment("aan_batchaug_l1").augment.ranges == "uniform"
+
+
+def test_channels_arm_shuffles_the_channel_order_of_half_the_faces():
+    def shuffles(arm: str) -> list[float]:
+        return [m.p for m in _augment(arm).augment.photometric.children()
+                if type(m).__name__ == "RandomChannelShuffle"]
+
+    assert shuffles("aan_batchaug_channels") == [0.5]
+    assert shuffles("aan_batchaug_l1") == []
 
 
 MEAN, STD = [123.675, 116.28, 103.53], [58.395, 57.12, 57.375]  # the configs' preprocessor
