@@ -52,12 +52,14 @@ def schedule_problems(shipped: Config, merged: Config, iters: int) -> list[str]:
                 "default_hooks.checkpoint.interval"):
         if peers._get(merged, key) != iters:
             problems.append(f"{key} is {peers._get(merged, key)}")
-    for i, (old, new) in enumerate(zip(shipped.param_scheduler, merged.param_scheduler)):
+    for i, (old, new) in enumerate(zip(shipped.param_scheduler, merged.param_scheduler,
+                                           strict=True)):
         if old["end"] < length and new != old:
             problems.append(f"warm-up {i} changed: {new}")
         if old["end"] == length and new["end"] != iters:
             problems.append(f"scheduler {i} ends at {new['end']}")
-        for m_old, m_new in zip(old.get("milestones", []), new.get("milestones", [])):
+        for m_old, m_new in zip(old.get("milestones", []), new.get("milestones", []),
+                                strict=True):
             if abs(m_new / iters - m_old / length) > 0.5 / iters:
                 problems.append(f"scheduler {i}: step {m_new}/{iters} was {m_old}/{length}")
     left = [p for p, v in _walk(merged.to_dict()) if v == length and not p.startswith("peer_")]
@@ -116,6 +118,8 @@ def test_budget_is_aans_declared_iterations_at_aans_speed():
     assert plan["iterations"] == dict(aan=6000, a=1200, b=1800, slow=50)
     odd = peers.budget(dict(aan=100.0, c=21.0), dict(aan=32, c=32), 6000, 50)
     assert odd["iterations"]["c"] == 1250  # 1,260 exactly: the nearest multiple of 50
+    assert peers.budget(dict(aan=100.0, c=21.5), dict(aan=32, c=32), 6000, 50)[
+        "iterations"]["c"] == 1300  # 1,290: nearest, not rounded down
     assert peers.budget(dict(aan=100.0, c=21.0), dict(aan=32, c=32), 6000, 1)[
         "iterations"]["c"] == 1260
 
