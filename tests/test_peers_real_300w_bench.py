@@ -252,11 +252,16 @@ def test_resume_keeps_the_recorded_calibration(tmp_path, monkeypatch):
     with pytest.raises(SystemExit) as e:
         peers.main([*base, "--only", "train", "--resume", "--budget-iters", "100"])
     assert e.value.code == 2
+    peers.main([*base, "--only", "train", "--resume", "--seeds", "1"])
+    assert [(s["arm"], s["seed"]) for s in trained[2:]] == [
+        (a, 1) for a in peers.ARMS if a != "resnet50-rle"]
+    del trained[2:]
     peers.main([*base, "--only", "twice", "--resume"])
     assert [s["arm"] for s in trained[2:]] == [f"{a}_twice" for a in peers.PEERS]
     payload = json.loads(out.read_text())
     assert {(r["arm"], r["seed"]) for r in payload["runs"]} == {
-        ("resnet50-rle", 0), ("resnet50-rle", 1), *((f"{a}_twice", 0) for a in peers.PEERS)}
+        ("resnet50-rle", 0), ("resnet50-rle", 1), *((f"{a}_twice", 0) for a in peers.PEERS),
+        ("aan", 1), ("hrnetv2-w18", 1), ("resnet50-softwing", 1)}
     assert "| 1250 |" in out.with_suffix(".md").read_text()
 
 
