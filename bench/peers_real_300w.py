@@ -50,6 +50,7 @@ every run, and the calibration.
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import statistics
 import tempfile
@@ -444,6 +445,8 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]
                                              f"default: {', '.join(DEFAULT_PARTS)})")
     parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS),
                         help="train only these arms (speed and inference take every arm)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="train only these of the declared seeds (default: all)")
     parser.add_argument("--speed-rounds", type=int, default=3)
     parser.add_argument("--speed-warmup", type=int, default=10,
                         help="untimed iterations at the start of each calibration run")
@@ -482,6 +485,12 @@ def main(argv: list[str] | None = None) -> None:
                         resume=args.resume,
                         progress=lambda r: f"{r['arm']} seed {r['seed']}: {r['iterations']} "
                                            f"iterations, NME(IO) {r['nme_io']:.2f}")
+    if not args.resume and args.out.is_file():
+        held = json.loads(args.out.read_text())
+        if held.get("calibration") or held.get("runs"):
+            parser.error(f"{args.out} holds a calibration and {len(held.get('runs', []))} "
+                         f"runs of this study: --resume goes on with them; a new study needs "
+                         f"another --out (or the file removed)")
     recorded = grid.previous.get("calibration")
     if recorded and args.budget_iters and recorded["budget_iters"] != args.budget_iters:
         parser.error(f"{args.out} holds a calibration for a budget of "
@@ -509,7 +518,8 @@ def main(argv: list[str] | None = None) -> None:
             parser.error(f"{args.out} has no calibration: run --only speed first (or with "
                          f"--resume on a file that has one)")
         todo = [s for s in grid.pending(specs(calibration, seeds, twice_seeds))
-                if s["part"] in training and s["arm"].removesuffix(TWICE) in args.arms]
+                if s["part"] in training and s["arm"].removesuffix(TWICE) in args.arms
+                and (args.seeds is None or s["seed"] in args.seeds)]
         run_grid(grid, todo, root, args)
     if "inference" in args.only:
         if args.resume and grid.payload.get("inference"):

@@ -263,6 +263,9 @@ def test_resume_keeps_the_recorded_calibration(tmp_path, monkeypatch):
         ("resnet50-rle", 0), ("resnet50-rle", 1), *((f"{a}_twice", 0) for a in peers.PEERS),
         ("aan", 1), ("hrnetv2-w18", 1), ("resnet50-softwing", 1)}
     assert "| 1250 |" in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit) as e:  # without --resume: not a new study over this one
+        peers.main([*base, "--only", "speed"])
+    assert e.value.code == 2 and json.loads(out.read_text()) == payload
 
 
 @pytest.mark.slow
