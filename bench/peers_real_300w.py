@@ -43,6 +43,7 @@ every run, and the calibration.
 
     python -m bench.peers_real_300w --300w-root data/300w --resume --parallel 2  # the study
     python -m bench.peers_real_300w --300w-root data/300w --only twice --resume  # optional
+    python -m bench.peers_real_300w --300w-root data/300w --only twice --arms hrnetv2-w18 --resume
     python -m bench.peers_real_300w --tiny                                       # smoke run
     python -m bench.peers_real_300w --summarise bench/results/peers_real_300w.json
 """
@@ -324,6 +325,10 @@ def _stat(values: list, digits: int = 2, scale: float = 1.0) -> str:
     return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
 def _mean(values: list) -> float | None:
     values = [v for v in values if v is not None]
     return statistics.mean(values) if values else None
@@ -404,7 +409,8 @@ def results_markdown(payload: dict) -> str:
         sections += [
             f"Calibration ({cal['date'].split(' ')[0]}): each arm's `mim train` loop as "
             f"shipped on the real data, {cal['iters']} timed iterations after "
-            f"{cal['warmup']}, {cal['rounds']} rounds (every arm once a round), median; "
+            f"{cal['warmup']}, {_plural(cal['rounds'], 'round')} (every arm once a round), "
+            f"median; "
             f"OMP_NUM_THREADS={cal.get('omp_num_threads') or 'unset'}.",
             markdown_table([dict(
                 arm=ARMS[a][0], runs=", ".join(f"{x['images_per_s']:.1f}" for x in e["runs"]),
@@ -417,7 +423,8 @@ def results_markdown(payload: dict) -> str:
     inf = payload.get("inference")
     if inf:
         sections.append(f"Inference ({inf['date'].split(' ')[0]}): {inf['how']}, "
-                        f"{inf['threads']} threads, every arm in one run; parameters that run "
+                        f"{_plural(inf['threads'], 'thread')}, every arm in one run; "
+                        f"parameters that run "
                         f"at test time.")
     sections.append(f"Command: `python -m bench.{TOOL} --300w-root DIR --resume --parallel 2` "
                     f"(`--only twice` for the optional rows). {payload.get('machine', '')}.")
