@@ -120,12 +120,21 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int,
     """The config ``name`` at ``size`` for ``arm`` (``plain``: the config as shipped, as
     ``switch``), training ``iters`` iterations, no validation, checkpoints or logging in
     between; with ``regressor_input``, the head's and its branches' regressor input."""
+    return build_config_cfg(REPO / "mm_configs" / CONFIGS[name][0], size, arm, root, iters,
+                            regressor_input)
+
+
+def build_config_cfg(config: Path, size: int, arm: str, root: Path | None, iters: int,
+                     regressor_input: str | None = None):
+    """:func:`build_cfg` of a config file (a shipped config outside ``CONFIGS``, e.g. one of
+    ``mm_configs/baselines/``)."""
     from mmengine.config import Config
 
-    cfg = Config.fromfile(str(REPO / "mm_configs" / CONFIGS[name][0]))
+    cfg = Config.fromfile(str(config))
+    name = Path(config).stem
     stem, stages, batch = SIZES[size]
     if not runs_at(cfg, size):
-        raise ValueError(f"{CONFIGS[name][0]} is measured at its own "
+        raise ValueError(f"{Path(config).name} is measured at its own "
                          f"{cfg.input_size[0]} px only (its crop cache is sized for it)")
     for key in ("train_dataloader", "model"):
         if tuple(cfg.get("input_size", ())) != (size, size):
@@ -321,10 +330,17 @@ def results_markdown(payload: dict) -> str:
 def measure_arm(name: str, size: int, arm: str, root: Path | None, regressor_input,
                 warmup: int, total: int, plain_threads: int | None = None) -> dict:
     """One run of ``arm``, with the load average before and after it."""
+    return measure_config_arm(REPO / "mm_configs" / CONFIGS[name][0], size, arm, root,
+                              regressor_input, warmup, total, plain_threads)
+
+
+def measure_config_arm(config: Path, size: int, arm: str, root: Path | None, regressor_input,
+                       warmup: int, total: int, plain_threads: int | None = None) -> dict:
+    """:func:`measure_arm` of a config file (:func:`build_config_cfg`)."""
     from bench.plain_loop import measure_plain
 
     before = os.getloadavg()[0]
-    cfg = build_cfg(name, size, arm, root, total, regressor_input)
+    cfg = build_config_cfg(config, size, arm, root, total, regressor_input)
     run = measure_plain(cfg, warmup, total, plain_threads) if arm == "plain" else \
         measure_loop(cfg, warmup, total)
     return dict(run, load_average_before=round(before, 2),

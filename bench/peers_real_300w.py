@@ -1,0 +1,546 @@
+"""AAN against MMPose's face models at equal CPU time: AAN's recommended CPU recipe and three
+of MMPose's face models, each trained on the 300W training faces a user has for the same
+training time on this machine, 2 seeds each, tested on the common subset (554 faces).
+
+Arms: AAN is ``mm_configs/aan_300w_cpu_aug.py`` as shipped (its ``--cfg-options`` are the
+seed and the data root, nothing else); the peers are the shipped
+``mm_configs/baselines/`` configs (HRNetv2-w18 heatmaps, ResNet-50 regression with RLE,
+ResNet-50 regression with SoftWing), MMPose's own models with AAN's crop, batch, data,
+metric and CPU switch. RTMPose is left out: on this stack (mmcv-lite) its model cannot be
+built (it needs full mmcv's compiled ops) and its training pipeline needs albumentations<2.
+
+Equal time, made by iterations: a wall clock on a shared, noisy machine is not repeatable,
+so the training time is fixed once, by a speed calibration, and each run then trains a
+fixed number of iterations. Parts (``--only``):
+
+- ``speed``: the calibration. Training images/s of every arm's real `mim train` loop on the
+  real data, as shipped (``bench.cpu_train_speed``'s loop: the config's Runner, loader and
+  CPU switch, no validation or checkpoints; the first ``--speed-warmup`` iterations
+  untimed), every arm once per round, all arms in one run, median of the rounds. The budget
+  is AAN's declared iterations (its ``train_cfg.max_iters``, 6,000) at AAN's iterations/s;
+  each peer gets the budget times its own iterations/s, rounded to a multiple of
+  ``--round-to`` (50). The calibration, the budget in seconds and every arm's iterations
+  and ``--cfg-options`` are written to the JSON before any training run; ``--resume`` keeps
+  a recorded calibration and never measures another (a new one needs a new ``--out``).
+- ``train``: every arm x seeds 0 and 1, seeds outermost, each the ordinary
+  `mim train mmpose <config>` as a subprocess (``bench.real_300w``'s runs). A peer's
+  ``--cfg-options`` set its iterations and restate its own schedule for them: the lr steps
+  and the warm-up's end at the same fractions of training (MMPose's 500-iteration warm-up is
+  1/12 of the peers' shipped 6,000 iterations; kept at 500 it would fill most of a short
+  equal-time run), and the validation and checkpoint intervals (tied to the run's length in the configs) set to the new length.
+  Each run's metrics are those of its final validation on common.
+- ``twice`` (optional, asked for by name): each peer at twice its budget, seed 0, for a peer
+  that clearly needs more time to be fair.
+- ``inference``: parameters that run at test time, batch-1 ms per face and batch-32
+  images/s of each arm's final model (the seed 0 run's last checkpoint) at its own input
+  size, eager fp32 with channels-last weights and input, the network's tensor output on one
+  view (no decoding; the peers are tested with MMPose's flip test, two views a face, which
+  doubles their per-face cost), all arms in one run on ``--threads`` threads.
+
+The table gives each arm's mean ± sd over its seeds of NME inter-ocular and inter-pupil,
+FR@0.1 and AUC@0.08, the peer's NME over AAN's, iterations, training images/s (the
+calibration's and each run's as it ran), the budget, parameters and inference speed; then
+every run, and the calibration.
+
+    python -m bench.peers_real_300w --300w-root data/300w --resume --parallel 2  # the study
+    python -m bench.peers_real_300w --300w-root data/300w --only twice --resume  # optional
+    python -m bench.peers_real_300w --300w-root data/300w --only twice --arms hrnetv2-w18 --resume
+    python -m bench.peers_real_300w --tiny                                       # smoke run
+    python -m bench.peers_real_300w --summarise bench/results/peers_real_300w.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import (
+    REPO,
+    ROOT_HELP,
+    BenchParser,
+    environment,
+    inference_params,
+    machine_text,
+    markdown_table,
+)
+from bench.grid import DeclaredGrid
+from bench.real_300w import add_run_options, run_dir, run_grid
+
+TOOL = "peers_real_300w"
+AAN = "aan"
+# arm: (model, shipped config); declared before the runs
+ARMS = {
+    AAN: ("AAN, CPU recipe (aan_300w_cpu_aug.py as shipped)", "mm_configs/aan_300w_cpu_aug.py"),
+    "hrnetv2-w18": ("MMPose HRNetv2-w18, heatmaps",
+                    "mm_configs/baselines/hrnetv2-w18_300w_cpu.py"),
+    "resnet50-rle": ("MMPose ResNet-50 regression, RLE",
+                     "mm_configs/baselines/resnet50-rle_300w_cpu.py"),
+    "resnet50-softwing": ("MMPose ResNet-50 regression, SoftWing loss",
+                          "mm_configs/baselines/resnet50-softwing_300w_cpu.py"),
+}
+PEERS = tuple(a for a in ARMS if a != AAN)
+SEEDS = (0, 1)
+TWICE_SEEDS = (0,)
+PARTS = ("speed", "train", "twice", "inference")
+DEFAULT_PARTS = ("speed", "train", "inference")
+TWICE = "_twice"
+# what a config ties to its run's length, set to the new length (the `peer_*` keys of
+# _base_/peer_300w_cpu.py are that fragment's inputs, read when the config is parsed: an
+# option on them changes nothing, so they are left as shipped)
+LENGTH_KEYS = ("max_iters", "train_cfg.val_interval", "default_hooks.checkpoint.interval")
+SCHEDULERS = ("LinearLR", "MultiStepLR", "ConstantLR")  # the ones restated below
+
+
+def _get(cfg, key: str):
+    node = cfg
+    for part in key.split("."):
+        try:
+            node = node[part]
+        except (KeyError, TypeError):
+            return None
+    return node
+
+
+def schedule_options(cfg, iters: int) -> list[str]:
+    """``--cfg-options`` that make ``cfg`` (a resolved config) train ``iters`` iterations on
+    its own schedule's shape: every lr step (``milestones``) and the end of a scheduler that
+    ends earlier (a warm-up) at the same fraction of training, a scheduler that ends with
+    training ending with it, and what is tied to the run's length (``LENGTH_KEYS``: validation and checkpoint
+    at the end) set to ``iters``. A run shorter than the logging interval logs twice.
+
+    Raises:
+        ValueError: a schedule this cannot restate (by epoch, an unknown scheduler, or a
+            length key not at the run's end).
+
+    Example:
+        >>> from mmengine.config import Config
+        >>> cfg = Config(dict(train_cfg=dict(by_epoch=False, max_iters=6000,
+        ...                                  val_interval=6000),
+        ...                   param_scheduler=[dict(type='LinearLR', begin=0, end=500,
+        ...                                         by_epoch=False),
+        ...                                    dict(type='MultiStepLR', begin=0, end=6000,
+        ...                                         milestones=[4000, 5500], by_epoch=False)]))
+        >>> schedule_options(cfg, 1500)  # doctest: +NORMALIZE_WHITESPACE
+        ['train_cfg.max_iters=1500', 'train_cfg.val_interval=1500', 'param_scheduler.0.end=125',
+         'param_scheduler.1.end=1500', 'param_scheduler.1.milestones=[1000,1375]']
+    """
+    shipped = cfg.train_cfg.max_iters
+    where = f"{cfg.filename or 'the config'}"
+    opts = [f"train_cfg.max_iters={iters}"]
+    for key in LENGTH_KEYS:
+        value = _get(cfg, key)
+        if value is None:
+            continue
+        if value != shipped:
+            raise ValueError(f"{where}: {key} is {value}, not the run's length ({shipped})")
+        opts.append(f"{key}={iters}")
+    for i, s in enumerate(cfg.get("param_scheduler") or []):
+        if s.get("by_epoch", True) or s["type"] not in SCHEDULERS:
+            raise ValueError(f"{where}: param_scheduler.{i} ({s['type']}, by_epoch "
+                             f"{s.get('by_epoch', True)}) is not an iteration schedule this "
+                             f"tool restates ({', '.join(SCHEDULERS)}, by_epoch=False)")
+        if s.get("end") == shipped:
+            opts.append(f"param_scheduler.{i}.end={iters}")
+        elif s.get("end") is not None and s["end"] < shipped:  # a warm-up
+            opts.append(f"param_scheduler.{i}.end={max(1, int(s['end'] * iters / shipped + 0.5))}")
+        elif s.get("end") is not None and s["end"] > shipped:
+            raise ValueError(f"{where}: param_scheduler.{i} ends after training ({s['end']})")
+        if "milestones" in s:
+            steps = [int(m * iters / shipped + 0.5) for m in s["milestones"]]
+            opts.append(f"param_scheduler.{i}.milestones=[{','.join(map(str, steps))}]")
+    logger = _get(cfg, "default_hooks.logger.interval")
+    if logger is not None and iters < logger:
+        opts.append(f"default_hooks.logger.interval={max(1, iters // 2)}")
+    return opts
+
+
+def load_config(arm: str):
+    from mmengine.config import Config
+
+    return Config.fromfile(str(REPO / ARMS[arm][1]))
+
+
+def budget(rates: dict[str, float], batches: dict[str, int], budget_iters: int,
+           round_to: int) -> dict:
+    """The equal-time budget from the calibration: ``budget_iters`` of AAN at its
+    iterations/s (images/s over its batch) are ``seconds``; each peer gets ``seconds`` at its
+    own iterations/s, rounded to a multiple of ``round_to`` (at least ``round_to``).
+
+    Example:
+        >>> b = budget(dict(aan=100.0, peer=20.0), dict(aan=32, peer=32), 6000, 50)
+        >>> b["seconds"], b["iterations"]
+        (1920.0, {'aan': 6000, 'peer': 1200})
+    """
+    seconds = budget_iters / (rates[AAN] / batches[AAN])
+    iterations = {}
+    for arm, rate in rates.items():
+        if arm == AAN:
+            iterations[arm] = budget_iters
+            continue
+        exact = seconds * rate / batches[arm]
+        iterations[arm] = max(round_to, int(exact / round_to + 0.5) * round_to)
+    return dict(seconds=round(seconds, 1), iterations=iterations)
+
+
+def run_options(arm: str, iters: int, cfg) -> list[str]:
+    """An arm's ``--cfg-options`` for ``iters`` iterations: none for AAN at its declared
+    length (the recipe as shipped), else the schedule restated (:func:`schedule_options`)."""
+    if iters == cfg.train_cfg.max_iters and arm == AAN:
+        return []
+    return schedule_options(cfg, iters)
+
+
+def specs(calibration: dict, seeds=SEEDS, twice_seeds=TWICE_SEEDS) -> list[dict]:
+    """One run spec per (arm, seed) of the ``train`` part, seeds outermost so that an
+    interrupted grid has every arm's first seed, then the ``twice`` part (each peer at twice
+    its iterations). Iterations and options are the calibration's, as recorded."""
+    out = []
+    for part, part_seeds, arms in (("train", seeds, ARMS), ("twice", twice_seeds, PEERS)):
+        for seed in part_seeds:
+            for arm in arms:
+                planned = calibration["arms"][arm]
+                twice = part == "twice"
+                out.append(dict(
+                    part=part, arm=arm + (TWICE if twice else ""), model=ARMS[arm][0],
+                    label=ARMS[arm][0] + (", twice the budget" if twice else ""),
+                    config=ARMS[arm][1], seed=seed,
+                    budget_iterations=planned["iterations"] * (2 if twice else 1),
+                    options=list(planned["twice_options" if twice else "options"])))
+    return out
+
+
+def calibrate(root: Path, rounds: int, warmup: int, iters: int, budget_iters: int,
+              round_to: int) -> dict:
+    """The ``speed`` part: every arm's `mim train` loop (``bench.cpu_train_speed``'s
+    ``switch`` arm: the config as shipped) in rounds, the median, the budget and every
+    arm's iterations and options."""
+    from mmengine.registry import init_default_scope
+
+    import aan_components.plugin  # noqa: F401
+    from bench.cpu_train_speed import SIZES, measure_config_arm
+
+    init_default_scope("mmpose")
+    cfgs = {arm: load_config(arm) for arm in ARMS}
+    arms = {}
+    for arm, cfg in cfgs.items():
+        size, batch = tuple(cfg.codec.input_size), cfg.train_dataloader.batch_size
+        if size[0] != size[1] or SIZES.get(size[0], (0, 0, 0))[2] != batch:
+            sizes = ", ".join(f"{s} px at batch {v[2]}" for s, v in SIZES.items())
+            raise ValueError(f"{ARMS[arm][1]}: {size} px at batch {batch}; the speed loop "
+                             f"runs {sizes}")
+        arms[arm] = dict(config=ARMS[arm][1], size=size[0], batch=batch, runs=[])
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    for r in range(rounds):
+        for arm, entry in arms.items():
+            run = measure_config_arm(REPO / ARMS[arm][1], entry["size"], "switch", root, None,
+                                     warmup, warmup + iters)
+            entry["runs"].append(run)
+            print(f"[{TOOL}] speed round {r + 1}/{rounds} {arm}: {run['images_per_s']} "
+                  f"images/s ({run['compute_threads']} compute threads, load "
+                  f"{run['load_average_before']}-{run['load_average_after']})", flush=True)
+    rates = {arm: statistics.median(x["images_per_s"] for x in e["runs"])
+             for arm, e in arms.items()}
+    plan = budget(rates, {a: e["batch"] for a, e in arms.items()}, budget_iters, round_to)
+    for arm, entry in arms.items():
+        n = plan["iterations"][arm]
+        entry.update(median_images_per_s=rates[arm],
+                     iterations_per_s=round(rates[arm] / entry["batch"], 3), iterations=n,
+                     options=run_options(arm, n, cfgs[arm]))
+        if arm != AAN:
+            entry["twice_options"] = run_options(arm, 2 * n, cfgs[arm])
+    return dict(date=started, rounds=rounds, warmup=warmup, iters=iters,
+                budget_iters=budget_iters, round_to=round_to,
+                budget_seconds=plan["seconds"], omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
+                environment=environment(), arms=arms)
+
+
+def final_checkpoint(work: Path) -> Path | None:
+    """A finished run's last checkpoint (mmengine's ``last_checkpoint`` pointer)."""
+    pointer = work / "last_checkpoint"
+    if not pointer.is_file():
+        return None
+    path = Path(pointer.read_text().strip())
+    path = path if path.is_absolute() else REPO / path
+    return path if path.is_file() else None
+
+
+def measure_inference(runs_dir: Path, threads: int, batch: int, reps: int,
+                      latency_reps: int) -> dict:
+    """The ``inference`` part: every arm's final model (the seed 0 run's last checkpoint;
+    initial weights where the run is missing, which the row says), eager fp32 with
+    channels-last weights and input, at its own input size: test-time parameters, batch-1
+    ms, images/s at ``batch``."""
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import load_checkpoint
+
+    import aan_components.plugin  # noqa: F401
+    from bench.cpu_speed import build, latency_ms, throughput
+
+    init_default_scope("mmpose")
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    rows = []
+    try:
+        for arm, (model_name, config) in ARMS.items():
+            cfg = load_config(arm)
+            width, height = cfg.codec.input_size
+            model = build(str(REPO / config), width)
+            checkpoint = final_checkpoint(run_dir(runs_dir, arm, 0))
+            if checkpoint is not None:
+                load_checkpoint(model, str(checkpoint), map_location="cpu", logger="silent")
+            model = model.eval().to(memory_format=torch.channels_last)
+            x = (torch.rand(batch, 3, height, width) * 255).contiguous(
+                memory_format=torch.channels_last)
+
+            def fn(inputs, model=model):
+                return model(inputs, None, mode="tensor")
+
+            ips = throughput(fn, x, reps)
+            ms = latency_ms(fn, x, latency_reps)
+            params = inference_params(model, lambda f=fn, one=x[:1]: f(one))
+            rows.append(dict(arm=arm, model=model_name, size=[width, height],
+                             params_m=round(params / 1e6, 2), latency_ms=round(ms, 2),
+                             images_per_s=round(ips, 1),
+                             flip_test=bool((cfg.model.get("test_cfg") or {}).get("flip_test")),
+                             weights=str(checkpoint) if checkpoint else "initial (no run)"))
+            print(f"[{TOOL}] inference {arm}: {params / 1e6:.2f} M params, batch-1 {ms:.1f} "
+                  f"ms, batch-{batch} {ips:.1f} images/s", flush=True)
+    finally:
+        torch.set_num_threads(before)
+    return dict(date=time.strftime("%Y-%m-%d %H:%M:%S"), threads=threads, batch=batch,
+                reps=reps, latency_reps=latency_reps,
+                how="eager fp32, channels-last weights and input, the network's tensor "
+                    "output on one view (no decoding, no flip test)", rows=rows)
+
+
+def _stat(values: list, digits: int = 2, scale: float = 1.0) -> str:
+    values = [scale * v for v in values if v is not None]
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'' if n == 1 else 's'}"
+
+
+def _mean(values: list) -> float | None:
+    values = [v for v in values if v is not None]
+    return statistics.mean(values) if values else None
+
+
+def results_markdown(payload: dict) -> str:
+    """The study's tables (what ``--summarise`` writes): one row per arm (mean ± sd over its
+    seeds, NME over AAN's, the budget, the calibration's and the runs' images/s, inference),
+    every run, and the calibration; each part that has nothing yet is left out."""
+    cal = payload.get("calibration")
+    runs = payload.get("runs", [])
+    inference = {r["arm"]: r for r in (payload.get("inference") or {}).get("rows", [])}
+    by_arm: dict[str, list[dict]] = {}
+    for r in sorted(runs, key=lambda r: (r["part"] != "train", r["seed"])):
+        by_arm.setdefault(r["arm"], []).append(r)
+    aan_nme = _mean([r["nme_io"] for r in by_arm.get(AAN, [])])
+    sections = [
+        "300W common (554 faces), trained on the 1,675 training faces present (batch 32, "
+        "128 px crops, from scratch), every arm for the same training time on this machine: "
+        "AAN's declared iterations at AAN's calibrated iterations/s, each peer's iterations "
+        "at its own (one calibration, all arms in one run). NME per image, mean over images; "
+        "mean ± sd over the seeds listed."]
+    if cal:
+        minutes = cal["budget_seconds"] / 60
+        sections[0] += (f" Budget: {cal['budget_iters']} AAN iterations = "
+                        f"{minutes:.1f} minutes at the calibration's rates.")
+    order = [a for a in ARMS] + [a + TWICE for a in PEERS]
+    rows = []
+    for arm in order:
+        base = arm.removesuffix(TWICE)
+        arm_runs = by_arm.get(arm, [])
+        inf = inference.get(base, {})
+        planned = (cal or {}).get("arms", {}).get(base, {})
+        if not arm_runs and not planned:
+            continue
+        twice = arm.endswith(TWICE)
+        if twice and not arm_runs:
+            continue
+        io = [r["nme_io"] for r in arm_runs]
+        ratio = (f"{_mean(io) / aan_nme:.2f}x" if io and aan_nme and arm != AAN else "")
+        rows.append(dict(
+            model=ARMS[base][0] + (", twice the budget" if twice else ""),
+            seeds=", ".join(str(r["seed"]) for r in arm_runs),
+            io=_stat(io), ip=_stat([r["nme_ip"] for r in arm_runs]),
+            fr=_stat([r["fr_10"] for r in arm_runs], 1, 100),
+            auc=_stat([r["auc_08"] for r in arm_runs], 3), ratio=ratio,
+            iters=", ".join(sorted({str(r["iterations"]) for r in arm_runs}))
+            or str(planned.get("iterations", "")) + " (planned)" * bool(planned),
+            cal=f"{planned['median_images_per_s']:.1f}" if planned else "",
+            ips=_stat([r["images_per_s"] for r in arm_runs], 1),
+            budget=f"{(2 if twice else 1) * cal['budget_seconds'] / 60:.1f}" if cal else "",
+            params=f"{inf['params_m']:.2f}" if inf else "",
+            ms=f"{inf['latency_ms']:.1f}" if inf else "",
+            ips32=f"{inf['images_per_s']:.1f}" if inf else "",
+            flip="yes" if inf.get("flip_test") else ("no" if inf else "")))
+    if rows:
+        batch = (payload.get("inference") or {}).get("batch", 32)
+        sections.append(markdown_table(rows, [
+            ("model", "model"), ("seeds", "seeds"), ("io", "NME inter-ocular (%)"),
+            ("ip", "NME inter-pupil (%)"), ("fr", "FR@0.1 (%)"), ("auc", "AUC@0.08"),
+            ("ratio", "NME(IO) / AAN's"), ("iters", "iterations"),
+            ("cal", "training images/s (calibration)"), ("ips", "training images/s (runs)"),
+            ("budget", "budget (minutes)"), ("params", "params (M)"),
+            ("ms", "inference batch-1 ms"), ("ips32", f"inference images/s (batch {batch})"),
+            ("flip", "tested with flip")]))
+    if runs:
+        sections += ["Every run:", markdown_table([dict(
+            model=r["label"], seed=r["seed"], iters=r["iterations"], io=f"{r['nme_io']:.2f}",
+            ip=f"{r['nme_ip']:.2f}", fr=f"{100 * r['fr_10']:.1f}", auc=f"{r['auc_08']:.3f}",
+            minutes=f"{r['train_minutes']:.1f}", ips=f"{r['images_per_s']:.1f}",
+            concurrent=r.get("concurrent_runs", "")) for arm in order
+            for r in by_arm.get(arm, [])], [
+            ("model", "model"), ("seed", "seed"), ("iters", "iterations"),
+            ("io", "NME inter-ocular (%)"), ("ip", "NME inter-pupil (%)"), ("fr", "FR@0.1 (%)"),
+            ("auc", "AUC@0.08"), ("minutes", "training minutes"),
+            ("ips", "training images/s"), ("concurrent", "runs at once")])]
+    if cal:
+        sections += [
+            f"Calibration ({cal['date'].split(' ')[0]}): each arm's `mim train` loop as "
+            f"shipped on the real data, {cal['iters']} timed iterations after "
+            f"{cal['warmup']}, {_plural(cal['rounds'], 'round')} (every arm once a round), "
+            f"median; "
+            f"OMP_NUM_THREADS={cal.get('omp_num_threads') or 'unset'}.",
+            markdown_table([dict(
+                arm=ARMS[a][0], runs=", ".join(f"{x['images_per_s']:.1f}" for x in e["runs"]),
+                median=f"{e['median_images_per_s']:.1f}", its=f"{e['iterations_per_s']:.3f}",
+                iters=e["iterations"], options=" ".join(f"`{o}`" for o in e["options"])
+                or "none (as shipped)") for a, e in cal["arms"].items()], [
+                ("arm", "model"), ("runs", "images/s each round"), ("median", "median"),
+                ("its", "iterations/s"), ("iters", "iterations at the budget"),
+                ("options", "cfg-options (besides seed and data root)")])]
+    inf = payload.get("inference")
+    if inf:
+        sections.append(f"Inference ({inf['date'].split(' ')[0]}): {inf['how']}, "
+                        f"{_plural(inf['threads'], 'thread')}, every arm in one run; "
+                        f"parameters that run "
+                        f"at test time.")
+    sections.append(f"Command: `python -m bench.{TOOL} --300w-root DIR --resume --parallel 2` "
+                    f"(`--only twice` for the optional rows). {payload.get('machine', '')}.")
+    return "\n\n".join(sections)
+
+
+def tiny_root() -> Path:
+    """A 300W folder of the two real faces in ``tests/data`` (``bench.cpu_train_speed``'s),
+    with them as the common split too."""
+    from bench.cpu_train_speed import tiny_300w_root
+
+    root = tiny_300w_root()
+    ann = root / "annotations"
+    (ann / "face_landmarks_300w_common.json").write_text(
+        (ann / "face_landmarks_300w_train.json").read_text())
+    return root
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]:
+    parser = BenchParser(__doc__, TOOL, results_markdown, root=ROOT_HELP,
+                         tiny="smoke run: the two faces of tests/data, seed 0, a few "
+                              "iterations a part")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS),
+                        metavar="PART", help=f"run only these parts ({', '.join(PARTS)}; "
+                                             f"default: {', '.join(DEFAULT_PARTS)})")
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS),
+                        help="train only these arms (speed and inference take every arm)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="train only these of the declared seeds (default: all)")
+    parser.add_argument("--speed-rounds", type=int, default=3)
+    parser.add_argument("--speed-warmup", type=int, default=10,
+                        help="untimed iterations at the start of each calibration run")
+    parser.add_argument("--speed-iters", type=int, default=30,
+                        help="timed iterations of each calibration run")
+    parser.add_argument("--budget-iters", type=int, default=None,
+                        help="AAN iterations that make the budget (default: the recipe's "
+                             "declared train_cfg.max_iters; another number restates AAN's "
+                             "schedule too: a test setting)")
+    parser.add_argument("--round-to", type=int, default=50,
+                        help="each peer's iterations are a multiple of this")
+    parser.add_argument("--threads", type=int, default=2, help="inference threads")
+    parser.add_argument("--batch", type=int, default=32, help="inference batch")
+    parser.add_argument("--reps", type=int, default=3, help="inference batches, best of")
+    parser.add_argument("--latency-reps", type=int, default=20)
+    add_run_options(parser, TOOL)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TOOL}_tiny_"))
+        args.root, args.out, args.runs_dir = tiny_root(), tmp / f"{TOOL}.json", tmp / "runs"
+        args.speed_rounds, args.speed_warmup, args.speed_iters = 1, 1, 2
+        args.budget_iters, args.round_to = 4, 1
+        args.batch, args.reps, args.latency_reps = 2, 1, 2
+    elif args.root is None:
+        parser.error(f"--300w-root is required; --300w-root is {ROOT_HELP}")
+    return args, parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, parser = parse_args(argv)
+    root = args.root.resolve()
+    declared_iters = load_config(AAN).train_cfg.max_iters
+    budget_iters = args.budget_iters or declared_iters
+    seeds, twice_seeds = ((0,), (0,)) if args.tiny else (SEEDS, TWICE_SEEDS)
+    grid = DeclaredGrid(args.out, TOOL, results_markdown, key=lambda r: (r["arm"], r["seed"]),
+                        resume=args.resume,
+                        progress=lambda r: f"{r['arm']} seed {r['seed']}: {r['iterations']} "
+                                           f"iterations, NME(IO) {r['nme_io']:.2f}")
+    if not args.resume and args.out.is_file():
+        held = json.loads(args.out.read_text())
+        if held.get("calibration") or held.get("runs"):
+            parser.error(f"{args.out} holds a calibration and {len(held.get('runs', []))} "
+                         f"runs of this study: --resume goes on with them; a new study needs "
+                         f"another --out (or the file removed)")
+    recorded = grid.previous.get("calibration")
+    if recorded and args.budget_iters and recorded["budget_iters"] != args.budget_iters:
+        parser.error(f"{args.out} holds a calibration for a budget of "
+                     f"{recorded['budget_iters']} AAN iterations; resume without "
+                     f"--budget-iters or write to another --out")
+    grid.declare(benchmark=TOOL, machine=machine_text(), batch=32,
+                 arms={a: dict(model=m, config=c) for a, (m, c) in ARMS.items()},
+                 aan_declared_iters=declared_iters, seeds=list(seeds),
+                 twice_seeds=list(twice_seeds), parts=list(PARTS),
+                 protocol=__doc__.split("\n\n", 1)[1].split("\n\n    python")[0])
+    if "speed" in args.only:
+        if recorded:
+            print(f"[{TOOL}] {args.out} has the calibration of {recorded['date']} (budget "
+                  f"{recorded['budget_seconds'] / 60:.1f} minutes): kept, not measured again; "
+                  f"a new calibration needs a new --out", flush=True)
+        else:
+            grid.payload["calibration"] = calibrate(
+                root, args.speed_rounds, args.speed_warmup, args.speed_iters, budget_iters,
+                args.round_to)
+            grid.write()
+    training = [p for p in ("train", "twice") if p in args.only]
+    if training:
+        calibration = grid.payload.get("calibration")
+        if calibration is None:
+            parser.error(f"{args.out} has no calibration: run --only speed first (or with "
+                         f"--resume on a file that has one)")
+        todo = [s for s in grid.pending(specs(calibration, seeds, twice_seeds))
+                if s["part"] in training and s["arm"].removesuffix(TWICE) in args.arms
+                and (args.seeds is None or s["seed"] in args.seeds)]
+        run_grid(grid, todo, root, args)
+    if "inference" in args.only:
+        if args.resume and grid.payload.get("inference"):
+            print(f"[{TOOL}] {args.out} has the inference run of "
+                  f"{grid.payload['inference']['date']}: kept", flush=True)
+        else:
+            grid.payload["inference"] = measure_inference(
+                args.runs_dir, args.threads, args.batch, args.reps, args.latency_reps)
+            grid.write()
+    print(results_markdown(grid.payload))
+
+
+if __name__ == "__main__":
+    main()
