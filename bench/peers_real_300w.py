@@ -27,7 +27,8 @@ fixed number of iterations. Parts (``--only``):
   ``--cfg-options`` set its iterations and restate its own schedule for them: the lr steps
   and the warm-up's end at the same fractions of training (MMPose's 500-iteration warm-up is
   1/12 of the peers' shipped 6,000 iterations; kept at 500 it would fill most of a short
-  equal-time run), and the validation and checkpoint intervals (tied to the run's length in the configs) set to the new length.
+  equal-time run), and the validation and checkpoint intervals (tied to the run's length in
+  the configs) set to the new length.
   Each run's metrics are those of its final validation on common.
 - ``twice`` (optional, asked for by name): each peer at twice its budget, seed 0, for a peer
   that clearly needs more time to be fair.
@@ -110,8 +111,8 @@ def schedule_options(cfg, iters: int) -> list[str]:
     """``--cfg-options`` that make ``cfg`` (a resolved config) train ``iters`` iterations on
     its own schedule's shape: every lr step (``milestones``) and the end of a scheduler that
     ends earlier (a warm-up) at the same fraction of training, a scheduler that ends with
-    training ending with it, and what is tied to the run's length (``LENGTH_KEYS``: validation and checkpoint
-    at the end) set to ``iters``. A run shorter than the logging interval logs twice.
+    training ending with it, and what is tied to the run's length (``LENGTH_KEYS``:
+    validation and checkpoint at the end) set to ``iters``. A run shorter than the logging interval logs twice.
 
     Raises:
         ValueError: a schedule this cannot restate (by epoch, an unknown scheduler, or a
