@@ -112,7 +112,8 @@ def schedule_options(cfg, iters: int) -> list[str]:
     its own schedule's shape: every lr step (``milestones``) and the end of a scheduler that
     ends earlier (a warm-up) at the same fraction of training, a scheduler that ends with
     training ending with it, and what is tied to the run's length (``LENGTH_KEYS``:
-    validation and checkpoint at the end) set to ``iters``. A run shorter than the logging interval logs twice.
+    validation and checkpoint at the end) set to ``iters``. A run shorter than the logging
+    interval logs twice.
 
     Raises:
         ValueError: a schedule this cannot restate (by epoch, an unknown scheduler, or a
