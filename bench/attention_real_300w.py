@@ -50,8 +50,11 @@ PARTS = {
     # with part (a)'s best form: aan-mean-one (cost 0.09 ± 0.09 there, fixed-gain 0.72)
     "c": ("best recipe: augmented, L1 loss", "aan_300w_cpu_aug.py", 6000, L1_LOSS,
           ("none", "aan", "aan-mean-one"), (0, 1)),
+    # none added after the first (d) runs (seed 0: se 5.22, eca 5.23 against the backbone
+    # study's none at 5.39, made on another CPU): the forms are paired with a none of the same
+    # CPU, so that a difference between machines cannot pass for an effect of the form
     "d": ("timm resnet18, attention in-stage", backbone_real_300w.CONFIG,
-          backbone_real_300w.DEFAULT_ITERS, (), ("se", "eca", "cbam"), (0, 1)),
+          backbone_real_300w.DEFAULT_ITERS, (), ("se", "eca", "cbam", "none"), (0, 1)),
 }
 # runs of other studies that are this grid's aan and none arms (same config, budget, start
 # and seeds): part -> (results file, the rows' arm -> form, how the table marks them)
@@ -91,21 +94,31 @@ def reference_runs(part: str) -> tuple[list[dict], str]:
     return rows, payload.get("machine", "")
 
 
+def paired_with_none(runs: list[dict], form: str, source: str = "") -> list[float]:
+    """``form``'s NME(IO) minus ``none``'s, seed by seed, both from the same ``source`` (this
+    tool's own runs: ``""``; a reference study's: its mark), so that the pairs share a CPU;
+    a part with no ``none`` of that source pairs with the reference study's."""
+    nones = [r for r in runs if r["attention"] == "none"]
+    nones = [r for r in nones if r.get("source", "") == source] or nones
+    none = {r["seed"]: r["nme_io"] for r in nones}
+    return [r["nme_io"] - none[r["seed"]] for r in sorted(runs, key=lambda r: r["seed"])
+            if r["attention"] == form and r.get("source", "") == source and r["seed"] in none]
+
+
 def part_markdown(part: str, runs: list[dict]) -> str:
     """One part's table: every form's NME per seed, mean ± sd, and its difference from
-    ``none`` of the same seed."""
-    cells: dict[str, dict[int, dict]] = {}
+    ``none`` of the same seed and source (a reference study's forms from its own ``none``)."""
+    cells: dict[tuple[str, str], dict[int, dict]] = {}
     for r in runs:
-        cells.setdefault(r["attention"], {})[r["seed"]] = r
-    none = cells.get("none", {})
+        cells.setdefault((r["attention"], r.get("source", "")), {})[r["seed"]] = r
     rows = []
-    for form in sorted(cells, key=lambda f: (f != "none", f)):
-        by_seed = cells[form]
+    for form, source in sorted(cells, key=lambda c: (c[0] != "none", c[0], c[1])):
+        by_seed = cells[form, source]
         seeds = sorted(by_seed)
         io = [by_seed[s]["nme_io"] for s in seeds]
-        paired = [by_seed[s]["nme_io"] - none[s]["nme_io"] for s in seeds if s in none]
+        paired = paired_with_none(runs, form, source)
         rows.append(dict(
-            form=form + (f" ({source})" if (source := by_seed[seeds[0]].get("source")) else ""),
+            form=form + (f" ({source})" if source else ""),
             seeds=", ".join(map(str, seeds)), each=", ".join(f"{v:.2f}" for v in io),
             io=_stat(io), ip=_stat([by_seed[s]["nme_ip"] for s in seeds]),
             diff="" if form == "none" else _stat(paired),
@@ -132,6 +145,9 @@ def results_markdown(payload: dict) -> str:
             mine = imported + mine
             notes = (f" `aan` and `none`: the runs of {REFERENCES[part][0]} (same config, "
                      f"budget, fair start and seeds), made on {machine}.")
+            if any(r["attention"] == "none" and "source" not in r for r in mine):
+                notes += (" `none` was also run here, on this study's CPU: each form is paired "
+                          "with the `none` of its own CPU.")
         if not mine:
             continue
         extra = f" `{' '.join(options)}`," if options else ""

@@ -4,6 +4,7 @@ row, the generated table, and the speed bench's tiny mode."""
 from __future__ import annotations
 
 import json
+import statistics
 import subprocess
 import sys
 from pathlib import Path
@@ -243,12 +244,12 @@ def test_attention_grid_declares_every_run_with_its_form_budget_and_seed():
     """Parts (a)-(d) as declared: the form reaches the config key, each part its own budget
     and options, the fair start everywhere; part (a) re-runs neither aan nor none (they come
     from the Table 5 results), part (c) adds (a)'s best form, part (d) takes aan and none
-    from the backbone study."""
+    from the backbone study and re-runs none on its own CPU."""
     from bench import attention_real_300w as ar
 
     specs = ar.specs()
     count = {p: sum(s["part"] == p for s in specs) for p in ar.PARTS}
-    assert count == dict(a=6, b=6, c=6, d=6)
+    assert count == dict(a=6, b=6, c=6, d=8)
     assert len({(s["arm"], s["seed"]) for s in specs}) == len(specs)
     for s in specs:
         assert f"model.backbone.attention={s['attention']}" in s["options"]
@@ -263,7 +264,7 @@ def test_attention_grid_declares_every_run_with_its_form_budget_and_seed():
     assert c["config"] == "aan_300w_cpu_aug.py" and "train_cfg.max_iters=6000" in c["options"]
     assert "model.head.loss.loss.type=L1Loss" in c["options"]
     d = [s for s in specs if s["part"] == "d"]
-    assert {s["attention"] for s in d} == {"se", "eca", "cbam"}
+    assert {s["attention"] for s in d} == {"se", "eca", "cbam", "none"}
     assert {s["attention"] for s in specs if s["part"] == "c"} == {"none", "aan", "aan-mean-one"}
     assert all(s["config"] == "aan_timm-resnet18_300w_cpu.py"
                and "train_cfg.max_iters=1000" in s["options"] for s in d)
@@ -300,6 +301,20 @@ def test_attention_table_pairs_each_form_with_none_and_reads_table5_for_part_a()
     assert f"| {5.0 - none1:.2f} |" in row
     assert "| none (backbone study run) | 0, 1 |" in part_d
     assert "| aan (backbone study run) | 0, 1 |" in part_d
+    # with its own none, part (d) pairs its forms with that none (same CPU), and the
+    # reference aan with the reference none
+    runs += [dict(part="d", attention="none", seed=s, nme_io=io, nme_ip=7.0, iterations=1000)
+             for s, io in ((0, 5.3), (1, 5.6))]
+    part_d = ar.results_markdown(dict(runs=runs, machine="CPU: test")).split("**(d)")[1]
+    row = next(line for line in part_d.splitlines() if line.startswith("| se |"))
+    assert f"| {5.0 - 5.6:.2f} |" in row
+    aan = [r["nme_io"] - n["nme_io"] for r in backbone["runs"] for n in backbone["runs"]
+           if (r["arm"], n["arm"]) == ("resnet18_attention", "resnet18_no-attention")
+           and r["seed"] == n["seed"]]
+    row = next(line for line in part_d.splitlines()
+               if line.startswith("| aan (backbone study run) |"))
+    assert f"| {statistics.fmean(aan):.2f} ± {statistics.stdev(aan):.2f} |" in row
+    assert "| none | 0, 1 | 5.30, 5.60 |" in part_d and "also run here" in part_d
 
 
 def test_attention_tool_runs_only_the_parts_asked(tmp_path, monkeypatch):
