@@ -163,9 +163,9 @@ def model_treatments(name: str, model: torch.nn.Module, call, compile: bool) -> 
     return out
 
 
-def inference_models(args) -> list[tuple[str, torch.nn.Module | None, object]]:
-    """(model name, eager module, ``call(module, x)``); a peer that cannot be built has no
-    module (its reason is printed)."""
+def inference_models(args) -> list[tuple[str, torch.nn.Module | Exception, object]]:
+    """(model name, eager module, ``call(module, x)``); a peer that cannot be built: (name,
+    the exception, ``None``), its reason printed."""
     from aan_components.inference import LandmarkInferenceGraph
 
     out = [("AAN", LandmarkInferenceGraph(build(str(AAN_CONFIG), args.size)).eval(),
@@ -181,11 +181,12 @@ def inference_models(args) -> list[tuple[str, torch.nn.Module | None, object]]:
     return out
 
 
-def _first_tensor(out) -> torch.Tensor:
-    """A model's output as one tensor (RTMPose's SimCC head returns an x and a y tensor)."""
+def _as_one_tensor(out) -> torch.Tensor:
+    """A model's output as one tensor, its parts flattened and joined (RTMPose's SimCC head
+    returns an x and a y tensor)."""
     if isinstance(out, torch.Tensor):
         return out
-    return torch.cat([_first_tensor(o).flatten(1) for o in out], 1)
+    return torch.cat([_as_one_tensor(o).flatten(1) for o in out], 1)
 
 
 def train_rate(config: str, batch: int, iters: int, size: int) -> float:
@@ -389,7 +390,7 @@ def measure(name: str, t: dict, x: torch.Tensor, reference: torch.Tensor, args,
                seconds=time.perf_counter() - start)
     if t["treatment"] != EAGER:
         with torch.inference_mode():
-            out = _first_tensor(t["fn"](xi[:1]))
+            out = _as_one_tensor(t["fn"](xi[:1]))
         row.update(max_output_diff=(out - reference).abs().max().item())
     if "bn_folded" in t:
         row.update(bn_folded=t["bn_folded"])
@@ -432,7 +433,7 @@ def main(argv: list[str] | None = None) -> None:
             rows.append(dict(model=name, variant=f"skipped: {type(model).__name__}"))
             continue
         with torch.inference_mode():
-            reference = _first_tensor(call(model, x[:1]))
+            reference = _as_one_tensor(call(model, x[:1]))
         for t in model_treatments(name, model, call, args.compile):
             rows.append(measure(name, t, x, reference, args, gemm))
 
