@@ -98,21 +98,57 @@ def accuracy_rows(root: Path = RESULTS) -> list[dict]:
     return rows
 
 
+# the peer whose treatment gains README names beside AAN's (the nearest in speed)
+GAINS_PEER = "RTMPose-m"
+
+
+def _ratios(per_peer: dict[str, float]) -> str:
+    return ", ".join(f"{v:.1f}x {k}" for k, v in sorted(per_peer.items(), key=lambda kv: kv[1]))
+
+
+def _gains(gains: dict[str, float]) -> str:
+    return ", ".join(f"{k} {v:.1f}x" for k, v in gains.items())
+
+
+def inference_rows(speed: dict) -> list[dict]:
+    """README's inference rows, like for like (``bench.cpu_speed``'s arithmetic on its rows):
+    each model at its fastest of the treatments both had, all eager, and what each treatment
+    adds over eager for AAN and :data:`GAINS_PEER`."""
+    from bench import cpu_speed
+
+    rows, a = speed["inference"], speed["args"]
+    link = "[cpu_speed](docs/benchmarks.md#cpu-speed-against-mmposes-face-models)"
+    setting = f"CPU inference, {a['size']} px, batch {a['batch']}, {a['threads']} threads"
+    best, same = cpu_speed.fastest_each(rows), cpu_speed.like_for_like(rows)
+    eager = {p: v["images_per_s"] for p, v in same.get(cpu_speed.EAGER, {}).items()}
+    shared = [t for t in cpu_speed.treatments(rows, "AAN")
+              if all(t in cpu_speed.treatments(rows, p) for p in cpu_speed.peers(rows))]
+    out = []
+    if shared != [cpu_speed.EAGER]:
+        aan = next(iter(best.values()))["aan"]
+        out.append(dict(what=f"{setting}, like for like: each model at its fastest of the "
+                             f"same treatments ({', '.join(shared)})",
+                        measured=f"AAN {cpu_speed.rate(rows, 'AAN', aan):.1f} images/s "
+                                 f"({aan}): {_ratios({p: v['ratio'] for p, v in best.items()})}",
+                        link=link))
+    only = "; the only treatment every model had in this run" if shared == ["eager"] else ""
+    out.append(dict(what=f"{setting}, like for like: every model eager (NCHW, fp32{only})",
+                    measured=f"AAN {cpu_speed.rate(rows, 'AAN', cpu_speed.EAGER):.1f} "
+                             f"images/s: {_ratios(eager)}", link=link))
+    gains = cpu_speed.over_eager(rows)
+    shown = [m for m in ("AAN", GAINS_PEER) if m in gains]
+    out.append(dict(what="What each treatment adds: images/s over the same model eager",
+                    measured="; ".join(f"{m}: {_gains(gains[m])}" for m in shown), link=link))
+    return out
+
+
 def speed_rows(root: Path = RESULTS) -> list[dict]:
     speed = _load("cpu_speed", root)
-    best = max((r for r in speed["inference"] if r["model"] == "AAN"),
-               key=lambda r: r["images_per_s"])
-    ratios = ", ".join(f"{v:.1f}x {k}" for k, v in sorted(speed["ratios"].items(),
-                                                          key=lambda kv: kv[1]))
-    a = speed["args"]
     train = _load("cpu_train_speed", root)
     gains = [c["arms"]["switch"]["median_images_per_s"] / c["arms"]["fp32"]["median_images_per_s"]
              for c in train["cells"].values()]
     return [
-        dict(what=f"CPU inference, {a['size']} px, batch {a['batch']}, {a['threads']} threads: "
-                  f"AAN ({best['variant']})",
-             measured=f"{best['images_per_s']:.1f} images/s: {ratios}",
-             link="[cpu_speed](docs/benchmarks.md#cpu-speed-against-mmposes-face-models)"),
+        *inference_rows(speed),
         dict(what="CPU training switch (bf16 autocast + channels-last + fused Adam), the whole "
                   "`mim train` loop",
              measured=f"{min(gains):.1f}-{max(gains):.1f}x fp32's images/s "

@@ -18,7 +18,8 @@ def _bench(tool: str, *args: str, timeout: int = 900) -> subprocess.CompletedPro
 @pytest.mark.slow
 @pytest.mark.parametrize("tool,keys", [
     ("synthetic_data_speed", {"render_images_per_s", "train_images_per_s"}),
-    ("cpu_speed", {"inference", "ratios", "train_images_per_s", "gemm_gflops", "aan"}),
+    ("cpu_speed", {"inference", "like_for_like", "fastest_each", "over_eager",
+                   "train_images_per_s", "gemm_gflops", "aan"}),
     ("gpu_train", {"runs", "device"}),
     ("temporal_smoothing", {"rows"}),
     ("real_faces", {"detection", "calibration", "landmarks"}),
@@ -36,6 +37,17 @@ def test_bench_tool_tiny_mode(tool, keys):
     assert keys <= set(payload)
     assert "| " in payload["table"]
     assert path.with_suffix(".md").read_text().startswith("<!-- Generated from ")
+    if tool == "cpu_speed":  # every treatment, compile included, on every model that built
+        from bench.cpu_speed import COMPILED, TREATMENTS
+
+        rows = [r for r in payload["inference"] if "images_per_s" in r]
+        built = {r["model"] for r in rows}
+        assert "AAN" in built and len(built) >= 3, built
+        for model in built:
+            assert [r["variant"] for r in rows if r["model"] == model] == [
+                *(t for t, _, _ in TREATMENTS), COMPILED]
+        assert all(r["bn_folded"].split("/")[0] == r["bn_folded"].split("/")[1] != "0"
+                   for r in rows if "bn_folded" in r)
 
 
 def _study(*args):

@@ -63,12 +63,6 @@ def alone(arm: str) -> dict:
     return run
 
 
-def cpu_speed_rate(model: str, variant: str) -> float:
-    (row,) = [r for r in _json("cpu_speed")["inference"]
-              if r["model"] == model and r["variant"] == variant]
-    return row["images_per_s"]
-
-
 def batch_gain() -> float:
     """real_batchaug's switch over real_aug's switch in one cpu_train_speed run."""
     cells = _json("cpu_train_speed_batchaug")["cells"]
@@ -107,10 +101,6 @@ ZOO = "aan_components/configs/README.md"
 README = "README.md"
 STUDIES = "docs/studies.md"
 CPU = "docs/cpu_training.md"
-BENCHMARKS = "docs/benchmarks.md"
-AAN, EAGER = "AAN", "eager"
-COMPILED = "folded BN + channels-last + torch.compile"
-FOLDED = "folded BN + channels-last"
 # (file, the text as it must read); each f-string reads the JSON
 QUOTES = [
     (README, lambda: f"`mm_configs/aan_300w_cpu_aug.py` trains AAN on a 2-core CPU in "
@@ -172,13 +162,6 @@ QUOTES = [
     (CPU, lambda: "had " + " and ".join(str(round(r["images_per_s"])) for r in sorted(
         _arm("aan_aug_l1"), key=lambda r: r["images_per_s"])) + " beside another run: about "
         f"{mean_of('aan_batchaug_l1', 'images_per_s') / mean_of('aan_aug_l1', 'images_per_s'):.2f}x"),  # noqa: E501
-    (BENCHMARKS, lambda: f"({_json('cpu_speed')['ratios']['ResNet-50 regression']:.1f}x "
-                 "against its\nfaster, channels-last variant), >= 1.5x RTMPose-m "
-                 f"({_json('cpu_speed')['ratios']['RTMPose-m']:.1f}x)"),
-    (BENCHMARKS, lambda: f"(together {cpu_speed_rate(AAN, FOLDED) / cpu_speed_rate(AAN, EAGER):.1f}x "  # noqa: E501
-                 "in the run\nabove"),
-    (BENCHMARKS, lambda: f"(a further {cpu_speed_rate(AAN, COMPILED) / cpu_speed_rate(AAN, FOLDED):.1f}x "  # noqa: E501
-                 "in the run above"),
 ]
 
 
