@@ -70,10 +70,10 @@ class LandmarkPredictor:
         device: ``'cpu'``, ``'cuda'``...
         batch_size: Faces per forward pass.
         optimize: Fold BatchNorm into the convolutions and use channels-last memory
-            (``aan_core.optimize_for_inference``; 2x faster on CPU for AAN, outputs equal
-            within 1e-4 px; ``bench/cpu_speed.py``).
-        compile: ``torch.compile`` the backbone (a further 1.2x on CPU for AAN, after about a
-            minute of compilation on the first batch: for long videos and large folders).
+            (``aan_core.optimize_for_inference``; what it gains on a CPU, and how far the
+            outputs move: ``python -m bench.cpu_speed``, docs/benchmarks.md).
+        compile: ``torch.compile`` the backbone (faster again on a CPU after about a minute
+            of compilation on the first batch: for long videos and large folders).
         allow_partial: Load a checkpoint that does not fit the config (what fits; one line
             reported); by default a mismatch is an error (:func:`load_pose_model`).
         detector: Find the faces of images given without boxes: a name (``'mtcnn'``,

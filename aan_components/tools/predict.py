@@ -95,8 +95,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "any mismatch is an error")
     parser.add_argument("--no-draw", action="store_true", help="write landmarks.json only")
     parser.add_argument("--compile", action="store_true",
-                        help="torch.compile the backbone: ~1.2x faster after ~1 min of "
-                             "compilation (long videos, large folders)")
+                        help="torch.compile the backbone: faster after ~1 min of "
+                             "compilation (long videos, large folders; gains: "
+                             "python -m bench.cpu_speed)")
     parser.add_argument("--smooth", action="store_true",
                         help="video only: One Euro temporal smoothing of each landmark")
     parser.add_argument("--smooth-min-cutoff", type=positive_float, default=1.0,
