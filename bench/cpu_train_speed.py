@@ -125,12 +125,15 @@ def build_cfg(name: str, size: int, arm: str, root: Path | None, iters: int,
 
 
 def build_config_cfg(config: Path, size: int, arm: str, root: Path | None, iters: int,
-                     regressor_input: str | None = None):
+                     regressor_input: str | None = None, options: dict | None = None):
     """:func:`build_cfg` of a config file (a shipped config outside ``CONFIGS``, e.g. one of
-    ``mm_configs/baselines/``)."""
+    ``mm_configs/baselines/``), with ``options`` (parsed ``--cfg-options``) merged first, as
+    `mim train` merges them."""
     from mmengine.config import Config
 
     cfg = Config.fromfile(str(config))
+    if options:
+        cfg.merge_from_dict(options)
     name = Path(config).stem
     stem, stages, batch = SIZES[size]
     if not runs_at(cfg, size):
@@ -335,12 +338,14 @@ def measure_arm(name: str, size: int, arm: str, root: Path | None, regressor_inp
 
 
 def measure_config_arm(config: Path, size: int, arm: str, root: Path | None, regressor_input,
-                       warmup: int, total: int, plain_threads: int | None = None) -> dict:
-    """:func:`measure_arm` of a config file (:func:`build_config_cfg`)."""
+                       warmup: int, total: int, plain_threads: int | None = None,
+                       options: dict | None = None) -> dict:
+    """:func:`measure_arm` of a config file (:func:`build_config_cfg`, ``options`` its parsed
+    ``--cfg-options``)."""
     from bench.plain_loop import measure_plain
 
     before = os.getloadavg()[0]
-    cfg = build_config_cfg(config, size, arm, root, total, regressor_input)
+    cfg = build_config_cfg(config, size, arm, root, total, regressor_input, options)
     run = measure_plain(cfg, warmup, total, plain_threads) if arm == "plain" else \
         measure_loop(cfg, warmup, total)
     return dict(run, load_average_before=round(before, 2),

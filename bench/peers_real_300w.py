@@ -69,6 +69,7 @@ from bench.common import (
     machine_text,
     markdown_table,
 )
+from bench.equal_time import iterations_in, measure_rates, schedule_options
 from bench.grid import DeclaredGrid
 from bench.real_300w import add_run_options, run_dir, run_grid
 
@@ -90,77 +91,6 @@ TWICE_SEEDS = (0,)
 PARTS = ("speed", "train", "twice", "inference")
 DEFAULT_PARTS = ("speed", "train", "inference")
 TWICE = "_twice"
-# what a config ties to its run's length, set to the new length (the `peer_*` keys of
-# _base_/peer_300w_cpu.py are that fragment's inputs, read when the config is parsed: an
-# option on them changes nothing, so they are left as shipped)
-LENGTH_KEYS = ("max_iters", "train_cfg.val_interval", "default_hooks.checkpoint.interval")
-SCHEDULERS = ("LinearLR", "MultiStepLR", "ConstantLR")  # the ones restated below
-
-
-def _get(cfg, key: str):
-    node = cfg
-    for part in key.split("."):
-        try:
-            node = node[part]
-        except (KeyError, TypeError):
-            return None
-    return node
-
-
-def schedule_options(cfg, iters: int) -> list[str]:
-    """``--cfg-options`` that make ``cfg`` (a resolved config) train ``iters`` iterations on
-    its own schedule's shape: every lr step (``milestones``) and the end of a scheduler that
-    ends earlier (a warm-up) at the same fraction of training, a scheduler that ends with
-    training ending with it, and what is tied to the run's length (``LENGTH_KEYS``:
-    validation and checkpoint at the end) set to ``iters``. A run shorter than the logging
-    interval logs twice.
-
-    Raises:
-        ValueError: a schedule this cannot restate (by epoch, an unknown scheduler, or a
-            length key not at the run's end).
-
-    Example:
-        >>> from mmengine.config import Config
-        >>> cfg = Config(dict(train_cfg=dict(by_epoch=False, max_iters=6000,
-        ...                                  val_interval=6000),
-        ...                   param_scheduler=[dict(type='LinearLR', begin=0, end=500,
-        ...                                         by_epoch=False),
-        ...                                    dict(type='MultiStepLR', begin=0, end=6000,
-        ...                                         milestones=[4000, 5500], by_epoch=False)]))
-        >>> schedule_options(cfg, 1500)  # doctest: +NORMALIZE_WHITESPACE
-        ['train_cfg.max_iters=1500', 'train_cfg.val_interval=1500', 'param_scheduler.0.end=125',
-         'param_scheduler.1.end=1500', 'param_scheduler.1.milestones=[1000,1375]']
-    """
-    shipped = cfg.train_cfg.max_iters
-    where = f"{cfg.filename or 'the config'}"
-    opts = [f"train_cfg.max_iters={iters}"]
-    for key in LENGTH_KEYS:
-        value = _get(cfg, key)
-        if value is None:
-            continue
-        if value != shipped:
-            raise ValueError(f"{where}: {key} is {value}, not the run's length ({shipped})")
-        opts.append(f"{key}={iters}")
-    for i, s in enumerate(cfg.get("param_scheduler") or []):
-        if s.get("by_epoch", True) or s["type"] not in SCHEDULERS:
-            raise ValueError(f"{where}: param_scheduler.{i} ({s['type']}, by_epoch "
-                             f"{s.get('by_epoch', True)}) is not an iteration schedule this "
-                             f"tool restates ({', '.join(SCHEDULERS)}, by_epoch=False)")
-        if s.get("end") == shipped:
-            opts.append(f"param_scheduler.{i}.end={iters}")
-        elif s.get("end") is not None and s["end"] < shipped:  # a warm-up
-            opts.append(f"param_scheduler.{i}.end={max(1, int(s['end'] * iters / shipped + 0.5))}")
-        elif s.get("end") is not None and s["end"] > shipped:
-            raise ValueError(f"{where}: param_scheduler.{i} ends after training ({s['end']})")
-        if "milestones" in s:
-            steps = [int(m * iters / shipped + 0.5) for m in s["milestones"]]
-            opts.append(f"param_scheduler.{i}.milestones=[{','.join(map(str, steps))}]")
-    logger = _get(cfg, "default_hooks.logger.interval")
-    if logger is not None and iters < logger:
-        opts.append(f"default_hooks.logger.interval={max(1, iters // 2)}")
-    return opts
-
-
 def load_config(arm: str):
     from mmengine.config import Config
 
@@ -179,13 +109,9 @@ def budget(rates: dict[str, float], batches: dict[str, int], budget_iters: int,
         (1920.0, {'aan': 6000, 'peer': 1200})
     """
     seconds = budget_iters / (rates[AAN] / batches[AAN])
-    iterations = {}
-    for arm, rate in rates.items():
-        if arm == AAN:
-            iterations[arm] = budget_iters
-            continue
-        exact = seconds * rate / batches[arm]
-        iterations[arm] = max(round_to, int(exact / round_to + 0.5) * round_to)
+    iterations = {arm: budget_iters if arm == AAN else
+                  iterations_in(seconds, rate, batches[arm], round_to)
+                  for arm, rate in rates.items()}
     return dict(seconds=round(seconds, 1), iterations=iterations)
 
 
@@ -221,37 +147,15 @@ def calibrate(root: Path, rounds: int, warmup: int, iters: int, budget_iters: in
     """The ``speed`` part: every arm's `mim train` loop (``bench.cpu_train_speed``'s
     ``switch`` arm: the config as shipped) in rounds, the median, the budget and every
     arm's iterations and options."""
-    from mmengine.registry import init_default_scope
-
-    import aan_components.plugin  # noqa: F401
-    from bench.cpu_train_speed import SIZES, measure_config_arm
-
-    init_default_scope("mmpose")
-    cfgs = {arm: load_config(arm) for arm in ARMS}
-    arms = {}
-    for arm, cfg in cfgs.items():
-        size, batch = tuple(cfg.codec.input_size), cfg.train_dataloader.batch_size
-        if size[0] != size[1] or SIZES.get(size[0], (0, 0, 0))[2] != batch:
-            sizes = ", ".join(f"{s} px at batch {v[2]}" for s, v in SIZES.items())
-            raise ValueError(f"{ARMS[arm][1]}: {size} px at batch {batch}; the speed loop "
-                             f"runs {sizes}")
-        arms[arm] = dict(config=ARMS[arm][1], size=size[0], batch=batch, runs=[])
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    for r in range(rounds):
-        for arm, entry in arms.items():
-            run = measure_config_arm(REPO / ARMS[arm][1], entry["size"], "switch", root, None,
-                                     warmup, warmup + iters)
-            entry["runs"].append(run)
-            print(f"[{TOOL}] speed round {r + 1}/{rounds} {arm}: {run['images_per_s']} "
-                  f"images/s ({run['compute_threads']} compute threads, load "
-                  f"{run['load_average_before']}-{run['load_average_after']})", flush=True)
-    rates = {arm: statistics.median(x["images_per_s"] for x in e["runs"])
-             for arm, e in arms.items()}
+    cfgs = {arm: load_config(arm) for arm in ARMS}
+    arms = measure_rates({arm: (config, ()) for arm, (_, config) in ARMS.items()}, root, rounds,
+                         warmup, iters, TOOL)
+    rates = {arm: e["median_images_per_s"] for arm, e in arms.items()}
     plan = budget(rates, {a: e["batch"] for a, e in arms.items()}, budget_iters, round_to)
     for arm, entry in arms.items():
         n = plan["iterations"][arm]
-        entry.update(median_images_per_s=rates[arm],
-                     iterations_per_s=round(rates[arm] / entry["batch"], 3), iterations=n,
+        entry.update(iterations_per_s=round(rates[arm] / entry["batch"], 3), iterations=n,
                      options=run_options(arm, n, cfgs[arm]))
         if arm != AAN:
             entry["twice_options"] = run_options(arm, 2 * n, cfgs[arm])

@@ -15,6 +15,7 @@ from conftest import REPO
 from mmengine.config import Config, DictAction
 
 from bench import peers_real_300w as peers
+from bench.equal_time import config_value
 from bench import real_300w
 
 
@@ -51,8 +52,8 @@ def schedule_problems(shipped: Config, merged: Config, iters: int) -> list[str]:
     length = shipped.train_cfg.max_iters
     for key in ("train_cfg.max_iters", "train_cfg.val_interval",
                 "default_hooks.checkpoint.interval"):
-        if peers._get(merged, key) != iters:
-            problems.append(f"{key} is {peers._get(merged, key)}")
+        if config_value(merged, key) != iters:
+            problems.append(f"{key} is {config_value(merged, key)}")
     for i, (old, new) in enumerate(zip(shipped.param_scheduler, merged.param_scheduler,
                                            strict=True)):
         if old["end"] < length:
@@ -109,8 +110,11 @@ def test_schedule_options_refuse_what_they_cannot_restate():
     with pytest.raises(ValueError, match="val_interval is 10"):
         peers.schedule_options(cfg, 50)
     cfg.train_cfg.val_interval = 100
-    cfg.param_scheduler = [dict(type="CosineAnnealingLR", by_epoch=False, T_max=100, end=100)]
-    with pytest.raises(ValueError, match="CosineAnnealingLR"):
+    cfg.param_scheduler = [dict(type="PolyLR", by_epoch=False, power=1.0, end=100)]
+    with pytest.raises(ValueError, match="PolyLR"):
+        peers.schedule_options(cfg, 50)
+    cfg.param_scheduler = [dict(type="CosineAnnealingLR", by_epoch=False, T_max=80, end=100)]
+    with pytest.raises(ValueError, match="T_max is 80"):
         peers.schedule_options(cfg, 50)
 
 

@@ -1,0 +1,210 @@
+"""Equal training time, made by iterations: what the equal-time grids share
+(``bench.peers_real_300w``, ``bench.fast_recipe_300w``).
+
+A wall clock on a shared, noisy machine is not repeatable, so a study fixes the training
+time once, by a speed calibration, and each run then trains a fixed number of iterations:
+
+- :func:`measure_rates`: every arm's `mim train` loop on the real data (its config and
+  ``--cfg-options``, ``bench.cpu_train_speed``'s ``switch`` loop: the Runner, loader and CPU
+  switch, no validation or checkpoints), every arm once a round, the median of the rounds;
+- :func:`iterations_in`: the iterations an arm trains in a time at its calibrated rate;
+- :func:`schedule_options`: the ``--cfg-options`` that restate a config's schedule for that
+  many iterations (lr steps, a warm-up's end, a cosine's length at the same fractions of
+  training; validation and checkpoint at the end);
+- :func:`parse_cfg_options` and :func:`merge_options`: ``--cfg-options`` as `mim train` reads
+  them (mmengine's ``DictAction``), and one list of them laid over another.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections.abc import Sequence
+from pathlib import Path
+
+from bench.common import REPO
+
+# what a config ties to its run's length, set to the new length
+LENGTH_KEYS = ("max_iters", "train_cfg.val_interval", "default_hooks.checkpoint.interval")
+# the schedulers schedule_options restates
+SCHEDULERS = ("LinearLR", "MultiStepLR", "ConstantLR", "CosineAnnealingLR")
+
+
+def config_value(cfg, key: str):
+    """The value at a dotted ``key`` of a config (``None`` where there is none)."""
+    node = cfg
+    for part in key.split("."):
+        try:
+            node = node[part]
+        except (KeyError, TypeError):
+            return None
+    return node
+
+
+def _schedulers(cfg) -> list[tuple[str, dict]]:
+    """``(option prefix, scheduler)`` of each of a config's ``param_scheduler`` (a list, or
+    one dict: mmengine takes both)."""
+    schedulers = cfg.get("param_scheduler") or []
+    if isinstance(schedulers, dict):
+        return [("param_scheduler", schedulers)]
+    return [(f"param_scheduler.{i}", s) for i, s in enumerate(schedulers)]
+
+
+def schedule_options(cfg, iters: int) -> list[str]:
+    """``--cfg-options`` that make ``cfg`` (a resolved config) train ``iters`` iterations on
+    its own schedule's shape: every lr step (``milestones``) and the end of a scheduler that
+    ends earlier (a warm-up) at the same fraction of training, a scheduler that ends with
+    training (and a cosine's ``T_max`` equal to the run) ending with it, and what is tied to
+    the run's length (``LENGTH_KEYS``: validation and checkpoint at the end) set to
+    ``iters``. A run shorter than the logging interval logs twice.
+
+    Raises:
+        ValueError: a schedule this cannot restate (by epoch, an unknown scheduler, or a
+            length key not at the run's end).
+
+    Example:
+        >>> from mmengine.config import Config
+        >>> cfg = Config(dict(train_cfg=dict(by_epoch=False, max_iters=6000,
+        ...                                  val_interval=6000),
+        ...                   param_scheduler=[dict(type='LinearLR', begin=0, end=500,
+        ...                                         by_epoch=False),
+        ...                                    dict(type='MultiStepLR', begin=0, end=6000,
+        ...                                         milestones=[4000, 5500], by_epoch=False)]))
+        >>> schedule_options(cfg, 1500)  # doctest: +NORMALIZE_WHITESPACE
+        ['train_cfg.max_iters=1500', 'train_cfg.val_interval=1500', 'param_scheduler.0.end=125',
+         'param_scheduler.1.end=1500', 'param_scheduler.1.milestones=[1000,1375]']
+        >>> cfg.param_scheduler = dict(type='CosineAnnealingLR', by_epoch=False, begin=0,
+        ...                            end=6000)  # one scheduler, as a dict
+        >>> schedule_options(cfg, 1500)[2:]
+        ['param_scheduler.end=1500']
+    """
+    shipped = cfg.train_cfg.max_iters
+    where = f"{cfg.filename or 'the config'}"
+    opts = [f"train_cfg.max_iters={iters}"]
+    for key in LENGTH_KEYS:
+        value = config_value(cfg, key)
+        if value is None:
+            continue
+        if value != shipped:
+            raise ValueError(f"{where}: {key} is {value}, not the run's length ({shipped})")
+        opts.append(f"{key}={iters}")
+    for prefix, s in _schedulers(cfg):
+        if s.get("by_epoch", True) or s["type"] not in SCHEDULERS:
+            raise ValueError(f"{where}: {prefix} ({s['type']}, by_epoch "
+                             f"{s.get('by_epoch', True)}) is not an iteration schedule this "
+                             f"tool restates ({', '.join(SCHEDULERS)}, by_epoch=False)")
+        if s.get("end") == shipped:
+            opts.append(f"{prefix}.end={iters}")
+        elif s.get("end") is not None and s["end"] < shipped:  # a warm-up
+            opts.append(f"{prefix}.end={max(1, int(s['end'] * iters / shipped + 0.5))}")
+        elif s.get("end") is not None and s["end"] > shipped:
+            raise ValueError(f"{where}: {prefix} ends after training ({s['end']})")
+        if s.get("T_max") is not None:
+            if s["T_max"] != shipped:
+                raise ValueError(f"{where}: {prefix}.T_max is {s['T_max']}, not the run's "
+                                 f"length ({shipped})")
+            opts.append(f"{prefix}.T_max={iters}")
+        if "milestones" in s:
+            steps = [int(m * iters / shipped + 0.5) for m in s["milestones"]]
+            opts.append(f"{prefix}.milestones=[{','.join(map(str, steps))}]")
+    logger = config_value(cfg, "default_hooks.logger.interval")
+    if logger is not None and iters < logger:
+        opts.append(f"default_hooks.logger.interval={max(1, iters // 2)}")
+    return opts
+
+
+def parse_cfg_options(options: Sequence[str]) -> dict:
+    """``KEY=VALUE`` items as `mim train mmpose CONFIG --cfg-options ...` reads them
+    (mmengine's ``DictAction``: a later key replaces an earlier one).
+
+    Example:
+        >>> parse_cfg_options(["a.b=1", "c=[1,2]", "d=gap", "a.b=2"])
+        {'a.b': 2, 'c': [1, 2], 'd': 'gap'}
+    """
+    import argparse
+
+    from mmengine.config import DictAction
+
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cfg-options", nargs="+", action=DictAction, default={})
+    return parser.parse_args(["--cfg-options", *options] if options else []).cfg_options
+
+
+def merge_options(first: Sequence[str], then: Sequence[str]) -> list[str]:
+    """``first`` with each key of ``then`` replacing its value in place (a new key at the
+    end): what `mim train` would read from ``[*first, *then]``, with every key once.
+
+    Example:
+        >>> merge_options(["a=1", "b.end=6000"], ["b.end=1500", "c=2"])
+        ['a=1', 'b.end=1500', 'c=2']
+    """
+    out = list(first)
+    keys = [o.split("=", 1)[0] for o in out]
+    for option in then:
+        key = option.split("=", 1)[0]
+        if key in keys:
+            out[keys.index(key)] = option
+        else:
+            out.append(option)
+            keys.append(key)
+    return out
+
+
+def arm_config(config: str, options: Sequence[str] = ()):
+    """A config (path relative to the repository) with ``options`` merged as `mim train`
+    merges its ``--cfg-options``."""
+    from mmengine.config import Config
+
+    cfg = Config.fromfile(str(REPO / config))
+    if options:
+        cfg.merge_from_dict(parse_cfg_options(options))
+    return cfg
+
+
+def iterations_in(seconds: float, images_per_s: float, batch: int, round_to: int) -> int:
+    """The iterations of ``batch`` images that ``seconds`` hold at ``images_per_s``, rounded
+    to the nearest multiple of ``round_to`` (at least ``round_to``).
+
+    Example:
+        >>> iterations_in(1800, 150.0, 32, 50), iterations_in(1800, 150.0, 32, 1)
+        (8450, 8438)
+    """
+    exact = seconds * images_per_s / batch
+    return max(round_to, int(exact / round_to + 0.5) * round_to)
+
+
+def measure_rates(arms: dict[str, tuple[str, Sequence[str]]], root: Path, rounds: int,
+                  warmup: int, iters: int, tool: str) -> dict[str, dict]:
+    """The calibration: every arm's (``{arm: (config, cfg-options)}``) `mim train` loop on
+    the data at ``root``, ``bench.cpu_train_speed``'s ``switch`` loop (the config with its
+    options as `mim train` builds it; no validation, checkpoints or lr schedule), ``iters``
+    timed iterations after ``warmup`` untimed ones, every arm once a round; per arm its
+    config, options, crop size, batch, each round's run and the median images/s."""
+    from mmengine.registry import init_default_scope
+
+    import aan_components.plugin  # noqa: F401
+    from bench.cpu_train_speed import SIZES, measure_config_arm
+
+    init_default_scope("mmpose")
+    entries = {}
+    for arm, (config, options) in arms.items():
+        cfg = arm_config(config, options)
+        size, batch = tuple(cfg.codec.input_size), cfg.train_dataloader.batch_size
+        if size[0] != size[1] or SIZES.get(size[0], (0, 0, 0))[2] != batch:
+            sizes = ", ".join(f"{s} px at batch {v[2]}" for s, v in SIZES.items())
+            raise ValueError(f"{config}: {size} px at batch {batch}; the speed loop "
+                             f"runs {sizes}")
+        entries[arm] = dict(config=config, speed_options=list(options), size=size[0],
+                            batch=batch, runs=[])
+    for r in range(rounds):
+        for arm, entry in entries.items():
+            run = measure_config_arm(REPO / entry["config"], entry["size"], "switch", root,
+                                     None, warmup, warmup + iters,
+                                     options=parse_cfg_options(entry["speed_options"]))
+            entry["runs"].append(run)
+            print(f"[{tool}] speed round {r + 1}/{rounds} {arm}: {run['images_per_s']} "
+                  f"images/s ({run['compute_threads']} compute threads, load "
+                  f"{run['load_average_before']}-{run['load_average_after']})", flush=True)
+    for entry in entries.values():
+        entry["median_images_per_s"] = statistics.median(x["images_per_s"]
+                                                         for x in entry["runs"])
+    return entries

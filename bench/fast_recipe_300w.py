@@ -1,0 +1,458 @@
+"""A fast CPU recipe chosen by accuracy at equal training time: AAN on the 300W training faces
+a user has, tested on the common subset (554 faces), every arm trained for the same time on
+this machine (``--budget-minutes``, default 30), 2 seeds each, one change at a time from a
+base. Goal: NME inter-ocular <= 3.8% (moonshot 3.5%) with <= 30 minutes of training.
+
+Base: ``mm_configs/aan_300w_cpu_batchaug.py`` as shipped (the fastest recipe: the
+augmentation made on the batch, both cores train the model; L1 loss, no attention) with the
+fair start of ``bench.table5_real_300w`` (``model.head.output_init=mean_shape
+model.head.embedding_sigma=median``), the start with which no attention reached 3.96 ± 0.01
+in the attention study's part (c) (``aan_300w_cpu_aug.py``, L1, 6,000 iterations). Arms, each
+the base with one change (``ARMS``; every run is `mim train mmpose <config>` with
+``--cfg-options``):
+
+- ``base``;
+- ``gap``: the regressors read globally average pooled maps instead of the flattened ones
+  (``model.head.final_input=gap model.head.branch_input=gap``);
+- ``softwing``: MMPose's ``SoftWingLoss`` in the head's ``IntermediateSupervisionLoss`` in
+  place of L1. Its defaults (omega1 2, omega2 20, epsilon 0.5) are read on its RegressionLabel
+  coordinates, [0, 1] across the crop (MMPose's WFLW config
+  td-reg_res50_softwingloss_8xb64-210e_wflw-256x256 uses them so): there every error is
+  below omega1 (2 = twice the crop), so the loss never leaves its linear part and is L1.
+  Here the thresholds are the loss's values in pixels of the crop the network sees (128 px):
+  omega1 2/128, omega2 20/128, epsilon 0.5/128 in the head's normalised coordinates, so an
+  error under 2 px is L1 as in the base and one of 2-19.5 px gets up to 8x its gradient.
+  ``loss_weight=1``: SoftWing already sums over the 68 points' 136 coordinates (mean over
+  faces), the base L1's scale (``loss_weight=136`` on an element mean), so in its linear
+  part the gradient is the base's exactly;
+- ``cosine``: one ``CosineAnnealingLR`` over the run (lr 1e-3 to 0) instead of the step lr
+  (x0.1 at 60% and 85%). ``param_scheduler._delete_=True`` makes the list one scheduler (a
+  dict: mmengine takes both); an option cannot replace one element of a list whole;
+- ``ema``: mmengine's ``EMAHook`` with MMPose's settings (its RTMPose configs:
+  ``ExpMomentumEMA``, momentum 0.0002, gamma 2000, ``update_buffers=True``, priority 49),
+  given under ``default_hooks.ema`` (``--cfg-options`` cannot append to the
+  ``custom_hooks`` list; the Runner registers a default hook by its priority as it does a
+  custom one). Its momentum starts near 1 and falls as exp(-step/2000) to 0.0002, so at the
+  end of an n-iteration run it averages about the last 1 / (exp(-n/2000) + 0.0002) steps
+  (about 70 at 8,500). mmengine's default (``ExponentialMovingAverage``, momentum 0.0002
+  from the first step) would still hold exp(-0.0002 n) of the random start at the end (18%
+  at 8,500), so it is not the arm. The EMA weights are what is tested: the hook swaps them
+  in for the final validation (the run's metrics) and saves them as the checkpoint's
+  ``state_dict``;
+- ``per_sample``: ``mm_configs/aan_300w_cpu_aug.py`` (the same augmentation per sample on a
+  loader worker, one compute thread) with the fair start instead of the batch recipe:
+  slower, so fewer iterations in the same time.
+
+Parts (``--only``):
+
+- ``speed``: the calibration (``bench.equal_time``, as ``bench.peers_real_300w``): images/s
+  of every arm's `mim train` loop (its config and options; no validation or checkpoints) on
+  the real data, every arm once a round, median of ``--speed-rounds``. Each arm trains
+  ``round(budget_s x its iterations/s)`` iterations (a multiple of ``--round-to``) with its
+  lr schedule restated at the same fractions (the step lr's steps at 60% and 85%, the
+  cosine's length, validation and checkpoint at the end). The calibration, every arm's
+  iterations and ``--cfg-options`` are written to the JSON before any training run;
+  ``--resume`` keeps a recorded calibration and never measures another;
+- ``train``: every arm x seeds 0 and 1, seeds outermost (``bench.real_300w``'s runs: the
+  ordinary `mim train`, metrics of the run's final validation on common);
+- ``combined`` (asked for by name, after ``train``): the base with every change whose
+  paired mean gain over ``base`` (base minus arm, seed by seed) exceeds the sd of those
+  paired differences, chosen by that rule from the recorded runs, 2 seeds. Its iterations
+  come from the same calibration: its seconds per iteration are the base's plus each chosen
+  change's difference from the base's. It runs only when the rule picks two changes or more
+  (one change is already an arm; none leaves the base).
+
+The table gives each arm's NME inter-ocular per seed, mean ± sd, its paired difference from
+``base``, inter-pupil NME, FR@0.1, AUC@0.08, iterations, the calibration's images/s and
+whether the mean meets the goal; then the combined rule, every run and the calibration.
+
+    python -m bench.fast_recipe_300w --300w-root data/300w --resume --parallel 2   # the study
+    python -m bench.fast_recipe_300w --300w-root data/300w --only combined --resume --parallel 2
+    python -m bench.fast_recipe_300w --tiny                                        # smoke run
+    python -m bench.fast_recipe_300w --summarise bench/results/fast_recipe_300w.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+from bench.common import ROOT_HELP, BenchParser, environment, machine_text, markdown_table
+from bench.equal_time import (
+    arm_config,
+    iterations_in,
+    measure_rates,
+    merge_options,
+    schedule_options,
+)
+from bench.grid import DeclaredGrid
+from bench.peers_real_300w import tiny_root
+from bench.real_300w import add_run_options, run_grid
+from bench.table5_real_300w import STARTS
+
+TOOL = "fast_recipe_300w"
+BASE_CONFIG = "mm_configs/aan_300w_cpu_batchaug.py"
+PER_SAMPLE_CONFIG = "mm_configs/aan_300w_cpu_aug.py"
+FAIR_START = STARTS["fair"]
+SHIPPED_ITERS = 6000  # the base config's train_cfg.max_iters (the cosine's length, restated)
+CROP_PX = 128  # the crop the network sees: SoftWing's pixel thresholds in its units
+LOSS = "model.head.loss.loss"
+# arm: (label, config, cfg-options beyond the fair start, the config keys it changes);
+# declared before any run
+ARMS = {
+    "base": ("base: batch augmentation, L1, step lr", BASE_CONFIG, (), ()),
+    "gap": ("regressors on pooled maps (gap)", BASE_CONFIG,
+            ("model.head.final_input=gap", "model.head.branch_input=gap"),
+            ("model.head.final_input", "model.head.branch_input")),
+    "softwing": ("SoftWing loss (thresholds in crop pixels)", BASE_CONFIG,
+                 (f"{LOSS}.type=SoftWingLoss", f"{LOSS}.loss_weight=1",
+                  f"{LOSS}.omega1={2 / CROP_PX}", f"{LOSS}.omega2={20 / CROP_PX}",
+                  f"{LOSS}.epsilon={0.5 / CROP_PX}"), (LOSS,)),
+    "cosine": ("cosine lr over the run", BASE_CONFIG,
+               ("param_scheduler._delete_=True", "param_scheduler.type=CosineAnnealingLR",
+                "param_scheduler.by_epoch=False", "param_scheduler.begin=0",
+                f"param_scheduler.end={SHIPPED_ITERS}"), ("param_scheduler",)),
+    "ema": ("EMA of the weights (MMPose's EMAHook settings)", BASE_CONFIG,
+            ("default_hooks.ema.type=EMAHook", "default_hooks.ema.ema_type=ExpMomentumEMA",
+             "default_hooks.ema.momentum=0.0002", "default_hooks.ema.update_buffers=True",
+             "default_hooks.ema.priority=49"), ("default_hooks.ema",)),
+    "per_sample": ("per-sample augmentation (aan_300w_cpu_aug.py)", PER_SAMPLE_CONFIG, (),
+                   ("train_dataloader", "train_pipeline", "model.data_preprocessor",
+                    "cache_size", "cache_padding", "cache_codec")),
+}
+BASE = "base"
+CHANGES = tuple(a for a in ARMS if a != BASE)
+COMBINED = "combined"
+SEEDS = (0, 1)
+PARTS = ("speed", "train", "combined")
+DEFAULT_PARTS = ("speed", "train")
+GOAL, MOONSHOT = 3.8, 3.5
+
+
+def arm_options(arm: str) -> list[str]:
+    """An arm's ``--cfg-options`` at the shipped length: the fair start, then its change."""
+    return [*FAIR_START, *ARMS[arm][2]]
+
+
+def combined_arm(changes: list[str]) -> tuple[str, list[str]]:
+    """The config and options of the base with ``changes`` (arms) together."""
+    config = PER_SAMPLE_CONFIG if "per_sample" in changes else BASE_CONFIG
+    return config, [*FAIR_START, *(o for c in changes for o in ARMS[c][2])]
+
+
+def plan(rates: dict[str, float], batches: dict[str, int], seconds: float, round_to: int,
+         cfgs: dict) -> dict[str, dict]:
+    """Every arm's iterations in ``seconds`` at its calibrated images/s, and its options:
+    its own, then its schedule restated for them (``bench.equal_time.schedule_options`` on
+    the arm's config, ``cfgs[arm]``).
+
+    Example:
+        >>> from mmengine.config import Config
+        >>> cfg = Config(dict(train_cfg=dict(by_epoch=False, max_iters=6000,
+        ...                                  val_interval=6000),
+        ...                   param_scheduler=[dict(type='MultiStepLR', by_epoch=False,
+        ...                                         begin=0, end=6000,
+        ...                                         milestones=[3600, 5100])]))
+        >>> p = plan(dict(base=150.0), dict(base=32), 1800, 50, dict(base=cfg))
+        >>> p["base"]["iterations"], p["base"]["options"][-1]
+        (8450, 'param_scheduler.0.milestones=[5070,7183]')
+    """
+    out = {}
+    for arm, rate in rates.items():
+        n = iterations_in(seconds, rate, batches[arm], round_to)
+        own = arm_options(arm) if arm in ARMS else []
+        out[arm] = dict(iterations=n, iterations_per_s=round(rate / batches[arm], 3),
+                        options=merge_options(own, schedule_options(cfgs[arm], n)))
+    return out
+
+
+def calibrate(root: Path, rounds: int, warmup: int, iters: int, minutes: float,
+              round_to: int) -> dict:
+    """The ``speed`` part: every arm's loop in rounds (:func:`bench.equal_time.measure_rates`),
+    the budget and every arm's iterations and options."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    arms = measure_rates({a: (ARMS[a][1], arm_options(a)) for a in ARMS}, root, rounds, warmup,
+                         iters, TOOL)
+    cfgs = {a: arm_config(ARMS[a][1], arm_options(a)) for a in ARMS}
+    seconds = 60.0 * minutes
+    planned = plan({a: e["median_images_per_s"] for a, e in arms.items()},
+                   {a: e["batch"] for a, e in arms.items()}, seconds, round_to, cfgs)
+    for arm, entry in arms.items():
+        entry.update(planned[arm])
+    return dict(date=started, rounds=rounds, warmup=warmup, iters=iters,
+                budget_minutes=minutes, budget_seconds=seconds, round_to=round_to,
+                omp_num_threads=os.environ.get("OMP_NUM_THREADS"), environment=environment(),
+                arms=arms)
+
+
+def paired(runs: list[dict], arm: str) -> list[float]:
+    """``arm``'s NME(IO) minus ``base``'s, seed by seed (the seeds both have)."""
+    base = {r["seed"]: r["nme_io"] for r in runs if r["arm"] == BASE}
+    return [r["nme_io"] - base[r["seed"]] for r in sorted(runs, key=lambda r: r["seed"])
+            if r["arm"] == arm and r["seed"] in base]
+
+
+def combined_rule(runs: list[dict], seeds=SEEDS) -> dict | None:
+    """The declared rule for the ``combined`` arm: every change whose paired mean gain over
+    ``base`` (``-mean(arm - base)``, seed by seed) exceeds the sd of its paired
+    differences. ``None`` until the base and every change have all their ``seeds``.
+
+    Example:
+        >>> runs = [dict(arm=a, seed=s, nme_io=v) for a, vals in dict(
+        ...     base=(4.0, 4.1), gap=(3.8, 3.9), softwing=(3.9, 4.2), cosine=(4.0, 4.1),
+        ...     ema=(4.1, 4.1), per_sample=(4.2, 4.3)).items() for s, v in zip((0, 1), vals)]
+        >>> rule = combined_rule(runs)
+        >>> rule["changes"], rule["arms"]["softwing"]["chosen"]
+        (['gap'], False)
+    """
+    done = {(r["arm"], r["seed"]) for r in runs}
+    if any((a, s) not in done for a in ARMS for s in seeds):
+        return None
+    arms = {}
+    for arm in CHANGES:
+        diffs = paired(runs, arm)
+        gain, sd = -statistics.mean(diffs), statistics.stdev(diffs)
+        arms[arm] = dict(gain=round(gain, 4), sd=round(sd, 4), chosen=gain > sd)
+    return dict(changes=[a for a in CHANGES if arms[a]["chosen"]], arms=arms)
+
+
+def combined_plan(calibration: dict, changes: list[str]) -> dict:
+    """The combined arm's config, iterations and options from the one calibration: seconds
+    per iteration of the base plus each change's difference from the base's."""
+    cal = calibration["arms"]
+    base_s = 1 / cal[BASE]["iterations_per_s"]
+    per_iter = base_s + sum(1 / cal[c]["iterations_per_s"] - base_s for c in changes)
+    config, options = combined_arm(changes)
+    batch = cal[BASE]["batch"]
+    n = iterations_in(calibration["budget_seconds"], batch / per_iter, batch,
+                      calibration["round_to"])
+    return dict(config=config, changes=list(changes), iterations=n,
+                iterations_per_s=round(1 / per_iter, 3),
+                options=merge_options(options, schedule_options(arm_config(config, options),
+                                                                n)))
+
+
+def specs(calibration: dict, seeds=SEEDS) -> list[dict]:
+    """One run spec per (arm, seed) of the ``train`` part, seeds outermost so that an
+    interrupted grid has every arm's first seed; iterations and options as calibrated."""
+    return [dict(part="train", arm=arm, label=ARMS[arm][0], config=ARMS[arm][1], seed=seed,
+                 budget_iterations=calibration["arms"][arm]["iterations"],
+                 options=list(calibration["arms"][arm]["options"]))
+            for seed in seeds for arm in ARMS]
+
+
+def combined_specs(combined: dict, seeds=SEEDS) -> list[dict]:
+    """The ``combined`` part's runs (none when the rule picked fewer than two changes)."""
+    if len(combined["changes"]) < 2:
+        return []
+    return [dict(part="combined", arm=COMBINED, label="base + " + " + ".join(combined["changes"]),
+                 config=combined["config"], seed=seed,
+                 budget_iterations=combined["iterations"], options=list(combined["options"]))
+            for seed in seeds]
+
+
+def _stat(values: list, digits: int = 2, scale: float = 1.0) -> str:
+    values = [scale * v for v in values if v is not None]
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
+
+
+def goal_text(mean: float | None) -> str:
+    """Whether a mean NME(IO) meets the goal (and the moonshot)."""
+    if mean is None:
+        return ""
+    return "yes, moonshot too" if mean <= MOONSHOT else "yes" if mean <= GOAL else "no"
+
+
+def results_markdown(payload: dict) -> str:
+    """The study's tables (what ``--summarise`` writes): one row per arm (NME per seed,
+    mean ± sd, paired difference from base, goal), the combined rule, every run and the
+    calibration; a part with nothing yet is left out."""
+    cal = payload.get("calibration")
+    runs = payload.get("runs", [])
+    by_arm: dict[str, list[dict]] = {}
+    for r in sorted(runs, key=lambda r: r["seed"]):
+        by_arm.setdefault(r["arm"], []).append(r)
+    intro = ("300W common (554 faces), trained on the 1,675 training faces present (batch 32, "
+             "128 px crops, from scratch, fair start), every arm for the same training time on "
+             "this machine: its iterations at its own calibrated rate. NME per image, mean "
+             "over images; mean ± sd over the seeds listed; paired: the arm minus base, seed "
+             f"by seed. Goal: mean NME(IO) <= {GOAL} (moonshot {MOONSHOT}).")
+    if cal:
+        intro += f" Budget: {cal['budget_minutes']:g} minutes of training."
+    sections = [intro]
+    rows = []
+    for arm in [*ARMS, COMBINED]:
+        arm_runs = by_arm.get(arm, [])
+        planned = (cal or {}).get("arms", {}).get(arm) or (
+            payload.get("combined") if arm == COMBINED else None) or {}
+        if not arm_runs and not planned:
+            continue
+        io = [r["nme_io"] for r in arm_runs]
+        label = ARMS[arm][0] if arm in ARMS else (
+            "base + " + " + ".join(planned.get("changes", [])))
+        rates = planned.get("median_images_per_s")
+        rows.append(dict(
+            arm=f"`{arm}`: {label}", seeds=", ".join(str(r["seed"]) for r in arm_runs),
+            each=", ".join(f"{v:.2f}" for v in io), io=_stat(io),
+            diff="" if arm == BASE else _stat(paired(runs, arm)),
+            ip=_stat([r["nme_ip"] for r in arm_runs]),
+            fr=_stat([r["fr_10"] for r in arm_runs], 1, 100),
+            auc=_stat([r["auc_08"] for r in arm_runs], 3),
+            iters=", ".join(sorted({str(r["iterations"]) for r in arm_runs}))
+            or f"{planned.get('iterations', '')} (planned)",
+            cal=f"{rates:.1f}" if rates else (
+                f"{planned['iterations_per_s'] * 32:.1f} (sum of changes)" if planned else ""),
+            goal=goal_text(statistics.mean(io) if io else None)))
+    if rows:
+        sections.append(markdown_table(rows, [
+            ("arm", "arm"), ("seeds", "seeds"), ("each", "NME(IO) % per seed"),
+            ("io", "NME inter-ocular % (mean ± sd)"), ("diff", "minus base, paired"),
+            ("ip", "NME inter-pupil %"), ("fr", "FR@0.1 (%)"), ("auc", "AUC@0.08"),
+            ("iters", "iterations"), ("cal", "training images/s (calibration)"),
+            ("goal", f"meets <= {GOAL}")]))
+    rule = combined_rule(runs)
+    if rule is not None:
+        picked = ", ".join(f"`{c}`" for c in rule["changes"]) or "none"
+        sections += [f"Combined arm, by the declared rule (a change joins when its paired mean "
+                     f"gain over base exceeds the sd of its paired differences): {picked}"
+                     + (" (fewer than two: not run)." if len(rule["changes"]) < 2 else "."),
+                     markdown_table([dict(arm=f"`{a}`", gain=f"{v['gain']:.2f}",
+                                          sd=f"{v['sd']:.2f}",
+                                          chosen="yes" if v["chosen"] else "no")
+                                     for a, v in rule["arms"].items()],
+                                    [("arm", "change"), ("gain", "mean gain (base - arm)"),
+                                     ("sd", "sd of the paired differences"),
+                                     ("chosen", "joins")])]
+    if runs:
+        sections += ["Every run:", markdown_table([dict(
+            arm=r["arm"], seed=r["seed"], iters=r["iterations"], io=f"{r['nme_io']:.2f}",
+            ip=f"{r['nme_ip']:.2f}", fr=f"{100 * r['fr_10']:.1f}", auc=f"{r['auc_08']:.3f}",
+            minutes=f"{r['train_minutes']:.1f}", ips=f"{r['images_per_s']:.1f}",
+            concurrent=r.get("concurrent_runs", "")) for arm in [*ARMS, COMBINED]
+            for r in by_arm.get(arm, [])], [
+            ("arm", "arm"), ("seed", "seed"), ("iters", "iterations"),
+            ("io", "NME inter-ocular (%)"), ("ip", "NME inter-pupil (%)"), ("fr", "FR@0.1 (%)"),
+            ("auc", "AUC@0.08"), ("minutes", "training minutes (as run)"),
+            ("ips", "training images/s (as run)"), ("concurrent", "runs at once")])]
+    if cal:
+        rounds = cal["rounds"]
+        sections += [
+            f"Calibration ({cal['date'].split(' ')[0]}): each arm's `mim train` loop on the "
+            f"real data, {cal['iters']} timed iterations after {cal['warmup']}, {rounds} "
+            f"round{'' if rounds == 1 else 's'} (every arm once a round), median; "
+            f"OMP_NUM_THREADS={cal.get('omp_num_threads') or 'unset'}.",
+            markdown_table([dict(
+                arm=f"`{a}`", runs=", ".join(f"{x['images_per_s']:.1f}" for x in e["runs"]),
+                median=f"{e['median_images_per_s']:.1f}", its=f"{e['iterations_per_s']:.3f}",
+                iters=e["iterations"], options=" ".join(f"`{o}`" for o in e["options"]))
+                for a, e in cal["arms"].items()], [
+                ("arm", "arm"), ("runs", "images/s each round"), ("median", "median"),
+                ("its", "iterations/s"), ("iters", "iterations in the budget"),
+                ("options", "cfg-options (besides seed and data root)")])]
+    sections.append(f"Command: `python -m bench.{TOOL} --300w-root DIR --resume --parallel 2`, "
+                    f"then `--only combined`. {payload.get('machine', '')}.")
+    return "\n\n".join(sections)
+
+
+def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]:
+    parser = BenchParser(__doc__, TOOL, results_markdown, root=ROOT_HELP,
+                         tiny="smoke run: the two faces of tests/data, seed 0, a few "
+                              "iterations an arm")
+    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS),
+                        metavar="PART", help=f"run only these parts ({', '.join(PARTS)}; "
+                                             f"default: {', '.join(DEFAULT_PARTS)})")
+    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS),
+                        help="train only these arms (the calibration takes every arm)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="train only these of the declared seeds (default: all)")
+    parser.add_argument("--budget-minutes", type=float, default=30.0,
+                        help="training time of every arm, in minutes on this machine")
+    parser.add_argument("--speed-rounds", type=int, default=3)
+    parser.add_argument("--speed-warmup", type=int, default=10,
+                        help="untimed iterations at the start of each calibration run")
+    parser.add_argument("--speed-iters", type=int, default=30,
+                        help="timed iterations of each calibration run")
+    parser.add_argument("--round-to", type=int, default=50,
+                        help="each arm's iterations are a multiple of this")
+    add_run_options(parser, TOOL)
+    args = parser.parse_args(argv)
+    if args.tiny:
+        tmp = Path(tempfile.mkdtemp(prefix=f"{TOOL}_tiny_"))
+        args.root, args.out, args.runs_dir = tiny_root(), tmp / f"{TOOL}.json", tmp / "runs"
+        args.speed_rounds, args.speed_warmup, args.speed_iters = 1, 1, 2
+        args.budget_minutes, args.round_to = 0.05, 1
+    elif args.root is None:
+        parser.error(f"--300w-root is required; --300w-root is {ROOT_HELP}")
+    return args, parser
+
+
+def main(argv: list[str] | None = None) -> None:
+    args, parser = parse_args(argv)
+    root = args.root.resolve()
+    seeds = (0,) if args.tiny else SEEDS
+    grid = DeclaredGrid(args.out, TOOL, results_markdown, key=lambda r: (r["arm"], r["seed"]),
+                        resume=args.resume,
+                        progress=lambda r: f"{r['arm']} seed {r['seed']}: {r['iterations']} "
+                                           f"iterations, NME(IO) {r['nme_io']:.2f}")
+    if not args.resume and args.out.is_file():
+        held = json.loads(args.out.read_text())
+        if held.get("calibration") or held.get("runs"):
+            parser.error(f"{args.out} holds a calibration and {len(held.get('runs', []))} "
+                         f"runs of this study: --resume goes on with them; a new study needs "
+                         f"another --out (or the file removed)")
+    recorded = grid.previous.get("calibration")
+    if recorded and recorded["budget_minutes"] != args.budget_minutes:
+        parser.error(f"{args.out} holds a calibration for a budget of "
+                     f"{recorded['budget_minutes']:g} minutes; resume with --budget-minutes "
+                     f"{recorded['budget_minutes']:g} or write to another --out")
+    grid.declare(benchmark=TOOL, machine=machine_text(), batch=32,
+                 arms={a: dict(label=lab, config=c, options=arm_options(a), changes=list(k))
+                       for a, (lab, c, _, k) in ARMS.items()},
+                 seeds=list(seeds), parts=list(PARTS), goal=GOAL, moonshot=MOONSHOT,
+                 protocol=__doc__.split("\n\n", 1)[1].split("\n\n    python")[0])
+    if "speed" in args.only:
+        if recorded:
+            print(f"[{TOOL}] {args.out} has the calibration of {recorded['date']}: kept, not "
+                  f"measured again; a new calibration needs a new --out", flush=True)
+        else:
+            grid.payload["calibration"] = calibrate(
+                root, args.speed_rounds, args.speed_warmup, args.speed_iters,
+                args.budget_minutes, args.round_to)
+            grid.write()
+    training = [p for p in ("train", "combined") if p in args.only]
+    calibration = grid.payload.get("calibration")
+    if training and calibration is None:
+        parser.error(f"{args.out} has no calibration: run --only speed first (or with "
+                     f"--resume on a file that has one)")
+    if "train" in training:
+        todo = [s for s in grid.pending(specs(calibration, seeds))
+                if s["arm"] in args.arms and (args.seeds is None or s["seed"] in args.seeds)]
+        run_grid(grid, todo, root, args)
+    if "combined" in training:
+        rule = combined_rule(grid.runs, seeds)
+        if rule is None:
+            parser.error(f"{args.out}: the combined arm is chosen from every arm's runs "
+                         f"(seeds {', '.join(map(str, seeds))}); run --only train first")
+        chosen = grid.payload.get("combined")
+        if chosen is None or chosen["changes"] != rule["changes"]:
+            chosen = grid.payload["combined"] = combined_plan(calibration, rule["changes"])
+            grid.write()
+        print(f"[{TOOL}] combined: {', '.join(rule['changes']) or 'no change'} by the rule",
+              flush=True)
+        todo = [s for s in grid.pending(combined_specs(chosen, seeds))
+                if args.seeds is None or s["seed"] in args.seeds]
+        run_grid(grid, todo, root, args)
+    print(results_markdown(grid.payload))
+
+
+if __name__ == "__main__":
+    main()
