@@ -3,7 +3,8 @@ runs, then resumed, recorded and summarised there.
 
 Every grid tool of the bench (``bench.aan_study``, ``bench.real_300w``,
 ``bench.table5_real_300w``, ``bench.backbone_real_300w``, ``bench.attention_real_300w``,
-``bench.peers_real_300w``) keeps its runs in one JSON file through a :class:`DeclaredGrid`:
+``bench.peers_real_300w``, ``bench.fast_recipe_300w``) keeps its runs in one JSON file
+through a :class:`DeclaredGrid`:
 
 - **declare**: :meth:`DeclaredGrid.declare` puts the grid as declared (its cells, seeds,
   protocol) into the file and writes it, before any run;

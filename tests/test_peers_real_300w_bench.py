@@ -15,8 +15,8 @@ from conftest import REPO
 from mmengine.config import Config, DictAction
 
 from bench import peers_real_300w as peers
-from bench.equal_time import config_value
 from bench import real_300w
+from bench.equal_time import config_value
 
 
 def _walk(node, path=""):

@@ -1,0 +1,373 @@
+"""bench/fast_recipe_300w.py, the fast-recipe study at equal training time: every arm's
+cfg-options as `mim train` reads them (each the base with its change only, each building its
+model, loss, hooks and lr schedule), the budget arithmetic, the combined rule, the table,
+the calibration kept on resume, and the tiny end-to-end run."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+from conftest import REPO
+
+from bench import fast_recipe_300w as fast
+from bench import real_300w
+from bench.equal_time import arm_config, schedule_options
+
+
+def _flat(node, prefix: str = "") -> dict:
+    """A config as ``{dotted key: leaf}``, lists of dicts by index."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, list) and any(isinstance(x, dict) for x in node):
+        items = ((str(i), x) for i, x in enumerate(node))
+    else:
+        return {prefix.rstrip("."): node}
+    return {k: v for key, child in items for k, v in _flat(child, f"{prefix}{key}.").items()}
+
+
+def change_problems(config: str, options: list[str], declared: tuple[str, ...]) -> list[str]:
+    """What is wrong with ``config`` + ``options`` as the base with the ``declared`` change:
+    a key changed outside the declared ones, or a declared one left as the base has it."""
+    base = _flat(arm_config(fast.BASE_CONFIG, fast.arm_options("base")).to_dict())
+    arm = _flat(arm_config(config, options).to_dict())
+    changed = {k for k in base.keys() | arm.keys() if base.get(k) != arm.get(k)}
+    inside = lambda k, d: k == d or k.startswith(d + ".")  # noqa: E731
+    problems = [f"{k} changed" for k in sorted(changed)
+                if not any(inside(k, d) for d in declared)]
+    problems += [f"{d} not changed" for d in declared
+                 if not any(inside(k, d) for k in changed)]
+    return problems
+
+
+@pytest.mark.parametrize("arm", list(fast.ARMS))
+def test_each_arm_is_the_base_with_its_change_only(arm):
+    """Every arm's options, parsed as `mim train` parses them, change exactly the keys it
+    declares (each of them, nothing else), the fair start included in every arm."""
+    _, config, _, declared = fast.ARMS[arm]
+    assert change_problems(config, fast.arm_options(arm), declared) == []
+    cfg = arm_config(config, fast.arm_options(arm))
+    assert cfg.model.head.output_init == "mean_shape"
+    assert cfg.model.head.embedding_sigma == "median"
+
+
+def test_a_wrong_arm_is_caught():
+    """What the check above refuses: a misspelt key (read by nothing), an option that
+    changes a second thing, and the base's fair start left out."""
+    gap = list(fast.arm_options("gap"))
+    misspelt = [o.replace("final_input", "final_inputs") for o in gap]
+    assert "model.head.final_input not changed" in change_problems(
+        fast.BASE_CONFIG, misspelt, fast.ARMS["gap"][3])
+    assert "model.head.loss.loss.loss_weight changed" in change_problems(
+        fast.BASE_CONFIG, [*gap, "model.head.loss.loss.loss_weight=1"], fast.ARMS["gap"][3])
+    problems = change_problems(fast.BASE_CONFIG, list(fast.ARMS["gap"][2]),
+                               fast.ARMS["gap"][3])
+    assert "model.head.output_init changed" in problems
+
+
+def test_the_base_is_the_shipped_batch_recipe_with_the_fair_start():
+    shipped = _flat(arm_config(fast.BASE_CONFIG).to_dict())
+    base = _flat(arm_config(fast.BASE_CONFIG, fast.arm_options("base")).to_dict())
+    assert {k for k in shipped.keys() | base.keys() if shipped.get(k) != base.get(k)} == {
+        "model.head.output_init", "model.head.embedding_sigma"}
+    assert base["train_cfg.max_iters"] == fast.SHIPPED_ITERS
+    assert base["model.head.loss.loss.type"] == "L1Loss"
+    assert base["model.backbone.attention"] == "none"
+
+
+@pytest.fixture(scope="module")
+def faces() -> Path:
+    """A 300W folder of the two faces in tests/data (the lr schedule's default end is read
+    from the train loop, which builds the training data)."""
+    from bench.peers_real_300w import tiny_root
+
+    return tiny_root()
+
+
+def _runner(tmp_path, config: str, options: list[str], root: Path):
+    """The Runner `mim train` builds from the config and options, on the data at ``root``."""
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    import aan_components.plugin  # noqa: F401
+
+    init_default_scope("mmpose")
+    cfg = arm_config(config, [*options, *real_300w.data_root_options(REPO / config, root)])
+    cfg.work_dir = str(tmp_path)
+    return Runner.from_cfg(cfg)
+
+
+def _lrs(runner, iters: int) -> list[float]:
+    runner.optim_wrapper = runner.build_optim_wrapper(runner.optim_wrapper)
+    schedulers = runner.build_param_scheduler(runner.param_schedulers)
+    lrs = []
+    for _ in range(iters):
+        lrs.append(runner.optim_wrapper.get_lr()["lr"][0])
+        for s in schedulers:
+            s.step()
+    return lrs
+
+
+@pytest.mark.parametrize("arm", list(fast.ARMS))
+def test_every_arm_builds_its_model_loss_hooks_and_schedule(arm, tmp_path, faces):
+    """Each arm at 40 iterations (its options and its schedule restated, as the runs get
+    them) builds in mmengine's Runner: the model and its loss, the hooks (the EMA hook for
+    ``ema`` only) and the lr it trains with, step by step (the step lr x0.1 at 60% and 85% of
+    the 40; the cosine from 1e-3 down to 0 at the end)."""
+    iters = 40
+    _, config, _, _ = fast.ARMS[arm]
+    own = fast.arm_options(arm)
+    options = fast.merge_options(own, schedule_options(arm_config(config, own), iters))
+    runner = _runner(tmp_path, config, options, faces)
+    assert runner._train_loop["max_iters"] == iters  # noqa: SLF001 (built when train() runs)
+    loss = runner.model.head.loss_module.loss
+    assert type(loss).__name__ == ("SoftWingLoss" if arm == "softwing" else "L1Loss")
+    hooks = [type(h).__name__ for h in runner.hooks]
+    assert ("EMAHook" in hooks) == (arm == "ema")
+    lrs = _lrs(runner, iters)
+    if arm == "cosine":
+        assert lrs[0] == pytest.approx(1e-3)
+        assert lrs[iters // 2] == pytest.approx(0.5e-3, rel=1e-6)
+        assert lrs[-1] == pytest.approx(1e-3 * (1 + torch.cos(torch.tensor(
+            torch.pi * (iters - 1) / iters)).item()) / 2, rel=1e-4)
+    else:
+        assert lrs[:24] == pytest.approx([1e-3] * 24)
+        assert lrs[24:34] == pytest.approx([1e-4] * 10)
+        assert lrs[34:] == pytest.approx([1e-5] * 6)
+
+
+def test_ema_arm_tests_and_saves_the_averaged_weights(tmp_path, faces):
+    """The ``ema`` arm's hook, as the Runner registers it, swaps the averaged weights in for
+    validation (the run's metrics) and saves them as the checkpoint's ``state_dict``."""
+    runner = _runner(tmp_path, fast.BASE_CONFIG, fast.arm_options("ema"), faces)
+    hook = next(h for h in runner.hooks if type(h).__name__ == "EMAHook")
+    assert type(hook).__name__ == "EMAHook" and hook.priority == 49
+    hook.before_run(runner)
+    assert type(hook.ema_model).__name__ == "ExpMomentumEMA"
+    assert hook.ema_model.update_buffers and hook.ema_model.momentum == 0.0002
+    weights = dict(runner.model.named_parameters())
+    name = next(iter(weights))
+    for step in range(3):
+        with torch.no_grad():
+            weights[name].add_(1.0)
+        hook.after_train_iter(runner, step)
+    trained = weights[name].detach().clone()
+    averaged = hook.ema_model.module.state_dict()[name].clone()
+    assert not torch.equal(trained, averaged)
+    hook.before_val_epoch(runner)
+    torch.testing.assert_close(weights[name].detach(), averaged)
+    hook.after_val_epoch(runner)
+    torch.testing.assert_close(weights[name].detach(), trained)
+    checkpoint = dict(state_dict=runner.model.state_dict())
+    hook.before_save_checkpoint(runner, checkpoint)
+    torch.testing.assert_close(checkpoint["state_dict"][name], averaged)
+
+
+def test_softwing_arm_is_l1_below_2_px_and_amplifies_medium_errors():
+    """The ``softwing`` loss as built: an error under 2 px of the 128 px crop costs what the
+    base's L1 costs (same scale: the sum over 136 coordinates, mean over faces), one of 3 px
+    gets 20 / (0.5 + 3) = 5.7x L1's gradient; MMPose's own defaults on these [0, 1]
+    coordinates would be L1 everywhere (every error under omega1 = 2)."""
+    from mmpose.registry import MODELS
+
+    import aan_components.plugin  # noqa: F401
+
+    def built(arm: str):
+        return MODELS.build(arm_config(fast.ARMS[arm][1], fast.arm_options(arm))
+                            .model.head.loss.loss)
+
+    soft, l1 = built("softwing"), built("base")
+    target = torch.rand(4, 68, 2)
+    weight = torch.ones(4, 68, 1)
+    small = target + 1.5 / 128
+    assert soft(small, target, weight).item() == pytest.approx(
+        l1(small, target, weight).item(), rel=1e-5)
+    assert l1(small, target, weight).item() == pytest.approx(136 * 1.5 / 128, rel=1e-5)
+
+    def grad(loss, px: float) -> float:
+        pred = (target + px / 128).requires_grad_()
+        loss(pred, target, weight).backward()
+        return pred.grad.abs().mean().item()
+
+    assert grad(soft, 3.0) / grad(l1, 3.0) == pytest.approx(20 / 3.5, rel=1e-4)
+    assert grad(soft, 1.0) / grad(l1, 1.0) == pytest.approx(1.0, rel=1e-5)
+    defaults = MODELS.build(dict(type="SoftWingLoss", use_target_weight=True))
+    assert grad(defaults, 100.0) / grad(l1, 100.0) == pytest.approx(1.0, rel=1e-5)
+
+
+CAL_RATES = {"base": 150.0, "gap": 170.0, "softwing": 150.0, "cosine": 150.0, "ema": 145.0,
+             "per_sample": 120.0}
+
+
+def _calibration(rates=CAL_RATES, minutes: float = 30.0) -> dict:
+    cfgs = {a: arm_config(fast.ARMS[a][1], fast.arm_options(a)) for a in fast.ARMS}
+    planned = fast.plan(rates, {a: 32 for a in rates}, 60 * minutes, 50, cfgs)
+    arms = {a: dict(config=fast.ARMS[a][1], batch=32, median_images_per_s=rates[a],
+                    runs=[dict(images_per_s=rates[a])], **planned[a]) for a in rates}
+    return dict(date="2026-01-01 00:00:00", rounds=3, warmup=10, iters=30,
+                budget_minutes=minutes, budget_seconds=60 * minutes, round_to=50, arms=arms)
+
+
+def test_every_arm_trains_the_budget_at_its_own_rate():
+    """30 minutes at 150 images/s of batch 32 are 8,437.5 iterations: 8,450 (multiple of
+    50); gap at 170: 9,550 (9,562.5); per_sample at 120: 6,750. Each arm's lr schedule is
+    restated for its own iterations and every key is given once (the cosine's shipped end
+    replaced, not repeated). Wrong input caught: the rate taken as iterations/s (batch left
+    out) would give 32x the iterations."""
+    cal = _calibration()
+    iters = {a: e["iterations"] for a, e in cal["arms"].items()}
+    assert iters == dict(base=8450, gap=9550, softwing=8450, cosine=8450, ema=8150,
+                         per_sample=6750)
+    base = cal["arms"]["base"]["options"]
+    assert base[:2] == list(fast.FAIR_START)
+    assert "param_scheduler.0.milestones=[5070,7183]" in base
+    assert "train_cfg.max_iters=8450" in base and "train_cfg.val_interval=8450" in base
+    cosine = cal["arms"]["cosine"]["options"]
+    assert "param_scheduler.end=8450" in cosine
+    keys = [o.split("=")[0] for o in cosine]
+    assert len(keys) == len(set(keys)) and f"param_scheduler.end={fast.SHIPPED_ITERS}" not in cosine
+    assert "param_scheduler.0.milestones=[4050,5738]" in cal["arms"]["per_sample"]["options"]
+
+
+def test_combined_arm_is_chosen_by_the_rule_and_priced_by_the_one_calibration():
+    """The rule takes a change whose mean gain over base exceeds its paired sd (strictly):
+    gap (gain 0.2, sd 0) and per_sample (0.25 vs 0.07) join, ema (gain 0.05, sd 0.07) and
+    softwing (no gain) do not. Its seconds per iteration: base's 0.2133 + gap's -0.0251 +
+    per_sample's +0.0533 = 0.2416 s, 7,450 iterations in 30 minutes, on the per-sample
+    config with gap's options."""
+    nme = dict(base=(4.0, 4.1), gap=(3.8, 3.9), softwing=(4.0, 4.1), cosine=(4.1, 4.1),
+               ema=(3.9, 4.1), per_sample=(3.7, 3.9))
+    runs = [dict(arm=a, seed=s, nme_io=v) for a, vals in nme.items()
+            for s, v in zip((0, 1), vals, strict=True)]
+    assert fast.combined_rule(runs[:-1]) is None  # per_sample seed 1 missing
+    rule = fast.combined_rule(runs)
+    assert rule["changes"] == ["gap", "per_sample"]
+    assert rule["arms"]["ema"]["chosen"] is False and rule["arms"]["ema"]["gain"] == 0.05
+    combined = fast.combined_plan(_calibration(), rule["changes"])
+    assert combined["config"] == fast.PER_SAMPLE_CONFIG
+    assert combined["iterations"] == 7450
+    assert "model.head.final_input=gap" in combined["options"]
+    assert "param_scheduler.0.milestones=[4470,6333]" in combined["options"]
+    specs = fast.combined_specs(combined)
+    assert [(s["arm"], s["seed"], s["budget_iterations"]) for s in specs] == [
+        ("combined", 0, 7450), ("combined", 1, 7450)]
+    assert fast.combined_specs(dict(combined, changes=["gap"])) == []
+
+
+def _run(arm: str, seed: int, nme: float, iters: int = 8450) -> dict:
+    return dict(arm=arm, part="train", seed=seed, label=arm, iterations=iters, nme_io=nme,
+                nme_ip=1.4 * nme, fr_10=0.01 * seed, auc_08=0.5, train_minutes=37.0,
+                images_per_s=120.0 + seed, concurrent_runs=2)
+
+
+def test_table_gives_each_arm_its_seeds_paired_difference_and_goal():
+    runs = [_run("base", 0, 4.0), _run("base", 1, 4.2), _run("gap", 0, 3.7, 9550),
+            _run("gap", 1, 3.8, 9550), _run("per_sample", 0, 3.4, 6750)]
+    table = fast.results_markdown(dict(machine="CPU: test", calibration=_calibration(),
+                                       runs=runs))
+    lines = table.splitlines()
+    base = next(x for x in lines if x.startswith("| `base`"))
+    assert "| 0, 1 | 4.00, 4.20 | 4.10 ± 0.14 |  |" in base and base.endswith("| no |")
+    gap = next(x for x in lines if x.startswith("| `gap`"))
+    assert "| 3.75 ± 0.07 | -0.35 ± 0.07 |" in gap and "| 9550 | 170.0 | yes |" in gap
+    per_sample = next(x for x in lines if x.startswith("| `per_sample`"))
+    assert "| 3.40 | -0.60 |" in per_sample and per_sample.endswith("| yes, moonshot too |")
+    ema = next(x for x in lines if x.startswith("| `ema`"))
+    assert "| 8150 (planned) | 145.0 |" in ema
+    assert "Combined arm" not in table  # the one-change part is not complete
+    assert table.count("| gap | 1 | 9550 | 3.80 |") == 1  # every run listed
+    assert "`param_scheduler.end=8450`" in table  # the options an arm gets
+    assert "Budget: 30 minutes of training." in table
+    assert "Command:" in fast.results_markdown(dict(machine="CPU: test"))
+
+
+def test_resume_keeps_the_calibration_and_combined_runs_after_the_rule(tmp_path, monkeypatch):
+    """The calibration is written before any run and kept on --resume; training without it,
+    another budget on resume, or the combined part before every one-change run are one-line
+    errors; the combined part then trains what the rule picked."""
+    calls, trained = [], []
+    nme = dict(base=4.0, gap=3.8, softwing=4.0, cosine=4.1, ema=4.0, per_sample=3.7)
+
+    def fake_calibrate(root, rounds, warmup, iters, minutes, round_to):
+        calls.append(minutes)
+        return _calibration(minutes=minutes)
+
+    def fake_train(spec, root, runs, threads):
+        saved = json.loads(out.read_text())
+        assert saved["calibration"]["arms"]["gap"]["iterations"] == 9550
+        trained.append(spec)
+        value = nme.get(spec["arm"], 3.5) + 0.1 * spec["seed"] * (spec["arm"] == "gap")
+        return dict(spec, iterations=spec["budget_iterations"], nme_io=value, nme_ip=5.0,
+                    fr_10=0.0, auc_08=0.5, train_minutes=1.0, images_per_s=30.0)
+
+    monkeypatch.setattr(fast, "calibrate", fake_calibrate)
+    monkeypatch.setattr(real_300w, "train_one", fake_train)
+    out = tmp_path / "fast.json"
+    base = ["--300w-root", str(tmp_path), "--out", str(out), "--runs-dir", str(tmp_path / "r")]
+    with pytest.raises(SystemExit) as e:
+        fast.main([*base, "--only", "train"])
+    assert e.value.code == 2
+    fast.main([*base, "--only", "speed"])
+    assert calls == [30.0] and json.loads(out.read_text())["runs"] == []
+    with pytest.raises(SystemExit) as e:
+        fast.main([*base, "--only", "train", "--resume", "--budget-minutes", "20"])
+    assert e.value.code == 2
+    fast.main([*base, "--only", "speed", "train", "--arms", "gap", "--resume"])
+    assert calls == [30.0]  # kept, not measured again
+    assert [(s["arm"], s["seed"], s["budget_iterations"]) for s in trained] == [
+        ("gap", 0, 9550), ("gap", 1, 9550)]
+    with pytest.raises(SystemExit) as e:
+        fast.main([*base, "--only", "combined", "--resume"])
+    assert e.value.code == 2
+    fast.main([*base, "--resume"])
+    assert [(s["arm"], s["seed"]) for s in trained[2:]] == [
+        (a, s) for s in (0, 1) for a in fast.ARMS if a != "gap"]
+    fast.main([*base, "--only", "combined", "--resume"])
+    payload = json.loads(out.read_text())
+    # gap: gain 0.15, sd 0.07; per_sample: 0.3, sd 0; the rest gain nothing
+    assert payload["combined"]["changes"] == ["gap", "per_sample"]
+    combined = [s for s in trained if s["arm"] == "combined"]
+    assert [s["seed"] for s in combined] == [0, 1]
+    assert combined[0]["config"] == fast.PER_SAMPLE_CONFIG
+    assert "model.head.final_input=gap" in combined[0]["options"]
+    assert "`gap`, `per_sample`." in out.with_suffix(".md").read_text()
+    with pytest.raises(SystemExit) as e:  # without --resume: not a new study over this one
+        fast.main([*base, "--only", "speed"])
+    assert e.value.code == 2
+
+
+@pytest.mark.slow
+def test_tiny_run_end_to_end():
+    """Calibration of every arm, `mim train` of base and ema on the two faces of tests/data
+    (each reaching its calibrated iterations); the ema run's checkpoint holds the averaged
+    weights as its state_dict and the trained ones beside them (mmengine's EMAHook swaps the
+    two when it saves: ``ema_state_dict`` then holds the source model's)."""
+    proc = subprocess.run([sys.executable, "-m", "bench.fast_recipe_300w", "--tiny", "--arms",
+                           "base", "ema"], cwd=REPO, capture_output=True, text=True,
+                          timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
+    out = [line.split("wrote ", 1)[1] for line in proc.stdout.splitlines()
+           if line.startswith("[bench] wrote ") and line.endswith(".json")]
+    payload = json.loads(Path(out[-1]).read_text())
+    cal = payload["calibration"]
+    assert set(cal["arms"]) == set(fast.ARMS)
+    assert all(a["median_images_per_s"] > 0 for a in cal["arms"].values())
+    runs = {r["arm"]: r for r in payload["runs"]}
+    assert set(runs) == {"base", "ema"}
+    for arm, run in runs.items():
+        assert run["iterations"] == cal["arms"][arm]["iterations"] == run["budget_iterations"]
+        assert run["nme_io"] > 0
+    pointer = Path(runs["ema"]["work_dir"]) / "last_checkpoint"
+    checkpoint = torch.load(pointer.read_text().strip(), map_location="cpu",
+                            weights_only=False)
+    assert int(checkpoint["ema_state_dict"]["steps"]) == runs["ema"]["iterations"]
+    trained = {k.removeprefix("module."): v for k, v in checkpoint["ema_state_dict"].items()
+               if k.startswith("module.")}
+    averaged = checkpoint["state_dict"]
+    assert trained.keys() == averaged.keys()
+    weights = [k for k, v in averaged.items() if v.is_floating_point() and "running" not in k]
+    assert any(not torch.equal(averaged[k], trained[k]) for k in weights)
