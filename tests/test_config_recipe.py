@@ -110,6 +110,10 @@ NO_ATTENTION_BY_EVIDENCE = ("aan_300w_cpu_aug", "aan_300w_cpu_batchaug")
 PAPER_LITERAL = ("aan_300w", "aan_aflw", "aan_celeba", "aan_300vw", "aan_300w_cpu")
 
 
+# The timm variants attend with timm's SE, the form that beat none inside timm's resnet18 (the
+# attention study's part (d)); their ablation twins keep none.
+SE_BY_EVIDENCE = tuple(sorted(n for n in SHIPPED
+                              if n.startswith("aan_timm-") and not n.endswith("_no-attention")))
 # The per-sample augmented recipe trains with the L1 loss the real-face study measured better
 # (docs/studies.md "Real faces: 300W"), as the batch-augmented recipe did from the start.
 L1_BY_EVIDENCE = ("aan_300w_cpu_aug",)
@@ -118,12 +122,15 @@ L1_LOSS = {"type": "L1Loss", "use_target_weight": True, "loss_weight": 136}
 
 def evidence_applied(name: str, before: dict) -> dict:
     """``before`` with the studies' decisions applied: ``attention='none'`` in the recommended
-    CPU recipes (the gate they had before was the paper's), and the L1 loss in the per-sample
-    one (it had the recipe's L2, ``EuclideanLoss``)."""
+    CPU recipes and ``'se'`` in the timm variants (the gate they had before was the paper's),
+    and the L1 loss in the per-sample one (it had the recipe's L2, ``EuclideanLoss``)."""
     after = copy.deepcopy(before)
     if name in NO_ATTENTION_BY_EVIDENCE:
         assert after["model"]["backbone"]["attention"] == "aan"
         after["model"]["backbone"]["attention"] = "none"
+    if name in SE_BY_EVIDENCE:
+        assert after["model"]["backbone"]["attention"] == "aan"
+        after["model"]["backbone"]["attention"] = "se"
     if name in L1_BY_EVIDENCE:
         loss = after["model"]["head"]["loss"]
         assert loss["loss"] == {"type": "EuclideanLoss", "use_target_weight": True}
@@ -135,6 +142,13 @@ def test_recommended_recipes_drop_attention_and_paper_configs_keep_it():
     assert all(resolved(n)["model"]["backbone"]["attention"] == "none"
                for n in NO_ATTENTION_BY_EVIDENCE)
     assert all(resolved(n)["model"]["backbone"]["attention"] == "aan" for n in PAPER_LITERAL)
+
+
+def test_timm_variants_attend_with_se_and_their_twins_without():
+    assert len(SE_BY_EVIDENCE) == 5  # four backbones at 256 px and the CPU resnet18
+    assert all(resolved(n)["model"]["backbone"]["attention"] == "se" for n in SE_BY_EVIDENCE)
+    assert all(resolved(f"{n}_no-attention")["model"]["backbone"]["attention"] == "none"
+               for n in SE_BY_EVIDENCE if not n.endswith("_cpu"))
 
 
 def test_recommended_recipes_train_with_l1_and_paper_configs_keep_l2():
@@ -156,7 +170,7 @@ def test_config_values_unchanged_but_the_intended(name):
     before the recipe, but for the intended changes. Wrong input caught: a setting the
     recipe lost or changed (e.g. AFLW's num_joints back at 68, a dataloader's batch size,
     the 300W evaluators on AFLW)."""
-    assert resolved(name) == intended_changes(BEFORE[name])
+    assert resolved(name) == evidence_applied(name, intended_changes(BEFORE[name]))
 
 
 def test_the_later_configs_were_in_their_snapshot():

@@ -89,6 +89,17 @@ def attention_cost(form: str, part: str = "a") -> str:
     return f"{statistics.fmean(paired):.2f} ± {statistics.stdev(paired):.2f}"
 
 
+def nme_of_none(part: str, own: bool) -> str:
+    """``none``'s NME(IO) mean ± sd in a part of the attention study: its own runs, or the
+    reference study's (the backbone study for part (d))."""
+    from bench.attention_real_300w import reference_runs
+
+    runs = ([r for r in _json("attention_real_300w")["runs"] if r["part"] == part] if own
+            else reference_runs(part)[0])
+    values = [r["nme_io"] for r in runs if r["attention"] == "none"]
+    return f"{statistics.fmean(values):.2f} ± {statistics.stdev(values):.2f}"
+
+
 def gate_range(label: str, key: str) -> str:
     """The range of a gate statistic over every stage of the models whose label starts with
     ``label`` (``bench/results/gate_stats.json``), as ``lo to hi``."""
@@ -129,6 +140,9 @@ QUOTES = [
           "iterations x 32, the CPU switch"),
     ("aan_components/configs/aan_300w_cpu_batchaug.py",
      lambda: f"it tested {nme('aan_aug_l1', sep='+-')} against L2's {nme('aan_aug', sep='+-')}"),
+    ("aan_components/configs/_base_/aan_timm_300w.py",
+     lambda: ", ".join(f"{form} {attention_cost(form, 'd')}"
+                       for form in ("se", "eca", "cbam", "aan")).replace("±", "+-")),
     ("aan_components/configs/aan_300w_cpu_aug.py",
      lambda: f"it tested {nme('aan_aug_l1', sep='+-')} against L2's {nme('aan_aug', sep='+-')}"),
     ("docs/demo.md", lambda: f"({parity('switch')}% against fp32's {parity('fp32')}%"),
@@ -154,6 +168,15 @@ QUOTES = [
     (STUDIES, lambda: f"features by {gate_range('c_aan_seed', 'gain')} (`gain`)"),
     (STUDIES, lambda: f"(`near / far` {gate_range('c_aan_seed', 'near_far')}; 1 is no"),
     (README, lambda: f"the gate still costs {attention_cost('aan', 'c')} points"),
+    (README, lambda: f"there beats no attention by {attention_cost('se', 'd').lstrip('-')} "
+             "points on resnet18"),
+    (STUDIES, lambda: f"resnet18 beats no attention by {attention_cost('se', 'd').lstrip('-')} "
+              "points"),
+    (STUDIES, lambda: f"gains {attention_cost('eca', 'd')}, within twice its spread"),
+    (STUDIES, lambda: f"costs {attention_cost('cbam', 'd')}; the paper's gate, from the backbone "
+              f"study, {attention_cost('aan', 'd')}."),
+    (STUDIES, lambda: "the two CPUs' `none` runs agree ({} and {})".format(
+        *(nme_of_none("d", own) for own in (False, True)))),
     (CPU, lambda: f"In this run the product loop trained at {switch_vs_plain('flatten')} of "
           f"the plain loop's rate\nwith `flatten` inputs and {switch_vs_plain('gap')} with "
           "`gap` inputs"),
