@@ -82,7 +82,14 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT_HELP, BenchParser, environment, machine_text, markdown_table
+from bench.common import (
+    ROOT_HELP,
+    BenchParser,
+    environment,
+    machine_text,
+    markdown_table,
+    mean_sd,
+)
 from bench.equal_time import (
     arm_config,
     iterations_in,
@@ -256,15 +263,6 @@ def combined_specs(combined: dict, seeds=SEEDS) -> list[dict]:
             for seed in seeds]
 
 
-def _stat(values: list, digits: int = 2, scale: float = 1.0) -> str:
-    values = [scale * v for v in values if v is not None]
-    if not values:
-        return ""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def goal_text(mean: float | None) -> str:
     """Whether a mean NME(IO) meets the goal (and the moonshot)."""
     if mean is None:
@@ -302,11 +300,11 @@ def results_markdown(payload: dict) -> str:
         rates = planned.get("median_images_per_s")
         rows.append(dict(
             arm=f"`{arm}`: {label}", seeds=", ".join(str(r["seed"]) for r in arm_runs),
-            each=", ".join(f"{v:.2f}" for v in io), io=_stat(io),
-            diff="" if arm == BASE else _stat(paired(runs, arm)),
-            ip=_stat([r["nme_ip"] for r in arm_runs]),
-            fr=_stat([r["fr_10"] for r in arm_runs], 1, 100),
-            auc=_stat([r["auc_08"] for r in arm_runs], 3),
+            each=", ".join(f"{v:.2f}" for v in io), io=mean_sd(io),
+            diff="" if arm == BASE else mean_sd(paired(runs, arm)),
+            ip=mean_sd([r["nme_ip"] for r in arm_runs]),
+            fr=mean_sd([r["fr_10"] for r in arm_runs], 1, 100),
+            auc=mean_sd([r["auc_08"] for r in arm_runs], 3),
             iters=", ".join(sorted({str(r["iterations"]) for r in arm_runs}))
             or f"{planned.get('iterations', '')} (planned)",
             cal=f"{rates:.1f}" if rates else (

@@ -68,6 +68,7 @@ from bench.common import (
     inference_params,
     machine_text,
     markdown_table,
+    mean_sd,
 )
 from bench.equal_time import iterations_in, measure_rates, schedule_options
 from bench.grid import DeclaredGrid
@@ -225,15 +226,6 @@ def measure_inference(runs_dir: Path, threads: int, batch: int, reps: int,
                     "output on one view (no decoding, no flip test)", rows=rows)
 
 
-def _stat(values: list, digits: int = 2, scale: float = 1.0) -> str:
-    values = [scale * v for v in values if v is not None]
-    if not values:
-        return ""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -281,13 +273,13 @@ def results_markdown(payload: dict) -> str:
         rows.append(dict(
             model=ARMS[base][0] + (", twice the budget" if twice else ""),
             seeds=", ".join(str(r["seed"]) for r in arm_runs),
-            io=_stat(io), ip=_stat([r["nme_ip"] for r in arm_runs]),
-            fr=_stat([r["fr_10"] for r in arm_runs], 1, 100),
-            auc=_stat([r["auc_08"] for r in arm_runs], 3), ratio=ratio,
+            io=mean_sd(io), ip=mean_sd([r["nme_ip"] for r in arm_runs]),
+            fr=mean_sd([r["fr_10"] for r in arm_runs], 1, 100),
+            auc=mean_sd([r["auc_08"] for r in arm_runs], 3), ratio=ratio,
             iters=", ".join(sorted({str(r["iterations"]) for r in arm_runs}))
             or str(planned.get("iterations", "")) + " (planned)" * bool(planned),
             cal=f"{planned['median_images_per_s']:.1f}" if planned else "",
-            ips=_stat([r["images_per_s"] for r in arm_runs], 1),
+            ips=mean_sd([r["images_per_s"] for r in arm_runs], 1),
             budget=f"{(2 if twice else 1) * cal['budget_seconds'] / 60:.1f}" if cal else "",
             params=f"{inf['params_m']:.2f}" if inf else "",
             ms=f"{inf['latency_ms']:.1f}" if inf else "",
