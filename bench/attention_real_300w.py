@@ -35,9 +35,9 @@ from __future__ import annotations
 import json
 
 from bench import backbone_real_300w
-from bench.common import REPO, markdown_table
+from bench.common import REPO, markdown_table, mean_sd
 from bench.real_300w import declared_grid_main
-from bench.table5_real_300w import STARTS, _stat, budget_options
+from bench.table5_real_300w import STARTS, budget_options
 
 L1_LOSS = ("model.head.loss.loss.type=L1Loss", "model.head.loss.loss.loss_weight=136")
 GAP_INPUTS = ("model.head.final_input=gap", "model.head.branch_input=gap")
@@ -120,8 +120,8 @@ def part_markdown(part: str, runs: list[dict]) -> str:
         rows.append(dict(
             form=form + (f" ({source})" if source else ""),
             seeds=", ".join(map(str, seeds)), each=", ".join(f"{v:.2f}" for v in io),
-            io=_stat(io), ip=_stat([by_seed[s]["nme_ip"] for s in seeds]),
-            diff="" if form == "none" else _stat(paired),
+            io=mean_sd(io), ip=mean_sd([by_seed[s]["nme_ip"] for s in seeds]),
+            diff="" if form == "none" else mean_sd(paired),
             iterations=", ".join(sorted({str(by_seed[s].get("iterations", "")) for s in seeds}))))
     return markdown_table(rows, [
         ("form", "attention"), ("seeds", "seeds"), ("each", "NME(IO) % per seed"),

@@ -18,9 +18,9 @@ before it runs; ``--resume`` keeps finished runs; JSON is rewritten after every 
 
 from __future__ import annotations
 
-from bench.common import markdown_table
+from bench.common import markdown_table, mean_sd
 from bench.real_300w import declared_grid_main
-from bench.table5_real_300w import STARTS, _stat, budget_options
+from bench.table5_real_300w import STARTS, budget_options
 
 CONFIG = "aan_timm-resnet18_300w_cpu.py"
 BACKBONES = ("resnet18", "regnetx_002")
@@ -65,10 +65,10 @@ def results_markdown(payload: dict) -> str:
             rows.append(dict(
                 cell=f"{backbone}, attention {'in-stage' if attention else 'off'}",
                 seeds=", ".join(map(str, seeds)), each=", ".join(f"{v:.2f}" for v in io),
-                io=_stat(io), ip=_stat([runs[s]["nme_ip"] for s in seeds]),
-                diff=(f"{_stat(paired)} (each: {', '.join(f'{v:+.2f}' for v in paired)})"
+                io=mean_sd(io), ip=mean_sd([runs[s]["nme_ip"] for s in seeds]),
+                diff=(f"{mean_sd(paired)} (each: {', '.join(f'{v:+.2f}' for v in paired)})"
                       if attention else ""),
-                minutes=_stat([runs[s]["train_minutes"] for s in seeds])))
+                minutes=mean_sd([runs[s]["train_minutes"] for s in seeds])))
     table = markdown_table(rows, [
         ("cell", "backbone"), ("seeds", "seeds"), ("each", "NME(IO) % per seed"),
         ("io", "NME inter-ocular % (mean ± sd)"), ("ip", "NME inter-pupil %"),

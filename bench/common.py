@@ -1,5 +1,6 @@
-"""Shared by the bench tools: environment facts, seed statistics, the one FLOP count, a short
-seeded training run, markdown tables, and the results files (JSON and its generated ``.md``).
+"""Shared by the bench tools: environment facts, seed statistics and mean ± sd cells, the one
+FLOP count, a short seeded training run, markdown tables, and the results files (JSON and
+its generated ``.md``).
 
 Every tool runs as ``python -m bench.<tool>`` from the repository root and builds its command
 line on :class:`BenchParser` (the options every tool shares, the one summarise step). It
@@ -78,6 +79,22 @@ def seed_stats(runs: list[dict], key: str = "nme_pct") -> dict:
     sd = statistics.stdev(vals) if len(vals) > 1 else 0.0
     return dict(nme_mean=mean, nme_sd=sd, NME=f"{mean:.2f} ± {sd:.2f}",
                 seeds=[r["seed"] for r in runs], per_seed=", ".join(f"{v:.2f}" for v in vals))
+
+
+def mean_sd(values: list, digits: int = 2, scale: float = 1.0) -> str:
+    """A table cell of ``values`` (each times ``scale``; ``None`` left out): ``mean ± sd``,
+    the value alone for one, empty for none.
+
+    Example:
+        >>> mean_sd([4.0, 4.2]), mean_sd([0.01, None], 1, 100), mean_sd([None])
+        ('4.10 ± 0.14', '1.0', '')
+    """
+    values = [scale * v for v in values if v is not None]
+    if not values:
+        return ""
+    if len(values) == 1:
+        return f"{values[0]:.{digits}f}"
+    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
 
 
 def gflops(fn: Callable, x: torch.Tensor) -> float:

@@ -1,5 +1,6 @@
 """Equal training time, made by iterations: what the equal-time grids share
-(``bench.peers_real_300w``, ``bench.fast_recipe_300w``).
+(``bench.peers_real_300w``, ``bench.fast_recipe_300w``): the arithmetic; their command line and
+flow are ``bench.equal_time_study``'s.
 
 A wall clock on a shared, noisy machine is not repeatable, so a study fixes the training
 time once, by a speed calibration, and each run then trains a fixed number of iterations:

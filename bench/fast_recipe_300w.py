@@ -75,14 +75,18 @@ whether the mean meets the goal; then the combined rule, every run and the calib
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
-from bench.common import ROOT_HELP, BenchParser, environment, machine_text, markdown_table
+from bench.common import (
+    BenchParser,
+    environment,
+    machine_text,
+    markdown_table,
+    mean_sd,
+)
 from bench.equal_time import (
     arm_config,
     iterations_in,
@@ -90,9 +94,15 @@ from bench.equal_time import (
     merge_options,
     schedule_options,
 )
-from bench.grid import DeclaredGrid
-from bench.peers_real_300w import tiny_root
-from bench.real_300w import add_run_options, run_grid
+from bench.equal_time_study import (
+    parse_study_args,
+    recorded_calibration,
+    selected_pending,
+    speed_part,
+    study_grid,
+    study_parser,
+)
+from bench.real_300w import run_grid
 from bench.table5_real_300w import STARTS
 
 TOOL = "fast_recipe_300w"
@@ -256,15 +266,6 @@ def combined_specs(combined: dict, seeds=SEEDS) -> list[dict]:
             for seed in seeds]
 
 
-def _stat(values: list, digits: int = 2, scale: float = 1.0) -> str:
-    values = [scale * v for v in values if v is not None]
-    if not values:
-        return ""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def goal_text(mean: float | None) -> str:
     """Whether a mean NME(IO) meets the goal (and the moonshot)."""
     if mean is None:
@@ -302,11 +303,11 @@ def results_markdown(payload: dict) -> str:
         rates = planned.get("median_images_per_s")
         rows.append(dict(
             arm=f"`{arm}`: {label}", seeds=", ".join(str(r["seed"]) for r in arm_runs),
-            each=", ".join(f"{v:.2f}" for v in io), io=_stat(io),
-            diff="" if arm == BASE else _stat(paired(runs, arm)),
-            ip=_stat([r["nme_ip"] for r in arm_runs]),
-            fr=_stat([r["fr_10"] for r in arm_runs], 1, 100),
-            auc=_stat([r["auc_08"] for r in arm_runs], 3),
+            each=", ".join(f"{v:.2f}" for v in io), io=mean_sd(io),
+            diff="" if arm == BASE else mean_sd(paired(runs, arm)),
+            ip=mean_sd([r["nme_ip"] for r in arm_runs]),
+            fr=mean_sd([r["fr_10"] for r in arm_runs], 1, 100),
+            auc=mean_sd([r["auc_08"] for r in arm_runs], 3),
             iters=", ".join(sorted({str(r["iterations"]) for r in arm_runs}))
             or f"{planned.get('iterations', '')} (planned)",
             cal=f"{rates:.1f}" if rates else (
@@ -364,34 +365,15 @@ def results_markdown(payload: dict) -> str:
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]:
-    parser = BenchParser(__doc__, TOOL, results_markdown, root=ROOT_HELP,
-                         tiny="smoke run: the two faces of tests/data, seed 0, a few "
-                              "iterations an arm")
-    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS),
-                        metavar="PART", help=f"run only these parts ({', '.join(PARTS)}; "
-                                             f"default: {', '.join(DEFAULT_PARTS)})")
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS),
-                        help="train only these arms (the calibration takes every arm)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=None,
-                        help="train only these of the declared seeds (default: all)")
+    parser = study_parser(__doc__, TOOL, results_markdown, parts=PARTS,
+                          default_parts=DEFAULT_PARTS, arms=ARMS,
+                          every_arm="the calibration takes every arm", each="each arm",
+                          tiny_unit="an arm")
     parser.add_argument("--budget-minutes", type=float, default=30.0,
                         help="training time of every arm, in minutes on this machine")
-    parser.add_argument("--speed-rounds", type=int, default=3)
-    parser.add_argument("--speed-warmup", type=int, default=10,
-                        help="untimed iterations at the start of each calibration run")
-    parser.add_argument("--speed-iters", type=int, default=30,
-                        help="timed iterations of each calibration run")
-    parser.add_argument("--round-to", type=int, default=50,
-                        help="each arm's iterations are a multiple of this")
-    add_run_options(parser, TOOL)
-    args = parser.parse_args(argv)
+    args = parse_study_args(parser, argv)
     if args.tiny:
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TOOL}_tiny_"))
-        args.root, args.out, args.runs_dir = tiny_root(), tmp / f"{TOOL}.json", tmp / "runs"
-        args.speed_rounds, args.speed_warmup, args.speed_iters = 1, 1, 2
-        args.budget_minutes, args.round_to = 0.05, 1
-    elif args.root is None:
-        parser.error(f"--300w-root is required; --300w-root is {ROOT_HELP}")
+        args.budget_minutes = 0.05
     return args, parser
 
 
@@ -399,16 +381,7 @@ def main(argv: list[str] | None = None) -> None:
     args, parser = parse_args(argv)
     root = args.root.resolve()
     seeds = (0,) if args.tiny else SEEDS
-    grid = DeclaredGrid(args.out, TOOL, results_markdown, key=lambda r: (r["arm"], r["seed"]),
-                        resume=args.resume,
-                        progress=lambda r: f"{r['arm']} seed {r['seed']}: {r['iterations']} "
-                                           f"iterations, NME(IO) {r['nme_io']:.2f}")
-    if not args.resume and args.out.is_file():
-        held = json.loads(args.out.read_text())
-        if held.get("calibration") or held.get("runs"):
-            parser.error(f"{args.out} holds a calibration and {len(held.get('runs', []))} "
-                         f"runs of this study: --resume goes on with them; a new study needs "
-                         f"another --out (or the file removed)")
+    grid = study_grid(args, parser, results_markdown)
     recorded = grid.previous.get("calibration")
     if recorded and recorded["budget_minutes"] != args.budget_minutes:
         parser.error(f"{args.out} holds a calibration for a budget of "
@@ -420,22 +393,14 @@ def main(argv: list[str] | None = None) -> None:
                  seeds=list(seeds), parts=list(PARTS), goal=GOAL, moonshot=MOONSHOT,
                  protocol=__doc__.split("\n\n", 1)[1].split("\n\n    python")[0])
     if "speed" in args.only:
-        if recorded:
-            print(f"[{TOOL}] {args.out} has the calibration of {recorded['date']}: kept, not "
-                  f"measured again; a new calibration needs a new --out", flush=True)
-        else:
-            grid.payload["calibration"] = calibrate(
-                root, args.speed_rounds, args.speed_warmup, args.speed_iters,
-                args.budget_minutes, args.round_to)
-            grid.write()
+        speed_part(grid, lambda: calibrate(root, args.speed_rounds, args.speed_warmup,
+                                           args.speed_iters, args.budget_minutes,
+                                           args.round_to))
     training = [p for p in ("train", "combined") if p in args.only]
-    calibration = grid.payload.get("calibration")
-    if training and calibration is None:
-        parser.error(f"{args.out} has no calibration: run --only speed first (or with "
-                     f"--resume on a file that has one)")
+    calibration = recorded_calibration(grid, parser) if training else None
     if "train" in training:
-        todo = [s for s in grid.pending(specs(calibration, seeds))
-                if s["arm"] in args.arms and (args.seeds is None or s["seed"] in args.seeds)]
+        todo = selected_pending(grid, specs(calibration, seeds), arms=args.arms,
+                                seeds=args.seeds)
         run_grid(grid, todo, root, args)
     if "combined" in training:
         rule = combined_rule(grid.runs, seeds)
@@ -448,8 +413,7 @@ def main(argv: list[str] | None = None) -> None:
             grid.write()
         print(f"[{TOOL}] combined: {', '.join(rule['changes']) or 'no change'} by the rule",
               flush=True)
-        todo = [s for s in grid.pending(combined_specs(chosen, seeds))
-                if args.seeds is None or s["seed"] in args.seeds]
+        todo = selected_pending(grid, combined_specs(chosen, seeds), seeds=args.seeds)
         run_grid(grid, todo, root, args)
     print(results_markdown(grid.payload))
 

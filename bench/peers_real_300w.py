@@ -53,25 +53,30 @@ every run, and the calibration.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import statistics
-import tempfile
 import time
 from pathlib import Path
 
 from bench.common import (
     REPO,
-    ROOT_HELP,
     BenchParser,
     environment,
     inference_params,
     machine_text,
     markdown_table,
+    mean_sd,
 )
-from bench.equal_time import iterations_in, measure_rates, schedule_options
-from bench.grid import DeclaredGrid
-from bench.real_300w import add_run_options, run_dir, run_grid
+from bench.equal_time import arm_config, iterations_in, measure_rates, schedule_options
+from bench.equal_time_study import (
+    parse_study_args,
+    recorded_calibration,
+    selected_pending,
+    speed_part,
+    study_grid,
+    study_parser,
+)
+from bench.real_300w import run_dir, run_grid
 
 TOOL = "peers_real_300w"
 AAN = "aan"
@@ -91,10 +96,11 @@ TWICE_SEEDS = (0,)
 PARTS = ("speed", "train", "twice", "inference")
 DEFAULT_PARTS = ("speed", "train", "inference")
 TWICE = "_twice"
-def load_config(arm: str):
-    from mmengine.config import Config
 
-    return Config.fromfile(str(REPO / ARMS[arm][1]))
+
+def load_config(arm: str):
+    """An arm's shipped config."""
+    return arm_config(ARMS[arm][1])
 
 
 def budget(rates: dict[str, float], batches: dict[str, int], budget_iters: int,
@@ -225,15 +231,6 @@ def measure_inference(runs_dir: Path, threads: int, batch: int, reps: int,
                     "output on one view (no decoding, no flip test)", rows=rows)
 
 
-def _stat(values: list, digits: int = 2, scale: float = 1.0) -> str:
-    values = [scale * v for v in values if v is not None]
-    if not values:
-        return ""
-    if len(values) == 1:
-        return f"{values[0]:.{digits}f}"
-    return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
-
 def _plural(n: int, word: str) -> str:
     return f"{n} {word}{'' if n == 1 else 's'}"
 
@@ -281,13 +278,13 @@ def results_markdown(payload: dict) -> str:
         rows.append(dict(
             model=ARMS[base][0] + (", twice the budget" if twice else ""),
             seeds=", ".join(str(r["seed"]) for r in arm_runs),
-            io=_stat(io), ip=_stat([r["nme_ip"] for r in arm_runs]),
-            fr=_stat([r["fr_10"] for r in arm_runs], 1, 100),
-            auc=_stat([r["auc_08"] for r in arm_runs], 3), ratio=ratio,
+            io=mean_sd(io), ip=mean_sd([r["nme_ip"] for r in arm_runs]),
+            fr=mean_sd([r["fr_10"] for r in arm_runs], 1, 100),
+            auc=mean_sd([r["auc_08"] for r in arm_runs], 3), ratio=ratio,
             iters=", ".join(sorted({str(r["iterations"]) for r in arm_runs}))
             or str(planned.get("iterations", "")) + " (planned)" * bool(planned),
             cal=f"{planned['median_images_per_s']:.1f}" if planned else "",
-            ips=_stat([r["images_per_s"] for r in arm_runs], 1),
+            ips=mean_sd([r["images_per_s"] for r in arm_runs], 1),
             budget=f"{(2 if twice else 1) * cal['budget_seconds'] / 60:.1f}" if cal else "",
             params=f"{inf['params_m']:.2f}" if inf else "",
             ms=f"{inf['latency_ms']:.1f}" if inf else "",
@@ -340,54 +337,23 @@ def results_markdown(payload: dict) -> str:
     return "\n\n".join(sections)
 
 
-def tiny_root() -> Path:
-    """A 300W folder of the two real faces in ``tests/data`` (``bench.cpu_train_speed``'s),
-    with them as the common split too."""
-    from bench.cpu_train_speed import tiny_300w_root
-
-    root = tiny_300w_root()
-    ann = root / "annotations"
-    (ann / "face_landmarks_300w_common.json").write_text(
-        (ann / "face_landmarks_300w_train.json").read_text())
-    return root
-
-
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]:
-    parser = BenchParser(__doc__, TOOL, results_markdown, root=ROOT_HELP,
-                         tiny="smoke run: the two faces of tests/data, seed 0, a few "
-                              "iterations a part")
-    parser.add_argument("--only", nargs="+", choices=PARTS, default=list(DEFAULT_PARTS),
-                        metavar="PART", help=f"run only these parts ({', '.join(PARTS)}; "
-                                             f"default: {', '.join(DEFAULT_PARTS)})")
-    parser.add_argument("--arms", nargs="+", choices=list(ARMS), default=list(ARMS),
-                        help="train only these arms (speed and inference take every arm)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=None,
-                        help="train only these of the declared seeds (default: all)")
-    parser.add_argument("--speed-rounds", type=int, default=3)
-    parser.add_argument("--speed-warmup", type=int, default=10,
-                        help="untimed iterations at the start of each calibration run")
-    parser.add_argument("--speed-iters", type=int, default=30,
-                        help="timed iterations of each calibration run")
+    parser = study_parser(__doc__, TOOL, results_markdown, parts=PARTS,
+                          default_parts=DEFAULT_PARTS, arms=ARMS,
+                          every_arm="speed and inference take every arm", each="each peer",
+                          tiny_unit="a part")
     parser.add_argument("--budget-iters", type=int, default=None,
                         help="AAN iterations that make the budget (default: the recipe's "
                              "declared train_cfg.max_iters; another number restates AAN's "
                              "schedule too: a test setting)")
-    parser.add_argument("--round-to", type=int, default=50,
-                        help="each peer's iterations are a multiple of this")
     parser.add_argument("--threads", type=int, default=2, help="inference threads")
     parser.add_argument("--batch", type=int, default=32, help="inference batch")
     parser.add_argument("--reps", type=int, default=3, help="inference batches, best of")
     parser.add_argument("--latency-reps", type=int, default=20)
-    add_run_options(parser, TOOL)
-    args = parser.parse_args(argv)
+    args = parse_study_args(parser, argv)
     if args.tiny:
-        tmp = Path(tempfile.mkdtemp(prefix=f"{TOOL}_tiny_"))
-        args.root, args.out, args.runs_dir = tiny_root(), tmp / f"{TOOL}.json", tmp / "runs"
-        args.speed_rounds, args.speed_warmup, args.speed_iters = 1, 1, 2
-        args.budget_iters, args.round_to = 4, 1
+        args.budget_iters = 4
         args.batch, args.reps, args.latency_reps = 2, 1, 2
-    elif args.root is None:
-        parser.error(f"--300w-root is required; --300w-root is {ROOT_HELP}")
     return args, parser
 
 
@@ -397,16 +363,7 @@ def main(argv: list[str] | None = None) -> None:
     declared_iters = load_config(AAN).train_cfg.max_iters
     budget_iters = args.budget_iters or declared_iters
     seeds, twice_seeds = ((0,), (0,)) if args.tiny else (SEEDS, TWICE_SEEDS)
-    grid = DeclaredGrid(args.out, TOOL, results_markdown, key=lambda r: (r["arm"], r["seed"]),
-                        resume=args.resume,
-                        progress=lambda r: f"{r['arm']} seed {r['seed']}: {r['iterations']} "
-                                           f"iterations, NME(IO) {r['nme_io']:.2f}")
-    if not args.resume and args.out.is_file():
-        held = json.loads(args.out.read_text())
-        if held.get("calibration") or held.get("runs"):
-            parser.error(f"{args.out} holds a calibration and {len(held.get('runs', []))} "
-                         f"runs of this study: --resume goes on with them; a new study needs "
-                         f"another --out (or the file removed)")
+    grid = study_grid(args, parser, results_markdown)
     recorded = grid.previous.get("calibration")
     if recorded and args.budget_iters and recorded["budget_iters"] != args.budget_iters:
         parser.error(f"{args.out} holds a calibration for a budget of "
@@ -418,24 +375,15 @@ def main(argv: list[str] | None = None) -> None:
                  twice_seeds=list(twice_seeds), parts=list(PARTS),
                  protocol=__doc__.split("\n\n", 1)[1].split("\n\n    python")[0])
     if "speed" in args.only:
-        if recorded:
-            print(f"[{TOOL}] {args.out} has the calibration of {recorded['date']} (budget "
-                  f"{recorded['budget_seconds'] / 60:.1f} minutes): kept, not measured again; "
-                  f"a new calibration needs a new --out", flush=True)
-        else:
-            grid.payload["calibration"] = calibrate(
-                root, args.speed_rounds, args.speed_warmup, args.speed_iters, budget_iters,
-                args.round_to)
-            grid.write()
+        speed_part(grid, lambda: calibrate(root, args.speed_rounds, args.speed_warmup,
+                                           args.speed_iters, budget_iters, args.round_to),
+                   kept=lambda cal: f" (budget {cal['budget_seconds'] / 60:.1f} minutes)")
     training = [p for p in ("train", "twice") if p in args.only]
     if training:
-        calibration = grid.payload.get("calibration")
-        if calibration is None:
-            parser.error(f"{args.out} has no calibration: run --only speed first (or with "
-                         f"--resume on a file that has one)")
-        todo = [s for s in grid.pending(specs(calibration, seeds, twice_seeds))
-                if s["part"] in training and s["arm"].removesuffix(TWICE) in args.arms
-                and (args.seeds is None or s["seed"] in args.seeds)]
+        calibration = recorded_calibration(grid, parser)
+        todo = selected_pending(
+            grid, [s for s in specs(calibration, seeds, twice_seeds) if s["part"] in training],
+            arms=args.arms, seeds=args.seeds, arm_of=lambda s: s["arm"].removesuffix(TWICE))
         run_grid(grid, todo, root, args)
     if "inference" in args.only:
         if args.resume and grid.payload.get("inference"):

@@ -25,7 +25,6 @@ import json
 import os
 import re
 import shutil
-import statistics
 import subprocess
 import sys
 import time
@@ -40,6 +39,7 @@ from bench.common import (
     BenchParser,
     machine_text,
     markdown_table,
+    mean_sd,
 )
 from bench.grid import DeclaredGrid
 
@@ -427,14 +427,6 @@ def results_markdown(payload: dict) -> str:
     """The table of a results file (what ``--summarise`` writes), with how it was made."""
     rows = []
 
-    def stat(values, digits=2):
-        values = [v for v in values if v is not None]
-        if not values:
-            return ""
-        if len(values) == 1:
-            return f"{values[0]:.{digits}f}"
-        return f"{statistics.mean(values):.{digits}f} ± {statistics.stdev(values):.{digits}f}"
-
     by_arm: dict[str, list[dict]] = {}
     for r in payload.get("runs", []):
         by_arm.setdefault(r["arm"], []).append(r)
@@ -443,13 +435,12 @@ def results_markdown(payload: dict) -> str:
         rows.append(dict(
             row=runs[0]["label"], boxes=runs[0].get("boxes", "landmark extent"),
             seeds=", ".join(str(r["seed"]) for r in runs if "seed" in r) or "",
-            nme_io=stat([r.get("nme_io") for r in runs]),
-            nme_ip=stat([r.get("nme_ip") for r in runs]),
-            fr=stat([100 * r["fr_10"] if r.get("fr_10") is not None else None
-                     for r in runs], 1),
-            auc=stat([r.get("auc_08") for r in runs], 3),
-            minutes=stat([r.get("train_minutes") for r in runs], 1),
-            ips=stat([r.get("images_per_s") for r in runs], 0),
+            nme_io=mean_sd([r.get("nme_io") for r in runs]),
+            nme_ip=mean_sd([r.get("nme_ip") for r in runs]),
+            fr=mean_sd([r.get("fr_10") for r in runs], 1, 100),
+            auc=mean_sd([r.get("auc_08") for r in runs], 3),
+            minutes=mean_sd([r.get("train_minutes") for r in runs], 1),
+            ips=mean_sd([r.get("images_per_s") for r in runs], 0),
             machine=runs[0]["machine"]))
     for a in payload["anchors"]:
         rows.append(dict(row=a["row"] + " (published)", boxes="as published",

@@ -27,10 +27,8 @@ decay 1e-3 (the paper's), batch 32, iterations. The grid is declared here before
 
 from __future__ import annotations
 
-import statistics
-
 from aan_core.evaluation.paper_results import TABLE5, TABLE5_LABELS, TABLE5_VARIANTS, table5_config
-from bench.common import markdown_table
+from bench.common import markdown_table, mean_sd
 from bench.real_300w import declared_grid_main
 
 VARIANTS = {  # name: (the paper's label, config, paper's Table 5 on AFLW, NME %)
@@ -68,12 +66,6 @@ def specs(iters: int) -> list[dict]:
     return out
 
 
-def _stat(values: list[float]) -> str:
-    if len(values) < 2:
-        return f"{values[0]:.2f}" if values else ""
-    return f"{statistics.mean(values):.2f} ± {statistics.stdev(values):.2f}"
-
-
 def results_markdown(payload: dict) -> str:
     """The Table 5 markdown (what ``--summarise`` writes): every cell with its seeds, and each
     variant's difference from AAN with the same start, seed by seed."""
@@ -92,9 +84,9 @@ def results_markdown(payload: dict) -> str:
             paired = [runs[s]["nme_io"] - base[s]["nme_io"] for s in seeds if s in base]
             rows.append(dict(
                 cell=f"{label} ({start} start)", seeds=", ".join(map(str, seeds)),
-                each=", ".join(f"{v:.2f}" for v in io), io=_stat(io),
-                ip=_stat([runs[s]["nme_ip"] for s in seeds]),
-                diff="" if variant == "aan" else _stat(paired),
+                each=", ".join(f"{v:.2f}" for v in io), io=mean_sd(io),
+                ip=mean_sd([runs[s]["nme_ip"] for s in seeds]),
+                diff="" if variant == "aan" else mean_sd(paired),
                 paper=f"{paper:.2f}"))
     table = markdown_table(rows, [
         ("cell", "variant"), ("seeds", "seeds"), ("each", "NME(IO) % per seed"),

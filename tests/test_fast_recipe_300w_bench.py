@@ -6,35 +6,30 @@ the calibration kept on resume, and the tiny end-to-end run."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 from conftest import REPO
+from study_runs import (
+    calibrated_runs,
+    finished_run,
+    flat_config,
+    tiny_study,
+    trained_row,
+    usage_error,
+)
 
 from bench import fast_recipe_300w as fast
 from bench import real_300w
 from bench.equal_time import arm_config, schedule_options
 
 
-def _flat(node, prefix: str = "") -> dict:
-    """A config as ``{dotted key: leaf}``, lists of dicts by index."""
-    if isinstance(node, dict):
-        items = node.items()
-    elif isinstance(node, list) and any(isinstance(x, dict) for x in node):
-        items = ((str(i), x) for i, x in enumerate(node))
-    else:
-        return {prefix.rstrip("."): node}
-    return {k: v for key, child in items for k, v in _flat(child, f"{prefix}{key}.").items()}
-
-
 def change_problems(config: str, options: list[str], declared: tuple[str, ...]) -> list[str]:
     """What is wrong with ``config`` + ``options`` as the base with the ``declared`` change:
     a key changed outside the declared ones, or a declared one left as the base has it."""
-    base = _flat(arm_config(fast.BASE_CONFIG, fast.arm_options("base")).to_dict())
-    arm = _flat(arm_config(config, options).to_dict())
+    base = flat_config(arm_config(fast.BASE_CONFIG, fast.arm_options("base")).to_dict())
+    arm = flat_config(arm_config(config, options).to_dict())
     changed = {k for k in base.keys() | arm.keys() if base.get(k) != arm.get(k)}
     inside = lambda k, d: k == d or k.startswith(d + ".")  # noqa: E731
     problems = [f"{k} changed" for k in sorted(changed)
@@ -70,8 +65,8 @@ def test_a_wrong_arm_is_caught():
 
 
 def test_the_base_is_the_shipped_batch_recipe_with_the_fair_start():
-    shipped = _flat(arm_config(fast.BASE_CONFIG).to_dict())
-    base = _flat(arm_config(fast.BASE_CONFIG, fast.arm_options("base")).to_dict())
+    shipped = flat_config(arm_config(fast.BASE_CONFIG).to_dict())
+    base = flat_config(arm_config(fast.BASE_CONFIG, fast.arm_options("base")).to_dict())
     assert {k for k in shipped.keys() | base.keys() if shipped.get(k) != base.get(k)} == {
         "model.head.output_init", "model.head.embedding_sigma"}
     assert base["train_cfg.max_iters"] == fast.SHIPPED_ITERS
@@ -83,7 +78,7 @@ def test_the_base_is_the_shipped_batch_recipe_with_the_fair_start():
 def faces() -> Path:
     """A 300W folder of the two faces in tests/data (the lr schedule's default end is read
     from the train loop, which builds the training data)."""
-    from bench.peers_real_300w import tiny_root
+    from bench.equal_time_study import tiny_root
 
     return tiny_root()
 
@@ -258,15 +253,10 @@ def test_combined_arm_is_chosen_by_the_rule_and_priced_by_the_one_calibration():
     assert fast.combined_specs(dict(combined, changes=["gap"])) == []
 
 
-def _run(arm: str, seed: int, nme: float, iters: int = 8450) -> dict:
-    return dict(arm=arm, part="train", seed=seed, label=arm, iterations=iters, nme_io=nme,
-                nme_ip=1.4 * nme, fr_10=0.01 * seed, auc_08=0.5, train_minutes=37.0,
-                images_per_s=120.0 + seed, concurrent_runs=2)
-
-
 def test_table_gives_each_arm_its_seeds_paired_difference_and_goal():
-    runs = [_run("base", 0, 4.0), _run("base", 1, 4.2), _run("gap", 0, 3.7, 9550),
-            _run("gap", 1, 3.8, 9550), _run("per_sample", 0, 3.4, 6750)]
+    runs = [finished_run("base", 0, 4.0, 8450), finished_run("base", 1, 4.2, 8450),
+            finished_run("gap", 0, 3.7, 9550), finished_run("gap", 1, 3.8, 9550),
+            finished_run("per_sample", 0, 3.4, 6750)]
     table = fast.results_markdown(dict(machine="CPU: test", calibration=_calibration(),
                                        runs=runs))
     lines = table.splitlines()
@@ -300,29 +290,22 @@ def test_resume_keeps_the_calibration_and_combined_runs_after_the_rule(tmp_path,
         saved = json.loads(out.read_text())
         assert saved["calibration"]["arms"]["gap"]["iterations"] == 9550
         trained.append(spec)
-        value = nme.get(spec["arm"], 3.5) + 0.1 * spec["seed"] * (spec["arm"] == "gap")
-        return dict(spec, iterations=spec["budget_iterations"], nme_io=value, nme_ip=5.0,
-                    fr_10=0.0, auc_08=0.5, train_minutes=1.0, images_per_s=30.0)
+        return trained_row(spec, nme.get(spec["arm"], 3.5)
+                           + 0.1 * spec["seed"] * (spec["arm"] == "gap"))
 
     monkeypatch.setattr(fast, "calibrate", fake_calibrate)
     monkeypatch.setattr(real_300w, "train_one", fake_train)
     out = tmp_path / "fast.json"
     base = ["--300w-root", str(tmp_path), "--out", str(out), "--runs-dir", str(tmp_path / "r")]
-    with pytest.raises(SystemExit) as e:
-        fast.main([*base, "--only", "train"])
-    assert e.value.code == 2
+    usage_error(fast.main, [*base, "--only", "train"])
     fast.main([*base, "--only", "speed"])
     assert calls == [30.0] and json.loads(out.read_text())["runs"] == []
-    with pytest.raises(SystemExit) as e:
-        fast.main([*base, "--only", "train", "--resume", "--budget-minutes", "20"])
-    assert e.value.code == 2
+    usage_error(fast.main, [*base, "--only", "train", "--resume", "--budget-minutes", "20"])
     fast.main([*base, "--only", "speed", "train", "--arms", "gap", "--resume"])
     assert calls == [30.0]  # kept, not measured again
     assert [(s["arm"], s["seed"], s["budget_iterations"]) for s in trained] == [
         ("gap", 0, 9550), ("gap", 1, 9550)]
-    with pytest.raises(SystemExit) as e:
-        fast.main([*base, "--only", "combined", "--resume"])
-    assert e.value.code == 2
+    usage_error(fast.main, [*base, "--only", "combined", "--resume"])
     fast.main([*base, "--resume"])
     assert [(s["arm"], s["seed"]) for s in trained[2:]] == [
         (a, s) for s in (0, 1) for a in fast.ARMS if a != "gap"]
@@ -335,9 +318,8 @@ def test_resume_keeps_the_calibration_and_combined_runs_after_the_rule(tmp_path,
     assert combined[0]["config"] == fast.PER_SAMPLE_CONFIG
     assert "model.head.final_input=gap" in combined[0]["options"]
     assert "`gap`, `per_sample`." in out.with_suffix(".md").read_text()
-    with pytest.raises(SystemExit) as e:  # without --resume: not a new study over this one
-        fast.main([*base, "--only", "speed"])
-    assert e.value.code == 2
+    # without --resume: not a new study over this one
+    usage_error(fast.main, [*base, "--only", "speed"])
 
 
 @pytest.mark.slow
@@ -346,21 +328,8 @@ def test_tiny_run_end_to_end():
     (each reaching its calibrated iterations); the ema run's checkpoint holds the averaged
     weights as its state_dict and the trained ones beside them (mmengine's EMAHook swaps the
     two when it saves: ``ema_state_dict`` then holds the source model's)."""
-    proc = subprocess.run([sys.executable, "-m", "bench.fast_recipe_300w", "--tiny", "--arms",
-                           "base", "ema"], cwd=REPO, capture_output=True, text=True,
-                          timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    out = [line.split("wrote ", 1)[1] for line in proc.stdout.splitlines()
-           if line.startswith("[bench] wrote ") and line.endswith(".json")]
-    payload = json.loads(Path(out[-1]).read_text())
-    cal = payload["calibration"]
-    assert set(cal["arms"]) == set(fast.ARMS)
-    assert all(a["median_images_per_s"] > 0 for a in cal["arms"].values())
-    runs = {r["arm"]: r for r in payload["runs"]}
-    assert set(runs) == {"base", "ema"}
-    for arm, run in runs.items():
-        assert run["iterations"] == cal["arms"][arm]["iterations"] == run["budget_iterations"]
-        assert run["nme_io"] > 0
+    payload, _ = tiny_study("fast_recipe_300w", "--arms", "base", "ema")
+    runs = calibrated_runs(payload, fast.ARMS, ("base", "ema"))
     pointer = Path(runs["ema"]["work_dir"]) / "last_checkpoint"
     checkpoint = torch.load(pointer.read_text().strip(), map_location="cpu",
                             weights_only=False)

@@ -6,13 +6,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import REPO
 from mmengine.config import Config, DictAction
+from study_runs import calibrated_runs, finished_run, tiny_study, trained_row, usage_error
 
 from bench import peers_real_300w as peers
 from bench import real_300w
@@ -194,16 +193,10 @@ def test_calibration_measures_each_config_as_shipped(tmp_path):
         assert cfg.train_cfg.max_iters == 12
 
 
-def _run(seed: int, arm: str, part: str, nme: float, iters: int) -> dict:
-    return dict(arm=arm, part=part, seed=seed, label=arm, iterations=iters, nme_io=nme,
-                nme_ip=1.4 * nme, fr_10=0.01 * seed, auc_08=0.5, train_minutes=32.0,
-                images_per_s=40.0 + seed, concurrent_runs=2)
-
-
 def test_table_gives_each_arm_its_seeds_the_ratio_to_aan_and_every_run():
-    runs = [_run(0, "aan", "train", 4.0, 6000), _run(1, "aan", "train", 4.2, 6000),
-            _run(0, "hrnetv2-w18", "train", 6.0, 1100), _run(1, "hrnetv2-w18", "train", 6.6, 1100),
-            _run(0, "hrnetv2-w18_twice", "twice", 5.0, 2200)]
+    runs = [finished_run("aan", 0, 4.0, 6000), finished_run("aan", 1, 4.2, 6000),
+            finished_run("hrnetv2-w18", 0, 6.0, 1100), finished_run("hrnetv2-w18", 1, 6.6, 1100),
+            finished_run("hrnetv2-w18_twice", 0, 5.0, 2200, "twice")]
     inference = dict(date="2026-01-02 00:00:00", threads=2, batch=32, how="eager fp32",
                      rows=[dict(arm="aan", params_m=6.21, latency_ms=4.04, images_per_s=250.0,
                                 flip_test=False),
@@ -244,25 +237,20 @@ def test_resume_keeps_the_recorded_calibration(tmp_path, monkeypatch):
         saved = json.loads(out.read_text())
         assert saved["calibration"]["arms"]["resnet50-rle"]["iterations"] == 1250
         trained.append(spec)
-        return dict(spec, iterations=spec["budget_iterations"], nme_io=5.0, nme_ip=7.0,
-                    fr_10=0.0, auc_08=0.5, train_minutes=1.0, images_per_s=30.0)
+        return trained_row(spec, 5.0)
 
     monkeypatch.setattr(peers, "calibrate", fake_calibrate)
     monkeypatch.setattr(real_300w, "train_one", fake_train)
     out = tmp_path / "peers.json"
     base = ["--300w-root", str(tmp_path), "--out", str(out), "--runs-dir", str(tmp_path / "r")]
-    with pytest.raises(SystemExit) as e:
-        peers.main([*base, "--only", "train"])
-    assert e.value.code == 2
+    usage_error(peers.main, [*base, "--only", "train"])
     peers.main([*base, "--only", "speed"])
     assert calls == [6000] and json.loads(out.read_text())["runs"] == []
     peers.main([*base, "--only", "speed", "train", "--arms", "resnet50-rle", "--resume"])
     assert calls == [6000]  # kept, not measured again
     assert [(s["arm"], s["seed"], s["budget_iterations"]) for s in trained] == [
         ("resnet50-rle", 0, 1250), ("resnet50-rle", 1, 1250)]
-    with pytest.raises(SystemExit) as e:
-        peers.main([*base, "--only", "train", "--resume", "--budget-iters", "100"])
-    assert e.value.code == 2
+    usage_error(peers.main, [*base, "--only", "train", "--resume", "--budget-iters", "100"])
     peers.main([*base, "--only", "train", "--resume", "--seeds", "1"])
     assert [(s["arm"], s["seed"]) for s in trained[2:]] == [
         (a, 1) for a in peers.ARMS if a != "resnet50-rle"]
@@ -274,33 +262,19 @@ def test_resume_keeps_the_recorded_calibration(tmp_path, monkeypatch):
         ("resnet50-rle", 0), ("resnet50-rle", 1), *((f"{a}_twice", 0) for a in peers.PEERS),
         ("aan", 1), ("hrnetv2-w18", 1), ("resnet50-softwing", 1)}
     assert "| 1250 |" in out.with_suffix(".md").read_text()
-    with pytest.raises(SystemExit) as e:  # without --resume: not a new study over this one
-        peers.main([*base, "--only", "speed"])
-    assert e.value.code == 2 and json.loads(out.read_text()) == payload
+    # without --resume: not a new study over this one
+    usage_error(peers.main, [*base, "--only", "speed"])
+    assert json.loads(out.read_text()) == payload
 
 
 @pytest.mark.slow
 def test_tiny_run_end_to_end():
     """Calibration of every arm, `mim train` of AAN and a peer on the two faces of tests/data
     (each reaching its calibrated iterations), and every arm's inference, in one call."""
-    proc = subprocess.run([sys.executable, "-m", "bench.peers_real_300w", "--tiny", "--arms",
-                           "aan", "resnet50-softwing"], cwd=REPO, capture_output=True,
-                          text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
-    out = [line.split("wrote ", 1)[1] for line in proc.stdout.splitlines()
-           if line.startswith("[bench] wrote ") and line.endswith(".json")]
-    payload = json.loads(Path(out[-1]).read_text())
-    cal = payload["calibration"]
-    assert set(cal["arms"]) == set(peers.ARMS)
-    assert all(a["median_images_per_s"] > 0 for a in cal["arms"].values())
-    runs = {r["arm"]: r for r in payload["runs"]}
-    assert set(runs) == {"aan", "resnet50-softwing"}
-    for arm, run in runs.items():
-        assert run["iterations"] == cal["arms"][arm]["iterations"] == run["budget_iterations"]
-        assert run["nme_io"] > 0
+    payload, _ = tiny_study("peers_real_300w", "--arms", "aan", "resnet50-softwing")
+    calibrated_runs(payload, peers.ARMS, ("aan", "resnet50-softwing"))
     rows = {r["arm"]: r for r in payload["inference"]["rows"]}
     assert set(rows) == set(peers.ARMS)
     assert rows["aan"]["weights"] != "initial (no run)"
     assert rows["hrnetv2-w18"]["weights"] == "initial (no run)"
     assert rows["resnet50-softwing"]["params_m"] > rows["aan"]["params_m"]
-    assert Path(out[-1]).with_suffix(".md").read_text().startswith("<!-- Generated from ")

@@ -13,6 +13,7 @@ import pytest
 import torch
 from conftest import REPO
 from raw_archives import make_300w
+from study_runs import flat_config
 
 from bench import real_300w
 
@@ -363,17 +364,6 @@ def _arm_config(arm: str):
     return cfg
 
 
-def _flat(node, prefix: str = "") -> dict:
-    """A config as ``{dotted key: leaf}``, lists of dicts by index (merge_from_dict's keys)."""
-    if isinstance(node, dict):
-        items = node.items()
-    elif isinstance(node, list) and any(isinstance(x, dict) for x in node):
-        items = ((str(i), x) for i, x in enumerate(node))
-    else:
-        return {prefix: node}
-    return {k: v for key, child in items for k, v in _flat(child, f"{prefix}{key}.").items()}
-
-
 @pytest.mark.parametrize("arm", list(BATCH_STUDY))
 def test_batch_augmentation_study_arms_each_change_one_thing(arm):
     """Each arm of the batch-augmentation study is aan_batchaug_l1 (same config, seeds and
@@ -381,9 +371,9 @@ def test_batch_augmentation_study_arms_each_change_one_thing(arm):
     (catches an option on a key the config does not read, e.g. after a pipeline reorder)."""
     reference, arm_spec = real_300w.GRID["aan_batchaug_l1"], real_300w.GRID[arm]
     assert arm_spec[1:3] == reference[1:3] and real_300w.PAPER_GATE in arm_spec[3]
-    before = _flat(_arm_config("aan_batchaug_l1").to_dict())
-    after = _flat(_arm_config(arm).to_dict())
-    changed = {k.rstrip(".") for k in before.keys() | after.keys()
+    before = flat_config(_arm_config("aan_batchaug_l1").to_dict())
+    after = flat_config(_arm_config(arm).to_dict())
+    changed = {k for k in before.keys() | after.keys()
                if before.get(k) != after.get(k)}
     assert changed == BATCH_STUDY[arm]
     assert list(real_300w.GRID)[-4:] == list(BATCH_STUDY)  # declared together, after l1
