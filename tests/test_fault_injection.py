@@ -53,9 +53,13 @@ def start_and_stop_at(argv: list[str], tmp_path: Path, at: str, *, call: int = 1
     if match is not None:
         env["AAN_KILL_MATCH"] = match
     command = command or [sys.executable, "-m", "aan_components.cli"]
+    # Ctrl-C's default action in the tool, as a terminal gives it: a shell without job control
+    # starts background jobs (``pytest ... &`` in a script) with SIGINT ignored, and Python
+    # keeps an inherited SIG_IGN, so the interrupt tests would wait out their timeout there
     proc = subprocess.Popen([*command, *argv], env=env,
                             start_new_session=True, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, text=True)
+                            stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 600
     while not marker.exists():  # the tool's own progress, watched; not a timed guess
         if proc.poll() is not None:
