@@ -80,12 +80,12 @@ def attention_cost(form: str, part: str = "a") -> str:
     """A part of the attention study: ``form`` minus ``none`` paired by seed (in part (a),
     the Table 5 fair-start runs for ``aan`` and ``none``), ``mean ± sd`` as its table prints
     it."""
-    from bench.attention_real_300w import paired_with_none, reference_runs
+    from bench.attention_real_300w import REFERENCES, paired_with_none, reference_runs
 
     runs = [r for r in _json("attention_real_300w")["runs"] if r["part"] == part]
     runs += reference_runs(part)[0]
     own = any(r["attention"] == form and "source" not in r for r in runs)
-    paired = paired_with_none(runs, form, "" if own else runs[-1]["source"])
+    paired = paired_with_none(runs, form, "" if own else REFERENCES[part][2])
     return f"{statistics.fmean(paired):.2f} ± {statistics.stdev(paired):.2f}"
 
 
