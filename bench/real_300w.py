@@ -94,18 +94,24 @@ GRID = {  # run in this order: the augmented arm and the baseline first
     #  - the channel order: PhotometricDistortion permutes the colour channels of half the
     #    faces (found reading its source while these arms were declared); the batch path never
     #    did.
+    # added after the first arm ran (truncnorm, on an AMD EPYC: 4.13 ± 0.06) and before the
+    # others: aan_batchaug_l1 ran on an Intel Xeon, so this arm runs the same config and
+    # options again as the study's reference on the study's own CPU, and each arm is read
+    # against the reference of its CPU, seed by seed (as issue 28's part (d) added `none`)
+    "aan_batchaug_reference": ("AAN, augmented on the batch, L1 (the study's same-CPU "
+                               "reference)", "aan_300w_cpu_batchaug.py", (0, 1), (PAPER_GATE,)),
     "aan_batchaug_truncnorm": ("AAN, augmented on the batch, L1, truncated-normal draws",
                                "aan_300w_cpu_batchaug.py", (0, 1),
                                (f"{BATCH_AUGMENT}.ranges=truncnorm", PAPER_GATE)),
-    "aan_batchaug_sathue": ("AAN, augmented on the batch, L1, + saturation and hue",
-                            "aan_300w_cpu_batchaug.py", (0, 1),
-                            (f"{BATCH_AUGMENT}.color=(0.125,0.5,0.5,0.1)", PAPER_GATE)),
-    "aan_batchaug_cache2x": ("AAN, augmented on the batch, L1, crop cache at 2x pixels",
-                             "aan_300w_cpu_batchaug.py", (0, 1),
-                             (*CACHE_2X, PAPER_GATE)),
     "aan_batchaug_channels": ("AAN, augmented on the batch, L1, + channel order shuffled",
                               "aan_300w_cpu_batchaug.py", (0, 1),
                               (f"{BATCH_AUGMENT}.channel_shuffle_p=0.5", PAPER_GATE)),
+    "aan_batchaug_cache2x": ("AAN, augmented on the batch, L1, crop cache at 2x pixels",
+                             "aan_300w_cpu_batchaug.py", (0, 1),
+                             (*CACHE_2X, PAPER_GATE)),
+    "aan_batchaug_sathue": ("AAN, augmented on the batch, L1, + saturation and hue",
+                            "aan_300w_cpu_batchaug.py", (0, 1),
+                            (f"{BATCH_AUGMENT}.color=(0.125,0.5,0.5,0.1)", PAPER_GATE)),
 }
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
 PAPER_300W = TABLES["300w"]
