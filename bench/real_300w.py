@@ -113,6 +113,11 @@ GRID = {  # run in this order: the augmented arm and the baseline first
                             "aan_300w_cpu_batchaug.py", (0, 1),
                             (f"{BATCH_AUGMENT}.color=(0.125,0.5,0.5,0.1)", PAPER_GATE)),
 }
+# The batch-augmentation study: its arms, and the references each is read against (the one
+# that ran on the arm's CPU; aan_batchaug_l1 ran before the study, on an Intel Xeon)
+BATCH_STUDY_ARMS = ("aan_batchaug_truncnorm", "aan_batchaug_channels", "aan_batchaug_cache2x",
+                    "aan_batchaug_sathue")
+BATCH_REFERENCES = ("aan_batchaug_reference", "aan_batchaug_l1")
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
 PAPER_300W = TABLES["300w"]
 ANCHORS = [
@@ -429,6 +434,59 @@ def _padded_box(info: dict) -> tuple[np.ndarray, float]:
             1.25 * float(np.max(info["bbox_scale"][0])))
 
 
+def paired_with_reference(runs: list[dict], arm: str,
+                          references: tuple[str, ...] = BATCH_REFERENCES) -> tuple[str, list]:
+    """``arm``'s NME(IO) minus a reference's, seed by seed, the reference being the first of
+    ``references`` that ran on the arm's machine (so that each pair shares a CPU); ``("",
+    [])`` where none did.
+
+    Example:
+        >>> runs = [dict(arm="ref", seed=s, machine="A", nme_io=4.2) for s in (0, 1)]
+        >>> runs += [dict(arm="old", seed=0, machine="B", nme_io=3.0)]
+        >>> runs += [dict(arm="x", seed=s, machine="A", nme_io=v) for s, v in ((0, 4.0), (1, 4.1))]
+        >>> arm, diffs = paired_with_reference(runs, "x", ("old", "ref"))
+        >>> arm, [round(d, 2) for d in diffs]
+        ('ref', [-0.2, -0.1])
+    """
+    mine = {r["seed"]: r for r in runs if r["arm"] == arm}
+    machines = {r["machine"] for r in mine.values()}
+    for ref in references:
+        theirs = {r["seed"]: r for r in runs if r["arm"] == ref and r.get("machine") in machines}
+        pairs = [(mine[s], theirs[s]) for s in sorted(mine) if s in theirs
+                 and theirs[s]["machine"] == mine[s]["machine"]]
+        if pairs:
+            return ref, [a["nme_io"] - b["nme_io"] for a, b in pairs]
+    return "", []
+
+
+def batch_study_markdown(runs: list[dict]) -> str:
+    """The batch-augmentation study's reading: each arm and reference per seed, and each
+    arm's NME(IO) minus the reference that ran on its CPU, seed by seed (empty before any
+    arm ran)."""
+    arms = [a for a in (*BATCH_REFERENCES, *BATCH_STUDY_ARMS) if any(r["arm"] == a for r in runs)]
+    if not any(a in BATCH_STUDY_ARMS for a in arms):
+        return ""
+    rows = []
+    for arm in arms:
+        mine = sorted((r for r in runs if r["arm"] == arm), key=lambda r: r["seed"])
+        ref, diffs = paired_with_reference(runs, arm) if arm in BATCH_STUDY_ARMS else ("", [])
+        rows.append(dict(
+            arm=arm, machine=", ".join(sorted({r["machine"] for r in mine})),
+            seeds=", ".join(str(r["seed"]) for r in mine),
+            each=", ".join(f"{r['nme_io']:.2f}" for r in mine),
+            io=mean_sd([r["nme_io"] for r in mine]), diff=mean_sd(diffs),
+            ref=ref, ips=mean_sd([r.get("images_per_s") for r in mine], 0)))
+    return "\n\n".join([
+        "The batch-augmentation study (each arm `aan_300w_cpu_batchaug.py` with one thing "
+        "changed, the paper's gate, 6,000 iterations, L1): each arm against the reference "
+        "that ran on its own CPU, seed by seed.",
+        markdown_table(rows, [
+            ("arm", "arm"), ("machine", "machine"), ("seeds", "seeds"),
+            ("each", "NME(IO) % per seed"), ("io", "NME(IO) % (mean ± sd)"),
+            ("diff", "minus reference, same seed and CPU (mean ± sd)"),
+            ("ref", "reference"), ("ips", "training images/s (as run)")])])
+
+
 def results_markdown(payload: dict) -> str:
     """The table of a results file (what ``--summarise`` writes), with how it was made."""
     rows = []
@@ -465,7 +523,8 @@ def results_markdown(payload: dict) -> str:
         "faces present (HELEN + LFPW train, 53% of 300W's 3,148). NME per image, mean over "
         "images; mean ± sd over the seeds listed. Training minutes and images/s are those "
         "of the run as it ran (runs shared the machine: see each run's record in the JSON).",
-        table, "Commands (one per seed, `randomness.seed` set):", "\n".join(commands),
+        table, *filter(None, [batch_study_markdown(payload.get("runs", []))]),
+        "Commands (one per seed, `randomness.seed` set):", "\n".join(commands),
         "Grid: `python -m bench.real_300w --300w-root DIR --resume --parallel 2`."])
 
 

@@ -455,3 +455,30 @@ def test_cache2x_arm_caches_twice_the_pixels_over_the_same_margin(fixtures_dir):
     torch.testing.assert_close(fine["data_samples"].gt_instance_labels.keypoint_labels,
                                wide["data_samples"].gt_instance_labels.keypoint_labels,
                                atol=2e-3, rtol=0)
+
+
+def test_batch_study_pairs_each_arm_with_the_reference_of_its_own_cpu():
+    """An arm is read against the reference that ran on its CPU, seed by seed; a reference
+    from another CPU is never paired (the study added aan_batchaug_reference because
+    aan_batchaug_l1 ran on a Xeon and the arms on an EPYC)."""
+    def run(arm, seed, machine, nme):
+        return dict(arm=arm, seed=seed, machine=machine, nme_io=nme, images_per_s=100.0)
+
+    xeon, epyc = "CPU: Xeon, 2 cores", "CPU: EPYC, 2 cores"
+    runs = [run("aan_batchaug_l1", 0, xeon, 4.21), run("aan_batchaug_l1", 1, xeon, 4.21),
+            run("aan_batchaug_truncnorm", 0, epyc, 4.09),
+            run("aan_batchaug_truncnorm", 1, epyc, 4.18)]
+    assert real_300w.paired_with_reference(runs, "aan_batchaug_truncnorm") == ("", [])
+    runs += [run("aan_batchaug_reference", 0, epyc, 4.19),
+             run("aan_batchaug_reference", 1, epyc, 4.20)]
+    ref, diffs = real_300w.paired_with_reference(runs, "aan_batchaug_truncnorm")
+    assert ref == "aan_batchaug_reference"
+    assert diffs == pytest.approx([-0.10, -0.02])
+    table = real_300w.batch_study_markdown(runs)
+    row = next(line for line in table.splitlines() if "truncnorm" in line)
+    assert "-0.06 ± 0.06" in row and "aan_batchaug_reference" in row
+    # a reference on the arm's CPU for one seed only pairs that seed alone
+    runs = [r for r in runs if not (r["arm"] == "aan_batchaug_reference" and r["seed"] == 1)]
+    assert real_300w.paired_with_reference(runs, "aan_batchaug_truncnorm")[1] == \
+        pytest.approx([-0.10])
+    assert real_300w.batch_study_markdown([run("aan_batchaug_l1", 0, xeon, 4.2)]) == ""
