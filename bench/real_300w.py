@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 
 from aan_core.evaluation.paper_results import TABLES
+from aan_core.utils.atomic_io import atomic_write
 from bench.common import (
     REPO,
     ROOT_HELP,
@@ -142,14 +143,15 @@ def run_dir(runs: Path, arm: str, seed: int) -> Path:
 
 
 def train_command(config: str, work_dir: Path, seed: int, root: Path,
-                  options: tuple[str, ...] = ()) -> list[str]:
+                  options: tuple[str, ...] = (), resume: bool = False) -> list[str]:
     """`mim train` of ``config`` (a shipped config's name, or a path) with this seed, data
-    root and extra ``--cfg-options``."""
+    root and extra ``--cfg-options``; ``resume``: going on from ``work_dir``'s last
+    checkpoint (MMPose's ``--resume``)."""
     config = config if "/" in config else f"mm_configs/{config}"  # a shipped config by name
     opts = [f"randomness.seed={seed}", *options, *data_root_options(REPO / config, root)]
     mim = shutil.which("mim", path=str(Path(sys.executable).parent)) or "mim"
     return [mim, "train", "mmpose", config, "--work-dir", str(work_dir),
-            "--cfg-options", *opts]
+            *(["--resume"] if resume else []), "--cfg-options", *opts]
 
 
 def data_root_options(config: Path, root: Path) -> list[str]:
@@ -168,6 +170,13 @@ def data_root_options(config: Path, root: Path) -> list[str]:
     return opts
 
 
+# A grid run saves a checkpoint this often (only the newest kept), so that a run killed
+# midway (a session's end, Ctrl-C, a crash) goes on from its last one when the grid is run
+# again with --resume, instead of starting over. Saving changes nothing in training.
+CHECKPOINT_EVERY = 500
+ATTEMPTS = "attempts.json"  # a grid run's attempts: its command and where each started
+
+
 def read_run(work_dir: Path) -> dict:
     """Final test metrics and training time of a finished `mim train` run.
 
@@ -177,12 +186,22 @@ def read_run(work_dir: Path) -> dict:
     ends 80 iterations after its last log. The training time sums each logged interval at its
     logged time per iteration (mmengine's mean over the iterations before the log), and the
     iterations after the last log at the last logged time.
+
+    A run that :func:`train_one` resumed (its ``attempts.json`` lists more than one attempt)
+    is read from every attempt's log, oldest first, a later attempt's log of an iteration
+    replacing an earlier one's (the iterations a killed attempt trained past its last
+    checkpoint were trained again); the row says where each attempt started.
     """
     scalars = sorted(work_dir.glob("*/vis_data/scalars.json"))
     if not scalars:
         raise FileNotFoundError(f"{work_dir}: no vis_data/scalars.json (the run did not end)")
-    lines = [json.loads(x) for x in scalars[-1].read_text().splitlines() if x.strip()]
-    train = [x for x in lines if "time" in x and "loss" in x]
+    starts = [a["from_iter"] for a in _attempts(work_dir)]
+    segments = scalars if len(starts) > 1 else scalars[-1:]
+    lines, by_iter = [], {}
+    for path in segments:
+        lines = [json.loads(x) for x in path.read_text().splitlines() if x.strip()]
+        by_iter.update({x["iter"]: x for x in lines if "time" in x and "loss" in x})
+    train = [by_iter[i] for i in sorted(by_iter)]
     final = [x for x in lines if METRIC_KEYS["nme_io"] in x]
     if not final:
         raise ValueError(f"{scalars[-1]}: no final validation (NME) in it")
@@ -201,7 +220,8 @@ def read_run(work_dir: Path) -> dict:
     seconds += (iterations - logged) * train[-1]["time"]
     metrics = {k: 100 * final[-1][v] if k.startswith("nme") else final[-1][v]
                for k, v in METRIC_KEYS.items()}
-    return dict(iterations=iterations, batch=cfg.train_dataloader.batch_size,
+    resumed = {"resumed_from": starts[1:]} if len(starts) > 1 else {}
+    return dict(iterations=iterations, batch=cfg.train_dataloader.batch_size, **resumed,
                 train_minutes=round(seconds / 60, 1),
                 images_per_s=round(iterations * cfg.train_dataloader.batch_size / seconds, 1),
                 **{k: round(v, 4) for k, v in metrics.items()})
@@ -218,19 +238,97 @@ def _iterations_trained(work_dir: Path, cfg, logged: int) -> int:
     return max(int(max_iters), logged) if max_iters else logged
 
 
+def _attempts(work: Path) -> list[dict]:
+    """The attempts :func:`train_one` recorded in ``work`` (none for a run made otherwise)."""
+    path = work / ATTEMPTS
+    return json.loads(path.read_text()) if path.is_file() else []
+
+
+def _checkpoint_iteration(work: Path) -> int | None:
+    """The iteration of ``work``'s last checkpoint that exists (``None``: none)."""
+    pointer = work / "last_checkpoint"
+    if not pointer.is_file():
+        return None
+    found = re.search(r"iter_(\d+)\.pth", pointer.read_text())
+    path = Path(pointer.read_text().strip())
+    path = path if path.is_absolute() else REPO / path
+    return int(found[1]) if found and path.is_file() else None
+
+
+def checkpoint_options() -> list[str]:
+    """The ``--cfg-options`` a grid run adds to its arm's: a checkpoint every
+    ``CHECKPOINT_EVERY`` iterations and at the end, the newest one kept."""
+    return [f"default_hooks.checkpoint.interval={CHECKPOINT_EVERY}",
+            "default_hooks.checkpoint.max_keep_ckpts=1",
+            "default_hooks.checkpoint.save_last=True"]
+
+
+def prepare_work_dir(work: Path, cmd: list[str]) -> int:
+    """Make ``work`` ready for ``cmd`` and say where training starts: the iteration of the
+    last checkpoint an earlier attempt of the same command left there (that attempt was
+    killed or failed: go on from it), else 0. A folder that holds anything else (another
+    command's run, or one made before attempts were recorded) is moved aside, renamed
+    ``<name>.before-<time>``, never deleted. The attempt is recorded in ``attempts.json``.
+
+    Example:
+        >>> import tempfile
+        >>> work = Path(tempfile.mkdtemp()) / "arm_seed0"
+        >>> prepare_work_dir(work, ["mim", "train", "a.py"])
+        0
+        >>> _ = (work / "iter_500.pth").write_bytes(b"")
+        >>> _ = (work / "last_checkpoint").write_text(str(work / "iter_500.pth"))
+        >>> prepare_work_dir(work, ["mim", "train", "a.py"])  # the same command: resume
+        500
+        >>> [a["from_iter"] for a in _attempts(work)]
+        [0, 500]
+        >>> prepare_work_dir(work, ["mim", "train", "b.py"])  # another: start afresh
+        0
+        >>> sorted(p.name.split("-")[0] for p in work.parent.iterdir())
+        ['arm_seed0', 'arm_seed0.before']
+    """
+    command = " ".join(map(str, cmd))
+    attempts = _attempts(work)
+    resume_at = _checkpoint_iteration(work)
+    same = bool(attempts) and attempts[0]["command"] == command
+    if not (same and resume_at):
+        resume_at = 0
+        if work.is_dir() and any(work.iterdir()):
+            stamp, n = time.strftime("%Y%m%d_%H%M%S"), 1
+            aside = work.with_name(f"{work.name}.before-{stamp}")
+            while aside.exists():
+                n += 1
+                aside = work.with_name(f"{work.name}.before-{stamp}-{n}")
+            work.rename(aside)
+        attempts = []
+    work.mkdir(parents=True, exist_ok=True)
+    attempts.append(dict(command=command, from_iter=resume_at,
+                         started=time.strftime("%Y-%m-%d %H:%M:%S")))
+    text = json.dumps(attempts, indent=1) + "\n"
+    atomic_write(work / ATTEMPTS, lambda tmp: Path(tmp).write_text(text))
+    return resume_at
+
+
 def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
     """Train one run (``spec``: arm, label, config, seed and optional cfg-options) as a
-    `mim train` subprocess and read its results back."""
+    `mim train` subprocess and read its results back. The run checkpoints every
+    ``CHECKPOINT_EVERY`` iterations (:func:`checkpoint_options`); where an earlier attempt of
+    the same command was killed, it goes on from that attempt's last checkpoint (`mim
+    train`'s ``--resume``; :func:`prepare_work_dir`), and the row says where."""
     arm, seed, config = spec["arm"], spec["seed"], spec["config"]
     work = run_dir(runs, arm, seed)
-    cmd = train_command(config, work, seed, root, tuple(spec.get("options", ())))
+    options = (*spec.get("options", ()), *checkpoint_options())
+    cmd = train_command(config, work, seed, root, options)
     env = dict(os.environ)
     if threads:
         env["OMP_NUM_THREADS"] = str(threads)
-    work.mkdir(parents=True, exist_ok=True)
+    resume_at = prepare_work_dir(work, cmd)
+    if resume_at:
+        print(f"[{arm} seed {seed}] going on from the checkpoint of iteration {resume_at} "
+              f"that an earlier attempt left in {work}", flush=True)
     start = time.time()
-    with open(work / "train.log", "w") as log:
-        proc = subprocess.run(cmd, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
+    with open(work / "train.log", "a") as log:
+        run = train_command(config, work, seed, root, options, resume=bool(resume_at))
+        proc = subprocess.run(run, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     wall = time.time() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {work}/train.log")

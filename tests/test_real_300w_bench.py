@@ -4,6 +4,7 @@ row, the generated table, and the speed bench's tiny mode."""
 from __future__ import annotations
 
 import json
+import os
 import statistics
 import subprocess
 import sys
@@ -482,3 +483,86 @@ def test_batch_study_pairs_each_arm_with_the_reference_of_its_own_cpu():
     assert real_300w.paired_with_reference(runs, "aan_batchaug_truncnorm")[1] == \
         pytest.approx([-0.10])
     assert real_300w.batch_study_markdown([run("aan_batchaug_l1", 0, xeon, 4.2)]) == ""
+
+
+def test_read_run_joins_the_attempts_of_a_resumed_run(tmp_path):
+    """A run killed at iteration 450 after its checkpoint at 400, then resumed from 400: the
+    training time counts each iteration once, at the attempt that kept it; a work dir without
+    attempts.json (made by hand) is read from its newest log alone."""
+    work = tmp_path / "run"
+    first = work / "20260101_000000" / "vis_data"
+    first.mkdir(parents=True)
+    (first / "config.py").write_text("train_dataloader = dict(batch_size=32)\n"
+                                     "train_cfg = dict(max_iters=600)\n")
+    (first / "scalars.json").write_text("\n".join(json.dumps(dict(loss=1.0, time=0.5, iter=i))
+                                                  for i in (100, 200, 300, 400)) + "\n")
+    second = work / "20260101_010000" / "vis_data"
+    second.mkdir(parents=True)
+    (second / "config.py").write_text((first / "config.py").read_text())
+    lines = [dict(loss=0.5, time=0.25, iter=i) for i in (500, 600)]
+    lines.append({"NME": 0.04, "inter_pupil/NME": 0.056, "FR@0.1": 0.0, "AUC@0.08": 0.5})
+    (second / "scalars.json").write_text("\n".join(map(json.dumps, lines)) + "\n")
+    alone = real_300w.read_run(work)  # no attempts.json: the newest log only
+    assert "resumed_from" not in alone
+    assert alone["train_minutes"] == pytest.approx(round(600 * 0.25 / 60, 1))
+    (work / real_300w.ATTEMPTS).write_text(json.dumps(
+        [dict(command="c", from_iter=0), dict(command="c", from_iter=400)]))
+    row = real_300w.read_run(work)
+    assert row["resumed_from"] == [400] and row["iterations"] == 600
+    # 400 iterations at 0.5 s, 200 at 0.25 s
+    assert row["train_minutes"] == pytest.approx(round((200 + 50) / 60, 1))
+    assert row["nme_io"] == pytest.approx(4.0)
+
+
+def test_a_failed_attempt_without_a_checkpoint_starts_afresh_and_keeps_the_old_folder(tmp_path):
+    work = tmp_path / "arm_seed0"
+    cmd = ["mim", "train", "mmpose", "a.py"]
+    assert real_300w.prepare_work_dir(work, cmd) == 0
+    (work / "train.log").write_text("failed before its first checkpoint\n")
+    assert real_300w.prepare_work_dir(work, cmd) == 0
+    kept = [p for p in tmp_path.iterdir() if p.name.startswith("arm_seed0.before-")]
+    assert len(kept) == 1 and (kept[0] / "train.log").is_file()
+    assert [a["from_iter"] for a in real_300w._attempts(work)] == [0]
+    # a checkpoint pointer to a file that is gone is no checkpoint (moved aside again, in
+    # the same second: a second name, the first kept)
+    (work / "last_checkpoint").write_text(str(work / "iter_500.pth"))
+    assert real_300w.prepare_work_dir(work, cmd) == 0
+    assert len([p for p in tmp_path.iterdir() if ".before-" in p.name]) == 2
+
+
+@pytest.mark.slow
+def test_a_grid_run_killed_midway_goes_on_from_its_last_checkpoint(tmp_path, monkeypatch):
+    """A `mim train` run of the grid killed (SIGKILL, as at a session's end) after a
+    checkpoint: run again, it resumes there (MMPose's --resume) and finishes with its
+    final validation; the row says where it went on from."""
+    import signal
+    import time
+
+    from bench.equal_time_study import tiny_root
+
+    monkeypatch.setattr(real_300w, "CHECKPOINT_EVERY", 2)
+    root = tiny_root()
+    from bench.equal_time import arm_config, schedule_options
+
+    config = "aan_300w_cpu_batchaug.py"
+    spec = dict(arm="aan_batchaug_l1", label="tiny", config=config, seed=0,
+                options=schedule_options(arm_config(f"mm_configs/{config}"), 24))
+    work = real_300w.run_dir(tmp_path, spec["arm"], 0)
+    cmd = real_300w.train_command(spec["config"], work, 0, root,
+                                  (*spec["options"], *real_300w.checkpoint_options()))
+    assert real_300w.prepare_work_dir(work, cmd) == 0
+    with open(tmp_path / "first.log", "w") as log:
+        proc = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+                                start_new_session=True)
+    deadline = time.time() + 600
+    while real_300w._checkpoint_iteration(work) is None and proc.poll() is None:
+        assert time.time() < deadline, "no checkpoint in 600 s"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = real_300w._checkpoint_iteration(work)
+    assert killed_at is not None and killed_at < 24, (tmp_path / "first.log").read_text()[-3000:]
+    row = real_300w.train_one(spec, root, tmp_path, threads=None)
+    assert row["resumed_from"] == [real_300w._checkpoint_iteration(work) and killed_at]
+    assert row["iterations"] == 24 and row["nme_io"] > 0
+    assert "resumed" in (work / "train.log").read_text().lower()
