@@ -10,7 +10,8 @@ is its own: its arms, budget rule, parts and table.
 - :func:`study_grid`: the study's :class:`bench.grid.DeclaredGrid` (a run is an arm and a
   seed), refusing to start a new study over a file that holds one;
 - :func:`speed_part`: the calibration measured once and written before any run, kept on
-  ``--resume``; :func:`recorded_calibration`: the calibration training needs;
+  ``--resume``; :func:`recorded_calibration`: the calibration training needs, refused on
+  a CPU model other than the one it was measured on (``--other-cpu`` overrides);
 - :func:`selected_pending`: the runs still to train, of the ``--arms`` and ``--seeds``
   asked for.
 """
@@ -23,7 +24,7 @@ import tempfile
 from collections.abc import Callable, Collection, Iterable
 from pathlib import Path
 
-from bench.common import ROOT_HELP, BenchParser
+from bench.common import ROOT_HELP, BenchParser, cpu_model
 from bench.grid import DeclaredGrid
 from bench.real_300w import add_run_options
 
@@ -76,6 +77,10 @@ def study_parser(doc: str, tool: str, markdown: Callable[[dict], str], *,
                         help="timed iterations of each calibration run")
     parser.add_argument("--round-to", type=int, default=50,
                         help=f"{each}'s iterations are a multiple of this")
+    parser.add_argument("--other-cpu", action="store_true",
+                        help="train on a CPU model other than the calibration's (its "
+                             "iterations are then not equal time here; each row names its "
+                             "CPU)")
     return parser
 
 
@@ -130,13 +135,22 @@ def speed_part(grid: DeclaredGrid, calibrate: Callable[[], dict],
         grid.write()
 
 
-def recorded_calibration(grid: DeclaredGrid, parser: BenchParser) -> dict:
+def recorded_calibration(grid: DeclaredGrid, parser: BenchParser,
+                         other_cpu: bool = False) -> dict:
     """The calibration the training parts take their iterations from; a one-line error
-    where the file has none."""
+    where the file has none, or where it was measured on another CPU model than this one
+    (its iterations are equal time on that CPU, not on this one: models gain unequally from
+    AMX or AVX-512), unless ``other_cpu`` (``--other-cpu``; the rows name their CPU)."""
     calibration = grid.payload.get("calibration")
     if calibration is None:
         parser.error(f"{grid.out} has no calibration: run --only speed first (or with "
                      f"--resume on a file that has one)")
+    measured_on = (calibration.get("environment") or {}).get("cpu")
+    if measured_on and measured_on != cpu_model() and not other_cpu:
+        parser.error(f"{grid.out}: calibration.environment.cpu is {measured_on!r}, this "
+                     f"machine's CPU is {cpu_model()!r}: its iterations are equal time on "
+                     f"that CPU only; train there, calibrate here into another --out, or "
+                     f"pass --other-cpu to train them here anyway")
     return calibration
 
 

@@ -52,7 +52,9 @@ Parts (``--only``):
   lr schedule restated at the same fractions (the step lr's steps at 60% and 85%, the
   cosine's length, validation and checkpoint at the end). The calibration, every arm's
   iterations and ``--cfg-options`` are written to the JSON before any training run;
-  ``--resume`` keeps a recorded calibration and never measures another;
+  ``--resume`` keeps a recorded calibration and never measures another; its iterations are
+  equal time on its own CPU model only, so training on another is a one-line error
+  (``--other-cpu`` overrides; every run's row names its CPU);
 - ``train``: every arm x seeds 0 and 1, seeds outermost (``bench.real_300w``'s runs: the
   ordinary `mim train`, metrics of the run's final validation on common);
 - ``combined`` (asked for by name, after ``train``): the base with every change whose
@@ -397,7 +399,7 @@ def main(argv: list[str] | None = None) -> None:
                                            args.speed_iters, args.budget_minutes,
                                            args.round_to))
     training = [p for p in ("train", "combined") if p in args.only]
-    calibration = recorded_calibration(grid, parser) if training else None
+    calibration = recorded_calibration(grid, parser, args.other_cpu) if training else None
     if "train" in training:
         todo = selected_pending(grid, specs(calibration, seeds), arms=args.arms,
                                 seeds=args.seeds)

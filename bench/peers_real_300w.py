@@ -22,6 +22,8 @@ fixed number of iterations. Parts (``--only``):
   ``--round-to`` (50). The calibration, the budget in seconds and every arm's iterations
   and ``--cfg-options`` are written to the JSON before any training run; ``--resume`` keeps
   a recorded calibration and never measures another (a new one needs a new ``--out``).
+  Its iterations are equal time on its own CPU model only, so training on another is a
+  one-line error (``--other-cpu`` overrides; every run's row names its CPU).
 - ``train``: every arm x seeds 0 and 1, seeds outermost, each the ordinary
   `mim train mmpose <config>` as a subprocess (``bench.real_300w``'s runs). A peer's
   ``--cfg-options`` set its iterations and restate its own schedule for them: the lr steps
@@ -380,7 +382,7 @@ def main(argv: list[str] | None = None) -> None:
                    kept=lambda cal: f" (budget {cal['budget_seconds'] / 60:.1f} minutes)")
     training = [p for p in ("train", "twice") if p in args.only]
     if training:
-        calibration = recorded_calibration(grid, parser)
+        calibration = recorded_calibration(grid, parser, args.other_cpu)
         todo = selected_pending(
             grid, [s for s in specs(calibration, seeds, twice_seeds) if s["part"] in training],
             arms=args.arms, seeds=args.seeds, arm_of=lambda s: s["arm"].removesuffix(TWICE))

@@ -310,7 +310,8 @@ def prepare_work_dir(work: Path, cmd: list[str]) -> int:
 
 def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
     """Train one run (``spec``: arm, label, config, seed and optional cfg-options) as a
-    `mim train` subprocess and read its results back. The run checkpoints every
+    `mim train` subprocess and read its results back (the row names the machine that
+    trained it: a grid resumed elsewhere keeps each run's own). The run checkpoints every
     ``CHECKPOINT_EVERY`` iterations (:func:`checkpoint_options`); where an earlier attempt of
     the same command was killed, it goes on from that attempt's last checkpoint (`mim
     train`'s ``--resume``; :func:`prepare_work_dir`), and the row says where."""
@@ -333,7 +334,7 @@ def train_one(spec: dict, root: Path, runs: Path, threads: int | None) -> dict:
     if proc.returncode != 0:
         raise RuntimeError(f"{' '.join(cmd)} failed ({proc.returncode}); see {work}/train.log")
     return dict(spec, command=" ".join(str(c) for c in cmd), work_dir=str(work),
-                wall_minutes=round(wall / 60, 1), omp_num_threads=threads,
+                machine=machine_text(), wall_minutes=round(wall / 60, 1), omp_num_threads=threads,
                 load_average_after=round(os.getloadavg()[0], 2), **read_run(work))
 
 

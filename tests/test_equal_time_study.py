@@ -106,3 +106,31 @@ def test_calibration_is_measured_once_and_kept_on_resume(tmp_path, capsys):
         f"measured again; a new calibration needs a new --out\n")
     assert recorded_calibration(grid, parser) == dict(date="2026-01-01 00:00:00", n=1)
     assert json.loads(out.read_text())["calibration"]["n"] == 1
+
+
+def test_training_refuses_a_calibration_measured_on_another_cpu(tmp_path, capsys):
+    """A calibration's iterations are equal time on the CPU it was measured on; a grid
+    resumed on another CPU model (a session on the other machine kind) stops with one line
+    naming the file, the field and both CPUs, unless ``--other-cpu``; the same CPU trains."""
+    from bench.common import cpu_model
+
+    args, parser = _study(tmp_path)
+    calibration = dict(date="2026-01-01 00:00:00", environment=dict(cpu="Some Other CPU"))
+    speed_part(study_grid(args, parser, str), lambda: calibration)
+    args, parser = _study(tmp_path, "--resume")
+    grid = study_grid(args, parser, str)
+    capsys.readouterr()
+    usage_error(lambda _: recorded_calibration(grid, parser), [])
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert f"{tmp_path / 's.json'}: calibration.environment.cpu is 'Some Other CPU'" in err
+    assert repr(cpu_model()) in err and "--other-cpu" in err
+    assert recorded_calibration(grid, parser, other_cpu=True) == calibration
+    grid.payload["calibration"]["environment"]["cpu"] = cpu_model()
+    assert recorded_calibration(grid, parser)["environment"]["cpu"] == cpu_model()
+
+
+@STUDIES
+def test_both_studies_pass_other_cpu_to_the_calibration_check(study, tmp_path):
+    args, _ = study.parse_args(["--300w-root", str(tmp_path), "--other-cpu"])
+    assert args.other_cpu is True
+    assert study.parse_args(["--300w-root", str(tmp_path)])[0].other_cpu is False
