@@ -99,6 +99,12 @@ GRID = {  # run in this order: the augmented arm and the baseline first
     # others: aan_batchaug_l1 ran on an Intel Xeon, so this arm runs the same config and
     # options again as the study's reference on the study's own CPU, and each arm is read
     # against the reference of its CPU, seed by seed (as issue 28's part (d) added `none`)
+    # The rule that reads the study, written when the reference and truncnorm had run and
+    # before the other three arms finished: a change joins aan_300w_cpu_batchaug.py if its
+    # paired gain over the same-CPU reference (reference minus arm, seed by seed) exceeds
+    # the sd of those paired differences (the fast recipe's rule) and it keeps the batch
+    # path's speed (saturation + hue, ~94 ms a batch measured, cannot: it would be read, not
+    # adopted, until made cheaper).
     "aan_batchaug_reference": ("AAN, augmented on the batch, L1 (the study's same-CPU "
                                "reference)", "aan_300w_cpu_batchaug.py", (0, 1), (PAPER_GATE,)),
     "aan_batchaug_truncnorm": ("AAN, augmented on the batch, L1, truncated-normal draws",
