@@ -25,6 +25,7 @@ import json
 import os
 import re
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -125,6 +126,27 @@ GRID = {  # run in this order: the augmented arm and the baseline first
 BATCH_STUDY_ARMS = ("aan_batchaug_truncnorm", "aan_batchaug_channels", "aan_batchaug_cache2x",
                     "aan_batchaug_sathue")
 BATCH_REFERENCES = ("aan_batchaug_reference", "aan_batchaug_l1")
+# arms whose change costs the batch path its speed as it stands (hue: ~94 ms a batch of 32)
+BATCH_TOO_SLOW = ("aan_batchaug_sathue",)
+
+
+def joins_batch_recipe(arm: str, diffs: list[float]) -> str:
+    """The study's rule on one arm's paired differences (arm minus reference, seed by seed):
+    the change joins if its mean gain exceeds the differences' sd (two seeds at least), and
+    its arm is not too slow for the batch path (:data:`BATCH_TOO_SLOW`).
+
+    Example:
+        >>> joins_batch_recipe("a", [-0.10, -0.08]), joins_batch_recipe("a", [-0.08, -0.01])
+        ('joins', 'does not')
+        >>> joins_batch_recipe("aan_batchaug_sathue", [-0.10, -0.08])
+        'gains, too slow as it stands'
+    """
+    if len(diffs) < 2:
+        return ""
+    gain, sd = -statistics.mean(diffs), statistics.stdev(diffs)
+    if gain <= sd:
+        return "does not"
+    return "gains, too slow as it stands" if arm in BATCH_TOO_SLOW else "joins"
 # Published numbers on the 300W common subset, cited, not re-measured here (NME %).
 PAPER_300W = TABLES["300w"]
 ANCHORS = [
@@ -580,16 +602,19 @@ def batch_study_markdown(runs: list[dict]) -> str:
             seeds=", ".join(str(r["seed"]) for r in mine),
             each=", ".join(f"{r['nme_io']:.2f}" for r in mine),
             io=mean_sd([r["nme_io"] for r in mine]), diff=mean_sd(diffs),
-            ref=ref, ips=mean_sd([r.get("images_per_s") for r in mine], 0)))
+            ref=ref, rule=joins_batch_recipe(arm, diffs),
+            ips=mean_sd([r.get("images_per_s") for r in mine], 0)))
     return "\n\n".join([
         "The batch-augmentation study (each arm `aan_300w_cpu_batchaug.py` with one thing "
         "changed, the paper's gate, 6,000 iterations, L1): each arm against the reference "
-        "that ran on its own CPU, seed by seed.",
+        "that ran on its own CPU, seed by seed. A change joins the batch recipe if its mean "
+        "gain exceeds the sd of its paired differences, at the batch path's speed.",
         markdown_table(rows, [
             ("arm", "arm"), ("machine", "machine"), ("seeds", "seeds"),
             ("each", "NME(IO) % per seed"), ("io", "NME(IO) % (mean ± sd)"),
             ("diff", "minus reference, same seed and CPU (mean ± sd)"),
-            ("ref", "reference"), ("ips", "training images/s (as run)")])])
+            ("ref", "reference"), ("rule", "by the rule (gain > its sd)"),
+            ("ips", "training images/s (as run)")])])
 
 
 def results_markdown(payload: dict) -> str:

@@ -478,6 +478,7 @@ def test_batch_study_pairs_each_arm_with_the_reference_of_its_own_cpu():
     table = real_300w.batch_study_markdown(runs)
     row = next(line for line in table.splitlines() if "truncnorm" in line)
     assert "-0.06 ± 0.06" in row and "aan_batchaug_reference" in row
+    assert "| joins |" in row  # a gain of 0.060 against an sd of 0.057
     # a reference on the arm's CPU for one seed only pairs that seed alone
     runs = [r for r in runs if not (r["arm"] == "aan_batchaug_reference" and r["seed"] == 1)]
     assert real_300w.paired_with_reference(runs, "aan_batchaug_truncnorm")[1] == \
