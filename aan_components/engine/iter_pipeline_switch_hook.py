@@ -19,7 +19,9 @@ class IterPipelineSwitchHook(Hook):
     pipeline in the training process alone would change nothing in a persistent worker: the
     loader's iterator is dropped and made again (its workers start with the new pipeline;
     the sampler's order goes on where it was, the batches the old workers had prefetched
-    are dropped).
+    are dropped). The old iterator's sampler iterator is kept until the hook goes: an
+    infinite sampler's iterators share one generator of indices, which closing the old one
+    would close for the new one too.
 
     Args:
         switch_iter: The first iteration (0-based) trained on ``switch_pipeline``.
@@ -38,6 +40,7 @@ class IterPipelineSwitchHook(Hook):
         self.switch_iter = switch_iter
         self.switch_pipeline = switch_pipeline
         self.switched = False
+        self._dropped_sampler_iter = None
 
     def before_train(self, runner) -> None:
         if runner.iter >= self.switch_iter:
@@ -58,6 +61,8 @@ class IterPipelineSwitchHook(Hook):
         loader.dataset.pipeline = Compose(self.switch_pipeline)
         loader._iterator = None  # a persistent loader's workers, with the old pipeline
         if hasattr(loop, "dataloader_iterator"):  # IterBasedTrainLoop's infinite iterator
+            old = loop.dataloader_iterator._iterator
+            self._dropped_sampler_iter = getattr(old, "_sampler_iter", None)
             loop.dataloader_iterator._iterator = iter(loader)
         self.switched = True
         runner.logger.info(f"IterPipelineSwitchHook: training on the second pipeline from "
