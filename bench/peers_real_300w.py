@@ -398,7 +398,8 @@ def results_markdown(payload: dict) -> str:
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]:
     parser = study_parser(__doc__, TOOL, results_markdown, parts=PARTS,
                           default_parts=DEFAULT_PARTS, arms=ARMS,
-                          every_arm="speed and inference take every arm this stack runs", each="each peer",
+                          every_arm="speed and inference take every arm this stack runs",
+                          each="each peer",
                           tiny_unit="a part")
     parser.add_argument("--budget-iters", type=int, default=None,
                         help="AAN iterations that make the budget (default: the recipe's "
