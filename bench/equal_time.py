@@ -95,6 +95,13 @@ def schedule_options(cfg, iters: int) -> list[str]:
         ['param_scheduler.0.end=217', 'param_scheduler.1.begin=650',
          'param_scheduler.1.end=1300', 'param_scheduler.1.T_max=650',
          'custom_hooks.1.switch_iter=1083']
+
+        A scheduler keeps an iteration at the least (mmengine refuses ``begin`` >= ``end``)
+        in a run of a few iterations:
+
+        >>> schedule_options(cfg, 1)[2:]  # doctest: +NORMALIZE_WHITESPACE
+        ['param_scheduler.0.end=1', 'param_scheduler.1.begin=0', 'param_scheduler.1.end=1',
+         'param_scheduler.1.T_max=1', 'custom_hooks.1.switch_iter=1']
     """
     shipped = cfg.train_cfg.max_iters
     where = f"{cfg.filename or 'the config'}"
@@ -121,14 +128,14 @@ def schedule_options(cfg, iters: int) -> list[str]:
         if begin >= shipped:
             raise ValueError(f"{where}: {prefix} begins at {begin}, after training's end "
                              f"({shipped})")
-        new_begin = at(begin)
-        if begin > 0:  # a scheduler that starts later
+        # a scheduler that starts later begins at its fraction, an iteration before its end
+        # at the least (mmengine refuses an empty one: a run of a few iterations)
+        new_end = iters if end is None or end == shipped else max(1, at(end))
+        new_begin = min(at(begin), new_end - 1)
+        new_end = max(new_end, new_begin + 1)
+        if begin > 0:
             opts.append(f"{prefix}.begin={new_begin}")
-        new_end = iters
-        if end == shipped:
-            opts.append(f"{prefix}.end={iters}")
-        elif end is not None:  # a warm-up
-            new_end = max(new_begin + 1, at(end))
+        if end is not None:  # one that ends with training, or a warm-up
             opts.append(f"{prefix}.end={new_end}")
         if s.get("T_max") is not None:
             length = (shipped if end is None else end) - begin

@@ -102,6 +102,19 @@ def test_restated_schedule_keeps_each_configs_shape(arm, iters):
     assert merged.model == shipped.model and merged.train_dataloader == shipped.train_dataloader
 
 
+@pytest.mark.parametrize("arm", sorted(peers.ARMS))
+@pytest.mark.parametrize("iters", [1, 2, 3])
+def test_a_run_of_a_few_iterations_keeps_every_scheduler(arm, iters):
+    """The tiny run's lengths (a slow arm gets 1 or 2 iterations): every scheduler begins
+    before it ends (mmengine refuses an empty one) and a cosine's T_max is at least 1.
+    Wrong input caught: RTMPose-m's cosine at 1 iteration restated to begin 1, end 1,
+    T_max 0."""
+    _, merged = _merged(arm, peers.schedule_options(peers.load_config(arm), iters))
+    for s in merged.param_scheduler:
+        assert s.get("begin", 0) < s["end"] <= iters, s
+        assert s.get("T_max", 1) >= 1, s
+
+
 def test_a_wrong_restatement_is_caught():
     """What the check above refuses: AAN's 60%/85% steps on HRNet (its own are 40/60 and
     55/60), the steps left at their shipped iterations, validation left at 6,000, the
