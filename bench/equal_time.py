@@ -10,8 +10,9 @@ time once, by a speed calibration, and each run then trains a fixed number of it
   switch, no validation or checkpoints), every arm once a round, the median of the rounds;
 - :func:`iterations_in`: the iterations an arm trains in a time at its calibrated rate;
 - :func:`schedule_options`: the ``--cfg-options`` that restate a config's schedule for that
-  many iterations (lr steps, a warm-up's end, a cosine's length at the same fractions of
-  training; validation and checkpoint at the end);
+  many iterations (lr steps, a warm-up's end, a cosine's start and length, a pipeline
+  switch's iteration at the same fractions of training; validation and checkpoint at the
+  end);
 - :func:`parse_cfg_options` and :func:`merge_options`: ``--cfg-options`` as `mim train` reads
   them (mmengine's ``DictAction``), and one list of them laid over another.
 """
@@ -52,15 +53,19 @@ def _schedulers(cfg) -> list[tuple[str, dict]]:
 
 def schedule_options(cfg, iters: int) -> list[str]:
     """``--cfg-options`` that make ``cfg`` (a resolved config) train ``iters`` iterations on
-    its own schedule's shape: every lr step (``milestones``) and the end of a scheduler that
-    ends earlier (a warm-up) at the same fraction of training, a scheduler that ends with
-    training (and a cosine's ``T_max`` equal to the run) ending with it, and what is tied to
-    the run's length (``LENGTH_KEYS``: validation and checkpoint at the end) set to
-    ``iters``. A run shorter than the logging interval logs twice.
+    its own schedule's shape: every lr step (``milestones``), the start of a scheduler that
+    starts later (RTMPose's cosine over the second half) and the end of one that ends
+    earlier (a warm-up) at the same fraction of training, a scheduler that ends with
+    training ending with it, a cosine's ``T_max`` equal to its restated length (end - begin),
+    the iteration of a hook's pipeline switch (``custom_hooks`` with ``switch_iter``,
+    :class:`aan_components.engine.IterPipelineSwitchHook`) at the same fraction, and what
+    is tied to the run's length (``LENGTH_KEYS``: validation and checkpoint at the end) set
+    to ``iters``. A run shorter than the logging interval logs twice.
 
     Raises:
-        ValueError: a schedule this cannot restate (by epoch, an unknown scheduler, or a
-            length key not at the run's end).
+        ValueError: a schedule this cannot restate (by epoch, an unknown scheduler, a
+            length key not at the run's end, a cosine whose ``T_max`` is not its length, a
+            scheduler or switch outside training).
 
     Example:
         >>> from mmengine.config import Config
@@ -77,9 +82,33 @@ def schedule_options(cfg, iters: int) -> list[str]:
         ...                            end=6000)  # one scheduler, as a dict
         >>> schedule_options(cfg, 1500)[2:]
         ['param_scheduler.end=1500']
+
+        RTMPose's: a 1,000-iteration warm-up, the cosine over the second half, the milder
+        pipeline from 50/60 of training:
+
+        >>> cfg.param_scheduler = [dict(type='LinearLR', begin=0, end=1000, by_epoch=False),
+        ...                        dict(type='CosineAnnealingLR', by_epoch=False, begin=3000,
+        ...                             end=6000, T_max=3000)]
+        >>> cfg.custom_hooks = [dict(type='EMAHook'),
+        ...                     dict(type='IterPipelineSwitchHook', switch_iter=5000)]
+        >>> schedule_options(cfg, 1300)[2:]  # doctest: +NORMALIZE_WHITESPACE
+        ['param_scheduler.0.end=217', 'param_scheduler.1.begin=650',
+         'param_scheduler.1.end=1300', 'param_scheduler.1.T_max=650',
+         'custom_hooks.1.switch_iter=1083']
+
+        A scheduler keeps an iteration at the least (mmengine refuses ``begin`` >= ``end``)
+        in a run of a few iterations:
+
+        >>> schedule_options(cfg, 1)[2:]  # doctest: +NORMALIZE_WHITESPACE
+        ['param_scheduler.0.end=1', 'param_scheduler.1.begin=0', 'param_scheduler.1.end=1',
+         'param_scheduler.1.T_max=1', 'custom_hooks.1.switch_iter=1']
     """
     shipped = cfg.train_cfg.max_iters
     where = f"{cfg.filename or 'the config'}"
+
+    def at(value: int) -> int:  # the same fraction of the new length
+        return int(value * iters / shipped + 0.5)
+
     opts = [f"train_cfg.max_iters={iters}"]
     for key in LENGTH_KEYS:
         value = config_value(cfg, key)
@@ -93,20 +122,36 @@ def schedule_options(cfg, iters: int) -> list[str]:
             raise ValueError(f"{where}: {prefix} ({s['type']}, by_epoch "
                              f"{s.get('by_epoch', True)}) is not an iteration schedule this "
                              f"tool restates ({', '.join(SCHEDULERS)}, by_epoch=False)")
-        if s.get("end") == shipped:
-            opts.append(f"{prefix}.end={iters}")
-        elif s.get("end") is not None and s["end"] < shipped:  # a warm-up
-            opts.append(f"{prefix}.end={max(1, int(s['end'] * iters / shipped + 0.5))}")
-        elif s.get("end") is not None and s["end"] > shipped:
-            raise ValueError(f"{where}: {prefix} ends after training ({s['end']})")
+        begin, end = s.get("begin", 0), s.get("end")
+        if end is not None and end > shipped:
+            raise ValueError(f"{where}: {prefix} ends after training ({end})")
+        if begin >= shipped:
+            raise ValueError(f"{where}: {prefix} begins at {begin}, after training's end "
+                             f"({shipped})")
+        # a scheduler that starts later begins at its fraction, an iteration before its end
+        # at the least (mmengine refuses an empty one: a run of a few iterations)
+        new_end = iters if end is None or end == shipped else max(1, at(end))
+        new_begin = min(at(begin), new_end - 1)
+        new_end = max(new_end, new_begin + 1)
+        if begin > 0:
+            opts.append(f"{prefix}.begin={new_begin}")
+        if end is not None:  # one that ends with training, or a warm-up
+            opts.append(f"{prefix}.end={new_end}")
         if s.get("T_max") is not None:
-            if s["T_max"] != shipped:
-                raise ValueError(f"{where}: {prefix}.T_max is {s['T_max']}, not the run's "
-                                 f"length ({shipped})")
-            opts.append(f"{prefix}.T_max={iters}")
+            length = (shipped if end is None else end) - begin
+            if s["T_max"] != length:
+                raise ValueError(f"{where}: {prefix}.T_max is {s['T_max']}, not the "
+                                 f"scheduler's length ({length}, its end - begin)")
+            opts.append(f"{prefix}.T_max={new_end - new_begin}")
         if "milestones" in s:
-            steps = [int(m * iters / shipped + 0.5) for m in s["milestones"]]
+            steps = [at(m) for m in s["milestones"]]
             opts.append(f"{prefix}.milestones=[{','.join(map(str, steps))}]")
+    for i, hook in enumerate(cfg.get("custom_hooks") or []):
+        if "switch_iter" in hook:
+            if not 0 <= hook["switch_iter"] <= shipped:
+                raise ValueError(f"{where}: custom_hooks.{i}.switch_iter is "
+                                 f"{hook['switch_iter']}, outside training (0-{shipped})")
+            opts.append(f"custom_hooks.{i}.switch_iter={at(hook['switch_iter'])}")
     logger = config_value(cfg, "default_hooks.logger.interval")
     if logger is not None and iters < logger:
         opts.append(f"default_hooks.logger.interval={max(1, iters // 2)}")

@@ -1,13 +1,20 @@
-"""AAN against MMPose's face models at equal CPU time: AAN's recommended CPU recipe and three
+"""AAN against MMPose's face models at equal CPU time: AAN's recommended CPU recipe and five
 of MMPose's face models, each trained on the 300W training faces a user has for the same
 training time on this machine, 2 seeds each, tested on the common subset (554 faces).
 
 Arms: AAN is ``mm_configs/aan_300w_cpu_aug.py`` as shipped (its ``--cfg-options`` are the
 seed and the data root, nothing else); the peers are the shipped
 ``mm_configs/baselines/`` configs (HRNetv2-w18 heatmaps, ResNet-50 regression with RLE,
-ResNet-50 regression with SoftWing), MMPose's own models with AAN's crop, batch, data,
-metric and CPU switch. RTMPose is left out: on this stack (mmcv-lite) its model cannot be
-built (it needs full mmcv's compiled ops) and its training pipeline needs albumentations<2.
+ResNet-50 regression with SoftWing, RTMPose-m and RTMPose-s on SimCC labels), MMPose's own
+models with AAN's crop, batch, data, metric and CPU switch. RTMPose-s is there as the
+smaller model a CPU user would pick: RTMPose-m trains far slower than AAN on a 2-core CPU,
+so its equal-time runs are short (the calibration below gives every arm's rate).
+
+The study runs on the full-mmcv stack (``bash scripts/setup_full_mmcv.sh``): the RTMPose
+arms' model needs mmcv's compiled ops (mmdet's CSPNeXt) and their training pipeline
+albumentations<2, which the default stack (mmcv-lite) lacks. There, an RTMPose arm asked for
+(every arm is, by default) is a one-line error; ``--arms`` without them runs the others,
+the calibration and inference then taking every arm but RTMPose's.
 
 Equal time, made by iterations: a wall clock on a shared, noisy machine is not repeatable,
 so the training time is fixed once, by a speed calibration, and each run then trains a
@@ -45,10 +52,15 @@ FR@0.1 and AUC@0.08, the peer's NME over AAN's, iterations, training images/s (t
 calibration's and each run's as it ran), the budget, parameters and inference speed; then
 every run, and the calibration.
 
-    python -m bench.peers_real_300w --300w-root data/300w --resume --parallel 2  # the study
-    python -m bench.peers_real_300w --300w-root data/300w --only twice --resume  # optional
-    python -m bench.peers_real_300w --300w-root data/300w --only twice --arms hrnetv2-w18 --resume
-    python -m bench.peers_real_300w --tiny                                       # smoke run
+    PYTHONPATH=$PWD .venv-fullmmcv/bin/python -m bench.peers_real_300w \
+        --300w-root data/300w --resume --parallel 2                     # the study
+    PYTHONPATH=$PWD .venv-fullmmcv/bin/python -m bench.peers_real_300w \
+        --300w-root data/300w --only twice --resume                     # optional
+    PYTHONPATH=$PWD .venv-fullmmcv/bin/python -m bench.peers_real_300w \
+        --300w-root data/300w --only twice --arms hrnetv2-w18 --resume
+    PYTHONPATH=$PWD .venv-fullmmcv/bin/python -m bench.peers_real_300w --tiny   # smoke run
+    python -m bench.peers_real_300w --tiny --arms aan hrnetv2-w18 resnet50-rle \
+        resnet50-softwing                       # smoke run on the default stack
     python -m bench.peers_real_300w --summarise bench/results/peers_real_300w.json
 """
 
@@ -91,8 +103,14 @@ ARMS = {
                      "mm_configs/baselines/resnet50-rle_300w_cpu.py"),
     "resnet50-softwing": ("MMPose ResNet-50 regression, SoftWing loss",
                           "mm_configs/baselines/resnet50-softwing_300w_cpu.py"),
+    "rtmpose-m": ("MMPose RTMPose-m, SimCC", "mm_configs/baselines/rtmpose-m_300w_cpu.py"),
+    "rtmpose-s": ("MMPose RTMPose-s, SimCC", "mm_configs/baselines/rtmpose-s_300w_cpu.py"),
 }
 PEERS = tuple(a for a in ARMS if a != AAN)
+# the arms that need the full-mmcv stack: mmdet's CSPNeXt (mmcv's compiled ops) and the
+# Albumentation step (albumentations<2)
+FULL_STACK_ARMS = ("rtmpose-m", "rtmpose-s")
+FULL_STACK_COMMAND = "PYTHONPATH=$PWD .venv-fullmmcv/bin/python -m bench.peers_real_300w"
 SEEDS = (0, 1)
 TWICE_SEEDS = (0,)
 PARTS = ("speed", "train", "twice", "inference")
@@ -103,6 +121,41 @@ TWICE = "_twice"
 def load_config(arm: str):
     """An arm's shipped config."""
     return arm_config(ARMS[arm][1])
+
+
+def full_stack_missing() -> list[str]:
+    """What this Python lacks that the RTMPose arms need (nothing on the full-mmcv stack);
+    albumentations is looked up, not imported (its import checks online for updates)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    from aan_components.compat import mmcv_has_compiled_ops
+
+    missing = [] if mmcv_has_compiled_ops() else ["mmcv's compiled ops"]
+    try:
+        installed = version("albumentations")
+    except PackageNotFoundError:
+        installed = None
+    if installed is None or int(installed.split(".")[0]) >= 2:
+        missing.append("albumentations<2" + (f" (not {installed})" if installed else ""))
+    return missing
+
+
+def stack_arms(args: argparse.Namespace, parser: BenchParser,
+               missing: list[str]) -> dict[str, tuple[str, str]]:
+    """The arms this stack runs (``missing``: :func:`full_stack_missing`): every arm on the
+    full-mmcv stack; elsewhere every arm but RTMPose's, and an RTMPose arm in ``--arms`` a
+    one-line error that says what to run instead."""
+    if not missing:
+        return dict(ARMS)
+    asked = [a for a in args.arms if a in FULL_STACK_ARMS]
+    if asked:
+        others = " ".join(a for a in args.arms if a not in FULL_STACK_ARMS) or " ".join(
+            a for a in ARMS if a not in FULL_STACK_ARMS)
+        parser.error(f"--arms {', '.join(asked)}: RTMPose needs the full-mmcv stack (this "
+                     f"Python lacks {' and '.join(missing)}): run {FULL_STACK_COMMAND} ... "
+                     f"(bash scripts/setup_full_mmcv.sh makes .venv-fullmmcv), or --arms "
+                     f"{others} here")
+    return {a: v for a, v in ARMS.items() if a not in FULL_STACK_ARMS}
 
 
 def budget(rates: dict[str, float], batches: dict[str, int], budget_iters: int,
@@ -136,7 +189,9 @@ def specs(calibration: dict, seeds=SEEDS, twice_seeds=TWICE_SEEDS) -> list[dict]
     interrupted grid has every arm's first seed, then the ``twice`` part (each peer at twice
     its iterations). Iterations and options are the calibration's, as recorded."""
     out = []
-    for part, part_seeds, arms in (("train", seeds, ARMS), ("twice", twice_seeds, PEERS)):
+    calibrated = [a for a in ARMS if a in calibration["arms"]]
+    peers = [a for a in calibrated if a != AAN]
+    for part, part_seeds, arms in (("train", seeds, calibrated), ("twice", twice_seeds, peers)):
         for seed in part_seeds:
             for arm in arms:
                 planned = calibration["arms"][arm]
@@ -151,14 +206,14 @@ def specs(calibration: dict, seeds=SEEDS, twice_seeds=TWICE_SEEDS) -> list[dict]
 
 
 def calibrate(root: Path, rounds: int, warmup: int, iters: int, budget_iters: int,
-              round_to: int) -> dict:
-    """The ``speed`` part: every arm's `mim train` loop (``bench.cpu_train_speed``'s
-    ``switch`` arm: the config as shipped) in rounds, the median, the budget and every
-    arm's iterations and options."""
+              round_to: int, study: dict[str, tuple[str, str]] = ARMS) -> dict:
+    """The ``speed`` part: every arm's of ``study`` (the arms this stack runs) `mim train`
+    loop (``bench.cpu_train_speed``'s ``switch`` arm: the config as shipped) in rounds, the
+    median, the budget and every arm's iterations and options."""
     started = time.strftime("%Y-%m-%d %H:%M:%S")
-    cfgs = {arm: load_config(arm) for arm in ARMS}
-    arms = measure_rates({arm: (config, ()) for arm, (_, config) in ARMS.items()}, root, rounds,
-                         warmup, iters, TOOL)
+    cfgs = {arm: load_config(arm) for arm in study}
+    arms = measure_rates({arm: (config, ()) for arm, (_, config) in study.items()}, root,
+                         rounds, warmup, iters, TOOL)
     rates = {arm: e["median_images_per_s"] for arm, e in arms.items()}
     plan = budget(rates, {a: e["batch"] for a, e in arms.items()}, budget_iters, round_to)
     for arm, entry in arms.items():
@@ -184,8 +239,9 @@ def final_checkpoint(work: Path) -> Path | None:
 
 
 def measure_inference(runs_dir: Path, threads: int, batch: int, reps: int,
-                      latency_reps: int) -> dict:
-    """The ``inference`` part: every arm's final model (the seed 0 run's last checkpoint;
+                      latency_reps: int, study: dict[str, tuple[str, str]] = ARMS) -> dict:
+    """The ``inference`` part: every arm's of ``study`` final model (the seed 0 run's last
+    checkpoint;
     initial weights where the run is missing, which the row says), eager fp32 with
     channels-last weights and input, at its own input size: test-time parameters, batch-1
     ms, images/s at ``batch``."""
@@ -201,7 +257,7 @@ def measure_inference(runs_dir: Path, threads: int, batch: int, reps: int,
     torch.set_num_threads(threads)
     rows = []
     try:
-        for arm, (model_name, config) in ARMS.items():
+        for arm, (model_name, config) in study.items():
             cfg = load_config(arm)
             width, height = cfg.codec.input_size
             model = build(str(REPO / config), width)
@@ -342,7 +398,8 @@ def results_markdown(payload: dict) -> str:
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]:
     parser = study_parser(__doc__, TOOL, results_markdown, parts=PARTS,
                           default_parts=DEFAULT_PARTS, arms=ARMS,
-                          every_arm="speed and inference take every arm", each="each peer",
+                          every_arm="speed and inference take every arm this stack runs",
+                          each="each peer",
                           tiny_unit="a part")
     parser.add_argument("--budget-iters", type=int, default=None,
                         help="AAN iterations that make the budget (default: the recipe's "
@@ -361,6 +418,7 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]
 
 def main(argv: list[str] | None = None) -> None:
     args, parser = parse_args(argv)
+    study = stack_arms(args, parser, full_stack_missing())
     root = args.root.resolve()
     declared_iters = load_config(AAN).train_cfg.max_iters
     budget_iters = args.budget_iters or declared_iters
@@ -372,17 +430,23 @@ def main(argv: list[str] | None = None) -> None:
                      f"{recorded['budget_iters']} AAN iterations; resume without "
                      f"--budget-iters or write to another --out")
     grid.declare(benchmark=TOOL, machine=machine_text(), batch=32,
-                 arms={a: dict(model=m, config=c) for a, (m, c) in ARMS.items()},
+                 arms={a: dict(model=m, config=c) for a, (m, c) in study.items()},
                  aan_declared_iters=declared_iters, seeds=list(seeds),
                  twice_seeds=list(twice_seeds), parts=list(PARTS),
-                 protocol=__doc__.split("\n\n", 1)[1].split("\n\n    python")[0])
+                 protocol=__doc__.split("\n\n", 1)[1].split("\n\n    ")[0])
     if "speed" in args.only:
         speed_part(grid, lambda: calibrate(root, args.speed_rounds, args.speed_warmup,
-                                           args.speed_iters, budget_iters, args.round_to),
+                                           args.speed_iters, budget_iters, args.round_to,
+                                           study),
                    kept=lambda cal: f" (budget {cal['budget_seconds'] / 60:.1f} minutes)")
     training = [p for p in ("train", "twice") if p in args.only]
     if training:
         calibration = recorded_calibration(grid, parser, args.other_cpu)
+        absent = [a for a in args.arms if a not in calibration["arms"]]
+        if absent:
+            parser.error(f"{args.out}: its calibration has no {', '.join(absent)} (measured "
+                         f"without them); calibrate into another --out to train them, or "
+                         f"--arms without them")
         todo = selected_pending(
             grid, [s for s in specs(calibration, seeds, twice_seeds) if s["part"] in training],
             arms=args.arms, seeds=args.seeds, arm_of=lambda s: s["arm"].removesuffix(TWICE))
@@ -393,7 +457,7 @@ def main(argv: list[str] | None = None) -> None:
                   f"{grid.payload['inference']['date']}: kept", flush=True)
         else:
             grid.payload["inference"] = measure_inference(
-                args.runs_dir, args.threads, args.batch, args.reps, args.latency_reps)
+                args.runs_dir, args.threads, args.batch, args.reps, args.latency_reps, study)
             grid.write()
     print(results_markdown(grid.payload))
 

@@ -3,7 +3,8 @@
 # virtual environment ($AAN_FULL_VENV, default .venv-fullmmcv). mmcv 2.1.0 has no wheel for
 # this torch, so it is built from source: about 14 minutes on 2 cores (CPU ops only when the
 # machine has no GPU; on a CUDA machine set FORCE_CUDA=1 to build the GPU ops too).
-# Then scripts/setup_env.sh installs the rest on top, keeping this torch and mmcv.
+# Then scripts/setup_env.sh installs the rest on top, keeping this torch and mmcv, and
+# albumentations 1.x (RTMPose's training pipeline) is added.
 set -euo pipefail
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 venv="${AAN_FULL_VENV:-$here/.venv-fullmmcv}"
@@ -31,4 +32,7 @@ if ! "$py" -c "import mmcv.ops" 2>/dev/null; then
   echo "[setup-full-mmcv] mmcv built in $(( $(date +%s) - start )) s"
 fi
 AAN_SKIP_TORCH=1 AAN_VENV="$venv" AAN_CONSTRAINTS="$constraints" "$here/scripts/setup_env.sh"
+# RTMPose (mm_configs/baselines/rtmpose-*_300w_cpu.py): MMPose's Albumentation step needs
+# albumentations<2 (the version is pinned in the constraints)
+pip_install albumentations
 "$py" -c "import mmcv.ops, mmcv; print('[setup-full-mmcv] mmcv', mmcv.__version__, 'with compiled ops')"

@@ -4,7 +4,8 @@
 #      and every docstring example of aan_core, timm_hooks and aan_components;
 #   2. the full-mmcv stack (torch 2.9.1 + mmcv 2.1.0 built from source): the compat and MMPose
 #      integration tests (imports, real compiled ops, training and testing on the 300W
-#      fixture).
+#      fixture), and MMPose's peers with RTMPose among them (its configs, both augmentation
+#      stages, the equal-time study's tiny run with the RTMPose arms).
 # With both stacks, the full-mmcv set-up (mostly compiling mmcv) runs in the background while
 # the default stack is set up and tested, which keeps CI's wall-clock time down; its log is
 # printed if it fails. AAN_STACKS=lite (or full) runs one stack only; extra arguments go to
@@ -45,8 +46,9 @@ if [ -n "$full_pid" ]; then
   fi
   full_pid=""
   grep -E "^\[setup" "$full_log" || true
-  echo "[test] full-mmcv stack: compat + MMPose integration"
+  echo "[test] full-mmcv stack: compat + MMPose integration + MMPose's peers (RTMPose)"
   .venv-fullmmcv/bin/python -m pytest --durations=15 tests/test_compat.py \
-    tests/test_mmpose_integration.py "$@" || status=$?
+    tests/test_mmpose_integration.py tests/test_baseline_configs.py \
+    tests/test_rtmpose_peers.py tests/test_pipeline_switch_hook.py "$@" || status=$?
 fi
 exit "$status"

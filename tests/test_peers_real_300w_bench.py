@@ -44,11 +44,16 @@ def schedule_problems(shipped: Config, merged: Config, iters: int) -> list[str]:
     """What is wrong with ``merged`` as ``shipped`` restated for ``iters`` iterations: the
     length, validation and checkpoint not at ``iters``, an lr step off its fraction of
     training by more than half an iteration, a warm-up's end off its fraction (or its start
-    or factor changed), the scheduler that ended
-    with training not ending with it, or any other value left at the shipped length (the
-    ``peer_*`` fragment inputs aside: they are read when the config is parsed)."""
+    or factor changed), the scheduler that ended with training not ending with it, a
+    scheduler that starts later (RTMPose's cosine) not starting at its fraction, a cosine's
+    ``T_max`` not its restated length, a pipeline switch (``custom_hooks``' ``switch_iter``)
+    off its fraction, or any other value left at the shipped length (the ``peer_*``
+    fragment inputs aside: they are read when the config is parsed)."""
     problems = []
     length = shipped.train_cfg.max_iters
+
+    def off(new: int, old: int) -> bool:  # not at the same fraction, to half an iteration
+        return abs(new / iters - old / length) > 0.5 / iters
     for key in ("train_cfg.max_iters", "train_cfg.val_interval",
                 "default_hooks.checkpoint.interval"):
         if config_value(merged, key) != iters:
@@ -63,10 +68,21 @@ def schedule_problems(shipped: Config, merged: Config, iters: int) -> list[str]:
                                 f"{old['end']}/{length}")
         if old["end"] == length and new["end"] != iters:
             problems.append(f"scheduler {i} ends at {new['end']}")
+        if old.get("begin", 0) > 0 and off(new["begin"], old["begin"]):
+            problems.append(f"scheduler {i} begins at {new['begin']}/{iters}, was "
+                            f"{old['begin']}/{length}")
+        if "T_max" in old and new["T_max"] != new["end"] - new.get("begin", 0):
+            problems.append(f"scheduler {i}: T_max {new['T_max']} is not its length "
+                            f"{new['end']} - {new.get('begin', 0)}")
         for m_old, m_new in zip(old.get("milestones", []), new.get("milestones", []),
                                 strict=True):
             if abs(m_new / iters - m_old / length) > 0.5 / iters:
                 problems.append(f"scheduler {i}: step {m_new}/{iters} was {m_old}/{length}")
+    for i, (old, new) in enumerate(zip(shipped.get("custom_hooks", []),
+                                       merged.get("custom_hooks", []), strict=True)):
+        if "switch_iter" in old and off(new["switch_iter"], old["switch_iter"]):
+            problems.append(f"hook {i} switches at {new['switch_iter']}/{iters}, was "
+                            f"{old['switch_iter']}/{length}")
     left = [p for p, v in _walk(merged.to_dict()) if v == length and not p.startswith("peer_")]
     return problems + [f"{p} left at {length}" for p in left]
 
@@ -77,11 +93,26 @@ def test_restated_schedule_keeps_each_configs_shape(arm, iters):
     """Every arm's options, parsed as the command line parses them, give its own schedule
     at the new length: lr steps at the same fractions (HRNet's 40/60 and 55/60, the ResNets'
     170/210 and 200/210, AAN's 60% and 85%), the warm-up's end too, validation and the
-    checkpoint at the end, nothing left at 6,000; a run shorter than the log interval logs."""
+    checkpoint at the end, nothing left at 6,000; RTMPose's cosine from 30/60 (m) or 30/120
+    (s) to the end and its second stage from 50/60 or 110/120; a run shorter than the log
+    interval logs."""
     shipped, merged = _merged(arm, peers.schedule_options(peers.load_config(arm), iters))
     assert schedule_problems(shipped, merged, iters) == []
     assert merged.default_hooks.logger.interval <= iters
     assert merged.model == shipped.model and merged.train_dataloader == shipped.train_dataloader
+
+
+@pytest.mark.parametrize("arm", sorted(peers.ARMS))
+@pytest.mark.parametrize("iters", [1, 2, 3])
+def test_a_run_of_a_few_iterations_keeps_every_scheduler(arm, iters):
+    """The tiny run's lengths (a slow arm gets 1 or 2 iterations): every scheduler begins
+    before it ends (mmengine refuses an empty one) and a cosine's T_max is at least 1.
+    Wrong input caught: RTMPose-m's cosine at 1 iteration restated to begin 1, end 1,
+    T_max 0."""
+    _, merged = _merged(arm, peers.schedule_options(peers.load_config(arm), iters))
+    for s in merged.param_scheduler:
+        assert s.get("begin", 0) < s["end"] <= iters, s
+        assert s.get("T_max", 1) >= 1, s
 
 
 def test_a_wrong_restatement_is_caught():
@@ -102,6 +133,30 @@ def test_a_wrong_restatement_is_caught():
         assert any(what in p for p in problems), (wrong, problems)
 
 
+def test_a_wrong_restatement_of_rtmposes_schedule_is_caught():
+    """RTMPose-m's schedule restated wrongly: the cosine's start left at 3,000 (past a
+    1,300-iteration run) or at 0, T_max the whole run or left at the shipped 3,000, the
+    second stage left at 5,000 or put at 85% of the run."""
+    iters = 1300
+    right = peers.schedule_options(peers.load_config("rtmpose-m"), iters)
+    assert "param_scheduler.1.begin=650" in right and "param_scheduler.1.T_max=650" in right
+    assert "custom_hooks.1.switch_iter=1083" in right
+    assert schedule_problems(*_merged("rtmpose-m", right), iters) == []
+
+    def swap(key: str, value: str | None) -> list[str]:
+        out = [o for o in right if not o.startswith(key + "=")]
+        return out if value is None else [*out, f"{key}={value}"]
+
+    for wrong, what in ((swap("param_scheduler.1.begin", None), "scheduler 1 begins"),
+                        (swap("param_scheduler.1.begin", "0"), "scheduler 1 begins"),
+                        (swap("param_scheduler.1.T_max", "1300"), "T_max 1300"),
+                        (swap("param_scheduler.1.T_max", None), "T_max 3000"),
+                        (swap("custom_hooks.1.switch_iter", None), "hook 1 switches"),
+                        (swap("custom_hooks.1.switch_iter", "1105"), "hook 1 switches")):
+        problems = schedule_problems(*_merged("rtmpose-m", wrong), iters)
+        assert any(what in p for p in problems), (wrong, problems)
+
+
 def test_schedule_options_refuse_what_they_cannot_restate():
     cfg = Config(dict(train_cfg=dict(max_iters=100, val_interval=10),
                       param_scheduler=[dict(type="MultiStepLR", by_epoch=False, end=100,
@@ -114,6 +169,14 @@ def test_schedule_options_refuse_what_they_cannot_restate():
         peers.schedule_options(cfg, 50)
     cfg.param_scheduler = [dict(type="CosineAnnealingLR", by_epoch=False, T_max=80, end=100)]
     with pytest.raises(ValueError, match="T_max is 80"):
+        peers.schedule_options(cfg, 50)
+    cfg.param_scheduler = [dict(type="CosineAnnealingLR", by_epoch=False, begin=50, end=100,
+                                T_max=100)]  # the whole run's length, not its own
+    with pytest.raises(ValueError, match="T_max is 100, not the scheduler's length"):
+        peers.schedule_options(cfg, 50)
+    cfg.param_scheduler = []
+    cfg.custom_hooks = [dict(type="IterPipelineSwitchHook", switch_iter=120)]
+    with pytest.raises(ValueError, match="switch_iter is 120, outside training"):
         peers.schedule_options(cfg, 50)
 
 
@@ -140,14 +203,14 @@ def _calibration(iterations: dict[str, int]) -> dict:
                       iterations_per_s=n / 1920, runs=[dict(images_per_s=32.0 * n / 1920)],
                       options=peers.run_options(arm, n, cfgs[arm]))
             for arm, n in iterations.items()}
-    for arm in peers.PEERS:
+    for arm in set(peers.PEERS) & set(iterations):
         arms[arm]["twice_options"] = peers.run_options(arm, 2 * iterations[arm], cfgs[arm])
     return dict(date="2026-01-01 00:00:00", rounds=3, warmup=10, iters=30, budget_iters=6000,
                 round_to=50, budget_seconds=1920.0, arms=arms)
 
 
 ITERATIONS = {"aan": 6000, "hrnetv2-w18": 1100, "resnet50-rle": 1250,
-              "resnet50-softwing": 1250}
+              "resnet50-softwing": 1250, "rtmpose-m": 850, "rtmpose-s": 1600}
 
 
 def test_grid_runs_aan_as_shipped_and_each_peer_at_its_iterations():
@@ -229,9 +292,11 @@ def test_resume_keeps_the_recorded_calibration(tmp_path, monkeypatch):
     or resuming with another budget, is a one-line error."""
     calls, trained = [], []
 
-    def fake_calibrate(root, rounds, warmup, iters, budget_iters, round_to):
+    def fake_calibrate(root, rounds, warmup, iters, budget_iters, round_to, study):
         calls.append(budget_iters)
         return _calibration(ITERATIONS)
+
+    monkeypatch.setattr(peers, "full_stack_missing", list)  # the full-mmcv stack
 
     def fake_train(spec, root, runs, threads):
         saved = json.loads(out.read_text())
@@ -260,21 +325,69 @@ def test_resume_keeps_the_recorded_calibration(tmp_path, monkeypatch):
     payload = json.loads(out.read_text())
     assert {(r["arm"], r["seed"]) for r in payload["runs"]} == {
         ("resnet50-rle", 0), ("resnet50-rle", 1), *((f"{a}_twice", 0) for a in peers.PEERS),
-        ("aan", 1), ("hrnetv2-w18", 1), ("resnet50-softwing", 1)}
+        *((a, 1) for a in peers.ARMS if a != "resnet50-rle")}
     assert "| 1250 |" in out.with_suffix(".md").read_text()
     # without --resume: not a new study over this one
     usage_error(peers.main, [*base, "--only", "speed"])
     assert json.loads(out.read_text()) == payload
 
 
+def _lite_stack(monkeypatch) -> list:
+    """The default stack, whatever this one is; the arms the fake calibration was given."""
+    studied = []
+
+    def fake_calibrate(root, rounds, warmup, iters, budget_iters, round_to, study):
+        studied.append(sorted(study))
+        return _calibration({a: ITERATIONS[a] for a in study})
+
+    monkeypatch.setattr(peers, "full_stack_missing", lambda: ["mmcv's compiled ops"])
+    monkeypatch.setattr(peers, "calibrate", fake_calibrate)
+    return studied
+
+
+def test_rtmpose_on_the_default_stack_is_a_one_line_error(tmp_path, monkeypatch, capsys):
+    """Where RTMPose cannot be built, asking for it (every arm is asked for by default)
+    stops at once (exit 2) with one line naming the full-mmcv command and the --arms that
+    run here; nothing is written."""
+    _lite_stack(monkeypatch)
+    out = tmp_path / "peers.json"
+    base = ["--300w-root", str(tmp_path), "--out", str(out), "--runs-dir", str(tmp_path / "r")]
+    for arms in ([], ["--arms", "aan", "rtmpose-s"]):
+        usage_error(peers.main, [*base, *arms])
+        error = capsys.readouterr().err.strip().splitlines()[-1]
+        assert "RTMPose needs the full-mmcv stack" in error
+        assert ".venv-fullmmcv/bin/python -m bench.peers_real_300w" in error
+        assert ("--arms aan hrnetv2-w18 resnet50-rle resnet50-softwing here" if not arms else
+                "--arms aan here") in error
+        assert not out.exists()
+
+
+def test_the_default_stack_studies_every_arm_but_rtmpose(tmp_path, monkeypatch):
+    """``--arms`` without RTMPose on the default stack: the calibration takes every arm
+    but RTMPose's, the declaration names those; resumed on the full stack with the RTMPose
+    arms asked for, that calibration is a one-line error (it has no rate for them)."""
+    studied = _lite_stack(monkeypatch)
+    out = tmp_path / "peers.json"
+    base = ["--300w-root", str(tmp_path), "--out", str(out), "--runs-dir", str(tmp_path / "r")]
+    here = ["aan", "hrnetv2-w18", "resnet50-rle", "resnet50-softwing"]
+    peers.main([*base, "--only", "speed", "--arms", *here])
+    assert studied == [sorted(here)]
+    assert sorted(json.loads(out.read_text())["arms"]) == sorted(here)
+    monkeypatch.setattr(peers, "full_stack_missing", list)
+    usage_error(peers.main, [*base, "--only", "train", "--resume"])
+
+
 @pytest.mark.slow
 def test_tiny_run_end_to_end():
-    """Calibration of every arm, `mim train` of AAN and a peer on the two faces of tests/data
-    (each reaching its calibrated iterations), and every arm's inference, in one call."""
+    """Calibration of every arm this stack runs, `mim train` of AAN and a peer on the two
+    faces of tests/data (each reaching its calibrated iterations), and every such arm's
+    inference, in one call (on the default stack every arm but RTMPose's)."""
+    study = peers.ARMS if not peers.full_stack_missing() else [
+        a for a in peers.ARMS if a not in peers.FULL_STACK_ARMS]
     payload, _ = tiny_study("peers_real_300w", "--arms", "aan", "resnet50-softwing")
-    calibrated_runs(payload, peers.ARMS, ("aan", "resnet50-softwing"))
+    calibrated_runs(payload, study, ("aan", "resnet50-softwing"))
     rows = {r["arm"]: r for r in payload["inference"]["rows"]}
-    assert set(rows) == set(peers.ARMS)
+    assert set(rows) == set(study)
     assert rows["aan"]["weights"] != "initial (no run)"
     assert rows["hrnetv2-w18"]["weights"] == "initial (no run)"
     assert rows["resnet50-softwing"]["params_m"] > rows["aan"]["params_m"]
