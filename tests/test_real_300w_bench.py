@@ -347,7 +347,35 @@ BATCH_STUDY = {  # each arm against aan_batchaug_l1: the config keys it changes
     "aan_batchaug_cache2x": {"train_dataloader.dataset.dataset.pipeline.2.input_size",
                              "train_dataloader.dataset.dataset.pipeline.3.encoder.input_size"},
     "aan_batchaug_sathue": {f"{real_300w.BATCH_AUGMENT}.color"},
+    # the cache's pixels doubled, and the zoom halved with them (one change: the resolution)
+    "aan_batchaug_cache2x_zoom": {"train_dataloader.dataset.dataset.pipeline.2.input_size",
+                                  "train_dataloader.dataset.dataset.pipeline.3.encoder.input_size",
+                                  f"{real_300w.BATCH_AUGMENT}.scale"},
 }
+
+
+def _face_side_in_crop(arm: str) -> tuple[float, float]:
+    """The face box's side in the model's crop, in output pixels, at the arm's least and
+    most zoom: the cache's pixels a box side (its size over GetBBoxCenterScale's padding)
+    times the zoom (RandomFaceAugmentation cuts at the cache's pixel scale)."""
+    cfg = _arm_config(arm)
+    pipeline = cfg.train_dataloader.dataset.dataset.pipeline
+    padding = next(t for t in pipeline if t["type"] == "GetBBoxCenterScale")["padding"]
+    cache = next(t for t in pipeline if t["type"] == "TopdownAffine")["input_size"][0]
+    low, high = cfg.model.data_preprocessor.batch_augments[0].scale
+    return cache / padding * low, cache / padding * high
+
+
+@pytest.mark.parametrize("arm", list(BATCH_STUDY))
+def test_every_batch_study_arm_shows_the_face_at_the_reference_scale(arm):
+    """What every arm keeps: the face as large in the model's crop as the reference shows it
+    (a box side of 89-113 px of 128 at its least and most zoom). aan_batchaug_cache2x broke
+    it (twice the cache's pixels at the same zoom: a 2x zoom into the face, which tested
+    26.9) and is marked invalid in the study's table; this is the test it would have
+    failed."""
+    reference = _face_side_in_crop("aan_batchaug_l1")
+    keeps = _face_side_in_crop(arm) == pytest.approx(reference, rel=1e-3)
+    assert keeps != (arm in real_300w.BATCH_INVALID)
 
 
 def _arm_config(arm: str):
