@@ -46,6 +46,14 @@ def mean_of(arm: str, key: str) -> float:
     return statistics.fmean(r[key] for r in _arm(arm))
 
 
+def batch_paired(arm: str) -> str:
+    """A batch-study arm minus the reference of its CPU, seed by seed, as the table prints it."""
+    from bench.common import mean_sd
+    from bench.real_300w import paired_with_reference
+
+    return mean_sd(paired_with_reference(_json("real_300w")["runs"], arm)[1])
+
+
 def minutes(*arms: str) -> str:
     """The range of the arms' training minutes, ``low-high``, rounded to whole minutes."""
     values = [r["train_minutes"] for arm in arms for r in _arm(arm)]
@@ -149,6 +157,10 @@ QUOTES = [
     (STUDIES, lambda: f"gives {nme('aan_aug_l1', unit='%')} / {nme('aan_aug_l1', 'nme_ip', unit='%')} "  # noqa: E501
               f"inter-pupil (seeds {seeds('aan_aug_l1')}: {per_seed('aan_aug_l1')})"),
     (STUDIES, lambda: f"reaches {nme('aan_batchaug_l1', unit='%')}"),
+    (STUDIES, lambda: f"the arms on an AMD EPYC): {nme('aan_batchaug_reference', unit='%')}."),
+    (STUDIES, lambda: f"draws them: {batch_paired('aan_batchaug_truncnorm')}, a gain no"),
+    (STUDIES, lambda: f"channels shuffled): {batch_paired('aan_batchaug_channels')}. It joins"),
+    (STUDIES, lambda: f"runs say so: {per_seed('aan_batchaug_cache2x').replace(', ', ' and ')}%."),
     (STUDIES, lambda: f"about {mean_of('aan_batchaug_l1', 'images_per_s') / mean_of('aan_aug_l1', 'images_per_s'):.2f}x "  # noqa: E501
               f"its images/s ({round(mean_of('aan_batchaug_l1', 'images_per_s'))} a run, two "
               "side by side)"),
