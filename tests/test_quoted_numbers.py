@@ -162,6 +162,8 @@ QUOTES = [
     (STUDIES, lambda: f"channels shuffled): {batch_paired('aan_batchaug_channels')}. It joins"),
     (STUDIES, lambda: f"runs say so: {per_seed('aan_batchaug_cache2x').replace(', ', ' and ')}%."),
     (STUDIES, lambda: f"PhotometricDistortion's ranges: {batch_paired('aan_batchaug_sathue')}, no gain"),
+    (STUDIES, lambda: f"the zoom range halved): {per_seed('aan_batchaug_cache2x_zoom')}, so "
+              f"{batch_paired('aan_batchaug_cache2x_zoom')} against the reference"),
     (STUDIES, lambda: f"truncated-normal draws' {-float(batch_paired('aan_batchaug_truncnorm').split()[0]):.2f} (not"),
     (STUDIES, lambda: f"channel order's {-float(batch_paired('aan_batchaug_channels').split()[0]):.2f}."),
     (STUDIES, lambda: f"about {mean_of('aan_batchaug_l1', 'images_per_s') / mean_of('aan_aug_l1', 'images_per_s'):.2f}x "  # noqa: E501
