@@ -90,7 +90,7 @@ from bench.equal_time_study import (
     study_grid,
     study_parser,
 )
-from bench.real_300w import run_dir, run_grid
+from bench.real_300w import final_checkpoint, run_dir, run_grid
 
 TOOL = "peers_real_300w"
 AAN = "aan"
@@ -226,16 +226,6 @@ def calibrate(root: Path, rounds: int, warmup: int, iters: int, budget_iters: in
                 budget_iters=budget_iters, round_to=round_to,
                 budget_seconds=plan["seconds"], omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
                 environment=environment(), arms=arms)
-
-
-def final_checkpoint(work: Path) -> Path | None:
-    """A finished run's last checkpoint (mmengine's ``last_checkpoint`` pointer)."""
-    pointer = work / "last_checkpoint"
-    if not pointer.is_file():
-        return None
-    path = Path(pointer.read_text().strip())
-    path = path if path.is_absolute() else REPO / path
-    return path if path.is_file() else None
 
 
 def measure_inference(runs_dir: Path, threads: int, batch: int, reps: int,

@@ -291,15 +291,21 @@ def _attempts(work: Path) -> list[dict]:
     return json.loads(path.read_text()) if path.is_file() else []
 
 
-def _checkpoint_iteration(work: Path) -> int | None:
-    """The iteration of ``work``'s last checkpoint that exists (``None``: none)."""
+def final_checkpoint(work: Path) -> Path | None:
+    """A run's last checkpoint (mmengine's ``last_checkpoint`` pointer), if the file exists."""
     pointer = work / "last_checkpoint"
     if not pointer.is_file():
         return None
-    found = re.search(r"iter_(\d+)\.pth", pointer.read_text())
     path = Path(pointer.read_text().strip())
     path = path if path.is_absolute() else REPO / path
-    return int(found[1]) if found and path.is_file() else None
+    return path if path.is_file() else None
+
+
+def _checkpoint_iteration(work: Path) -> int | None:
+    """The iteration of ``work``'s last checkpoint that exists (``None``: none)."""
+    path = final_checkpoint(work)
+    found = re.search(r"iter_(\d+)\.pth", path.name) if path else None
+    return int(found[1]) if found else None
 
 
 def checkpoint_options() -> list[str]:
