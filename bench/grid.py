@@ -115,12 +115,37 @@ class DeclaredGrid:
     def run(self, specs: list[dict], train: Callable[[dict], Row], parallel: int = 1) -> None:
         """Train ``specs`` (``train(spec) -> row``), recording each run as it finishes: in
         order in this process with ``parallel`` 1, else ``parallel`` at a time (threads,
-        each waiting on its own training, e.g. a subprocess)."""
+        each waiting on its own training, e.g. a subprocess).
+
+        A run that fails is reported at once and the others go on, each recorded as it
+        finishes; then one error lists every failed run (with ``parallel`` > 1 a run
+        finishing after another's failure would otherwise be lost with the exception)."""
+        failed: list[tuple[dict, BaseException]] = []
+
+        def failure(spec: dict, exc: Exception) -> None:
+            failed.append((spec, exc))
+            print(f"[{self.tool}] run {self.key(spec)} failed: {exc}", flush=True)
+
         if parallel <= 1:
             for spec in specs:
-                self.record(train(spec))
-            return
-        with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
-            futures = [pool.submit(train, spec) for spec in specs]
-            for future in concurrent.futures.as_completed(futures):
-                self.record(future.result())
+                try:
+                    row = train(spec)
+                except Exception as exc:  # noqa: BLE001 (reported, then raised below)
+                    failure(spec, exc)
+                    continue
+                self.record(row)
+        else:
+            with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
+                futures = {pool.submit(train, spec): spec for spec in specs}
+                for future in concurrent.futures.as_completed(futures):
+                    try:
+                        row = future.result()
+                    except Exception as exc:  # noqa: BLE001 (reported, then raised below)
+                        failure(futures[future], exc)
+                        continue
+                    self.record(row)
+        if failed:
+            raise RuntimeError(
+                f"{len(failed)} of {len(specs)} runs failed: "
+                + "; ".join(f"{self.key(spec)}: {exc}" for spec, exc in failed)) \
+                from failed[0][1]

@@ -28,6 +28,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -189,6 +190,21 @@ def run_dir(runs: Path, arm: str, seed: int) -> Path:
     return runs / f"{arm}_seed{seed}"
 
 
+# mmengine's Config.fromfile is not thread-safe: a ``mmpose::`` base asks pkg_resources
+# whether mmpose is installed, and two grid threads doing so at once broke every later call
+# in the process (TypeError "Expected str, Requirement, or Distribution"); the threads of
+# ``--parallel`` read their configs one at a time
+_CONFIG_LOCK = threading.Lock()
+
+
+def read_config(path: Path):
+    """``Config.fromfile`` (custom imports off), one thread at a time (``_CONFIG_LOCK``)."""
+    from mmengine.config import Config
+
+    with _CONFIG_LOCK:
+        return Config.fromfile(str(path), import_custom_modules=False)
+
+
 def train_command(config: str, work_dir: Path, seed: int, root: Path,
                   options: tuple[str, ...] = (), resume: bool = False) -> list[str]:
     """`mim train` of ``config`` (a shipped config's name, or a path) with this seed, data
@@ -204,9 +220,7 @@ def train_command(config: str, work_dir: Path, seed: int, root: Path,
 def data_root_options(config: Path, root: Path) -> list[str]:
     """``--cfg-options`` that point every dataset of ``config``'s loaders at ``root``, wrapped
     datasets included (``CropCacheDataset(dataset=...)``)."""
-    from mmengine.config import Config
-
-    cfg = Config.fromfile(str(config), import_custom_modules=False)
+    cfg = read_config(config)
     opts = []
     for loader in ("train_dataloader", "val_dataloader", "test_dataloader"):
         key, dataset = f"{loader}.dataset", cfg.get(loader, {}).get("dataset")
@@ -256,9 +270,7 @@ def read_run(work_dir: Path) -> dict:
         raise ValueError(f"{scalars[-1]}: no logged training iteration in it")
     batch_cfg = next(work_dir.glob("*/vis_data/config.py"), None) or next(
         work_dir.glob("*.py"))
-    from mmengine.config import Config
-
-    cfg = Config.fromfile(str(batch_cfg), import_custom_modules=False)
+    cfg = read_config(batch_cfg)
     seconds, logged = 0.0, 0
     for x in train:
         seconds += (x["iter"] - logged) * x["time"]

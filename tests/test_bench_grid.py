@@ -109,3 +109,65 @@ def test_a_tool_grid_resumes_after_an_interruption(tmp_path, monkeypatch):
     t5.main([*argv, "--resume"])
     assert len(trained) == 18 and len(set(trained)) == 18
     assert len(json.loads(out.read_text())["runs"]) == 18
+
+
+def test_a_failed_run_loses_no_other_run(tmp_path):
+    """A run that fails is reported and the others go on, in parallel as in order: the run
+    finishing after the failure is recorded before one error names the failed run. Before,
+    the failure's exception left the parallel loop, and a run finishing later was trained
+    but never recorded (the peers study lost its first grid so)."""
+    import threading
+
+    started = threading.Barrier(2, timeout=10)
+
+    def train(spec):
+        if spec["cell"] == "a" and spec["seed"] == 0:
+            started.wait()
+            raise RuntimeError("mim train failed")
+        if spec["seed"] == 0:
+            started.wait()  # running beside the failing run
+        return dict(spec, nme=1.0)
+
+    for parallel in (2, 1):
+        out = tmp_path / f"grid{parallel}.json"
+        grid = _grid(out)
+        grid.declare()
+        if parallel == 1:
+            started = threading.Barrier(1)
+        with pytest.raises(RuntimeError, match=r"1 of 4 runs failed: \('a', 0\): mim train"):
+            grid.run(SPECS, train, parallel=parallel)
+        recorded = {(r["cell"], r["seed"]) for r in json.loads(out.read_text())["runs"]}
+        assert recorded == {("b", 0), ("a", 1), ("b", 1)}, parallel
+
+
+def test_grid_threads_read_configs_one_at_a_time(monkeypatch):
+    """``train_command`` reads the config (its datasets' roots) through mmengine's
+    ``Config.fromfile``, which is not thread-safe (a ``mmpose::`` base calls pkg_resources;
+    two threads at once broke every later call in the peers study's process). Grid threads
+    read one at a time. Wrong input caught: without the lock, two readers overlap."""
+    import threading
+    import time
+
+    from mmengine.config import Config
+
+    inside, most = [0], [0]
+    real = Config.fromfile
+
+    def slow_fromfile(*args, **kwargs):
+        inside[0] += 1
+        most[0] = max(most[0], inside[0])
+        time.sleep(0.05)
+        try:
+            return real(*args, **kwargs)
+        finally:
+            inside[0] -= 1
+
+    monkeypatch.setattr(Config, "fromfile", slow_fromfile)
+    threads = [threading.Thread(target=real_300w.train_command, args=(
+        "aan_300w_cpu.py", real_300w.REPO / "work_dirs" / "x", seed, real_300w.REPO))
+        for seed in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert most[0] == 1
