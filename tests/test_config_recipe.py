@@ -120,11 +120,22 @@ L1_BY_EVIDENCE = ("aan_300w_cpu_aug",)
 L1_LOSS = {"type": "L1Loss", "use_target_weight": True, "loss_weight": 136}
 
 
+# The batch-augmented recipe shuffles the channel order of half the faces, which the
+# batch-augmentation study picked (docs/studies.md "Real faces: 300W"); before, it had no
+# such setting (RandomFaceBatchAugment's default: none).
+CHANNELS_BY_EVIDENCE = ("aan_300w_cpu_batchaug",)
+
+
 def evidence_applied(name: str, before: dict) -> dict:
     """``before`` with the studies' decisions applied: ``attention='none'`` in the recommended
     CPU recipes and ``'se'`` in the timm variants (the gate they had before was the paper's),
-    and the L1 loss in the per-sample one (it had the recipe's L2, ``EuclideanLoss``)."""
+    the L1 loss in the per-sample one (it had the recipe's L2, ``EuclideanLoss``), and the
+    channel shuffle in the batch-augmented one."""
     after = copy.deepcopy(before)
+    if name in CHANNELS_BY_EVIDENCE:
+        augment = after["model"]["data_preprocessor"]["batch_augments"][0]
+        assert "channel_shuffle_p" not in augment
+        augment["channel_shuffle_p"] = 0.5
     if name in NO_ATTENTION_BY_EVIDENCE:
         assert after["model"]["backbone"]["attention"] == "aan"
         after["model"]["backbone"]["attention"] = "none"

@@ -195,7 +195,7 @@ def test_softwing_arm_is_l1_below_2_px_and_amplifies_medium_errors():
 
 
 CAL_RATES = {"base": 150.0, "gap": 170.0, "softwing": 150.0, "cosine": 150.0, "ema": 145.0,
-             "per_sample": 120.0}
+             "per_sample": 120.0, "cache2x": 110.0}
 
 
 def _calibration(rates=CAL_RATES, minutes: float = 30.0) -> dict:
@@ -212,11 +212,11 @@ def test_every_arm_trains_the_budget_at_its_own_rate():
     50); gap at 170: 9,550 (9,562.5); per_sample at 120: 6,750. Each arm's lr schedule is
     restated for its own iterations and every key is given once (the cosine's shipped end
     replaced, not repeated). Wrong input caught: the rate taken as iterations/s (batch left
-    out) would give 32x the iterations."""
+    out) would give 32x the iterations; cache2x at 110: 6,200 (6,187.5)."""
     cal = _calibration()
     iters = {a: e["iterations"] for a, e in cal["arms"].items()}
     assert iters == dict(base=8450, gap=9550, softwing=8450, cosine=8450, ema=8150,
-                         per_sample=6750)
+                         per_sample=6750, cache2x=6200)
     base = cal["arms"]["base"]["options"]
     assert base[:2] == list(fast.FAIR_START)
     assert "param_scheduler.0.milestones=[5070,7183]" in base
@@ -235,7 +235,7 @@ def test_combined_arm_is_chosen_by_the_rule_and_priced_by_the_one_calibration():
     per_sample's +0.0533 = 0.2416 s, 7,450 iterations in 30 minutes, on the per-sample
     config with gap's options."""
     nme = dict(base=(4.0, 4.1), gap=(3.8, 3.9), softwing=(4.0, 4.1), cosine=(4.1, 4.1),
-               ema=(3.9, 4.1), per_sample=(3.7, 3.9))
+               ema=(3.9, 4.1), per_sample=(3.7, 3.9), cache2x=(4.0, 4.1))
     runs = [dict(arm=a, seed=s, nme_io=v) for a, vals in nme.items()
             for s, v in zip((0, 1), vals, strict=True)]
     assert fast.combined_rule(runs[:-1]) is None  # per_sample seed 1 missing
@@ -251,6 +251,28 @@ def test_combined_arm_is_chosen_by_the_rule_and_priced_by_the_one_calibration():
     assert [(s["arm"], s["seed"], s["budget_iterations"]) for s in specs] == [
         ("combined", 0, 7450), ("combined", 1, 7450)]
     assert fast.combined_specs(dict(combined, changes=["gap"])) == []
+
+
+def test_combined_arm_takes_one_data_path():
+    """per_sample and cache2x are two data paths, not changes that add: when both pass the
+    rule, the combined arm takes the one with the larger gain (cache2x's 0.2 over
+    per_sample's 0.1 here), and the table says why the other does not join. Wrong input
+    caught: both taken, which would put cache2x's options on the per-sample config."""
+    nme = dict(base=(4.0, 4.1), gap=(3.8, 3.9), softwing=(4.0, 4.1), cosine=(4.1, 4.1),
+               ema=(4.0, 4.1), per_sample=(3.9, 4.0), cache2x=(3.8, 3.9))
+    runs = [finished_run(a, s, v, 8450) for a, vals in nme.items()
+            for s, v in zip((0, 1), vals, strict=True)]
+    rule = fast.combined_rule(runs)
+    assert rule["changes"] == ["gap", "cache2x"]
+    assert rule["arms"]["per_sample"]["passed"] and not rule["arms"]["per_sample"]["chosen"]
+    combined = fast.combined_plan(_calibration(), rule["changes"])
+    assert combined["config"] == fast.BASE_CONFIG
+    assert "train_dataloader.dataset.dataset.pipeline.2.input_size=(448,448)" in \
+        combined["options"]
+    table = fast.results_markdown(dict(machine="CPU: test", calibration=_calibration(),
+                                       runs=runs))
+    assert "| `per_sample` | 0.10 | 0.00 | no: the other data path gains more |" in table
+    assert "| `cache2x` | 0.20 | 0.00 | yes |" in table
 
 
 def test_table_gives_each_arm_its_seeds_paired_difference_and_goal():
@@ -280,7 +302,8 @@ def test_resume_keeps_the_calibration_and_combined_runs_after_the_rule(tmp_path,
     another budget on resume, or the combined part before every one-change run are one-line
     errors; the combined part then trains what the rule picked."""
     calls, trained = [], []
-    nme = dict(base=4.0, gap=3.8, softwing=4.0, cosine=4.1, ema=4.0, per_sample=3.7)
+    nme = dict(base=4.0, gap=3.8, softwing=4.0, cosine=4.1, ema=4.0, per_sample=3.7,
+               cache2x=4.0)
 
     def fake_calibrate(root, rounds, warmup, iters, minutes, round_to):
         calls.append(minutes)

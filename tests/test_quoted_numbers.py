@@ -54,6 +54,25 @@ def batch_paired(arm: str) -> str:
     return mean_sd(paired_with_reference(_json("real_300w")["runs"], arm)[1])
 
 
+def batch_study_gain(arm: str) -> str:
+    """A batch-study arm's gain over the reference of its CPU (reference minus arm, seed by
+    seed), ``mean +- sd`` as a config comment writes it."""
+    from bench.real_300w import paired_with_reference
+
+    gains = [-d for d in paired_with_reference(_json("real_300w")["runs"], arm)[1]]
+    return f"{statistics.fmean(gains):.2f} +- {statistics.stdev(gains):.2f}"
+
+
+def augment_cost(arm: str) -> str:
+    """bench.batch_augment_speed: an arm's median ms a batch minus the reference's, and its
+    estimated step images/s over the reference's, as the table prints them."""
+    payload = _json("batch_augment_speed")
+    step = statistics.median(payload["model_step"]["ms"])
+    ms = {a: statistics.median(e["ms"]) for a, e in payload["arms"].items()}
+    ref = ms["aan_batchaug_reference"]
+    return f"{ms[arm] - ref:.1f} ms|{(ref + step) / (ms[arm] + step):.2f}x"
+
+
 def minutes(*arms: str) -> str:
     """The range of the arms' training minutes, ``low-high``, rounded to whole minutes."""
     values = [r["train_minutes"] for arm in arms for r in _arm(arm)]
@@ -148,6 +167,13 @@ QUOTES = [
           "iterations x 32, the CPU switch"),
     ("aan_components/configs/aan_300w_cpu_batchaug.py",
      lambda: f"it tested {nme('aan_aug_l1', sep='+-')} against L2's {nme('aan_aug', sep='+-')}"),
+    ("CHANGELOG.md", lambda: "picked by its rule ("
+     + batch_study_gain("aan_batchaug_channels").replace("+-", "±") + " better"),
+    ("aan_components/configs/aan_300w_cpu_batchaug.py",
+     lambda: f"the channel order gained {batch_study_gain('aan_batchaug_channels')} NME(IO) "
+             "points"),
+    ("aan_components/configs/aan_300w_cpu_batchaug.py",
+     lambda: f"scale) also gained {batch_study_gain('aan_batchaug_cache2x_zoom')} at equal"),
     ("aan_components/configs/_base_/aan_timm_300w.py",
      lambda: ", ".join(f"{form} {attention_cost(form, 'd')}"
                        for form in ("se", "eca", "cbam", "aan")).replace("±", "+-")),
@@ -156,16 +182,23 @@ QUOTES = [
     ("docs/demo.md", lambda: f"({parity('switch')}% against fp32's {parity('fp32')}%"),
     (STUDIES, lambda: f"gives {nme('aan_aug_l1', unit='%')} / {nme('aan_aug_l1', 'nme_ip', unit='%')} "  # noqa: E501
               f"inter-pupil (seeds {seeds('aan_aug_l1')}: {per_seed('aan_aug_l1')})"),
+    (STUDIES, lambda: "The 448 px cache costs {} a batch more than the\n    reference, an "
+              "estimated {} of".format(*augment_cost("aan_batchaug_cache2x_zoom").split("|"))),
+    (STUDIES, lambda: f"saturation + hue\n    "
+              f"{augment_cost('aan_batchaug_sathue').split('|')[0]} more."),
+    (STUDIES, lambda: "The channel shuffle costs {} ({}), about what the truncated-normal"
+              .format(*augment_cost("aan_batchaug_channels").split("|"))),
+    (STUDIES, lambda: f"draws cost ({augment_cost('aan_batchaug_truncnorm').split('|')[0]}),"),
     (STUDIES, lambda: f"reaches {nme('aan_batchaug_l1', unit='%')}"),
     (STUDIES, lambda: f"the arms on an AMD EPYC): {nme('aan_batchaug_reference', unit='%')}."),
     (STUDIES, lambda: f"draws them: {batch_paired('aan_batchaug_truncnorm')}, a gain no"),
     (STUDIES, lambda: f"channels shuffled): {batch_paired('aan_batchaug_channels')}. It joins"),
-    (STUDIES, lambda: f"runs say so: {per_seed('aan_batchaug_cache2x').replace(', ', ' and ')}%."),
-    (STUDIES, lambda: f"PhotometricDistortion's ranges: {batch_paired('aan_batchaug_sathue')}, no gain"),
+    (STUDIES, lambda: f"runs say so: {per_seed('aan_batchaug_cache2x').replace(', ', ' and ')}%."),  # noqa: E501
+    (STUDIES, lambda: f"PhotometricDistortion's ranges: {batch_paired('aan_batchaug_sathue')}, no gain"),  # noqa: E501
     (STUDIES, lambda: f"the zoom range halved): {per_seed('aan_batchaug_cache2x_zoom')}, so "
               f"{batch_paired('aan_batchaug_cache2x_zoom')} against the reference"),
-    (STUDIES, lambda: f"truncated-normal draws' {-float(batch_paired('aan_batchaug_truncnorm').split()[0]):.2f} (not"),
-    (STUDIES, lambda: f"channel order's {-float(batch_paired('aan_batchaug_channels').split()[0]):.2f}."),
+    (STUDIES, lambda: f"truncated-normal draws' {-float(batch_paired('aan_batchaug_truncnorm').split()[0]):.2f} (not"),  # noqa: E501
+    (STUDIES, lambda: f"channel order's {-float(batch_paired('aan_batchaug_channels').split()[0]):.2f}."),  # noqa: E501
     (STUDIES, lambda: f"about {mean_of('aan_batchaug_l1', 'images_per_s') / mean_of('aan_aug_l1', 'images_per_s'):.2f}x "  # noqa: E501
               f"its images/s ({round(mean_of('aan_batchaug_l1', 'images_per_s'))} a run, two "
               "side by side)"),
