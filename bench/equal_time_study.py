@@ -87,8 +87,9 @@ def study_parser(doc: str, tool: str, markdown: Callable[[dict], str], *,
 def parse_study_args(parser: BenchParser, argv: list[str] | None) -> argparse.Namespace:
     """``argv`` parsed by a :func:`study_parser` (the run options added last). ``--tiny``
     writes to a new temporary folder (results file and runs), trains on :func:`tiny_root`
-    and calibrates with one round of 2 timed iterations after 1, iterations rounded to 1
-    (the tool sets its own tiny budget); without it ``--300w-root`` is required (argparse's
+    and calibrates with one round of 2 timed iterations after 1, iterations rounded to 2
+    (at least 2 a run, however slow the machine is: an EMA of one step is the trained
+    weights themselves; the tool sets its own tiny budget); without it ``--300w-root`` is required (argparse's
     one-line error, exit 2)."""
     add_run_options(parser, parser.tool)
     args = parser.parse_args(argv)
@@ -96,7 +97,7 @@ def parse_study_args(parser: BenchParser, argv: list[str] | None) -> argparse.Na
         tmp = Path(tempfile.mkdtemp(prefix=f"{parser.tool}_tiny_"))
         args.root, args.out, args.runs_dir = tiny_root(), tmp / f"{parser.tool}.json", tmp / "runs"
         args.speed_rounds, args.speed_warmup, args.speed_iters = 1, 1, 2
-        args.round_to = 1
+        args.round_to = 2
     elif args.root is None:
         parser.error(f"--300w-root is required; --300w-root is {ROOT_HELP}")
     return args

@@ -64,7 +64,7 @@ def test_tiny_run_writes_to_a_new_folder_and_calibrates_briefly(study):
         assert len(train["images"]) == 2
         assert json.loads((ann / "face_landmarks_300w_common.json").read_text()) == train
         assert (args.speed_rounds, args.speed_warmup, args.speed_iters, args.round_to) == (
-            1, 1, 2, 1)
+            1, 1, 2, 2)
         if study is peers:
             assert (args.budget_iters, args.batch, args.reps, args.latency_reps) == (4, 2, 1, 2)
         else:
