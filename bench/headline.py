@@ -18,12 +18,15 @@ from pathlib import Path
 from aan_core.evaluation.paper_results import TABLE5_LABELS, TABLE5_VARIANTS
 from aan_core.utils.atomic_io import atomic_write
 from bench.common import RESULTS, BenchParser, markdown_table, seed_stats
+from bench.peers_real_300w import AAN as PEER_AAN
+from bench.peers_real_300w import ARMS as PEER_ARMS
 
 OUT = RESULTS / "headline.md"
 STUDIES = "docs/studies.md"
 REAL = f"{STUDIES}#real-faces-300w"
 TABLE5_REAL = f"{STUDIES}#table-5-on-real-faces"
 ATTENTION = f"{STUDIES}#why-attention-costs"
+PEERS = f"{STUDIES}#aan-against-mmposes-face-models-at-equal-cpu-time"
 # (model, source, match, link); the data column comes from the source
 ACCURACY = [
     ("AAN, augmented, L1 loss", "real_300w", dict(arm="aan_aug_l1"), REAL),
@@ -82,13 +85,29 @@ def shipped_row(root: Path = RESULTS) -> dict:
                 nme=f"{measured[payload['dtype']]['nme_io']:.2f}", seeds=seed, link=link)
 
 
+def peer_entries(root: Path = RESULTS) -> list[tuple[str, str, dict, str]]:
+    """The equal-time study's rows (``bench.peers_real_300w``), AAN's first: every arm with
+    a finished run (the study trains across sessions; an arm yet to run has no row)."""
+    payload = _load("peers_real_300w", root)
+    ran = {r["arm"] for r in payload["runs"] if r.get("part") == "train"}
+    return [(f"{model}, the peers' study" if arm == PEER_AAN else
+             f"{model}, at AAN's CPU training time", "peers_real_300w",
+             dict(arm=arm, part="train"), PEERS)
+            for arm, (model, _) in PEER_ARMS.items() if arm in ran]
+
+
 def accuracy_rows(root: Path = RESULTS) -> list[dict]:
     rows = [shipped_row(root)]
-    for model, name, match, link in ACCURACY:
+    entries = list(ACCURACY)
+    at = next(i for i, e in enumerate(entries) if e[2] == dict(arm="resnet50_aug")) + 1
+    entries[at:at] = peer_entries(root)
+    for model, name, match, link in entries:
         payload = _load(name, root)
         runs = _runs(payload, match)
         seeded = [r for r in runs if "seed" in r]
-        if seeded:
+        if len(seeded) == 1:  # no spread to give
+            nme, seeds = f"{seeded[0]['nme_io']:.2f}", str(seeded[0]["seed"])
+        elif seeded:
             s = seed_stats(seeded, "nme_io")
             nme, seeds = s["NME"], ", ".join(map(str, s["seeds"]))
         else:

@@ -135,3 +135,28 @@ def test_results_are_written_with_repository_relative_paths(tmp_path):
     write_json(out, {"out": f"{REPO}/bench/results/r.json", "elsewhere": "/data/300w"})
     assert json.loads(out.read_text()) == {"out": "bench/results/r.json",
                                            "elsewhere": "/data/300w"}
+
+
+def test_readme_gives_each_peer_with_a_run_and_one_seed_without_a_spread(tmp_path):
+    """The peers' study trains across sessions: README shows the arms with a finished run
+    (AAN's first), a peer yet to run has no row, and one seed is its value (no "± 0.00").
+    Wrong input caught: an arm with no run would raise; a row of one seed given a spread."""
+    runs = [dict(arm="hrnetv2-w18", part="train", seed=0, nme_io=4.6563, iterations=400,
+                 batch=32),
+            dict(arm="aan", part="train", seed=0, nme_io=4.0501, iterations=6000, batch=32),
+            dict(arm="aan", part="train", seed=1, nme_io=4.0901, iterations=6000, batch=32),
+            dict(arm="rtmpose-s_twice", part="twice", seed=0, nme_io=5.0, iterations=2900,
+                 batch=32)]
+    for path in RESULTS.glob("*.json"):  # every other result as committed
+        (tmp_path / path.name).write_text(path.read_text())
+    (tmp_path / "peers_real_300w.json").write_text(json.dumps(dict(
+        benchmark="peers_real_300w", runs=runs)))
+    entries = headline.peer_entries(tmp_path)
+    assert [e[2]["arm"] for e in entries] == ["aan", "hrnetv2-w18"]
+    assert entries[1][0] == "MMPose HRNetv2-w18, heatmaps, at AAN's CPU training time"
+    rows = {r["model"]: r for r in headline.accuracy_rows(tmp_path)}
+    assert (rows[entries[1][0]]["nme"], rows[entries[1][0]]["seeds"]) == ("4.66", "0")
+    assert (rows[entries[0][0]]["nme"], rows[entries[0][0]]["seeds"]) == ("4.07 ± 0.03", "0, 1")
+    models = list(rows)
+    assert models.index(entries[0][0]) == models.index(
+        "MMPose ResNet-50 regression, same training time") + 1
