@@ -89,8 +89,8 @@ def parse_study_args(parser: BenchParser, argv: list[str] | None) -> argparse.Na
     writes to a new temporary folder (results file and runs), trains on :func:`tiny_root`
     and calibrates with one round of 2 timed iterations after 1, iterations rounded to 2
     (at least 2 a run, however slow the machine is: an EMA of one step is the trained
-    weights themselves; the tool sets its own tiny budget); without it ``--300w-root`` is required (argparse's
-    one-line error, exit 2)."""
+    weights themselves; the tool sets its own tiny budget); without it ``--300w-root`` is
+    required (argparse's one-line error, exit 2)."""
     add_run_options(parser, parser.tool)
     args = parser.parse_args(argv)
     if args.tiny:
