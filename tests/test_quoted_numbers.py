@@ -73,6 +73,34 @@ def augment_cost(arm: str) -> str:
     return f"{ms[arm] - ref:.1f} ms|{(ref + step) / (ms[arm] + step):.2f}x"
 
 
+def peer(arm: str, unit: str = "%") -> str:
+    """A peers-study arm's NME(IO) over its seeds, as its table prints it."""
+    from bench.common import mean_sd
+
+    return mean_sd([r["nme_io"] for r in _json("peers_real_300w")["runs"]
+                    if r["arm"] == arm and r["part"] == "train"]) + unit
+
+
+def peer_mean(arm: str) -> float:
+    return statistics.fmean(r["nme_io"] for r in _json("peers_real_300w")["runs"]
+                            if r["arm"] == arm and r["part"] == "train")
+
+
+def peer_iterations(arm: str) -> str:
+    return f"{_json('peers_real_300w')['calibration']['arms'][arm]['iterations']:,}"
+
+
+def peer_calibration() -> tuple[str, str, str, str]:
+    """AAN's calibrated images/s, the peers' range, the budget in minutes and the peers'
+    iterations, as the peers study's reading gives them."""
+    cal = _json("peers_real_300w")["calibration"]
+    rates = {a: e["median_images_per_s"] for a, e in cal["arms"].items()}
+    iters = [e["iterations"] for a, e in cal["arms"].items() if a != "aan"]
+    peers = [v for a, v in rates.items() if a != "aan"]
+    return (f"{rates['aan']:.1f}", f"{min(peers):.1f}-{max(peers):.1f}",
+            f"{cal['budget_seconds'] / 60:.1f}", f"{min(iters):,}-{max(iters):,}")
+
+
 def minutes(*arms: str) -> str:
     """The range of the arms' training minutes, ``low-high``, rounded to whole minutes."""
     values = [r["train_minutes"] for arm in arms for r in _arm(arm)]
@@ -189,6 +217,26 @@ QUOTES = [
     (STUDIES, lambda: "The channel shuffle costs {} ({}), about what the truncated-normal"
               .format(*augment_cost("aan_batchaug_channels").split("|"))),
     (STUDIES, lambda: f"draws cost ({augment_cost('aan_batchaug_truncnorm').split('|')[0]}),"),
+    (STUDIES, lambda: f"leads on seed 0 of every arm**: {peer('aan')} NME(IO), against "
+              f"HRNetv2-w18's\n  {peer('hrnetv2-w18')} (the nearest, "
+              f"{peer_mean('hrnetv2-w18') / peer_mean('aan'):.2f}x AAN's), RTMPose-s's "
+              f"{peer('rtmpose-s')}, ResNet-50\n  regression with SoftWing "
+              f"{peer('resnet50-softwing')} and with RLE {peer('resnet50-rle')}."),
+    (STUDIES, lambda: "the calibration gives AAN {} training images/s and the peers\n  {}, "
+              "so AAN's {} minutes buy them {} iterations".format(*peer_calibration())),
+    (STUDIES, lambda: f"within {peer_mean('hrnetv2-w18') - peer_mean('aan'):.2f} points of AAN "
+              f"after {peer_iterations('hrnetv2-w18')} iterations"),
+    (STUDIES, lambda: f"{peer_iterations('rtmpose-m')} iterations** ({peer('rtmpose-m')}: "
+              "worse than the mean"),
+    ("README.md", lambda: f"leads on seed 0 of every arm so far: {peer('aan')} against "
+                          f"HRNetv2-w18's {peer('hrnetv2-w18')} after "
+                          f"{peer_iterations('hrnetv2-w18')} iterations and "
+                          f"RTMPose-s's {peer('rtmpose-s')} after "
+                          f"{peer_iterations('rtmpose-s')}."),
+    ("README.md", lambda: "Each peer's image costs {:.0f}-{:.0f}x AAN's".format(
+        *(float(peer_calibration()[0]) / float(x)
+          for x in reversed(peer_calibration()[1].split("-"))))),
+    ("README.md", lambda: f"in AAN's {peer_calibration()[2]} minutes"),
     (STUDIES, lambda: f"reaches {nme('aan_batchaug_l1', unit='%')}"),
     (STUDIES, lambda: f"the arms on an AMD EPYC): {nme('aan_batchaug_reference', unit='%')}."),
     (STUDIES, lambda: f"draws them: {batch_paired('aan_batchaug_truncnorm')}, a gain no"),
