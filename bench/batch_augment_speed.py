@@ -35,7 +35,12 @@ from bench.common import (
     write_json,
 )
 from bench.equal_time import arm_config
-from bench.real_300w import BATCH_INVALID, BATCH_REFERENCES, BATCH_STUDY_ARMS, GRID
+from bench.real_300w import (
+    BATCH_INVALID,
+    BATCH_REFERENCES,
+    BATCH_STUDY_ARMS,
+    grid_specs,
+)
 
 TOOL = "batch_augment_speed"
 REFERENCE = BATCH_REFERENCES[0]
@@ -47,8 +52,8 @@ MODEL_STEP = "model step"
 
 def arm_cfg(arm: str):
     """An arm's config as its study runs were trained with (config and ``--cfg-options``)."""
-    _, config, _, *options = GRID[arm]
-    return arm_config(f"mm_configs/{config}", options[0] if options else ())
+    spec = grid_specs([arm])[0]
+    return arm_config(f"mm_configs/{spec['config']}", spec["options"])
 
 
 def cache_size(cfg) -> tuple[int, int]:
@@ -103,11 +108,12 @@ def measure(arms: tuple[str, ...], batch: int, rounds: int, batches: int, steps:
     init_default_scope("mmpose")
     flips = list(parse_pose_metainfo(AANFace300WDataset.METAINFO)["flip_indices"])
     cfgs = {a: arm_cfg(a) for a in arms}
-    preprocessors = {a: MODELS.build(c.model).data_preprocessor.train() for a, c in cfgs.items()}
+    sizes = {a: cache_size(c) for a, c in cfgs.items()}
+    preprocessors = {a: MODELS.build(c.model.data_preprocessor).train() for a, c in cfgs.items()}
     model = MODELS.build(cfgs[REFERENCE].model).train().to(memory_format=torch.channels_last)
     optim_wrapper = build_optim_wrapper(model, cfgs[REFERENCE].optim_wrapper)
     step_data = preprocessors[REFERENCE](
-        fake_faces(cache_size(cfgs[REFERENCE]), batch, flips, generator), training=True)
+        fake_faces(sizes[REFERENCE], batch, flips, generator), training=True)
     step_data["inputs"] = step_data["inputs"].contiguous(memory_format=torch.channels_last)
 
     def model_step(data):  # mmengine's BaseModel.train_step, the data already preprocessed
@@ -119,14 +125,13 @@ def measure(arms: tuple[str, ...], batch: int, rounds: int, batches: int, steps:
     times = {a: [] for a in (*arms, MODEL_STEP)}
     for _ in range(rounds):
         for arm in arms:
-            size = cache_size(cfgs[arm])
-            prepare = lambda size=size: fake_faces(size, batch, flips, generator)  # noqa: E731
+            prepare = lambda size=sizes[arm]: fake_faces(size, batch, flips, generator)  # noqa: E731
             run = lambda data, arm=arm: preprocessors[arm](data, training=True)  # noqa: E731
             run(prepare())  # warm-up
             times[arm] += time_ms(run, prepare, batches)
         model_step(step_data)  # warm-up
         times[MODEL_STEP] += time_ms(model_step, lambda: step_data, steps)
-    return dict(arms={a: dict(cache_px=list(cache_size(cfgs[a])), ms=[round(t, 2) for t in ts])
+    return dict(arms={a: dict(cache_px=list(sizes[a]), ms=[round(t, 2) for t in ts])
                       for a, ts in times.items() if a != MODEL_STEP},
                 model_step=dict(ms=[round(t, 2) for t in times[MODEL_STEP]]))
 

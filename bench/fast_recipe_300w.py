@@ -294,8 +294,7 @@ def combined_specs(combined: dict, seeds=SEEDS) -> list[dict]:
 def _joins(rule_arm: dict) -> str:
     if rule_arm["chosen"]:
         return "yes"
-    # rows written before the data paths' exclusion have no "passed"
-    return "no: the other data path gains more" if rule_arm.get("passed") else "no"
+    return "no: the other data path gains more" if rule_arm["passed"] else "no"
 
 
 def goal_text(mean: float | None) -> str:

@@ -122,28 +122,24 @@ class DeclaredGrid:
         finishing after another's failure would otherwise be lost with the exception)."""
         failed: list[tuple[dict, BaseException]] = []
 
-        def failure(spec: dict, exc: Exception) -> None:
-            failed.append((spec, exc))
-            print(f"[{self.tool}] run {self.key(spec)} failed: {exc}", flush=True)
+        def settle(spec: dict, row: Callable[[], Row]) -> None:
+            """Record ``row()``, or report its failure and go on."""
+            try:
+                finished = row()
+            except Exception as exc:  # noqa: BLE001 (reported, then raised below)
+                failed.append((spec, exc))
+                print(f"[{self.tool}] run {self.key(spec)} failed: {exc}", flush=True)
+                return
+            self.record(finished)
 
         if parallel <= 1:
             for spec in specs:
-                try:
-                    row = train(spec)
-                except Exception as exc:  # noqa: BLE001 (reported, then raised below)
-                    failure(spec, exc)
-                    continue
-                self.record(row)
+                settle(spec, lambda spec=spec: train(spec))
         else:
             with concurrent.futures.ThreadPoolExecutor(max_workers=parallel) as pool:
                 futures = {pool.submit(train, spec): spec for spec in specs}
                 for future in concurrent.futures.as_completed(futures):
-                    try:
-                        row = future.result()
-                    except Exception as exc:  # noqa: BLE001 (reported, then raised below)
-                        failure(futures[future], exc)
-                        continue
-                    self.record(row)
+                    settle(futures[future], future.result)
         if failed:
             raise RuntimeError(
                 f"{len(failed)} of {len(specs)} runs failed: "

@@ -9,7 +9,7 @@ import pytest
 pytest.importorskip("kornia")
 
 from bench import batch_augment_speed as speed  # noqa: E402
-from bench.real_300w import BATCH_AUGMENT  # noqa: E402
+from bench.real_300w import BATCH_AUGMENT, GRID  # noqa: E402
 
 
 def _augment(arm: str) -> dict:
@@ -33,7 +33,7 @@ def test_each_arm_is_timed_with_the_settings_its_runs_had():
     assert speed.cache_size(zoom) == (448, 448)
     assert tuple(_augment("aan_batchaug_cache2x_zoom")["scale"]) == (0.435, 0.555)
     assert f"{BATCH_AUGMENT}.channel_shuffle_p=0.0" in \
-        speed.GRID["aan_batchaug_cache2x_zoom"][3]
+        GRID["aan_batchaug_cache2x_zoom"][3]
 
 
 def test_table_estimates_each_arms_step_against_the_reference():
