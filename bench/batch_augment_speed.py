@@ -30,6 +30,7 @@ from bench.common import (
     BenchParser,
     command_line,
     environment,
+    json_args,
     machine_line,
     markdown_table,
     write_json,
@@ -186,8 +187,7 @@ def main(argv: list[str] | None = None) -> None:
     generator = torch.Generator().manual_seed(0)
     load_before = os.getloadavg()[0]
     measured = measure(ARMS, args.batch, args.rounds, args.batches, args.steps, generator)
-    payload = dict(benchmark=TOOL, args={k: (str(v) if isinstance(v, Path) else v)
-                                         for k, v in vars(args).items()},
+    payload = dict(benchmark=TOOL, args=json_args(args),
                    environment=environment(),
                    load_average=[round(load_before, 2), round(os.getloadavg()[0], 2)],
                    **measured)

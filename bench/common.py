@@ -191,6 +191,18 @@ def _shown(value) -> str:
     return shlex.quote(text)  # a value with spaces stays one argument when pasted
 
 
+def json_args(args: argparse.Namespace | dict) -> dict:
+    """A tool's options as its results file records them: paths as text, the rest as parsed
+    (``args``: the parsed namespace, or a dict of it already edited).
+
+    Example:
+        >>> json_args(argparse.Namespace(out=Path("bench/results/x.json"), threads=2))
+        {'out': 'bench/results/x.json', 'threads': 2}
+    """
+    items = (vars(args) if isinstance(args, argparse.Namespace) else args).items()
+    return {k: (str(v) if isinstance(v, Path) else v) for k, v in items}
+
+
 def command_line(tool: str, args: dict, skip: tuple[str, ...] = (),
                  placeholders: dict[str, str] | None = None) -> str:
     """The command that measured a results file, rebuilt from its recorded ``args``

@@ -44,6 +44,7 @@ from bench.common import (
     environment,
     gflops,
     inference_params,
+    json_args,
     machine_line,
     markdown_table,
     write_json,
@@ -444,8 +445,7 @@ def main(argv: list[str] | None = None) -> None:
         train[name] = train_rate(config, args.train_batch, args.train_iters, args.size)
         print(f"[bench] train {name}: {train[name]:.1f} images/s")
     payload = dict(
-        benchmark="cpu_speed", args={k: (str(v) if isinstance(v, Path) else v)
-                                     for k, v in vars(args).items()},
+        benchmark="cpu_speed", args=json_args(args),
         environment=environment(), aan=aan_regressor_inputs(),
         params="parameters that run at test time (intermediate branches excluded)",
         gemm_gflops=gemm, inference=rows, train_images_per_s=train,

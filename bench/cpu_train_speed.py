@@ -58,6 +58,7 @@ from bench.common import (
     BenchParser,
     command_line,
     environment,
+    json_args,
     machine_line,
     markdown_table,
     write_json,
@@ -393,8 +394,7 @@ def main(argv: list[str] | None = None) -> None:
     init_default_scope("mmpose")
     payload = dict(benchmark="cpu_train_speed", environment=environment(),
                    cpu_bf16=cpu_supports_bf16(),
-                   args={k: (str(v) if isinstance(v, Path) else v)
-                         for k, v in vars(args).items()},
+                   args=json_args(args),
                    protocol=__doc__.split("\n\n")[1],
                    load_average_at_start=list(os.getloadavg()), cells={})
     total = args.warmup + args.iters

@@ -43,6 +43,7 @@ from bench.common import (
     BenchParser,
     command_line,
     environment,
+    json_args,
     machine_line,
     markdown_table,
     write_json,
@@ -263,8 +264,7 @@ def main(argv: list[str] | None = None) -> None:
                   r["images_per_s"] for r in bench["runs"]})
     payload = dict(
         benchmark="gpu_product_path", device=name, torch=torch.__version__,
-        cuda=torch.version.cuda, environment=environment(), args={
-            k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+        cuda=torch.version.cuda, environment=environment(), args=json_args(args),
         images_per_s=paths,
         projected_schedule_min={k: SCHEDULE_ITERS * SCHEDULE_BATCH / v / 60
                                 for k, v in paths.items()},

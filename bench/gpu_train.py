@@ -35,7 +35,7 @@ import torch
 
 from aan_core import AANLandmarkModel
 from aan_core.data.synthetic_faces import render_synthetic_face
-from bench.common import BenchParser, command_line, machine_line, write_json
+from bench.common import BenchParser, command_line, json_args, machine_line, write_json
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -235,8 +235,7 @@ def main(argv: list[str] | None = None) -> None:
     if device.type == "cuda":
         print(f"[gpu_train] peak GPU memory {torch.cuda.max_memory_allocated() / 2 ** 30:.1f} "
               f"GiB", flush=True)
-    payload = dict(benchmark="gpu_train", device=name, args={
-        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    payload = dict(benchmark="gpu_train", device=name, args=json_args(args),
         torch=torch.__version__, cache_seconds=cache_s, runs=results,
         goal="300W schedule <= 10 min on one H100")
     payload["table"] = results_markdown(payload).split("\n\n")[1]

@@ -59,6 +59,7 @@ from bench.common import (
     BenchParser,
     command_line,
     environment,
+    json_args,
     machine_line,
     markdown_table,
     train_checkpoint,
@@ -498,8 +499,7 @@ def main(argv: list[str] | None = None) -> None:
     for r in nme_rows:
         r["nmes"] = {face_id(faces.all, i): v for i, v in r["nmes"].items()}
     payload = dict(
-        benchmark="real_faces", args={k: (str(v) if isinstance(v, Path) else v)
-                                      for k, v in recorded_args(args).items()},
+        benchmark="real_faces", args=json_args(recorded_args(args)),
         environment=environment(), faces=len(faces.all), match_iou=fitting.MATCH_IOU,
         face300w=None if args.root is None else dict(
             common=faces.common_info, train=faces.train_info or None),

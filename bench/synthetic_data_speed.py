@@ -21,6 +21,7 @@ from bench.common import (
     BenchParser,
     command_line,
     environment,
+    json_args,
     machine_line,
     markdown_table,
     write_json,
@@ -108,8 +109,7 @@ def main(argv: list[str] | None = None) -> None:
         pool_preprocessor(pseudo_collate([pool[i] for i in idx]), training=True)
 
     pooled = rate(pool_batch, args.train_iters) * args.batch
-    payload = dict(benchmark="synthetic_data_speed", args={
-        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    payload = dict(benchmark="synthetic_data_speed", args=json_args(args),
         environment=environment(), render_images_per_s=render,
         pipeline_images_per_s=pipeline, pool_augment_images_per_s=pooled,
         train_images_per_s=train)

@@ -26,6 +26,7 @@ from bench.common import (
     BenchParser,
     command_line,
     environment,
+    json_args,
     machine_line,
     markdown_table,
     train_checkpoint,
@@ -131,8 +132,7 @@ def main(argv: list[str] | None = None) -> None:
                 nme = (np.linalg.norm(pred - truth, axis=-1).mean(1) / iod).mean()
                 rows.append(dict(clip=clip, smoothing=name, jitter_px=float(jitter),
                                  nme=float(nme)))
-    payload = dict(benchmark="temporal_smoothing", args={
-        k: (str(v) if isinstance(v, Path) else v) for k, v in vars(args).items()},
+    payload = dict(benchmark="temporal_smoothing", args=json_args(args),
         environment=environment(), rows=rows)
     text = results_markdown(payload)
     payload["table"] = text.split("\n\n")[1]
