@@ -40,6 +40,7 @@ def test_read_run_gives_the_final_metrics_and_training_time(tmp_path):
     # 100 iterations at 0.5 s, then 200 at 0.25 s: 100 s of training
     assert row["train_minutes"] == pytest.approx(100 / 60, abs=0.05)
     assert row["images_per_s"] == pytest.approx(300 * 32 / 100, rel=1e-3)
+    assert row["train_loss"] == [[100, 1.0], [300, 0.5]]
 
 
 @pytest.mark.parametrize("ending", ["last_checkpoint", "max_iters"])
@@ -538,6 +539,8 @@ def test_read_run_joins_the_attempts_of_a_resumed_run(tmp_path):
         [dict(command="c", from_iter=0), dict(command="c", from_iter=400)]))
     row = real_300w.read_run(work)
     assert row["resumed_from"] == [400] and row["iterations"] == 600
+    assert row["train_loss"] == [[i, 1.0] for i in (100, 200, 300, 400)] + [[500, 0.5],
+                                                                            [600, 0.5]]
     # 400 iterations at 0.5 s, 200 at 0.25 s
     assert row["train_minutes"] == pytest.approx(round((200 + 50) / 60, 1))
     assert row["nme_io"] == pytest.approx(4.0)
