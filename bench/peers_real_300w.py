@@ -90,7 +90,7 @@ from bench.equal_time_study import (
     study_grid,
     study_parser,
 )
-from bench.real_300w import final_checkpoint, run_dir, run_grid
+from bench.real_300w import final_checkpoint, loss_course, run_dir, run_grid
 
 TOOL = "peers_real_300w"
 AAN = "aan"
@@ -353,12 +353,14 @@ def results_markdown(payload: dict) -> str:
             model=r["label"], seed=r["seed"], iters=r["iterations"], io=f"{r['nme_io']:.2f}",
             ip=f"{r['nme_ip']:.2f}", fr=f"{100 * r['fr_10']:.1f}", auc=f"{r['auc_08']:.3f}",
             minutes=f"{r['train_minutes']:.1f}", ips=f"{r['images_per_s']:.1f}",
-            concurrent=r.get("concurrent_runs", "")) for arm in order
+            loss=loss_course(r), concurrent=r.get("concurrent_runs", ""))
+            for arm in order
             for r in by_arm.get(arm, [])], [
             ("model", "model"), ("seed", "seed"), ("iters", "iterations"),
             ("io", "NME inter-ocular (%)"), ("ip", "NME inter-pupil (%)"), ("fr", "FR@0.1 (%)"),
             ("auc", "AUC@0.08"), ("minutes", "training minutes"),
-            ("ips", "training images/s"), ("concurrent", "runs at once")])]
+            ("ips", "training images/s"), ("loss", "training loss: first log → last"),
+            ("concurrent", "runs at once")])]
     if cal:
         sections += [
             f"Calibration ({cal['date'].split(' ')[0]}): each arm's `mim train` loop as "

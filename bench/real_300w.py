@@ -295,6 +295,25 @@ def read_run(work_dir: Path) -> dict:
                 **{k: round(v, 4) for k, v in metrics.items()})
 
 
+def loss_course(row: dict) -> str:
+    """A run's logged training loss in a few characters: first log → last, and the peak where
+    it rose above the first (a run that diverged); empty for a row recorded without it.
+
+    Example:
+        >>> loss_course(dict(train_loss=[[100, 0.89], [200, 0.83], [400, 120.73], [700, 0.98]]))
+        '0.89 → 0.98 (peak 121 at 400)'
+        >>> loss_course(dict(train_loss=[[100, 53.8], [6000, 2.1]]))
+        '53.8 → 2.1'
+    """
+    course = row.get("train_loss")
+    if not course:
+        return ""
+    (_, first), (_, last) = course[0], course[-1]
+    text = f"{first:.3g} → {last:.3g}"
+    at, peak = max(course, key=lambda x: x[1])
+    return text + (f" (peak {peak:.3g} at {at})" if peak > first else "")
+
+
 def _iterations_trained(work_dir: Path, cfg, logged: int) -> int:
     """The last checkpoint's iteration, else the config's ``max_iters``, else ``logged``."""
     pointer = work_dir / "last_checkpoint"

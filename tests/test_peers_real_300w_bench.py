@@ -260,6 +260,8 @@ def test_table_gives_each_arm_its_seeds_the_ratio_to_aan_and_every_run():
     runs = [finished_run("aan", 0, 4.0, 6000), finished_run("aan", 1, 4.2, 6000),
             finished_run("hrnetv2-w18", 0, 6.0, 1100), finished_run("hrnetv2-w18", 1, 6.6, 1100),
             finished_run("hrnetv2-w18_twice", 0, 5.0, 2200, "twice")]
+    runs[2]["train_loss"] = [[100, 0.9], [400, 120.7], [1100, 0.98]]  # a run that diverged
+    runs[3]["train_loss"] = [[100, 0.9], [1100, 0.3]]
     inference = dict(date="2026-01-02 00:00:00", threads=2, batch=32, how="eager fp32",
                      rows=[dict(arm="aan", params_m=6.21, latency_ms=4.04, images_per_s=250.0,
                                 flip_test=False),
@@ -280,6 +282,9 @@ def test_table_gives_each_arm_its_seeds_the_ratio_to_aan_and_every_run():
     rle = next(x for x in lines if x.startswith("| MMPose ResNet-50 regression, RLE |"))
     assert "| 1250 (planned) |" in rle  # calibrated, not yet run
     assert table.count("| hrnetv2-w18 | 1 | 1100 | 6.60 |") == 1  # every run listed
+    # each run's logged loss, first to last, and where it rose above its start
+    assert "| 0.9 → 0.98 (peak 121 at 400) | 2 |" in table
+    assert "| 0.9 → 0.3 | 2 |" in table and "|  | 2 |" in table  # a row without the log
     assert "`param_scheduler.1.milestones=[733,1008]`" in table  # the options a peer gets
     assert "none (as shipped)" in table
     # a file with the declaration only (before the calibration) still renders
