@@ -95,6 +95,31 @@ def peer_iterations(arm: str) -> str:
     return f"{_json('peers_real_300w')['calibration']['arms'][arm]['iterations']:,}"
 
 
+def peer_arms() -> list[str]:
+    return [a for a in _json("peers_real_300w")["calibration"]["arms"] if a != "aan"]
+
+
+def peer_run(arm: str, seed: int) -> dict:
+    return next(r for r in _json("peers_real_300w")["runs"]
+                if r["arm"] == arm and r["seed"] == seed and r["part"] == "train")
+
+
+def peer_loss(arm: str, seed: int, iteration: int | None = None) -> float:
+    """A peers-study run's logged training loss at ``iteration`` (its last log: None)."""
+    course = peer_run(arm, seed)["train_loss"]
+    return course[-1][1] if iteration is None else dict(map(tuple, course))[iteration]
+
+
+def peer_inference() -> tuple[str, ...]:
+    """AAN's test-time parameters, batch-1 ms and batch images/s, then the peers' ranges."""
+    rows = {r["arm"]: r for r in _json("peers_real_300w")["inference"]["rows"]}
+    aan = rows.pop("aan")
+    ms = [r["latency_ms"] for r in rows.values()]
+    ips = [r["images_per_s"] for r in rows.values()]
+    return (f"{aan['params_m']:.2f}", f"{aan['latency_ms']:.1f}", f"{aan['images_per_s']:.1f}",
+            f"{min(ms):.1f}-{max(ms):.1f}", f"{min(ips):.1f}-{max(ips):.1f}")
+
+
 def peer_calibration() -> tuple[str, str, str, str]:
     """AAN's calibrated images/s, the peers' range, the budget in minutes and the peers'
     iterations, as the peers study's reading gives them."""
@@ -222,23 +247,34 @@ QUOTES = [
     (STUDIES, lambda: "The channel shuffle costs {} ({}), about what the truncated-normal"
               .format(*augment_cost("aan_batchaug_channels").split("|"))),
     (STUDIES, lambda: f"draws cost ({augment_cost('aan_batchaug_truncnorm').split('|')[0]}),"),
-    (STUDIES, lambda: f"leads every arm so far**: {peer('aan')} NME(IO), against "
-              f"HRNetv2-w18's\n  {peer('hrnetv2-w18')} (the nearest, "
-              f"{peer_mean('hrnetv2-w18') / peer_mean('aan'):.2f}x AAN's), RTMPose-s's "
-              f"{peer('rtmpose-s')}, ResNet-50\n  regression with SoftWing "
-              f"{peer('resnet50-softwing')} and with RLE {peer('resnet50-rle')}."),
+    (STUDIES, lambda: f"by more than any seed spread**: {peer('aan')} NME(IO),\n  against "
+              f"HRNetv2-w18's {peer('hrnetv2-w18')} (the nearest, "
+              f"{peer_mean('hrnetv2-w18') / peer_mean('aan'):.2f}x AAN's), ResNet-50 regression"
+              f"\n  with SoftWing {peer('resnet50-softwing')} and with RLE "
+              f"{peer('resnet50-rle')}, RTMPose-s's {peer('rtmpose-s')} and\n  RTMPose-m's "
+              f"{peer('rtmpose-m')}. AAN's NME is "
+              f"{100 * (1 - peer_mean('aan') / min(peer_mean(a) for a in peer_arms())):.0f}% "
+              "below the best peer's"),
+    (STUDIES, lambda: f"RTMPose-s reached {peer_run('rtmpose-s', 0)['nme_io']:.2f}% at seed 0 "
+              f"and {peer_run('rtmpose-s', 1)['nme_io']:.2f}% at seed 1 (its\n  training loss "
+              f"ended at {peer_loss('rtmpose-s', 0):.3f} and {peer_loss('rtmpose-s', 1):.3f})"),
+    (STUDIES, lambda: f"went from {peer_loss('rtmpose-m', 0, 300):.3f} at iteration 300 to "
+              f"{peer_loss('rtmpose-m', 0, 400):.0f} at 400 and stayed near 1"),
+    (STUDIES, lambda: f"for {peer_run('rtmpose-m', 0)['nme_io']:.2f}%, worse than the mean"),
+    (STUDIES, lambda: f"did not diverge and reached {peer_run('rtmpose-m', 1)['nme_io']:.2f}%."),
+    (STUDIES, lambda: f"before then ({peer_loss('rtmpose-s', 1, 500):.3f} against "
+              f"{peer_loss('rtmpose-s', 0, 500):.3f} at iteration 500)."),
+    (STUDIES, lambda: "channels-last, 2 threads, one view): {} M parameters,\n  {} ms a face at "
+              "batch 1 and {} images/s at batch 32, against the peers'\n  {} ms and {} "
+              "images/s.".format(*peer_inference())),
     (STUDIES, lambda: "the calibration gives AAN {} training images/s and the peers\n  {}, "
               "so AAN's {} minutes buy them {} iterations".format(*peer_calibration())),
     (STUDIES, lambda: f"within {peer_mean('hrnetv2-w18') - peer_mean('aan'):.2f} points of AAN "
               f"after {peer_iterations('hrnetv2-w18')} iterations"),
-    (STUDIES, lambda: f"{peer_iterations('rtmpose-m')} iterations** ({peer('rtmpose-m')}: "
-              "worse than the mean"),
-    ("README.md", lambda: f"leads every arm so far: {peer('aan')} against "
-                          f"HRNetv2-w18's {peer('hrnetv2-w18')} after "
-                          f"{peer_iterations('hrnetv2-w18')} iterations (both "
-                          f"{peer_seeds('aan')} seeds) and RTMPose-s's {peer('rtmpose-s')} "
-                          f"after {peer_iterations('rtmpose-s')} ({peer_seeds('rtmpose-s')} "
-                          "seed"),
+    ("README.md", lambda: f"leads every arm: {peer('aan')} against HRNetv2-w18's "
+                          f"{peer('hrnetv2-w18')} after\n{peer_iterations('hrnetv2-w18')} "
+                          f"iterations and RTMPose-s's {peer('rtmpose-s')} after "
+                          f"{peer_iterations('rtmpose-s')} ({peer_seeds('aan')} seeds each"),
     ("README.md", lambda: "Each peer's image costs {:.0f}-{:.0f}x AAN's".format(
         *(float(peer_calibration()[0]) / float(x)
           for x in reversed(peer_calibration()[1].split("-"))))),
