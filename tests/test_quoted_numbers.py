@@ -99,9 +99,24 @@ def peer_arms() -> list[str]:
     return [a for a in _json("peers_real_300w")["calibration"]["arms"] if a != "aan"]
 
 
-def peer_run(arm: str, seed: int) -> dict:
+def peer_run(arm: str, seed: int, part: str = "train") -> dict:
     return next(r for r in _json("peers_real_300w")["runs"]
-                if r["arm"] == arm and r["seed"] == seed and r["part"] == "train")
+                if r["arm"] == arm and r["seed"] == seed and r["part"] == part)
+
+
+def loss_peak_and_end(row: dict) -> tuple[float, int, float]:
+    """A run's highest logged training loss, the iteration of it, and its last."""
+    at, peak = max(row["train_loss"], key=lambda x: x[1])
+    return peak, at, row["train_loss"][-1][1]
+
+
+def peer_calibration_minutes() -> float:
+    return _json("peers_real_300w")["calibration"]["budget_seconds"] / 60
+
+
+def peer_twice(arm: str) -> str:
+    """A peer's NME(IO) at twice its budget (the ``twice`` part, seed 0), as printed."""
+    return f"{peer_run(arm + '_twice', 0, 'twice')['nme_io']:.2f}%"
 
 
 def peer_loss(arm: str, seed: int, iteration: int | None = None) -> float:
@@ -264,6 +279,15 @@ QUOTES = [
     (STUDIES, lambda: f"did not diverge and reached {peer_run('rtmpose-m', 1)['nme_io']:.2f}%."),
     (STUDIES, lambda: f"before then ({peer_loss('rtmpose-s', 1, 500):.3f} against "
               f"{peer_loss('rtmpose-s', 0, 500):.3f} at iteration 500)."),
+    (STUDIES, lambda: f"HRNetv2-w18 reaches {peer_twice('hrnetv2-w18')} after "
+              f"{peer_run('hrnetv2-w18_twice', 0, 'twice')['iterations']} iterations\n  "
+              f"({2 * peer_calibration_minutes():.1f} minutes, against AAN's {peer('aan')} in "
+              f"{peer_calibration()[2]}), RTMPose-m\n  {peer_twice('rtmpose-m')} (its loss fell"),
+    (STUDIES, lambda: f"with SoftWing\n  {peer_twice('resnet50-softwing')} and with RLE "
+              f"{peer_twice('resnet50-rle')}. RTMPose-s, at {peer_twice('rtmpose-s')}, did worse"),
+    (STUDIES, lambda: "its loss rose to {:.2f} at iteration {} and ended at {:.3f}.".format(
+        *loss_peak_and_end(peer_run("rtmpose-s_twice", 0, "twice")))),
+    ("README.md", lambda: f"HRNetv2-w18 reaches {peer_twice('hrnetv2-w18')}, level with AAN"),
     (STUDIES, lambda: "channels-last, 2 threads, one view): {} M parameters,\n  {} ms a face at "
               "batch 1 and {} images/s at batch 32, against the peers'\n  {} ms and {} "
               "images/s.".format(*peer_inference())),
