@@ -43,13 +43,16 @@ def tiny_root() -> Path:
 
 def study_parser(doc: str, tool: str, markdown: Callable[[dict], str], *,
                  parts: tuple[str, ...], default_parts: tuple[str, ...], arms: Iterable[str],
-                 every_arm: str, each: str, tiny_unit: str) -> BenchParser:
+                 every_arm: str, each: str, tiny_unit: str,
+                 speed: tuple[int, int, int] = (3, 10, 30)) -> BenchParser:
     """The options every equal-time study has, on a :class:`bench.common.BenchParser`:
     ``--only`` (``parts``, default ``default_parts``), ``--arms`` (``every_arm``: the parts
     that take every arm whatever it says), ``--seeds``, and the calibration's
     ``--speed-rounds``, ``--speed-warmup``, ``--speed-iters`` and ``--round-to`` (``each``:
-    whose iterations it rounds). ``--tiny`` runs ``a few iterations {tiny_unit}``. The tool
-    adds its own, then calls :func:`parse_study_args`.
+    whose iterations it rounds; ``speed``: their defaults, rounds, untimed and timed
+    iterations, which a study whose arms differ in cost by a few percent sets longer).
+    ``--tiny`` runs ``a few iterations {tiny_unit}``. The tool adds its own, then calls
+    :func:`parse_study_args`.
 
     Example:
         >>> parser = study_parser("A study.", "demo_study", str, parts=("speed", "train"),
@@ -70,10 +73,12 @@ def study_parser(doc: str, tool: str, markdown: Callable[[dict], str], *,
                         help=f"train only these arms ({every_arm})")
     parser.add_argument("--seeds", nargs="+", type=int, default=None,
                         help="train only these of the declared seeds (default: all)")
-    parser.add_argument("--speed-rounds", type=int, default=3)
-    parser.add_argument("--speed-warmup", type=int, default=10,
+    rounds, warmup, iters = speed
+    parser.add_argument("--speed-rounds", type=int, default=rounds,
+                        help="calibration rounds (every arm once a round; the median counts)")
+    parser.add_argument("--speed-warmup", type=int, default=warmup,
                         help="untimed iterations at the start of each calibration run")
-    parser.add_argument("--speed-iters", type=int, default=30,
+    parser.add_argument("--speed-iters", type=int, default=iters,
                         help="timed iterations of each calibration run")
     parser.add_argument("--round-to", type=int, default=50,
                         help=f"{each}'s iterations are a multiple of this")

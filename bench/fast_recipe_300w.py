@@ -55,7 +55,8 @@ Parts (``--only``):
 
 - ``speed``: the calibration (``bench.equal_time``, as ``bench.peers_real_300w``): images/s
   of every arm's `mim train` loop (its config and options; no validation or checkpoints) on
-  the real data, every arm once a round, median of ``--speed-rounds``. Each arm trains
+  the real data, every arm once a round, median of ``--speed-rounds`` (``SPEED``: 5 rounds
+  of 150 timed iterations after 20; its arms differ in cost by a few percent). Each arm trains
   ``round(budget_s x its iterations/s)`` iterations (a multiple of ``--round-to``) with its
   lr schedule restated at the same fractions (the step lr's steps at 60% and 85%, the
   cosine's length, validation and checkpoint at the end). The calibration, every arm's
@@ -397,11 +398,18 @@ def results_markdown(payload: dict) -> str:
     return "\n\n".join(sections)
 
 
+# the calibration's rounds, untimed and timed iterations. Its arms differ in cost by a few
+# percent, and 3 rounds of 30 iterations (the peers study's calibration, whose arms differ
+# 4-15x) measured two arms of the same step (base and cosine: only the lr schedule differs)
+# 9% apart in a first calibration, discarded before any run: 5 rounds of 150.
+SPEED = (5, 20, 150)
+
+
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]:
     parser = study_parser(__doc__, TOOL, results_markdown, parts=PARTS,
                           default_parts=DEFAULT_PARTS, arms=ARMS,
                           every_arm="the calibration takes every arm", each="each arm",
-                          tiny_unit="an arm")
+                          tiny_unit="an arm", speed=SPEED)
     parser.add_argument("--budget-minutes", type=float, default=30.0,
                         help="training time of every arm, in minutes on this machine")
     args = parse_study_args(parser, argv)

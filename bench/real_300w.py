@@ -246,8 +246,8 @@ ATTEMPTS = "attempts.json"  # a grid run's attempts: its command and where each 
 
 def read_run(work_dir: Path) -> dict:
     """Final test metrics, training time and logged training loss (``train_loss``: ``[iter,
-    loss]`` at each log, so that a run that diverged shows where) of a finished `mim train`
-    run.
+    loss]`` at each log, 4 significant digits, so that a run that diverged shows where) of a
+    finished `mim train` run.
 
     The iterations trained are those of the run's last checkpoint (mmengine's
     ``last_checkpoint``, ``iter_N.pth``), else its config's ``max_iters`` (the run validated
@@ -289,7 +289,7 @@ def read_run(work_dir: Path) -> dict:
                for k, v in METRIC_KEYS.items()}
     resumed = {"resumed_from": starts[1:]} if len(starts) > 1 else {}
     return dict(iterations=iterations, batch=cfg.train_dataloader.batch_size, **resumed,
-                train_loss=[[x["iter"], round(x["loss"], 4)] for x in train],
+                train_loss=[[x["iter"], float(f"{x['loss']:.4g}")] for x in train],
                 train_minutes=round(seconds / 60, 1),
                 images_per_s=round(iterations * cfg.train_dataloader.batch_size / seconds, 1),
                 **{k: round(v, 4) for k, v in metrics.items()})

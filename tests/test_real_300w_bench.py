@@ -25,7 +25,7 @@ def _fake_run(work: Path, nme: float, with_val: bool = True) -> Path:
     stamp.mkdir(parents=True)
     (stamp / "config.py").write_text("train_dataloader = dict(batch_size=32)\n")
     lines = [dict(loss=1.0, time=0.5, iter=100, step=100),
-             dict(loss=0.5, time=0.25, iter=300, step=300)]
+             dict(loss=0.00123456, time=0.25, iter=300, step=300)]
     if with_val:
         lines.append({"NME": nme / 100, "inter_pupil/NME": 1.4 * nme / 100, "FR@0.1": 0.01,
                       "AUC@0.08": 0.5, "step": 300})
@@ -40,7 +40,7 @@ def test_read_run_gives_the_final_metrics_and_training_time(tmp_path):
     # 100 iterations at 0.5 s, then 200 at 0.25 s: 100 s of training
     assert row["train_minutes"] == pytest.approx(100 / 60, abs=0.05)
     assert row["images_per_s"] == pytest.approx(300 * 32 / 100, rel=1e-3)
-    assert row["train_loss"] == [[100, 1.0], [300, 0.5]]
+    assert row["train_loss"] == [[100, 1.0], [300, 0.001235]]  # 4 significant digits
 
 
 @pytest.mark.parametrize("ending", ["last_checkpoint", "max_iters"])
