@@ -24,14 +24,18 @@ from bench.equal_time_study import (
 )
 
 STUDIES = pytest.mark.parametrize("study", [peers, fast], ids=["peers", "fast"])
-SHARED = dict(seeds=None, speed_rounds=3, speed_warmup=10, speed_iters=30, round_to=50,
-              resume=False, parallel=1, alongside=0, tiny=False)
+SHARED = dict(seeds=None, round_to=50, resume=False, parallel=1, alongside=0, tiny=False)
+# each study's calibration (rounds, untimed and timed iterations): the fast recipe's arms
+# differ in cost by a few percent, and 3 rounds of 30 measured two arms of one step 9% apart;
+# the peers' differ 4-15x
+SPEED = {peers: (3, 10, 30), fast: (5, 20, 150)}
 
 
 @STUDIES
 def test_both_studies_take_the_same_options(study, tmp_path):
     args, _ = study.parse_args(["--300w-root", str(tmp_path)])
     assert {k: getattr(args, k) for k in SHARED} == SHARED
+    assert (args.speed_rounds, args.speed_warmup, args.speed_iters) == SPEED[study]
     assert args.only == list(study.DEFAULT_PARTS) and args.arms == list(study.ARMS)
     assert args.out.name == f"{study.TOOL}.json"
     assert args.runs_dir == REPO / "work_dirs" / study.TOOL
