@@ -363,4 +363,3 @@ def test_tiny_run_end_to_end():
     assert trained.keys() == averaged.keys()
     weights = [k for k, v in averaged.items() if v.is_floating_point() and "running" not in k]
     assert any(not torch.equal(averaged[k], trained[k]) for k in weights)
-

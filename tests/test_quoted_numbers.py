@@ -73,22 +73,24 @@ def augment_cost(arm: str) -> str:
     return f"{ms[arm] - ref:.1f} ms|{(ref + step) / (ms[arm] + step):.2f}x"
 
 
+def peer_runs(arm: str, part: str = "train") -> list[dict]:
+    """A peers-study arm's runs of one part (``train``: equal time; ``twice``)."""
+    return [r for r in _json("peers_real_300w")["runs"] if r["arm"] == arm and r["part"] == part]
+
+
 def peer(arm: str, unit: str = "%") -> str:
     """A peers-study arm's NME(IO) over its seeds, as its table prints it."""
     from bench.common import mean_sd
 
-    return mean_sd([r["nme_io"] for r in _json("peers_real_300w")["runs"]
-                    if r["arm"] == arm and r["part"] == "train"]) + unit
+    return mean_sd([r["nme_io"] for r in peer_runs(arm)]) + unit
 
 
 def peer_mean(arm: str) -> float:
-    return statistics.fmean(r["nme_io"] for r in _json("peers_real_300w")["runs"]
-                            if r["arm"] == arm and r["part"] == "train")
+    return statistics.fmean(r["nme_io"] for r in peer_runs(arm))
 
 
 def peer_seeds(arm: str) -> int:
-    return sum(r["arm"] == arm and r["part"] == "train"
-               for r in _json("peers_real_300w")["runs"])
+    return len(peer_runs(arm))
 
 
 def peer_iterations(arm: str) -> str:
@@ -100,8 +102,7 @@ def peer_arms() -> list[str]:
 
 
 def peer_run(arm: str, seed: int, part: str = "train") -> dict:
-    return next(r for r in _json("peers_real_300w")["runs"]
-                if r["arm"] == arm and r["seed"] == seed and r["part"] == part)
+    return next(r for r in peer_runs(arm, part) if r["seed"] == seed)
 
 
 def loss_peak_and_end(row: dict) -> tuple[float, int, float]:
@@ -143,7 +144,7 @@ def peer_calibration() -> tuple[str, str, str, str]:
     iters = [e["iterations"] for a, e in cal["arms"].items() if a != "aan"]
     peers = [v for a, v in rates.items() if a != "aan"]
     return (f"{rates['aan']:.1f}", f"{min(peers):.1f}-{max(peers):.1f}",
-            f"{cal['budget_seconds'] / 60:.1f}", f"{min(iters):,}-{max(iters):,}")
+            f"{peer_calibration_minutes():.1f}", f"{min(iters):,}-{max(iters):,}")
 
 
 def minutes(*arms: str) -> str:
