@@ -401,7 +401,8 @@ def results_markdown(payload: dict) -> str:
 # the calibration's rounds, untimed and timed iterations. Its arms differ in cost by a few
 # percent, and 3 rounds of 30 iterations (the peers study's calibration, whose arms differ
 # 4-15x) measured two arms of the same step (base and cosine: only the lr schedule differs)
-# 9% apart in a first calibration, discarded before any run: 5 rounds of 150.
+# further apart than the arms' real differences in a first calibration, discarded before
+# any run (its file is not kept): 5 rounds of 150.
 SPEED = (5, 20, 150)
 
 

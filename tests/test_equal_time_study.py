@@ -26,8 +26,8 @@ from bench.equal_time_study import (
 STUDIES = pytest.mark.parametrize("study", [peers, fast], ids=["peers", "fast"])
 SHARED = dict(seeds=None, round_to=50, resume=False, parallel=1, alongside=0, tiny=False)
 # each study's calibration (rounds, untimed and timed iterations): the fast recipe's arms
-# differ in cost by a few percent, and 3 rounds of 30 measured two arms of one step 9% apart;
-# the peers' differ 4-15x
+# differ in cost by a few percent, and 3 rounds of 30 measured two arms of one step further
+# apart than that; the peers' differ 4-15x
 SPEED = {peers: (3, 10, 30), fast: (5, 20, 150)}
 
 
