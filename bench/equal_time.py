@@ -8,6 +8,11 @@ time once, by a speed calibration, and each run then trains a fixed number of it
 - :func:`measure_rates`: every arm's `mim train` loop on the real data (its config and
   ``--cfg-options``, ``bench.cpu_train_speed``'s ``switch`` loop: the Runner, loader and CPU
   switch, no validation or checkpoints), every arm once a round, the median of the rounds;
+- :func:`measure_step_costs` and :func:`shared_step_rates`: for arms that share one data
+  path and differ in their training step only (a loss, a head's inputs, a hook), the step
+  of each measured alone, interleaved step by step, and every arm's rate as the pooled loop
+  rate of their common part plus its own step's difference: loops of a few hundred
+  iterations on a shared machine scatter more than such arms differ;
 - :func:`iterations_in`: the iterations an arm trains in a time at its calibrated rate;
 - :func:`schedule_options`: the ``--cfg-options`` that restate a config's schedule for that
   many iterations (lr steps, a warm-up's end, a cosine's start and length, a pipeline
@@ -254,3 +259,83 @@ def measure_rates(arms: dict[str, tuple[str, Sequence[str]]], root: Path, rounds
         entry["median_images_per_s"] = statistics.median(x["images_per_s"]
                                                          for x in entry["runs"])
     return entries
+
+
+def measure_step_costs(arms: dict[str, tuple[str, Sequence[str]]], root: Path, reps: int,
+                       warmup: int, tool: str) -> dict[str, dict]:
+    """The training step of each arm (``{arm: (config, cfg-options)}``, the first the
+    reference) alone: ``model.train_step`` (the data preprocessor with its batch
+    augmentation, forward, loss, backward, optimizer step, as the config's optim wrapper
+    makes it) and the ``after_train_iter`` of every hook the arm has and the reference has
+    not (an ``EMAHook``'s update), on one batch of the reference's data, the arms
+    interleaved step by step (``warmup`` untimed rounds, then ``reps``), so that the
+    machine's drift falls on every arm alike. Per arm: the median seconds of its step and
+    the median of its step minus the reference's, pair by pair. Every arm must read the
+    reference's data path (the loader is not in what is measured)."""
+    import time
+
+    import torch
+    from mmengine.registry import init_default_scope
+    from mmengine.runner import Runner
+
+    import aan_components.plugin  # noqa: F401
+    from bench.cpu_train_speed import build_config_cfg
+
+    init_default_scope("mmpose")
+    threads = torch.get_num_threads()
+    steps, reference_hooks, data = {}, None, None
+    for arm, (config, options) in arms.items():
+        cfg = arm_config(config, options)
+        cfg = build_config_cfg(REPO / config, cfg.codec.input_size[0], "switch", root,
+                               warmup + reps, options=parse_cfg_options(options))
+        runner = Runner.from_cfg(cfg)
+        runner.call_hook("before_run")  # ChannelsLastHook, CPUThreadsHook, EMAHook's copy
+        loop = runner.train_loop  # runner.iter, which an EMAHook reads
+        names = {type(h).__name__ for h in runner.hooks}
+        if reference_hooks is None:
+            reference_hooks = names
+            data = next(iter(loop.dataloader))
+        extra = [h for h in runner.hooks if type(h).__name__ not in reference_hooks]
+        optim = runner.build_optim_wrapper(cfg.optim_wrapper)
+        runner.model.train()
+        steps[arm] = dict(runner=runner, loop=loop, extra=extra, optim=optim, seconds=[])
+    for i in range(warmup + reps):
+        for step in steps.values():
+            step["loop"]._iter = i
+            t = time.perf_counter()
+            out = step["runner"].model.train_step(data, optim_wrapper=step["optim"])
+            for hook in step["extra"]:
+                hook.after_train_iter(step["runner"], i, data, out)
+            if i >= warmup:
+                step["seconds"].append(time.perf_counter() - t)
+        if i + 1 == warmup or (i + 1 - warmup) % max(1, reps // 4) == 0:
+            print(f"[{tool}] training steps alone: {i + 1}/{warmup + reps} rounds", flush=True)
+    torch.set_num_threads(threads)  # CPUThreadsHook changed it for this measurement only
+    first = next(iter(steps.values()))["seconds"]
+    return {arm: dict(config=arms[arm][0], speed_options=list(arms[arm][1]),
+                      step_s=round(statistics.median(s["seconds"]), 5),
+                      minus_reference_s=round(statistics.median(
+                          a - b for a, b in zip(s["seconds"], first, strict=True)), 5),
+                      extra_hooks=[type(h).__name__ for h in s["extra"]])
+            for arm, s in steps.items()}
+
+
+def shared_step_rates(loop_rates: dict[str, Sequence[float]], minus_reference_s: dict[str, float],
+                      batch: int) -> tuple[float, dict[str, float]]:
+    """Images/s of arms that share a data path, from every arm's loop measurements
+    (``loop_rates``: images/s of each round) and its step's difference from the reference's
+    (``minus_reference_s``, seconds; :func:`measure_step_costs`): each loop's seconds per
+    iteration less its arm's difference is a measurement of the reference's; their median,
+    pooled over all the arms' rounds, plus an arm's difference is its seconds per iteration.
+    Returns the pooled reference seconds per iteration and every arm's images/s.
+
+    Example:
+        >>> pooled, rates = shared_step_rates(dict(a=[160.0, 200.0, 128.0], b=[320.0, 200.0]),
+        ...                                   dict(a=0.0, b=-0.05), 32)
+        >>> round(pooled, 3), {k: round(v, 1) for k, v in rates.items()}
+        (0.2, {'a': 160.0, 'b': 213.3})
+    """
+    per_iteration = [batch / r - minus_reference_s[arm] for arm, rates in loop_rates.items()
+                     for r in rates]
+    pooled = statistics.median(per_iteration)
+    return pooled, {arm: batch / (pooled + minus_reference_s[arm]) for arm in loop_rates}

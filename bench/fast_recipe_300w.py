@@ -56,14 +56,21 @@ Parts (``--only``):
 - ``speed``: the calibration (``bench.equal_time``, as ``bench.peers_real_300w``): images/s
   of every arm's `mim train` loop (its config and options; no validation or checkpoints) on
   the real data, every arm once a round, median of ``--speed-rounds`` (``SPEED``: 5 rounds
-  of 150 timed iterations after 20; its arms differ in cost by a few percent). Each arm trains
-  ``round(budget_s x its iterations/s)`` iterations (a multiple of ``--round-to``) with its
-  lr schedule restated at the same fractions (the step lr's steps at 60% and 85%, the
-  cosine's length, validation and checkpoint at the end). The calibration, every arm's
-  iterations and ``--cfg-options`` are written to the JSON before any training run;
-  ``--resume`` keeps a recorded calibration and never measures another; its iterations are
-  equal time on its own CPU model only, so training on another is a one-line error
-  (``--other-cpu`` overrides; every run's row names its CPU);
+  of 150 timed iterations after 20; its arms differ in cost by a few percent). Loops of the
+  same step scattered more than that on this shared machine, so the arms on the base's data
+  path (``STEP_ARMS``: all but ``per_sample`` and ``cache2x``) are priced from their
+  training steps measured alone, interleaved step by step (``--step-reps``, ``STEPS``: 60
+  rounds after 5): each loop round less its arm's step difference from the base's measures
+  the base's step; the median of all of them plus an arm's own difference is its seconds per
+  iteration (``bench.equal_time.shared_step_rates``). The other data paths keep their own
+  loops' median. Each arm trains ``round(budget_s x its iterations/s)`` iterations (a
+  multiple of ``--round-to``) with its lr schedule restated at the same fractions (the step
+  lr's steps at 60% and 85%, the cosine's length, validation and checkpoint at the end). The
+  calibration, every arm's iterations and ``--cfg-options`` are written to the JSON before
+  any training run; ``--resume`` keeps a recorded calibration and never measures another
+  (one recorded before the steps were measured alone gets them and is priced again, before
+  any run); its iterations are equal time on its own CPU model only, so training on another
+  is a one-line error (``--other-cpu`` overrides; every run's row names its CPU);
 - ``train``: every arm x seeds 0 and 1, seeds outermost (``bench.real_300w``'s runs: the
   ordinary `mim train`, metrics of the run's final validation on common);
 - ``combined`` (asked for by name, after ``train``): the base with every change whose
@@ -93,6 +100,7 @@ from pathlib import Path
 
 from bench.common import (
     BenchParser,
+    cpu_model,
     environment,
     machine_text,
     markdown_table,
@@ -102,8 +110,10 @@ from bench.equal_time import (
     arm_config,
     iterations_in,
     measure_rates,
+    measure_step_costs,
     merge_options,
     schedule_options,
+    shared_step_rates,
 )
 from bench.equal_time_study import (
     parse_study_args,
@@ -154,6 +164,9 @@ ARMS = {
 # alternative data paths: the combined arm takes at most one of them
 DATA_PATHS = ("per_sample", "cache2x")
 BASE = "base"
+# the arms on the base's data path, whose training steps alone are measured and priced
+# against the base's (shared_step_rates); the base first
+STEP_ARMS = tuple(a for a in ARMS if a not in DATA_PATHS)
 CHANGES = tuple(a for a in ARMS if a != BASE)
 COMBINED = "combined"
 SEEDS = (0, 1)
@@ -199,23 +212,79 @@ def plan(rates: dict[str, float], batches: dict[str, int], seconds: float, round
     return out
 
 
+def step_costs(root: Path, reps: int, warmup: int) -> dict:
+    """The training steps of :data:`STEP_ARMS` alone, interleaved
+    (:func:`bench.equal_time.measure_step_costs`), with when and where they were measured."""
+    started = time.strftime("%Y-%m-%d %H:%M:%S")
+    arms = measure_step_costs({a: (ARMS[a][1], arm_options(a)) for a in STEP_ARMS}, root,
+                              reps, warmup, TOOL)
+    return dict(date=started, reps=reps, warmup=warmup, reference=BASE,
+                environment=environment(), arms=arms)
+
+
+def price(calibration: dict, steps: dict) -> dict:
+    """``calibration`` with every arm's calibrated images/s (``images_per_s``), how it was
+    reached (``rate_from``) and its iterations and options: the arms on the base's data
+    path (:data:`STEP_ARMS`) at the pooled loop rate of the base's step plus their own
+    step's measured difference (:func:`bench.equal_time.shared_step_rates`; ``steps``:
+    :func:`step_costs`), the other data paths at their own loops' median."""
+    cal = calibration["arms"]
+    batch = cal[BASE]["batch"]
+    differences = {a: steps["arms"][a]["minus_reference_s"] for a in STEP_ARMS}
+    pooled, shared = shared_step_rates(
+        {a: [x["images_per_s"] for x in cal[a]["runs"]] for a in STEP_ARMS}, differences,
+        batch)
+    cfgs = {a: arm_config(ARMS[a][1], arm_options(a)) for a in ARMS}
+    rates = {a: shared.get(a, e["median_images_per_s"]) for a, e in cal.items()}
+    planned = plan(rates, {a: e["batch"] for a, e in cal.items()},
+                   calibration["budget_seconds"], calibration["round_to"], cfgs)
+    for arm, entry in cal.items():
+        entry.update(planned[arm], images_per_s=round(rates[arm], 1), rate_from=(
+            f"pooled loop rounds of {', '.join(STEP_ARMS)}, step {differences[arm]:+.4f} s "
+            f"from {BASE}'s" if arm in shared else "its own loop rounds' median"))
+    return dict(calibration, step_costs=steps, pooled_base_step_s=round(pooled, 5))
+
+
 def calibrate(root: Path, rounds: int, warmup: int, iters: int, minutes: float,
-              round_to: int) -> dict:
+              round_to: int, step_reps: int, step_warmup: int) -> dict:
     """The ``speed`` part: every arm's loop in rounds (:func:`bench.equal_time.measure_rates`),
-    the budget and every arm's iterations and options."""
+    the training steps alone (:func:`step_costs`), the budget and every arm's iterations
+    and options (:func:`price`)."""
     started = time.strftime("%Y-%m-%d %H:%M:%S")
     arms = measure_rates({a: (ARMS[a][1], arm_options(a)) for a in ARMS}, root, rounds, warmup,
                          iters, TOOL)
-    cfgs = {a: arm_config(ARMS[a][1], arm_options(a)) for a in ARMS}
-    seconds = 60.0 * minutes
-    planned = plan({a: e["median_images_per_s"] for a, e in arms.items()},
-                   {a: e["batch"] for a, e in arms.items()}, seconds, round_to, cfgs)
-    for arm, entry in arms.items():
-        entry.update(planned[arm])
-    return dict(date=started, rounds=rounds, warmup=warmup, iters=iters,
-                budget_minutes=minutes, budget_seconds=seconds, round_to=round_to,
-                omp_num_threads=os.environ.get("OMP_NUM_THREADS"), environment=environment(),
-                arms=arms)
+    calibration = dict(date=started, rounds=rounds, warmup=warmup, iters=iters,
+                       budget_minutes=minutes, budget_seconds=60.0 * minutes, round_to=round_to,
+                       omp_num_threads=os.environ.get("OMP_NUM_THREADS"),
+                       environment=environment(), arms=arms)
+    return price(calibration, step_costs(root, step_reps, step_warmup))
+
+
+def complete_calibration(grid, parser, root: Path, step_reps: int, step_warmup: int) -> None:
+    """A recorded calibration from before the steps were measured alone (no ``step_costs``;
+    each arm priced at its own loops' median) gets them, measured now, and is priced again
+    before any run counts; the iterations it had are kept beside it
+    (``superseded_iterations``). A recorded run (trained at those iterations, not at equal
+    time with the new ones) or another CPU model than the calibration's is a one-line
+    error."""
+    cal = grid.payload.get("calibration")
+    if not cal or "step_costs" in cal:
+        return
+    if grid.runs:
+        parser.error(f"{grid.out}: {len(grid.runs)} runs were trained at the iterations of a "
+                     f"calibration without its steps measured alone; pricing it again would "
+                     f"leave them at other iterations than the arms still to run")
+    measured_on = (cal.get("environment") or {}).get("cpu")
+    if measured_on != cpu_model():
+        parser.error(f"{grid.out}: calibration.environment.cpu is {measured_on!r}, this "
+                     f"machine's CPU is {cpu_model()!r}: its steps alone must be measured on "
+                     f"the CPU its loops were")
+    old = {a: e["iterations"] for a, e in cal["arms"].items()}
+    print(f"[{TOOL}] {grid.out}: the calibration of {cal['date']} has no steps measured "
+          f"alone: measuring them and pricing its arms again before any run", flush=True)
+    grid.payload["calibration"] = dict(price(cal, step_costs(root, step_reps, step_warmup)),
+                                       superseded_iterations=old)
+    grid.write()
 
 
 def paired(runs: list[dict], arm: str) -> list[float]:
@@ -305,6 +374,52 @@ def goal_text(mean: float | None) -> str:
     return "yes, moonshot too" if mean <= MOONSHOT else "yes" if mean <= GOAL else "no"
 
 
+def _step_text(step: dict | None) -> str:
+    if step is None:
+        return ""
+    return f"{1000 * step['step_s']:.1f} ({1000 * step['minus_reference_s']:+.1f})"
+
+
+def calibration_sections(cal: dict) -> list[str]:
+    """The calibration's text and table: every arm's loop rounds and median, its step alone
+    against the base's where measured, the images/s it was priced at and how, its
+    iterations (and those of a superseded pricing) and options."""
+    rounds = cal["rounds"]
+    text = (f"Calibration ({cal['date'].split(' ')[0]}): each arm's `mim train` loop on the "
+            f"real data, {cal['iters']} timed iterations after {cal['warmup']}, {rounds} "
+            f"round{'' if rounds == 1 else 's'} (every arm once a round), median; "
+            f"OMP_NUM_THREADS={cal.get('omp_num_threads') or 'unset'}.")
+    steps = cal.get("step_costs")
+    if steps:
+        text += (f" The arms on the base's data path ({', '.join(f'`{a}`' for a in STEP_ARMS)})"
+                 f" differ in their training step only: each step was measured alone "
+                 f"({steps['date'].split(' ')[0]}; `model.train_step` and the hooks the arm "
+                 f"adds, on one batch, the arms interleaved step by step, {steps['reps']} "
+                 f"rounds after {steps['warmup']}; median of its paired differences from the "
+                 f"base's step), and each is priced at the median of all their loop rounds, "
+                 f"each less its arm's step difference ({1000 * cal['pooled_base_step_s']:.1f}"
+                 f" ms an iteration for the base), plus its own difference. The other data "
+                 f"paths are priced at their own loops' median.")
+    old = cal.get("superseded_iterations")
+    if old:
+        text += (" It was priced first at each arm's own loop median, before any run: "
+                 + ", ".join(f"`{a}` {n}" for a, n in old.items()) + " iterations then.")
+    step_arms = (steps or {}).get("arms", {})
+    table = markdown_table([dict(
+        arm=f"`{a}`", runs=", ".join(f"{x['images_per_s']:.1f}" for x in e["runs"]),
+        median=f"{e['median_images_per_s']:.1f}",
+        step=_step_text(step_arms.get(a)),
+        rate=f"{e.get('images_per_s', e['median_images_per_s']):.1f}",
+        its=f"{e['iterations_per_s']:.3f}", iters=e["iterations"],
+        options=" ".join(f"`{o}`" for o in e["options"]))
+        for a, e in cal["arms"].items()], [
+        ("arm", "arm"), ("runs", "loop images/s each round"), ("median", "loop median"),
+        ("step", "step alone, ms (minus base's)"), ("rate", "priced images/s"),
+        ("its", "iterations/s"), ("iters", "iterations in the budget"),
+        ("options", "cfg-options (besides seed and data root)")])
+    return [text, table]
+
+
 def results_markdown(payload: dict) -> str:
     """The study's tables (what ``--summarise`` writes): one row per arm (NME per seed,
     mean ± sd, paired difference from base, goal), the combined rule, every run and the
@@ -332,7 +447,7 @@ def results_markdown(payload: dict) -> str:
         io = [r["nme_io"] for r in arm_runs]
         label = ARMS[arm][0] if arm in ARMS else (
             "base + " + " + ".join(planned.get("changes", [])))
-        rates = planned.get("median_images_per_s")
+        rates = planned.get("images_per_s", planned.get("median_images_per_s"))
         rows.append(dict(
             arm=f"`{arm}`: {label}", seeds=", ".join(str(r["seed"]) for r in arm_runs),
             each=", ".join(f"{v:.2f}" for v in io), io=mean_sd(io),
@@ -379,20 +494,7 @@ def results_markdown(payload: dict) -> str:
             ("auc", "AUC@0.08"), ("minutes", "training minutes (as run)"),
             ("ips", "training images/s (as run)"), ("concurrent", "runs at once")])]
     if cal:
-        rounds = cal["rounds"]
-        sections += [
-            f"Calibration ({cal['date'].split(' ')[0]}): each arm's `mim train` loop on the "
-            f"real data, {cal['iters']} timed iterations after {cal['warmup']}, {rounds} "
-            f"round{'' if rounds == 1 else 's'} (every arm once a round), median; "
-            f"OMP_NUM_THREADS={cal.get('omp_num_threads') or 'unset'}.",
-            markdown_table([dict(
-                arm=f"`{a}`", runs=", ".join(f"{x['images_per_s']:.1f}" for x in e["runs"]),
-                median=f"{e['median_images_per_s']:.1f}", its=f"{e['iterations_per_s']:.3f}",
-                iters=e["iterations"], options=" ".join(f"`{o}`" for o in e["options"]))
-                for a, e in cal["arms"].items()], [
-                ("arm", "arm"), ("runs", "images/s each round"), ("median", "median"),
-                ("its", "iterations/s"), ("iters", "iterations in the budget"),
-                ("options", "cfg-options (besides seed and data root)")])]
+        sections += calibration_sections(cal)
     sections.append(f"Command: `python -m bench.{TOOL} --300w-root DIR --resume --parallel 2`, "
                     f"then `--only combined`. {payload.get('machine', '')}.")
     return "\n\n".join(sections)
@@ -404,6 +506,8 @@ def results_markdown(payload: dict) -> str:
 # further apart than the arms' real differences in a first calibration, discarded before
 # any run (its file is not kept): 5 rounds of 150.
 SPEED = (5, 20, 150)
+# the steps alone (measure_step_costs): timed rounds, untimed rounds before them
+STEPS = (60, 5)
 
 
 def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]:
@@ -413,9 +517,15 @@ def parse_args(argv: list[str] | None) -> tuple[argparse.Namespace, BenchParser]
                           tiny_unit="an arm", speed=SPEED)
     parser.add_argument("--budget-minutes", type=float, default=30.0,
                         help="training time of every arm, in minutes on this machine")
+    parser.add_argument("--step-reps", type=int, default=STEPS[0],
+                        help="timed rounds of the training steps alone (every arm on the "
+                             "base's data path once a round)")
+    parser.add_argument("--step-warmup", type=int, default=STEPS[1],
+                        help="untimed rounds before them")
     args = parse_study_args(parser, argv)
     if args.tiny:
         args.budget_minutes = 0.05
+        args.step_reps, args.step_warmup = 2, 1
     return args, parser
 
 
@@ -437,8 +547,10 @@ def main(argv: list[str] | None = None) -> None:
     if "speed" in args.only:
         speed_part(grid, lambda: calibrate(root, args.speed_rounds, args.speed_warmup,
                                            args.speed_iters, args.budget_minutes,
-                                           args.round_to))
+                                           args.round_to, args.step_reps, args.step_warmup))
     training = [p for p in ("train", "combined") if p in args.only]
+    if "speed" in args.only or training:
+        complete_calibration(grid, parser, root, args.step_reps, args.step_warmup)
     calibration = recorded_calibration(grid, parser, args.other_cpu) if training else None
     if "train" in training:
         todo = selected_pending(grid, specs(calibration, seeds), arms=args.arms,

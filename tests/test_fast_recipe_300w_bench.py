@@ -6,6 +6,7 @@ the calibration kept on resume, and the tiny end-to-end run."""
 from __future__ import annotations
 
 import json
+import statistics
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ from study_runs import (
 
 from bench import fast_recipe_300w as fast
 from bench import real_300w
+from bench.common import cpu_model
 from bench.equal_time import arm_config, schedule_options
 
 
@@ -198,13 +200,29 @@ CAL_RATES = {"base": 150.0, "gap": 170.0, "softwing": 150.0, "cosine": 150.0, "e
              "per_sample": 120.0, "cache2x": 110.0}
 
 
+def _loops(rates=CAL_RATES, minutes: float = 30.0, rounds=None) -> dict:
+    """A calibration's loop measurements, not yet priced: each arm's loop at ``rates`` (or
+    its ``rounds``, images/s each round), on this machine's CPU."""
+    rounds = rounds or {a: [r] for a, r in rates.items()}
+    arms = {a: dict(config=fast.ARMS[a][1], batch=32, runs=[dict(images_per_s=x) for x in r],
+                    median_images_per_s=statistics.median(r)) for a, r in rounds.items()}
+    return dict(date="2026-01-01 00:00:00", rounds=len(next(iter(rounds.values()))), warmup=10,
+                iters=30, budget_minutes=minutes, budget_seconds=60 * minutes, round_to=50,
+                environment=dict(cpu=cpu_model()), arms=arms)
+
+
+def _steps(step_s: dict[str, float]) -> dict:
+    """Steps measured alone (``fast.step_costs``' record): each arm's step seconds."""
+    return dict(date="2026-01-01 01:00:00", reps=60, warmup=5, reference="base",
+                arms={a: dict(step_s=v, minus_reference_s=v - step_s["base"], extra_hooks=[])
+                      for a, v in step_s.items()})
+
+
 def _calibration(rates=CAL_RATES, minutes: float = 30.0) -> dict:
-    cfgs = {a: arm_config(fast.ARMS[a][1], fast.arm_options(a)) for a in fast.ARMS}
-    planned = fast.plan(rates, {a: 32 for a in rates}, 60 * minutes, 50, cfgs)
-    arms = {a: dict(config=fast.ARMS[a][1], batch=32, median_images_per_s=rates[a],
-                    runs=[dict(images_per_s=rates[a])], **planned[a]) for a in rates}
-    return dict(date="2026-01-01 00:00:00", rounds=3, warmup=10, iters=30,
-                budget_minutes=minutes, budget_seconds=60 * minutes, round_to=50, arms=arms)
+    """A priced calibration whose loops ran at ``rates`` and whose steps alone differ as
+    the loops do: every arm priced at its own rate."""
+    steps = _steps({a: 32 / rates[a] for a in fast.STEP_ARMS})
+    return fast.price(_loops(rates, minutes), steps)
 
 
 def test_every_arm_trains_the_budget_at_its_own_rate():
@@ -226,6 +244,82 @@ def test_every_arm_trains_the_budget_at_its_own_rate():
     keys = [o.split("=")[0] for o in cosine]
     assert len(keys) == len(set(keys)) and f"param_scheduler.end={fast.SHIPPED_ITERS}" not in cosine
     assert "param_scheduler.0.milestones=[4050,5738]" in cal["arms"]["per_sample"]["options"]
+
+
+def _per_s(seconds: list[float]) -> list[float]:
+    return [32 / x for x in seconds]
+
+
+def test_arms_on_the_base_data_path_are_priced_from_their_pooled_loops():
+    """Loops of the same step scatter (base 0.20, 0.16, 0.25 s an iteration; cosine, whose
+    step is the base's, 0.18 and 0.19): each loop less its arm's step difference measured
+    alone (softwing +0.01, ema +0.02, gap -0.05 s) is a measurement of the base's step;
+    their median (0.195 s) plus each arm's difference prices it. So base and cosine train
+    the same 9,250 iterations (1,800 s / 0.195), softwing 8,800, ema 8,350, gap 12,400;
+    per_sample keeps its own loops' median (120 images/s: 6,750). Wrong input caught: each
+    arm at its own loops' median, which gave cosine 9,750 iterations to base's 9,000."""
+    loops = _loops(rounds=dict(
+        base=_per_s([0.20, 0.16, 0.25]), gap=_per_s([0.14]), softwing=_per_s([0.21]),
+        cosine=_per_s([0.18, 0.19]), ema=_per_s([0.26]), per_sample=[120.0],
+        cache2x=[110.0]))
+    unpriced = fast.plan({a: e["median_images_per_s"] for a, e in loops["arms"].items()},
+                         {a: 32 for a in loops["arms"]}, 1800, 50,
+                         {a: arm_config(fast.ARMS[a][1], fast.arm_options(a))
+                          for a in fast.ARMS})
+    assert (unpriced["base"]["iterations"], unpriced["cosine"]["iterations"]) == (9000, 9750)
+    cal = fast.price(loops, _steps(dict(base=0.1, gap=0.05, softwing=0.11, cosine=0.1,
+                                        ema=0.12)))
+    assert cal["pooled_base_step_s"] == 0.195
+    assert {a: e["iterations"] for a, e in cal["arms"].items()} == dict(
+        base=9250, gap=12400, softwing=8800, cosine=9250, ema=8350, per_sample=6750,
+        cache2x=6200)
+    assert cal["arms"]["cosine"]["images_per_s"] == cal["arms"]["base"]["images_per_s"] == 164.1
+    assert cal["arms"]["per_sample"]["rate_from"] == "its own loop rounds' median"
+    assert "step +0.0200 s from base's" in cal["arms"]["ema"]["rate_from"]
+    table = "\n".join(fast.calibration_sections(cal))
+    assert "(195.0 ms an iteration for the base)" in table
+    assert "| `ema` | 123.1 | 123.1 | 120.0 (+20.0) | 148.8 |" in table
+    assert "| `per_sample` | 120.0 | 120.0 |  | 120.0 |" in table
+
+
+def _legacy(minutes: float = 30.0) -> dict:
+    """A calibration recorded before the steps were measured alone: every arm priced at its
+    own loops' median (cosine's loop 4% faster than base's)."""
+    cal = _loops(dict(CAL_RATES, cosine=156.0), minutes)
+    cfgs = {a: arm_config(fast.ARMS[a][1], fast.arm_options(a)) for a in fast.ARMS}
+    planned = fast.plan({a: e["median_images_per_s"] for a, e in cal["arms"].items()},
+                        {a: 32 for a in cal["arms"]}, 60 * minutes, 50, cfgs)
+    for arm, entry in cal["arms"].items():
+        entry.update(planned[arm])
+    return cal
+
+
+def test_a_calibration_without_steps_alone_is_priced_again_before_any_run(tmp_path,
+                                                                          monkeypatch):
+    """A recorded calibration without ``step_costs`` gets them on --resume (measured once),
+    every arm priced again, the iterations it had kept as ``superseded_iterations``; with a
+    run recorded, or on another CPU model, it is a one-line error instead."""
+    measured = []
+    monkeypatch.setattr(fast, "calibrate", lambda *a: _legacy())
+    monkeypatch.setattr(fast, "step_costs", lambda root, reps, warmup: measured.append(reps)
+                        or _steps({a: 32 / CAL_RATES[a] for a in fast.STEP_ARMS}))
+    out = tmp_path / "fast.json"
+    base = ["--300w-root", str(tmp_path), "--out", str(out), "--runs-dir", str(tmp_path / "r")]
+    fast.main([*base, "--only", "speed"])  # the stand-in records the old kind
+    assert measured == [60]  # ... and a first calibration is completed at once
+    payload = json.loads(out.read_text())
+    assert payload["calibration"]["superseded_iterations"]["cosine"] == 8800
+    assert payload["calibration"]["arms"]["cosine"]["iterations"] == 8450
+    fast.main([*base, "--only", "speed", "--resume"])
+    assert measured == [60]  # priced once, kept
+    legacy = dict(payload, calibration=_legacy())
+    out.write_text(json.dumps(dict(legacy, runs=[finished_run("gap", 0, 3.8, 9550)])))
+    usage_error(fast.main, [*base, "--only", "train", "--resume"])
+    other = dict(legacy, calibration=dict(_legacy(), environment=dict(cpu="Other CPU")))
+    out.write_text(json.dumps(other))
+    usage_error(fast.main, [*base, "--only", "speed", "--resume"])
+    assert measured == [60]
+    assert "step_costs" not in json.loads(out.read_text())["calibration"]
 
 
 def test_combined_arm_is_chosen_by_the_rule_and_priced_by_the_one_calibration():
@@ -305,7 +399,8 @@ def test_resume_keeps_the_calibration_and_combined_runs_after_the_rule(tmp_path,
     nme = dict(base=4.0, gap=3.8, softwing=4.0, cosine=4.1, ema=4.0, per_sample=3.7,
                cache2x=4.0)
 
-    def fake_calibrate(root, rounds, warmup, iters, minutes, round_to):
+    def fake_calibrate(root, rounds, warmup, iters, minutes, round_to, step_reps,
+                       step_warmup):
         calls.append(minutes)
         return _calibration(minutes=minutes)
 
