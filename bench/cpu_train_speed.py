@@ -26,6 +26,10 @@ Arms (what differs, nothing else does):
   augmentation runs on the batch, or whose pipeline has a transform the loop cannot repeat,
   leave it out.
 
+real_batchaug, whose batch augmentation the plain loop cannot repeat, is measured against
+real_aug's plain loop (the same augmentation made per sample in the training process) when
+both are in the run: ``switch vs real_aug's plain``.
+
 ``--regressor-inputs gap flatten`` measures each config with the head's and branches'
 regressor inputs (``model.head.final_input`` / ``branch_input``) set to each, one cell per
 input. The machine is shared and noisy: arms are measured in rounds (every arm once per
@@ -36,9 +40,9 @@ after it; ``--note`` records what else ran on the machine.
     python -m bench.cpu_train_speed --300w-root data/300w            # the reported run
     python -m bench.cpu_train_speed --tiny                           # smoke run (CI)
     python -m bench.cpu_train_speed --summarise bench/results/cpu_train_speed.json
-    python -m bench.cpu_train_speed --300w-root data/300w --configs real_aug --sizes 128 \
-        --arms switch plain --regressor-inputs flatten gap --out \
-        bench/results/cpu_train_speed_plain.json    # the product loop against the plain one
+    python -m bench.cpu_train_speed --300w-root data/300w --configs real_aug real_batchaug \
+        --sizes 128 --arms switch plain --regressor-inputs flatten gap --plain-threads 2 \
+        --out bench/results/cpu_train_speed_plain.json   # the product loops against the plain one
 """
 
 from __future__ import annotations
@@ -294,7 +298,8 @@ def results_markdown(payload: dict) -> str:
             rows.append(dict(cell=key, arm="switch vs plain", ratio=f"{mine / plain:.2f}x"))
         if cell.get("plain_left_out"):
             rows.append(dict(cell=key, arm="plain", rate="left out: " + cell["plain_left_out"]))
-        for peer_arm in ("fp32", "switch"):
+        for peer_arm in ("fp32", "switch", "plain"):  # plain: the peer's plain loop, the
+            # yardstick of a config whose augmentation the plain loop cannot repeat
             theirs = (peer or {}).get("arms", {}).get(peer_arm, {}).get("median_images_per_s")
             if mine and theirs:
                 rows.append(dict(cell=key, ratio=f"{mine / theirs:.2f}x",

@@ -206,6 +206,14 @@ def test_switch_vs_plain_row_and_regressor_input_cells():
     assert "load average around the runs: 3.00-4.50 on 2 CPUs" in table
     assert "a training study ran beside it" in table
     assert speed.cell_name("real_aug, 128 px, gap inputs") == "real_aug"
+    # the batch recipe, which the plain loop cannot repeat, against its peer's plain loop
+    payload["cells"]["real_batchaug, 128 px, gap inputs"] = dict(size=128, arms=dict(
+        switch=dict(arm, median_images_per_s=170.0)))
+    table = speed.results_markdown(payload)
+    assert "| real_batchaug, 128 px, gap inputs | switch vs real_aug's plain |  |  | 0.85x |" \
+        in table
+    assert "| real_batchaug, 128 px, gap inputs | switch vs real_aug's switch |  |  | 1.70x |" \
+        in table
     cfg = speed.build_cfg("real_aug", 128, "switch", Path("/d"), 3, "gap")
     assert (cfg.model.head.final_input, cfg.model.head.branch_input) == ("gap", "gap")
 
