@@ -448,6 +448,11 @@ def test_tiny_run_end_to_end():
     two when it saves: ``ema_state_dict`` then holds the source model's)."""
     payload, _ = tiny_study("fast_recipe_300w", "--arms", "base", "ema")
     runs = calibrated_runs(payload, fast.ARMS, ("base", "ema"))
+    steps = payload["calibration"]["step_costs"]["arms"]
+    assert list(steps) == list(fast.STEP_ARMS)  # measured alone, the base first
+    assert steps["ema"]["extra_hooks"] == ["EMAHook"] and steps["base"]["extra_hooks"] == []
+    assert steps["base"]["minus_reference_s"] == 0 < steps["base"]["step_s"]
+    assert "superseded_iterations" not in payload["calibration"]
     pointer = Path(runs["ema"]["work_dir"]) / "last_checkpoint"
     checkpoint = torch.load(pointer.read_text().strip(), map_location="cpu",
                             weights_only=False)
