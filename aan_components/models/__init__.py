@@ -16,6 +16,7 @@ from .cosine_embedding_head import CosineEmbeddingHead  # noqa: E402
 from .euclidean_loss import EuclideanLoss  # noqa: E402
 from .face_batch_augment import RandomFaceBatchAugment  # noqa: E402
 from .intermediate_supervision_loss import IntermediateSupervisionLoss  # noqa: E402
+from .pixel_batch_augment_preprocessor import PixelBatchAugmentPreprocessor  # noqa: E402
 from .timm_attention_backbone import TimmAttentionBackbone  # noqa: E402
 
 # The pure-torch building blocks, buildable from configs too.
@@ -30,6 +31,7 @@ __all__ = [
     "CosineEmbeddingHead",
     "EuclideanLoss",
     "IntermediateSupervisionLoss",
+    "PixelBatchAugmentPreprocessor",
     "RandomFaceBatchAugment",
     "TimmAttentionBackbone",
 ]

@@ -59,21 +59,42 @@ class RandomFaceBatchAugment(nn.Module):
                              persistent=False)
 
     def forward(self, inputs: Tensor, data_samples: list) -> tuple[Tensor, list]:
-        batch, _, height, width = inputs.shape
+        """Augments a normalised batch (``PoseDataPreprocessor``'s output)."""
+        # warped as pixels / std (black is 0, as TopdownAffine pads, and the warp commutes
+        # with the scaling), then scaled to [0, 1] by std / 255
+        return self._augment(inputs.float() + self.mean / self.std, self.std / 255.0, None,
+                             inputs.dtype, inputs, data_samples)
+
+    def augment_pixels(self, pixels: Tensor, data_samples: list,
+                       bgr_to_rgb: bool = False) -> tuple[Tensor, list]:
+        """Augments a batch of pixels (0-255, the dataset's channel order; any dtype) and
+        normalises the smaller output: what ``PixelBatchAugmentPreprocessor`` calls, so that
+        the wide input is read once instead of normalised first. With ``bgr_to_rgb`` the
+        channels are reversed after the warp (which treats every channel alike), before the
+        colour change. The result equals :meth:`forward` of the batch as
+        ``PoseDataPreprocessor`` (the same ``mean``, ``std`` and ``bgr_to_rgb``) normalises
+        it, draw for draw, up to float rounding."""
+        return self._augment(pixels.float(), 1 / 255.0, [2, 1, 0] if bgr_to_rgb else None,
+                             torch.float32, pixels, data_samples)
+
+    def _augment(self, image: Tensor, to_unit, channels: list[int] | None, dtype: torch.dtype,
+                 inputs: Tensor, data_samples: list) -> tuple[Tensor, list]:
+        """The warp of ``image`` (0 outside the crop), its channels reordered by
+        ``channels``, scaled to [0, 1] by ``to_unit``, the colour change, then normalised as
+        ``dtype``, laid out as ``inputs``; the samples' labels moved with the pixels."""
+        batch, _, height, width = image.shape
         labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in data_samples])
-        labels = labels.to(inputs.device, torch.float32)
+        labels = labels.to(image.device, torch.float32)
         num_points = labels.shape[-2]
         weights = torch.cat([d.gt_instance_labels.keypoint_weights for d in data_samples])
-        # warped as pixels / std (one pass over the wide input; black is 0, as TopdownAffine
-        # pads, and the warp commutes with the scaling), then scaled to [0, 1] and
-        # colour-changed on the smaller output
         image, points, new_weights = self.augment.warp(
-            inputs.float() + self.mean / self.std,
-            labels.view(batch, num_points, 2) * inputs.new_tensor([width, height]),
-            weights.to(inputs.device, torch.float32).view(batch, num_points),
+            image, labels.view(batch, num_points, 2) * image.new_tensor([width, height]),
+            weights.to(image.device, torch.float32).view(batch, num_points),
             flip_indices=self._flip_indices(data_samples, num_points) if self.flip else None)
-        image = self.augment.photometric((image * (self.std / 255.0)).clamp_(0, 1)).clamp_(0, 1)
-        out = ((image * 255.0 - self.mean) / self.std).to(inputs.dtype)
+        if channels is not None:
+            image = image[:, channels]
+        image = self.augment.photometric((image * to_unit).clamp_(0, 1)).clamp_(0, 1)
+        out = ((image * 255.0 - self.mean) / self.std).to(dtype)
         if inputs.is_contiguous(memory_format=torch.channels_last):
             out = out.contiguous(memory_format=torch.channels_last)
         new_labels = (points / points.new_tensor(out.shape[:1:-1])).view(batch, 1, num_points, 2)
