@@ -124,14 +124,22 @@ L1_LOSS = {"type": "L1Loss", "use_target_weight": True, "loss_weight": 136}
 # batch-augmentation study picked (docs/studies.md "Real faces: 300W"); before, it had no
 # such setting (RandomFaceBatchAugment's default: none).
 CHANNELS_BY_EVIDENCE = ("aan_300w_cpu_batchaug",)
+# the same training batch, draw for draw, augmented from its pixels at less cost
+# (tests/test_pixel_batch_augment_preprocessor.py)
+PIXEL_PREPROCESSOR = ("aan_300w_cpu_batchaug",)
 
 
 def evidence_applied(name: str, before: dict) -> dict:
     """``before`` with the studies' decisions applied: ``attention='none'`` in the recommended
     CPU recipes and ``'se'`` in the timm variants (the gate they had before was the paper's),
     the L1 loss in the per-sample one (it had the recipe's L2, ``EuclideanLoss``), and the
-    channel shuffle in the batch-augmented one."""
+    channel shuffle in the batch-augmented one, whose data preprocessor then became
+    ``PixelBatchAugmentPreprocessor`` (the same batch at less cost)."""
     after = copy.deepcopy(before)
+    if name in PIXEL_PREPROCESSOR:
+        preprocessor = after["model"]["data_preprocessor"]
+        assert preprocessor["type"] == "PoseDataPreprocessor"
+        preprocessor["type"] = "PixelBatchAugmentPreprocessor"
     if name in CHANNELS_BY_EVIDENCE:
         augment = after["model"]["data_preprocessor"]["batch_augments"][0]
         assert "channel_shuffle_p" not in augment

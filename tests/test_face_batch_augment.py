@@ -161,8 +161,9 @@ def test_pool_config_trains_on_cpu(tmp_path):
 @pytest.mark.slow  # trains with mmengine's Runner
 def test_real_face_batch_config_trains_on_the_300w_fixture(tmp_path, fixtures_dir):
     """mm_configs/aan_300w_cpu_batchaug.py for 2 iterations on the 300W fixture: the cache
-    holds the wide 224 px crops, the model trains on 128 px ones, both cores compute (no
-    loader worker), and the flip pairs come from the dataset."""
+    holds the wide 224 px crops, handed to the augmentation as pixels, the model trains on
+    128 px ones, both cores compute (no loader worker), and the flip pairs come from the
+    dataset."""
     from conftest import REPO
     from mmengine.config import Config
     from mmengine.runner import Runner
@@ -181,11 +182,17 @@ def test_real_face_batch_config_trains_on_the_300w_fixture(tmp_path, fixtures_di
     runner = Runner.from_cfg(cfg)
     seen = []
     augment = runner.model.data_preprocessor.batch_augments[0]
-    augment.register_forward_hook(lambda m, args, out: seen.append((args[0].shape,
-                                                                    out[0].shape)))
+    from_pixels = augment.augment_pixels
+
+    def recorded(pixels, samples, **kwargs):  # the crops come as pixels (uint8)
+        out = from_pixels(pixels, samples, **kwargs)
+        seen.append((pixels.shape, pixels.dtype, out[0].shape, out[0].dtype))
+        return out
+
+    augment.augment_pixels = recorded
     runner.train()
     assert runner.iter == 2 and cfg.train_dataloader.num_workers == 0
-    assert seen[0] == ((4, 3, 224, 224), (4, 3, 128, 128))
+    assert seen[0] == ((4, 3, 224, 224), torch.uint8, (4, 3, 128, 128), torch.float32)
     assert augment.flip and len(runner.train_dataloader.dataset.metainfo["flip_indices"]) == 68
 
 
