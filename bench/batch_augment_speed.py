@@ -5,12 +5,17 @@ beside the model's own step (forward, backward, Adam through the config's optimi
 bf16 autocast, channels-last, as the CPU switch trains), all in one run on ``--threads``
 threads (1: each study run trained on one).
 
-Every arm is its ``bench.real_300w`` grid entry (config and ``--cfg-options``), so the cost
-measured is that of the runs recorded. The crops are random pixels of the cache's size (the
-data path's arithmetic does not depend on what the pixels show) with 68 landmarks inside the
-face box; the faces are drawn fresh for every batch, outside the timer. Every arm is timed once
-a round, ``--rounds`` rounds, median of every timed batch; a step's images/s is estimated as
-batch / (data path + model step), and each arm's as a ratio to the reference's.
+Every arm is its ``bench.real_300w`` grid entry (config and ``--cfg-options``) with the data
+preprocessor its runs trained with (MMPose's ``PoseDataPreprocessor``, which normalises the
+wide crops before the augmentation), so the cost measured is that of the runs recorded. One
+more row, ``FROM_PIXELS``, is the reference as the config ships now:
+``PixelBatchAugmentPreprocessor`` hands the augmentation the crops as pixels and normalises
+its 128 px output only (the same batch, draw for draw). The crops are random pixels of the
+cache's size (the data path's arithmetic does not depend on what the pixels show) with 68
+landmarks inside the face box; the faces are drawn fresh for every batch, outside the timer.
+Every arm is timed once a round, ``--rounds`` rounds, median of every timed batch; a step's
+images/s is estimated as batch / (data path + model step), and each arm's as a ratio to the
+reference's.
 
     .venv/bin/python -m bench.batch_augment_speed            # the reported run
     .venv/bin/python -m bench.batch_augment_speed --tiny     # smoke run (CI)
@@ -47,14 +52,22 @@ TOOL = "batch_augment_speed"
 REFERENCE = BATCH_REFERENCES[0]
 # the arms timed: the reference and every arm the study reads (the invalid one measured
 # nothing it was declared to, so its cost is not asked)
-ARMS = (REFERENCE, *(a for a in BATCH_STUDY_ARMS if a not in BATCH_INVALID))
+# the reference's data path as the config ships it now (the study's runs trained without it)
+FROM_PIXELS = f"{REFERENCE}, from pixels"
+ARMS = (REFERENCE, FROM_PIXELS, *(a for a in BATCH_STUDY_ARMS if a not in BATCH_INVALID))
 MODEL_STEP = "model step"
+# the data preprocessor the study's runs trained with
+STUDY_PREPROCESSOR = "model.data_preprocessor.type=PoseDataPreprocessor"
 
 
 def arm_cfg(arm: str):
-    """An arm's config as its study runs were trained with (config and ``--cfg-options``)."""
+    """An arm's config as its study runs were trained with (config and ``--cfg-options``,
+    MMPose's data preprocessor); :data:`FROM_PIXELS`: the reference's as shipped now."""
+    if arm == FROM_PIXELS:
+        spec = grid_specs([REFERENCE])[0]
+        return arm_config(f"mm_configs/{spec['config']}", spec["options"])
     spec = grid_specs([arm])[0]
-    return arm_config(f"mm_configs/{spec['config']}", spec["options"])
+    return arm_config(f"mm_configs/{spec['config']}", [*spec["options"], STUDY_PREPROCESSOR])
 
 
 def cache_size(cfg) -> tuple[int, int]:
@@ -161,14 +174,18 @@ def results_markdown(payload: dict) -> str:
         ("ips", "images/s, step estimated"), ("ratio", "vs reference")])
     return "\n\n".join([
         f"The batch-augmentation study's data path (`bench.real_300w`'s arms: collate, "
-        f"normalise, `RandomFaceBatchAugment`), batch {a['batch']}, "
+        f"normalise, `RandomFaceBatchAugment`, as its runs trained), batch {a['batch']}, "
         f"{a['threads']} thread(s), {a['rounds']} round(s) of {a['batches']} batches an arm; "
         f"the model's step (forward, backward, Adam; bf16, channels-last): "
         f"{step:.1f} ms (median of {len(payload['model_step']['ms'])})"
         + (". Load average {:.2f} before, {:.2f} after: other work shared the machine, so "
            "the times are long and the ratios are what counts.".format(*payload["load_average"])
            if payload.get("load_average", [0])[0] > a["threads"] + 0.5 else "."),
-        table, f"Command: `{command_line(TOOL, a)}`", machine_line(payload)])
+        table] + ([f"`{FROM_PIXELS}`: the reference's data path as the config ships it now "
+                   f"(`PixelBatchAugmentPreprocessor`: the crops go to the augmentation as "
+                   f"pixels and only its 128 px output is normalised; the same batch, draw "
+                   f"for draw)."] if FROM_PIXELS in payload["arms"] else []) + [
+        f"Command: `{command_line(TOOL, a)}`", machine_line(payload)])
 
 
 def main(argv: list[str] | None = None) -> None:

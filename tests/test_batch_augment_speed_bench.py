@@ -19,8 +19,9 @@ def _augment(arm: str) -> dict:
 def test_each_arm_is_timed_with_the_settings_its_runs_had():
     """The arms are the study's grid entries, not the config as it ships now: the reference
     ran without the channel shuffle the config has since taken, the zoom arm at 448 px with
-    its halved zoom. Wrong input caught: the shipped config in place of the grid entry (its
-    shuffle would be timed in the reference)."""
+    its halved zoom, every arm with MMPose's data preprocessor. Wrong input caught: the
+    shipped config in place of the grid entry (its shuffle would be timed in the reference,
+    its preprocessor in every arm)."""
     assert speed.ARMS[0] == "aan_batchaug_reference"
     assert "aan_batchaug_cache2x" not in speed.ARMS  # invalid: measured nothing declared
     assert _augment("aan_batchaug_reference")["channel_shuffle_p"] == 0.0
@@ -34,6 +35,13 @@ def test_each_arm_is_timed_with_the_settings_its_runs_had():
     assert tuple(_augment("aan_batchaug_cache2x_zoom")["scale"]) == (0.435, 0.555)
     assert f"{BATCH_AUGMENT}.channel_shuffle_p=0.0" in \
         GRID["aan_batchaug_cache2x_zoom"][3]
+    # the study's runs normalised the wide crops first (MMPose's preprocessor); the config
+    # ships the one that augments from pixels, timed as one more row
+    types = {a: speed.arm_cfg(a).model.data_preprocessor.type for a in speed.ARMS}
+    assert types.pop(speed.FROM_PIXELS) == "PixelBatchAugmentPreprocessor"
+    assert set(types.values()) == {"PoseDataPreprocessor"}
+    assert shipped.model.data_preprocessor.type == "PixelBatchAugmentPreprocessor"
+    assert _augment(speed.FROM_PIXELS)["channel_shuffle_p"] == 0.0  # the reference's settings
 
 
 def test_table_estimates_each_arms_step_against_the_reference():
