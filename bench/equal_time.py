@@ -269,9 +269,11 @@ def measure_step_costs(arms: dict[str, tuple[str, Sequence[str]]], root: Path, r
     makes it) and the ``after_train_iter`` of every hook the arm has and the reference has
     not (an ``EMAHook``'s update), on one batch of the reference's data, the arms
     interleaved step by step (``warmup`` untimed rounds, then ``reps``), so that the
-    machine's drift falls on every arm alike. Per arm: the median seconds of its step and
-    the median of its step minus the reference's, pair by pair. Every arm must read the
-    reference's data path (the loader is not in what is measured)."""
+    machine's drift falls on every arm alike; each step gets a fresh copy of the batch, as
+    the loader serves one. Per arm: the median seconds of its step and the median of its step
+    minus the reference's, pair by pair. Every arm must read the reference's data path (the
+    loader is not in what is measured)."""
+    import copy
     import time
 
     import torch
@@ -302,10 +304,11 @@ def measure_step_costs(arms: dict[str, tuple[str, Sequence[str]]], root: Path, r
     for i in range(warmup + reps):
         for step in steps.values():
             step["loop"]._iter = i
+            batch = copy.deepcopy(data)  # as the loader serves it (augmenting moves labels)
             t = time.perf_counter()
-            out = step["runner"].model.train_step(data, optim_wrapper=step["optim"])
+            out = step["runner"].model.train_step(batch, optim_wrapper=step["optim"])
             for hook in step["extra"]:
-                hook.after_train_iter(step["runner"], i, data, out)
+                hook.after_train_iter(step["runner"], i, batch, out)
             if i >= warmup:
                 step["seconds"].append(time.perf_counter() - t)
         if i + 1 == warmup or (i + 1 - warmup) % max(1, reps // 4) == 0:
