@@ -34,6 +34,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from aan_components.pretrained import DEFAULT_MODEL
 from aan_core.utils.atomic_io import atomic_write
 from aan_core.utils.cpu_bf16 import cpu_supports_bf16
 
@@ -51,7 +52,9 @@ from .common import (
 from .real_300w import METRIC_KEYS
 
 PACKAGE_DIR = REPO / "aan_components" / "pretrained"
-NAME = "aan_300w_cpu_aug"
+# the model this tool makes is the one `aan predict IMAGE` and from_pretrained() use: its
+# name is set in one place, the package's
+NAME = DEFAULT_MODEL
 CARD = "docs/pretrained_model.md"
 # The command that trained the shipped model (run from the repository root, data converted
 # by `aan convert 300w RAW data/300w`). The tool checks the run's config against it.
