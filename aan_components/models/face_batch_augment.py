@@ -2,9 +2,10 @@
 on its device, with the regression targets moved exactly as the pixels.
 
 A batch augmentation of MMPose's ``PoseDataPreprocessor`` (``batch_augments=[...]``): it runs
-after the crops are normalised on the model's device, so a pool of crops prepared once
-(``CropCacheDataset``) yields a new variant of each face every time it is drawn, at the
-device's rate, with no loader work.
+after the crops are normalised on the model's device (or, under
+``PixelBatchAugmentPreprocessor``, on their pixels, normalising its own smaller output), so a
+pool of crops prepared once (``CropCacheDataset``) yields a new variant of each face every
+time it is drawn, at the device's rate, with no loader work.
 """
 
 from __future__ import annotations
@@ -43,7 +44,8 @@ class RandomFaceBatchAugment(nn.Module):
             and ``output_size``.
 
     Shape:
-        - ``inputs``: :math:`(B, 3, H, W)`, normalised, on any device.
+        - ``inputs``: :math:`(B, 3, H, W)`, normalised, on any device; to
+          :meth:`augment_pixels`, 0-255 in the dataset's channel order, any dtype.
         - each data sample's ``gt_instance_labels.keypoint_labels``: :math:`(1, K, 2)`.
         - output: :math:`(B, 3, H_{out}, W_{out})`, ``output_size`` or ``(H, W)``.
     """
