@@ -548,9 +548,8 @@ def main(argv: list[str] | None = None) -> None:
         speed_part(grid, lambda: calibrate(root, args.speed_rounds, args.speed_warmup,
                                            args.speed_iters, args.budget_minutes,
                                            args.round_to, args.step_reps, args.step_warmup))
+    complete_calibration(grid, parser, root, args.step_reps, args.step_warmup)
     training = [p for p in ("train", "combined") if p in args.only]
-    if "speed" in args.only or training:
-        complete_calibration(grid, parser, root, args.step_reps, args.step_warmup)
     calibration = recorded_calibration(grid, parser, args.other_cpu) if training else None
     if "train" in training:
         todo = selected_pending(grid, specs(calibration, seeds), arms=args.arms,
