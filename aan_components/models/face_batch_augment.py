@@ -65,7 +65,7 @@ class RandomFaceBatchAugment(nn.Module):
         # warped as pixels / std (black is 0, as TopdownAffine pads, and the warp commutes
         # with the scaling), then scaled to [0, 1] by std / 255
         return self._augment(inputs.float() + self.mean / self.std, self.std / 255.0, None,
-                             inputs.dtype, inputs, data_samples)
+                             inputs.dtype, _channels_last(inputs), data_samples)
 
     def augment_pixels(self, pixels: Tensor, data_samples: list,
                        bgr_to_rgb: bool = False) -> tuple[Tensor, list]:
@@ -77,13 +77,14 @@ class RandomFaceBatchAugment(nn.Module):
         ``PoseDataPreprocessor`` (the same ``mean``, ``std`` and ``bgr_to_rgb``) normalises
         it, draw for draw, up to float rounding."""
         return self._augment(pixels.float(), 1 / 255.0, [2, 1, 0] if bgr_to_rgb else None,
-                             torch.float32, pixels, data_samples)
+                             torch.float32, _channels_last(pixels), data_samples)
 
     def _augment(self, image: Tensor, to_unit, channels: list[int] | None, dtype: torch.dtype,
-                 inputs: Tensor, data_samples: list) -> tuple[Tensor, list]:
+                 channels_last: bool, data_samples: list) -> tuple[Tensor, list]:
         """The warp of ``image`` (0 outside the crop), its channels reordered by
         ``channels``, scaled to [0, 1] by ``to_unit``, the colour change, then normalised as
-        ``dtype``, laid out as ``inputs``; the samples' labels moved with the pixels."""
+        ``dtype`` (``channels_last`` as the input was); the samples' labels moved with the
+        pixels."""
         batch, _, height, width = image.shape
         labels = torch.cat([d.gt_instance_labels.keypoint_labels for d in data_samples])
         labels = labels.to(image.device, torch.float32)
@@ -97,7 +98,7 @@ class RandomFaceBatchAugment(nn.Module):
             image = image[:, channels]
         image = self.augment.photometric((image * to_unit).clamp_(0, 1)).clamp_(0, 1)
         out = ((image * 255.0 - self.mean) / self.std).to(dtype)
-        if inputs.is_contiguous(memory_format=torch.channels_last):
+        if channels_last:
             out = out.contiguous(memory_format=torch.channels_last)
         new_labels = (points / points.new_tensor(out.shape[:1:-1])).view(batch, 1, num_points, 2)
         for i, sample in enumerate(data_samples):
@@ -119,3 +120,7 @@ class RandomFaceBatchAugment(nn.Module):
                 f"{num_points} landmarks (the dataset's metainfo, packed by PackPoseInputs); "
                 f"got {indices!r}")
         return list(indices)
+
+
+def _channels_last(inputs: Tensor) -> bool:
+    return inputs.is_contiguous(memory_format=torch.channels_last)
