@@ -5,6 +5,7 @@ the calibration kept on resume, and the tiny end-to-end run."""
 
 from __future__ import annotations
 
+import copy
 import json
 import statistics
 from pathlib import Path
@@ -250,6 +251,19 @@ def _per_s(seconds: list[float]) -> list[float]:
     return [32 / x for x in seconds]
 
 
+def _at_own_medians(loops: dict) -> dict:
+    """``loops`` (a copy) priced as before the steps were measured alone: every arm at its
+    own loops' median."""
+    cal = copy.deepcopy(loops)
+    cfgs = {a: arm_config(fast.ARMS[a][1], fast.arm_options(a)) for a in fast.ARMS}
+    planned = fast.plan({a: e["median_images_per_s"] for a, e in cal["arms"].items()},
+                        {a: e["batch"] for a, e in cal["arms"].items()},
+                        cal["budget_seconds"], cal["round_to"], cfgs)
+    for arm, entry in cal["arms"].items():
+        entry.update(planned[arm])
+    return cal
+
+
 def test_arms_on_the_base_data_path_are_priced_from_their_pooled_loops():
     """Loops of the same step scatter (base 0.20, 0.16, 0.25 s an iteration; cosine, whose
     step is the base's, 0.18 and 0.19): each loop less its arm's step difference measured
@@ -262,10 +276,7 @@ def test_arms_on_the_base_data_path_are_priced_from_their_pooled_loops():
         base=_per_s([0.20, 0.16, 0.25]), gap=_per_s([0.14]), softwing=_per_s([0.21]),
         cosine=_per_s([0.18, 0.19]), ema=_per_s([0.26]), per_sample=[120.0],
         cache2x=[110.0]))
-    unpriced = fast.plan({a: e["median_images_per_s"] for a, e in loops["arms"].items()},
-                         {a: 32 for a in loops["arms"]}, 1800, 50,
-                         {a: arm_config(fast.ARMS[a][1], fast.arm_options(a))
-                          for a in fast.ARMS})
+    unpriced = _at_own_medians(loops)["arms"]
     assert (unpriced["base"]["iterations"], unpriced["cosine"]["iterations"]) == (9000, 9750)
     cal = fast.price(loops, _steps(dict(base=0.1, gap=0.05, softwing=0.11, cosine=0.1,
                                         ema=0.12)))
@@ -283,15 +294,9 @@ def test_arms_on_the_base_data_path_are_priced_from_their_pooled_loops():
 
 
 def _legacy(minutes: float = 30.0) -> dict:
-    """A calibration recorded before the steps were measured alone: every arm priced at its
-    own loops' median (cosine's loop 4% faster than base's)."""
-    cal = _loops(dict(CAL_RATES, cosine=156.0), minutes)
-    cfgs = {a: arm_config(fast.ARMS[a][1], fast.arm_options(a)) for a in fast.ARMS}
-    planned = fast.plan({a: e["median_images_per_s"] for a, e in cal["arms"].items()},
-                        {a: 32 for a in cal["arms"]}, 60 * minutes, 50, cfgs)
-    for arm, entry in cal["arms"].items():
-        entry.update(planned[arm])
-    return cal
+    """A calibration recorded before the steps were measured alone (cosine's loop 4% faster
+    than base's)."""
+    return _at_own_medians(_loops(dict(CAL_RATES, cosine=156.0), minutes))
 
 
 def test_a_calibration_without_steps_alone_is_priced_again_before_any_run(tmp_path,
