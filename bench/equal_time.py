@@ -19,11 +19,14 @@ time once, by a speed calibration, and each run then trains a fixed number of it
   switch's iteration at the same fractions of training; validation and checkpoint at the
   end);
 - :func:`parse_cfg_options` and :func:`merge_options`: ``--cfg-options`` as `mim train` reads
-  them (mmengine's ``DictAction``), and one list of them laid over another.
+  them (mmengine's ``DictAction``), and one list of them laid over another;
+- :func:`config_differences`: where two configs differ in value (a recipe's config file
+  against the study run that measured it).
 """
 
 from __future__ import annotations
 
+import json
 import statistics
 from collections.abc import Sequence
 from pathlib import Path
@@ -209,6 +212,43 @@ def arm_config(config: str, options: Sequence[str] = ()):
     if options:
         cfg.merge_from_dict(parse_cfg_options(options))
     return cfg
+
+
+def _flat_values(node, prefix: str = "") -> dict:
+    """A config's values as ``{dotted key: leaf}``, lists of dicts by index, leaves as JSON
+    reads them (a tuple is a list, as a dumped and reloaded config has it)."""
+    if isinstance(node, dict):
+        items = node.items()
+    elif isinstance(node, (list, tuple)) and any(isinstance(x, dict) for x in node):
+        items = ((str(i), x) for i, x in enumerate(node))
+    else:
+        return {prefix.rstrip("."): json.loads(json.dumps(node, default=repr))}
+    return {k: v for key, child in items
+            for k, v in _flat_values(child, f"{prefix}{key}.").items()}
+
+
+def config_differences(a, b, ignore: Sequence[str] = ()) -> list[str]:
+    """Where two configs (``Config`` or dict) differ in value, one ``key: a != b`` line a
+    dotted key, keys in ``ignore`` and under them skipped. One lr scheduler alone and a
+    one-element ``param_scheduler`` list are the same schedule (mmengine takes both).
+
+    Example:
+        >>> config_differences(dict(param_scheduler=dict(type='CosineAnnealingLR'), n=(1, 2),
+        ...                         work_dir='a'),
+        ...                    dict(param_scheduler=[dict(type='CosineAnnealingLR')], n=[1, 3],
+        ...                         work_dir='b'), ignore=["work_dir"])
+        ['n: [1, 2] != [1, 3]']
+    """
+    def values(cfg) -> dict:
+        cfg = dict(cfg.to_dict() if hasattr(cfg, "to_dict") else cfg)
+        if isinstance(cfg.get("param_scheduler"), dict):
+            cfg["param_scheduler"] = [cfg["param_scheduler"]]
+        return _flat_values(cfg)
+
+    skip = lambda k: any(k == i or k.startswith(i + ".") for i in ignore)  # noqa: E731
+    va, vb = values(a), values(b)
+    return [f"{k}: {va.get(k)!r} != {vb.get(k)!r}" for k in sorted(va.keys() | vb.keys())
+            if not skip(k) and va.get(k) != vb.get(k)]
 
 
 def iterations_in(seconds: float, images_per_s: float, batch: int, round_to: int) -> int:

@@ -83,25 +83,34 @@ def training_checkpoint(work_dir: Path) -> Path:
     return path
 
 
+# what says where a run ran and how often it saved, not what it trained: left out when a
+# command is checked against the run's config
+RUN_PLACE_KEYS = ("work_dir", "launcher", "resume", "load_from",
+                  "default_hooks.checkpoint.interval", "default_hooks.checkpoint.max_keep_ckpts",
+                  "default_hooks.checkpoint.save_last", "train_dataloader.dataset.data_root",
+                  "train_dataloader.dataset.dataset.data_root", "val_dataloader.dataset.data_root",
+                  "test_dataloader.dataset.data_root")
+
+
 def check_command(command: str, cfg) -> None:
-    """The run's config is what ``command`` makes: the same config file and every
-    ``--cfg-options`` value.
+    """The run's config is what ``command`` makes: its config file (from the repository
+    root) with its ``--cfg-options`` resolves to the run's values, all but where the run
+    ran and how often it saved (``RUN_PLACE_KEYS``). So the card's command may name a
+    shipped recipe config that the run's own config plus options equal.
 
     Raises:
         ValueError: naming the first value that differs.
     """
+    from .equal_time import arm_config, config_differences
+
     words = shlex.split(command)
     config = next(w for w in words if w.endswith(".py"))
-    if Path(config).name != Path(cfg.filename).name:
-        raise ValueError(f"{cfg.filename}: the run's config is not {config}")
     options = words[words.index("--cfg-options") + 1:] if "--cfg-options" in words else []
-    for option in options:
-        key, value = option.split("=", 1)
-        node = cfg
-        for part in key.split("."):
-            node = node[part]
-        if str(node) != value:
-            raise ValueError(f"{cfg.filename}: {key} is {node!r}, the command sets {value}")
+    differ = config_differences(cfg, arm_config(config, options), RUN_PLACE_KEYS)
+    if differ:
+        raise ValueError(f"{cfg.filename}: the run's config is not what `{config}` with the "
+                         f"command's options makes: {differ[0]} (the run's, the command's)"
+                         + (f", and {len(differ) - 1} more" if len(differ) > 1 else ""))
 
 
 def inference_config(cfg):

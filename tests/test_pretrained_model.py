@@ -175,3 +175,30 @@ def test_inference_config_resolves_the_heads_auto_sizes():
     head = inference_config(cfg).model.head
     assert head.in_channels == 512 and [list(s) for s in head.feature_sizes] == [[2, 2]]
     assert "branch_input" not in head and head.loss.type != "IntermediateSupervisionLoss"
+
+
+def test_the_train_command_is_checked_against_the_run_config(tmp_path):
+    """``check_command``: the run's own command passes, and so does a shorter one that
+    resolves to the same values; where the run ran and how often it saved (work dir, data
+    root, checkpoint interval) are not checked. Wrong input caught: a command at the config's
+    own length (6,000 iterations) for a run of 12,150, refused naming the key."""
+    from mmengine.config import Config
+
+    from bench.equal_time import arm_config
+    from bench.pretrained_model import check_command
+
+    config = "mm_configs/aan_300w_cpu_batchaug.py"
+    trained = ["randomness.seed=1", "model.head.output_init=mean_shape",
+               "train_cfg.max_iters=12150", "max_iters=12150", "train_cfg.val_interval=12150",
+               "param_scheduler.0.end=12150", "param_scheduler.0.milestones=[7290,10328]"]
+    where = ["default_hooks.checkpoint.interval=500",
+             "train_dataloader.dataset.dataset.data_root=/elsewhere/300w/",
+             "test_dataloader.dataset.data_root=/elsewhere/300w/"]
+    arm_config(config, [*trained, *where]).dump(tmp_path / "aan_300w_cpu_batchaug.py")
+    run = Config.fromfile(str(tmp_path / "aan_300w_cpu_batchaug.py"))  # as a work dir has it
+    check_command(f"mim train mmpose {config} --work-dir w --cfg-options "
+                  + " ".join([*trained, *where]), run)
+    check_command(f"mim train mmpose {config} --cfg-options " + " ".join(trained), run)
+    with pytest.raises(ValueError, match="max_iters: 12150 != 6000"):
+        check_command(f"mim train mmpose {config} --cfg-options randomness.seed=1 "
+                      "model.head.output_init=mean_shape", run)
