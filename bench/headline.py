@@ -46,8 +46,10 @@ ACCURACY = [
     *((f"AAN, augmented, L1 loss, attention '{form}'", "attention_real_300w",
        dict(part="c", attention=form), ATTENTION) for form in ("aan", "aan-mean-one", "none")),
 ]
-# the shipped model (``aan predict photo.jpg``): its weights as shipped, on common
-SHIPPED = ("AAN shipped with the package (augmented, L1 loss; its weights as shipped)",
+FAST = f"{STUDIES}#a-fast-recipe-at-equal-cpu-time"
+# the shipped model (``aan predict photo.jpg``): its weights as shipped, on common; the
+# recipe named as its results file records it
+SHIPPED = ("AAN shipped with the package ({recipe}; its weights as shipped)",
            "pretrained_model", "[pretrained_model](docs/pretrained_model.md)")
 
 
@@ -80,6 +82,7 @@ def shipped_row(root: Path = RESULTS) -> dict:
     payload = _load(name, root)
     measured, run = payload["test"]["measured"], payload["run"]
     seed = payload["train_command"].split("randomness.seed=")[1].split()[0]
+    model = model.format(recipe=payload.get("recipe", "augmented, L1 loss"))
     return dict(model=model, data=f"300W common, {run['iterations']:,} CPU iterations of "
                                   f"{run['batch']}",
                 nme=f"{measured[payload['dtype']]['nme_io']:.2f}", seeds=seed, link=link)
@@ -96,9 +99,24 @@ def peer_entries(root: Path = RESULTS) -> list[tuple[str, str, dict, str]]:
             for arm, (model, _) in PEER_ARMS.items() if arm in ran]
 
 
+def fast_entries(root: Path = RESULTS) -> list[tuple[str, str, dict, str]]:
+    """The fast-recipe study's pick (``bench.fast_recipe_300w.best_arm``: the recipe of
+    ``aan_300w_cpu_fast.py``), once an arm has run on every seed."""
+    from bench import fast_recipe_300w as fast
+
+    payload = _load("fast_recipe_300w", root)
+    best = fast.best_arm(payload["runs"], payload["seeds"])
+    if best is None:
+        return []
+    minutes = payload["calibration"]["budget_minutes"]
+    return [(f"AAN, the fast CPU recipe (`{Path(fast.SHIPPED_CONFIG).name}`: the fast-recipe "
+             f"study's `{best[0]}`), {minutes:g} minutes of training", "fast_recipe_300w",
+             dict(arm=best[0]), FAST)]
+
+
 def accuracy_rows(root: Path = RESULTS) -> list[dict]:
     rows = [shipped_row(root)]
-    entries = list(ACCURACY)
+    entries = [*fast_entries(root), *ACCURACY]
     at = next(i for i, e in enumerate(entries) if e[2] == dict(arm="resnet50_aug")) + 1
     entries[at:at] = peer_entries(root)
     for model, name, match, link in entries:

@@ -57,11 +57,26 @@ PACKAGE_DIR = REPO / "aan_components" / "pretrained"
 NAME = DEFAULT_MODEL
 CARD = "docs/pretrained_model.md"
 # The command that trained the shipped model (run from the repository root, data converted
-# by `aan convert 300w RAW data/300w`). The tool checks the run's config against it.
-TRAIN_COMMAND = ("mim train mmpose mm_configs/aan_300w_cpu_aug.py --work-dir "
-                 "work_dirs/pretrained_300w --cfg-options randomness.seed=0 "
-                 "model.head.loss.loss.type=L1Loss model.head.loss.loss.loss_weight=136 "
-                 "model.backbone.attention=aan")
+# by `aan convert 300w RAW data/300w`): the fast-recipe study's run of its pick, `cosine`,
+# seed 1 (bench/results/fast_recipe_300w.json). The tool checks the run's config against it.
+TRAIN_COMMAND = (
+    "mim train mmpose mm_configs/aan_300w_cpu_batchaug.py --work-dir "
+    "work_dirs/fast_recipe_300w/cosine_seed1 --cfg-options randomness.seed=1 "
+    "model.head.output_init=mean_shape model.head.embedding_sigma=median "
+    "param_scheduler._delete_=True param_scheduler.type=CosineAnnealingLR "
+    "param_scheduler.by_epoch=False param_scheduler.begin=0 param_scheduler.end=12100 "
+    "train_cfg.max_iters=12100 max_iters=12100 train_cfg.val_interval=12100 "
+    "default_hooks.checkpoint.interval=12100 default_hooks.checkpoint.interval=500 "
+    "default_hooks.checkpoint.max_keep_ckpts=1 "
+    "default_hooks.checkpoint.save_last=True "
+    "train_dataloader.dataset.dataset.data_root=data/300w/ "
+    "val_dataloader.dataset.data_root=data/300w/ "
+    "test_dataloader.dataset.data_root=data/300w/")
+# The shipped recipe's config, which resolves to the same values (the tool checks it too):
+# the command the card gives
+RECIPE = "the fast CPU recipe, `aan_300w_cpu_fast.py`"
+RECIPE_COMMAND = ("mim train mmpose mm_configs/aan_300w_cpu_fast.py --work-dir "
+                  "work_dirs/aan_300w_cpu_fast --cfg-options randomness.seed=1")
 # fp16 ships when its NME(IO) is at most this many points (%) above fp32's: below the
 # 0.01 the card prints, so "costs no accuracy" as the card reads
 FP16_TOLERANCE = 0.005
@@ -85,11 +100,12 @@ def training_checkpoint(work_dir: Path) -> Path:
 
 # what says where a run ran and how often it saved, not what it trained: left out when a
 # command is checked against the run's config
+DATA_ROOT_KEYS = ("train_dataloader.dataset.data_root",
+                  "train_dataloader.dataset.dataset.data_root",
+                  "val_dataloader.dataset.data_root", "test_dataloader.dataset.data_root")
 RUN_PLACE_KEYS = ("work_dir", "launcher", "resume", "load_from",
                   "default_hooks.checkpoint.interval", "default_hooks.checkpoint.max_keep_ckpts",
-                  "default_hooks.checkpoint.save_last", "train_dataloader.dataset.data_root",
-                  "train_dataloader.dataset.dataset.data_root", "val_dataloader.dataset.data_root",
-                  "test_dataloader.dataset.data_root")
+                  "default_hooks.checkpoint.save_last", *DATA_ROOT_KEYS)
 
 
 def check_command(command: str, cfg) -> None:
@@ -132,6 +148,14 @@ def inference_config(cfg):
     head.pop("branch_input", None)
     for key in ("work_dir", "load_from", "resume", "launcher"):
         cfg.pop(key, None)
+    # where the run read its data is not shipped: each data root back to the config's own
+    for key in DATA_ROOT_KEYS:
+        *parents, leaf = key.split(".")
+        node = cfg
+        for part in parents:
+            node = node.get(part) if hasattr(node, "get") else None
+        if node is not None and leaf in node and "data_root" in cfg:
+            node[leaf] = cfg.data_root
     return cfg
 
 
@@ -256,7 +280,8 @@ def machine_description() -> str:
             + (", AVX512-BF16" if cpu_supports_bf16() else ""))
 
 
-def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path) -> dict:
+def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path,
+         recipe_command: str | None = None) -> dict:
     from mmengine.config import Config
 
     from aan_components.inference import load_pose_model
@@ -270,6 +295,8 @@ def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path)
     (config_path,) = sorted(work_dir.glob("*.py"))
     cfg = Config.fromfile(str(config_path))
     check_command(command, cfg)
+    if recipe_command:
+        check_command(recipe_command, cfg)
     if run["iterations"] != cfg.train_cfg.max_iters:
         raise ValueError(f"{work_dir}: {run['iterations']} of {cfg.train_cfg.max_iters} "
                          f"iterations logged: not finished")
@@ -330,11 +357,25 @@ def make(work_dir: Path, root: Path, command: str, package_dir: Path, out: Path)
                  seconds_per_iteration=iteration_seconds(work_dir),
                  final_validation={k: run[k] for k in METRIC_KEYS}),
         training_data=training_data(root, cfg), train_command=command,
+        recipe=RECIPE, recipe_command=recipe_command,
         cpu=machine_description(), environment=environment(),
         command=command_line("pretrained_model", {"work_dir": str(work_dir),
                                                   "300w_root": "data/300w"}))
     write_json(out, payload, "pretrained_model", results_markdown)
     return payload
+
+
+def training_commands(payload: dict) -> str:
+    """The card's training command: the recipe's, when one was given and checked against
+    the run, with the command that made the run after it."""
+    run = f"```bash\n{payload['train_command']}\n```"
+    recipe = payload.get("recipe_command")
+    if not recipe:
+        return f"Training command (from the repository root):\n\n{run}"
+    return (f"Training command (from the repository root):\n\n```bash\n{recipe}\n```\n\n"
+            "The run itself was made by the command below, which resolves to the same config "
+            "values but for where it ran and how often it saved a checkpoint (`python -m "
+            "bench.pretrained_model` checks both against the run's config):\n\n" + run)
 
 
 def results_markdown(payload: dict) -> str:
@@ -384,8 +425,7 @@ def results_markdown(payload: dict) -> str:
         "iteration, summed over the run), on the machine as it was while the run trained; "
         f"the logged seconds per iteration ranged from {t['min']} to {t['max']} (median "
         f"{t['median']}).",
-        f"Training command (from the repository root):\n\n```bash\n"
-        f"{payload['train_command']}\n```",
+        training_commands(payload),
         f"Made by `{payload['command']}`."])
 
 
@@ -426,6 +466,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--work-dir", type=Path, help="the finished training run")
     parser.add_argument("--train-command", default=TRAIN_COMMAND,
                         help="the command that made the run (checked against its config)")
+    parser.add_argument("--recipe-command", default=RECIPE_COMMAND,
+                        help="the shipped recipe's command the card gives, when the run was "
+                             "made by another that resolves to the same values (checked "
+                             "against the run's config too); '' for none")
     parser.add_argument("--package-dir", type=Path, default=PACKAGE_DIR)
     parser.add_argument("--figure", type=Path, default=FIGURE,
                         help="the docs figure drawn with the new model")
@@ -435,7 +479,8 @@ def main(argv: list[str] | None = None) -> None:
     if not args.figure_only:
         if args.work_dir is None or args.root is None:
             parser.error("--work-dir and --300w-root are required")
-        make(args.work_dir, args.root, args.train_command, args.package_dir, args.out)
+        make(args.work_dir, args.root, args.train_command, args.package_dir, args.out,
+             args.recipe_command or None)
     draw_figure(args.figure)
 
 

@@ -160,3 +160,24 @@ def test_readme_gives_each_peer_with_a_run_and_one_seed_without_a_spread(tmp_pat
     models = list(rows)
     assert models.index(entries[0][0]) == models.index(
         "MMPose ResNet-50 regression, same training time") + 1
+
+
+def test_readme_gives_the_fast_recipe_pick_once_it_has_every_seed(tmp_path):
+    """README's fast-recipe row is the study's pick (``best_arm``): an arm with every seed,
+    not one seed's better number, and no row before any arm has them all. Wrong input
+    caught: per_sample's single seed (3.40) would be the lowest."""
+    for path in RESULTS.glob("*.json"):  # every other result as committed
+        (tmp_path / path.name).write_text(path.read_text())
+    payload = json.loads((RESULTS / "fast_recipe_300w.json").read_text())
+    run = lambda arm, seed, nme: dict(arm=arm, seed=seed, nme_io=nme, iterations=12150,  # noqa: E731
+                                      batch=32, options=["model.head.output_init=mean_shape"])
+    payload["runs"] = [run("base", 0, 3.80), run("per_sample", 0, 3.40)]
+    (tmp_path / "fast_recipe_300w.json").write_text(json.dumps(payload))
+    assert headline.fast_entries(tmp_path) == []
+    payload["runs"].append(run("base", 1, 3.70))
+    (tmp_path / "fast_recipe_300w.json").write_text(json.dumps(payload))
+    (entry,) = headline.fast_entries(tmp_path)
+    assert entry[2] == dict(arm="base") and "`aan_300w_cpu_fast.py`" in entry[0]
+    row = next(r for r in headline.accuracy_rows(tmp_path) if r["model"] == entry[0])
+    assert (row["nme"], row["seeds"]) == ("3.75 ± 0.07", "0, 1")
+    assert row["data"] == "300W common, 12,150 CPU iterations of 32, fair start"

@@ -21,7 +21,7 @@ __all__ = ["DEFAULT_MODEL", "MANIFEST", "PretrainedModel", "file_sha256", "pretr
 
 PRETRAINED_DIR = Path(__file__).resolve().parent
 MANIFEST = PRETRAINED_DIR / "models.json"
-DEFAULT_MODEL = "aan_300w_cpu_aug"  # what `aan predict IMAGE` and from_pretrained() use
+DEFAULT_MODEL = "aan_300w_cpu_fast"  # what `aan predict IMAGE` and from_pretrained() use
 
 
 @dataclass(frozen=True)
