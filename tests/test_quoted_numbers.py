@@ -257,6 +257,7 @@ QUOTES = [
     (ZOO, lambda: fast_pick("common {io} / {ip} (seeds {seeds}): the fast-recipe study's pick")),
     ("aan_components/configs/aan_300w_cpu_fast.py",
      lambda: fast_pick("trained for the same {minutes} minutes on a 2-core")),
+    ("docs/pretrained_model.md", lambda: fast_pick("for the same {minutes} minutes of")),
     (ZOO, lambda: f"about {mean_of('aan_batchaug_l1', 'images_per_s') / mean_of('aan_aug_l1', 'images_per_s'):.2f}x "  # noqa: E501
           "the images/s of `aan_300w_cpu_aug.py`"),
     (ZOO, lambda: f"common {nme('resnet50_aug')} / {nme('resnet50_aug', 'nme_ip')} "
