@@ -328,6 +328,14 @@ def combined_rule(runs: list[dict], seeds=SEEDS) -> dict | None:
     return dict(changes=[a for a in CHANGES if arms[a]["chosen"]], arms=arms)
 
 
+def arms_on_every_seed(runs: list[dict], seeds=SEEDS) -> dict[str, dict[int, float]]:
+    """``{arm: {seed: NME(IO)}}`` of the arms that have run on every one of ``seeds``."""
+    by_arm: dict[str, dict[int, float]] = {}
+    for r in runs:
+        by_arm.setdefault(r["arm"], {})[r["seed"]] = r["nme_io"]
+    return {a: v for a, v in by_arm.items() if all(s in v for s in seeds)}
+
+
 def best_arm(runs: list[dict], seeds=SEEDS) -> tuple[str, float] | None:
     """The recipe this study ships (``mm_configs/aan_300w_cpu_fast.py`` and the pretrained
     model): the arm, ``combined`` included, with the lowest mean NME(IO) over every one of
@@ -343,11 +351,8 @@ def best_arm(runs: list[dict], seeds=SEEDS) -> tuple[str, float] | None:
         >>> best_arm(runs[2:4]) is None  # gap and cosine seed 0 only
         True
     """
-    by_arm: dict[str, dict[int, float]] = {}
-    for r in runs:
-        by_arm.setdefault(r["arm"], {})[r["seed"]] = r["nme_io"]
-    means = {a: statistics.mean(v[s] for s in seeds) for a, v in by_arm.items()
-             if all(s in v for s in seeds)}
+    means = {a: statistics.mean(v[s] for s in seeds)
+             for a, v in arms_on_every_seed(runs, seeds).items()}
     if not means:
         return None
     arm = min(means, key=means.get)
@@ -498,10 +503,9 @@ def results_markdown(payload: dict) -> str:
     seeds = payload.get("seeds", SEEDS)
     best = best_arm(runs, seeds)
     if best is not None:
-        combined = payload.get("combined") or {}
-        pending = [a for a in [*ARMS, *([COMBINED] if len(combined.get("changes", [])) > 1
-                                        else [])]
-                   if best_arm([r for r in runs if r["arm"] == a], seeds) is None]
+        planned = [*ARMS, *([COMBINED] if len((payload.get("combined") or {}).get(
+            "changes", [])) > 1 else [])]
+        pending = [a for a in planned if a not in arms_on_every_seed(runs, seeds)]
         sections.append(
             f"Shipped (`{SHIPPED_CONFIG}` and the pretrained model): the arm with the lowest "
             f"mean NME(IO) over seeds {' and '.join(map(str, seeds))}: `{best[0]}` "

@@ -82,7 +82,7 @@ def shipped_row(root: Path = RESULTS) -> dict:
     payload = _load(name, root)
     measured, run = payload["test"]["measured"], payload["run"]
     seed = payload["train_command"].split("randomness.seed=")[1].split()[0]
-    model = model.format(recipe=payload.get("recipe", "augmented, L1 loss"))
+    model = model.format(recipe=payload["recipe"])
     return dict(model=model, data=f"300W common, {run['iterations']:,} CPU iterations of "
                                   f"{run['batch']}",
                 nme=f"{measured[payload['dtype']]['nme_io']:.2f}", seeds=seed, link=link)
