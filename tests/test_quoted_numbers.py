@@ -235,9 +235,9 @@ CPU = "docs/cpu_training.md"
 # (file, the text as it must read); each f-string reads the JSON
 QUOTES = [
     (README, lambda: fast_pick("the shipped model's recipe, trains AAN in {minutes} minutes "
-                               "of a 2-core "
+                               "on a 2-core "
                                f"{_json('fast_recipe_300w')['calibration']['environment']['cpu']}"
-                               "'s training")),
+                               " (its calibrated budget)")),
     (STUDIES, lambda: f"(best {min(r['nme_io'] for r in _arm('aan_aug_l1')):.2f}, one seed; "
               f"{nme('aan_aug_l1').split(' ')[0]} over two)"),
     (STUDIES, lambda: f"ours on 1,675 at 128 px in {minutes('aan_aug_l1')} of a shared"),
