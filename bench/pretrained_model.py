@@ -98,13 +98,16 @@ def training_checkpoint(work_dir: Path) -> Path:
     return path
 
 
-# what says where a run ran and how often it saved, not what it trained: left out when a
-# command is checked against the run's config
+# a run's own keys, which a shipped config drops
+RUN_KEYS = ("work_dir", "launcher", "resume", "load_from")
+# where a run read its data, which a shipped config sets back to the config's data_root
 DATA_ROOT_KEYS = ("train_dataloader.dataset.data_root",
                   "train_dataloader.dataset.dataset.data_root",
                   "val_dataloader.dataset.data_root", "test_dataloader.dataset.data_root")
-RUN_PLACE_KEYS = ("work_dir", "launcher", "resume", "load_from",
-                  "default_hooks.checkpoint.interval", "default_hooks.checkpoint.max_keep_ckpts",
+# what says where a run ran and how often it saved, not what it trained: left out when a
+# command is checked against the run's config
+RUN_PLACE_KEYS = (*RUN_KEYS, "default_hooks.checkpoint.interval",
+                  "default_hooks.checkpoint.max_keep_ckpts",
                   "default_hooks.checkpoint.save_last", *DATA_ROOT_KEYS)
 
 
@@ -136,6 +139,8 @@ def inference_config(cfg):
     import aan_components.plugin  # noqa: F401  (registers the backbones it resolves)
     from aan_components.models.aan_pose_estimator import resolve_head_sizes
 
+    from .equal_time import config_value
+
     cfg = copy.deepcopy(cfg)
     cfg.model = resolve_head_sizes(cfg.model)
     head = cfg.model.head
@@ -146,14 +151,12 @@ def inference_config(cfg):
     if head.loss.get("type") == "IntermediateSupervisionLoss":
         head.loss = head.loss.loss
     head.pop("branch_input", None)
-    for key in ("work_dir", "load_from", "resume", "launcher"):
+    for key in RUN_KEYS:
         cfg.pop(key, None)
     # where the run read its data is not shipped: each data root back to the config's own
     for key in DATA_ROOT_KEYS:
-        *parents, leaf = key.split(".")
-        node = cfg
-        for part in parents:
-            node = node.get(part) if hasattr(node, "get") else None
+        parent, leaf = key.rsplit(".", 1)
+        node = config_value(cfg, parent)
         if node is not None and leaf in node and "data_root" in cfg:
             node[leaf] = cfg.data_root
     return cfg

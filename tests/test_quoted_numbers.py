@@ -214,7 +214,8 @@ def gate_range(label: str, key: str) -> str:
 
 def fast_pick(text: str) -> str:
     """The fast-recipe study's pick (``best_arm``) as the zoo row quotes it: ``text`` with
-    ``{io}``, ``{ip}``, ``{seeds}``, ``{iters}`` and ``{minutes}`` filled from its runs."""
+    ``{io}``, ``{ip}``, ``{seeds}``, ``{iters}``, ``{minutes}`` and ``{cpu}`` filled from its
+    runs and calibration."""
     from bench.common import mean_sd
     from bench.fast_recipe_300w import best_arm
 
@@ -225,7 +226,8 @@ def fast_pick(text: str) -> str:
                        ip=mean_sd([r["nme_ip"] for r in runs]),
                        seeds=", ".join(str(r["seed"]) for r in runs),
                        iters=f"{runs[0]['iterations']:,}",
-                       minutes=f"{payload['calibration']['budget_minutes']:g}")
+                       minutes=f"{payload['calibration']['budget_minutes']:g}",
+                       cpu=payload["calibration"]["environment"]["cpu"])
 
 
 ZOO = "aan_components/configs/README.md"
@@ -235,9 +237,7 @@ CPU = "docs/cpu_training.md"
 # (file, the text as it must read); each f-string reads the JSON
 QUOTES = [
     (README, lambda: fast_pick("the shipped model's recipe, trains AAN in {minutes} minutes "
-                               "on a 2-core "
-                               f"{_json('fast_recipe_300w')['calibration']['environment']['cpu']}"
-                               " (its calibrated budget)")),
+                               "on a 2-core {cpu} (its calibrated budget)")),
     (STUDIES, lambda: f"(best {min(r['nme_io'] for r in _arm('aan_aug_l1')):.2f}, one seed; "
               f"{nme('aan_aug_l1').split(' ')[0]} over two)"),
     (STUDIES, lambda: f"ours on 1,675 at 128 px in {minutes('aan_aug_l1')} of a shared"),
@@ -253,7 +253,7 @@ QUOTES = [
           f"(seeds {seeds('aan_batchaug_l1')}), in "
           f"{round(mean_of('aan_batchaug_l1', 'train_minutes'))} minutes a run"),
     (ZOO, lambda: fast_pick("{iters} iterations ({minutes} minutes of training on a 2-core "
-                            f"{_json('fast_recipe_300w')['calibration']['environment']['cpu']}")),
+                            "{cpu}")),
     (ZOO, lambda: fast_pick("common {io} / {ip} (seeds {seeds}): the fast-recipe study's pick")),
     ("aan_components/configs/aan_300w_cpu_fast.py",
      lambda: fast_pick("trained for the same {minutes} minutes on a 2-core")),
