@@ -29,6 +29,7 @@ import os
 import re
 import shlex
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -117,7 +118,8 @@ def last_iteration(log: Path, offset: int = 0) -> tuple[int, int] | None:
 def train(words: list[str], work_dir: Path, progress: bool = True) -> dict:
     """Run the training command from the repository root (its output to
     ``work_dir/train.log``), with a progress bar over its logged iterations; its wall
-    seconds and the 1-minute load averages sampled meanwhile."""
+    seconds and the 1-minute load averages sampled meanwhile. Killed (SIGTERM) or
+    interrupted, it stops the training before it exits."""
     from tqdm import tqdm
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -134,9 +136,13 @@ def train(words: list[str], work_dir: Path, progress: bool = True) -> dict:
         while not stop.wait(LOAD_EVERY_S):
             loads.append(round(os.getloadavg()[0], 2))
 
+    def stop_training(signum, frame) -> None:  # a killed tool leaves no training behind
+        raise KeyboardInterrupt(f"signal {signum}")
+
     sampler = threading.Thread(target=sample, daemon=True)
     sampler.start()
     bar = tqdm(desc="reproduce_pretrained", unit="it", disable=not progress)
+    on_term = signal.signal(signal.SIGTERM, stop_training)
     try:
         while proc.poll() is None:
             time.sleep(2)
@@ -145,6 +151,7 @@ def train(words: list[str], work_dir: Path, progress: bool = True) -> dict:
                 bar.total = seen[1]
                 bar.update(seen[0] - bar.n)
     finally:
+        signal.signal(signal.SIGTERM, on_term)
         stop.set()
         bar.close()
         if proc.poll() is None:

@@ -78,3 +78,24 @@ def test_the_committed_reproduction_is_of_the_shipped_file_and_the_card_command(
     assert payload["timing"] is not None, "the committed reproduction was not timed"
     assert payload["shipped"]["sha256"] == shipped["sha256"]
     assert payload["weights"]["tensors"] > 100
+
+
+def test_a_killed_tool_stops_its_training(tmp_path):
+    """SIGTERM to the tool while it trains: the training command is stopped too, not left
+    running on the machine (the wrong outcome: the stand-in's marker file appears after the
+    tool has gone)."""
+    import signal
+    import subprocess
+    import time
+
+    marker = tmp_path / "still_training"
+    stand_in = f"import time, pathlib\ntime.sleep(4)\npathlib.Path({str(marker)!r}).touch()"
+    tool = ("import sys\nfrom pathlib import Path\nfrom bench import reproduce_pretrained as rp\n"
+            f"rp.train([sys.executable, '-c', {stand_in!r}], Path({str(tmp_path)!r}), "
+            "progress=False)")
+    proc = subprocess.Popen([sys.executable, "-c", tool], cwd=REPO)
+    time.sleep(2)
+    proc.send_signal(signal.SIGTERM)
+    assert proc.wait(timeout=10) != 0
+    time.sleep(4)
+    assert not marker.exists(), "the training command outlived the killed tool"
