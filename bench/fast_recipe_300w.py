@@ -475,6 +475,8 @@ def results_markdown(payload: dict) -> str:
         arm_runs = by_arm.get(arm, [])
         planned = (cal or {}).get("arms", {}).get(arm) or (
             payload.get("combined") if arm == COMBINED else None) or {}
+        if arm == COMBINED and len(planned.get("changes", [])) < 2:
+            planned = {}  # one change is its own arm: the combined arm is not run
         if not arm_runs and not planned:
             continue
         io = [r["nme_io"] for r in arm_runs]
@@ -520,8 +522,8 @@ def results_markdown(payload: dict) -> str:
                      f"paths {' and '.join(f'`{a}`' for a in DATA_PATHS)}, only the one that "
                      f"gains more): {picked}"
                      + (" (fewer than two: not run)." if len(rule["changes"]) < 2 else "."),
-                     markdown_table([dict(arm=f"`{a}`", gain=f"{v['gain']:.2f}",
-                                          sd=f"{v['sd']:.2f}",
+                     markdown_table([dict(arm=f"`{a}`", gain=f"{v['gain']:.3f}",
+                                          sd=f"{v['sd']:.3f}",
                                           chosen=_joins(v))
                                      for a, v in rule["arms"].items()],
                                     [("arm", "change"), ("gain", "mean gain (base - arm)"),

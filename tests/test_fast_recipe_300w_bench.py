@@ -370,8 +370,26 @@ def test_combined_arm_takes_one_data_path():
         combined["options"]
     table = fast.results_markdown(dict(machine="CPU: test", calibration=_calibration(),
                                        runs=runs))
-    assert "| `per_sample` | 0.10 | 0.00 | no: the other data path gains more |" in table
-    assert "| `cache2x` | 0.20 | 0.00 | yes |" in table
+    assert "| `per_sample` | 0.100 | 0.000 | no: the other data path gains more |" in table
+    assert "| `cache2x` | 0.200 | 0.000 | yes |" in table
+
+
+def test_a_combined_arm_of_one_change_is_not_listed_as_planned():
+    """When the rule takes one change, the combined arm would be that change's own arm: it is
+    not run, and the table lists no row planning it (the wrong output: a `combined` row with
+    its iterations "(planned)"), only the rule's line saying so."""
+    nme = dict(base=(4.0, 4.1), gap=(4.2, 4.3), softwing=(4.1, 4.2), cosine=(3.9, 4.0),
+               ema=(4.0, 4.2), per_sample=(4.1, 4.2), cache2x=(4.2, 4.2))
+    runs = [finished_run(a, s, v, 8450) for a, vals in nme.items()
+            for s, v in zip((0, 1), vals, strict=True)]
+    rule = fast.combined_rule(runs)
+    assert rule["changes"] == ["cosine"]
+    combined = fast.combined_plan(_calibration(), rule["changes"])
+    table = fast.results_markdown(dict(machine="CPU: test", calibration=_calibration(),
+                                       runs=runs, combined=combined))
+    assert "| `combined`" not in table
+    assert ": `cosine` (fewer than two: not run)." in table
+    assert "`cosine` (3.95)." in table  # the pick, with nothing pending
 
 
 def test_table_gives_each_arm_its_seeds_paired_difference_and_goal():
