@@ -164,26 +164,38 @@ def train(words: list[str], work_dir: Path, progress: bool = True) -> dict:
 
 
 def compare_states(mine: dict, shipped: dict) -> dict:
-    """Tensor by tensor: how many of ``shipped``'s tensors ``mine`` has bitwise equal, and
-    the largest absolute difference over all (each tensor compared in float32).
+    """Floating-point tensor by tensor (counters such as BN's ``num_batches_tracked`` are
+    left out): how many of ``shipped``'s ``mine`` has bitwise equal, the largest absolute
+    difference over all, and the median over tensors of each one's largest difference
+    relative to its largest value (each tensor compared in float32).
 
     Example:
-        >>> a = {"w": torch.zeros(3), "b": torch.ones(2)}
-        >>> compare_states(a, {"w": torch.zeros(3), "b": torch.tensor([1.0, 1.5])})
-        {'tensors': 2, 'bitwise_equal': 1, 'max_abs_difference': 0.5}
+        >>> a = {"w": torch.zeros(3), "b": torch.ones(2), "n": torch.tensor(5)}
+        >>> result = compare_states(a, {"w": torch.zeros(3), "b": torch.tensor([1.0, 1.5]),
+        ...                             "n": torch.tensor(5)})
+        >>> result["tensors"], result["bitwise_equal"], result["max_abs_difference"]
+        (2, 1, 0.5)
+        >>> result["median_relative_difference"]  # 0 for w, 0.5 / 1.5 for b
+        0.167
     """
     if mine.keys() != shipped.keys():
         raise ValueError(f"the tensors differ: {sorted(mine.keys() ^ shipped.keys())[:5]}")
-    equal, largest = 0, 0.0
+    equal, largest, relative = 0, 0.0, []
     for key, ref in shipped.items():
         a, b = mine[key], ref
         if a.shape != b.shape or a.dtype != b.dtype:
             raise ValueError(f"{key}: {tuple(a.shape)} {a.dtype} against the shipped "
                              f"{tuple(b.shape)} {b.dtype}")
+        if not b.is_floating_point():
+            continue
         equal += bool(torch.equal(a, b))
-        if a.numel():
-            largest = max(largest, (a.float() - b.float()).abs().max().item())
-    return dict(tensors=len(shipped), bitwise_equal=equal, max_abs_difference=largest)
+        if b.numel():
+            diff = (a.float() - b.float()).abs().max().item()
+            largest = max(largest, diff)
+            relative.append(diff / max(b.float().abs().max().item(), 1e-12))
+    return dict(tensors=len(relative), bitwise_equal=equal, max_abs_difference=largest,
+                median_relative_difference=round(statistics.median(relative), 3)
+                if relative else 0.0)
 
 
 def measure(work_dir: Path, root: Path, command: str, package_dir: Path) -> dict:
@@ -280,20 +292,22 @@ def results_markdown(payload: dict) -> str:
     lines = [f"`{payload['recipe_command']}`, run again on {payload['cpu']} (torch "
              f"{payload['environment']['torch']}), then measured as the shipped file was "
              f"(300W common, {mine['faces']} faces, ground-truth boxes):", table,
-             f"NME(IO) minus the shipped file's: {payload['nme_io_minus_shipped']:+.2f}. "
-             f"Weights in the shipped form: {w['bitwise_equal']} of {w['tensors']} tensors "
-             f"bitwise equal to the shipped file's, largest absolute difference "
-             f"{w['max_abs_difference']:.3g}."]
+             f"NME(IO) minus the shipped file's: {payload['nme_io_minus_shipped']:+.4f}. "
+             f"Weights in the shipped form: {w['bitwise_equal']} of {w['tensors']} "
+             f"floating-point tensors bitwise equal to the shipped file's; a tensor's largest "
+             f"difference is {w['median_relative_difference']:.3g} of its largest value "
+             "(median over the tensors)."]
     if t:
         loads = t["load_average"]
         threads = t["omp_num_threads"] or f"unset ({t['torch_threads']} torch threads)"
+        load = (f"median {statistics.median(loads):.2f}, max {max(loads):.2f}" if loads
+                else "not sampled (the run was shorter)")
         lines.append(
-            f"The command ran alone: OMP_NUM_THREADS {threads}; 1-minute load average every "
-            f"{LOAD_EVERY_S:.0f} s through the run: median "
-            f"{statistics.median(loads) if loads else 'n/a'}, max "
-            f"{max(loads) if loads else 'n/a'} on {t['cpus']} CPUs. The shipped file's run "
-            "trained beside another run, one thread each, by the command the card gives "
-            "after this one (it resolves to the same config).")
+            f"OMP_NUM_THREADS {threads}. The machine's 1-minute load average, every "
+            f"{LOAD_EVERY_S:.0f} s through the run: {load} on {t['cpus']} CPUs (the run's own "
+            f"threads account for about {t['torch_threads']}; more is other work). The shipped "
+            "file's run trained beside another run, one thread each, by the command the card "
+            "gives after this one (it resolves to the same config).")
     lines.append(f"Made by `{payload['command']}`.")
     return "\n\n".join(lines)
 

@@ -21,11 +21,14 @@ def test_compare_states_counts_a_one_ulp_difference_and_refuses_other_tensors():
     """Wrong inputs caught: a tensor one float16 step off is not bitwise equal; a missing
     tensor or another dtype is refused, naming it."""
     a = {"w": torch.linspace(0, 1, 5, dtype=torch.float16), "b": torch.ones(2, dtype=torch.float16)}
+    a["n"] = torch.tensor(7)  # a counter (BN's num_batches_tracked): not compared
     b = {k: v.clone() for k, v in a.items()}
-    assert rp.compare_states(a, b) == dict(tensors=2, bitwise_equal=2, max_abs_difference=0.0)
+    assert rp.compare_states(a, b) == dict(tensors=2, bitwise_equal=2, max_abs_difference=0.0,
+                                           median_relative_difference=0.0)
     b["w"][1] = torch.nextafter(b["w"][1], torch.tensor(2.0, dtype=torch.float16))
     result = rp.compare_states(a, b)
     assert result["bitwise_equal"] == 1 and result["max_abs_difference"] > 0
+    assert result["tensors"] == 2  # the counter is not counted, equal or not
     with pytest.raises(ValueError, match="differ"):
         rp.compare_states({"w": a["w"]}, b)
     with pytest.raises(ValueError, match="b:.*float32"):
