@@ -80,7 +80,11 @@ def test_the_committed_reproduction_is_of_the_shipped_file_and_the_card_command(
     assert payload["recipe_command"] == RECIPE_COMMAND
     assert payload["timing"] is not None, "the committed reproduction was not timed"
     assert payload["shipped"]["sha256"] == shipped["sha256"]
-    assert payload["weights"]["tensors"] > 100
+    from aan_components.compat import safe_torch_load
+
+    state = safe_torch_load(str(REPO / shipped["files"]["checkpoint"]), map_location="cpu")
+    floating = [v for v in state["state_dict"].values() if v.is_floating_point()]
+    assert payload["weights"]["tensors"] == len(floating) > 50
 
 
 def test_a_killed_tool_stops_its_training(tmp_path):
