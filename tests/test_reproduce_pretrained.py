@@ -95,13 +95,17 @@ def test_a_killed_tool_stops_its_training(tmp_path):
     import subprocess
     import time
 
-    marker = tmp_path / "still_training"
-    stand_in = f"import time, pathlib\ntime.sleep(4)\npathlib.Path({str(marker)!r}).touch()"
+    started, marker = tmp_path / "started", tmp_path / "still_training"
+    stand_in = (f"import time, pathlib\npathlib.Path({str(started)!r}).touch()\n"
+                f"time.sleep(3)\npathlib.Path({str(marker)!r}).touch()")
     tool = ("import sys\nfrom pathlib import Path\nfrom bench import reproduce_pretrained as rp\n"
             f"rp.train([sys.executable, '-c', {stand_in!r}], Path({str(tmp_path)!r}), "
             "progress=False)")
     proc = subprocess.Popen([sys.executable, "-c", tool], cwd=REPO)
-    time.sleep(2)
+    deadline = time.time() + 60
+    while not started.exists() and time.time() < deadline:
+        time.sleep(0.1)
+    assert started.exists(), "the stand-in training never started"
     proc.send_signal(signal.SIGTERM)
     assert proc.wait(timeout=10) != 0
     time.sleep(4)
