@@ -115,11 +115,13 @@ def last_iteration(log: Path, offset: int = 0) -> tuple[int, int] | None:
     return (int(found[-1][0]), int(found[-1][1])) if found else None
 
 
-def train(words: list[str], work_dir: Path, progress: bool = True) -> dict:
+def train(words: list[str], work_dir: Path, progress: bool = True,
+          threads: int | None = None) -> dict:
     """Run the training command from the repository root (its output to
     ``work_dir/train.log``), with a progress bar over its logged iterations; its wall
-    seconds and the 1-minute load averages sampled meanwhile. Killed (SIGTERM) or
-    interrupted, it stops the training before it exits."""
+    seconds and the 1-minute load averages sampled meanwhile. ``threads``: the command's
+    OMP_NUM_THREADS (``None``: this process's environment). Killed (SIGTERM) or interrupted,
+    it stops the training before it exits."""
     from tqdm import tqdm
 
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -129,7 +131,8 @@ def train(words: list[str], work_dir: Path, progress: bool = True) -> dict:
     start, loads = time.time(), []
     offset = log_path.stat().st_size
     with open(log_path, "a") as log:
-        proc = subprocess.Popen(words, cwd=REPO, stdout=log, stderr=subprocess.STDOUT)
+        env = dict(os.environ, **({"OMP_NUM_THREADS": str(threads)} if threads else {}))
+        proc = subprocess.Popen(words, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
     stop = threading.Event()
 
     def sample() -> None:
@@ -232,7 +235,7 @@ def measure(work_dir: Path, root: Path, command: str, package_dir: Path) -> dict
 
 def reproduce(root: Path, command: str, out: Path, skip_train: bool = False,
               package_dir: Path = PACKAGE_DIR, shipped_results: Path = SHIPPED_RESULTS,
-              progress: bool = True) -> dict:
+              progress: bool = True, threads: int | None = None) -> dict:
     shipped = json.loads(shipped_results.read_text())
     work_dir = REPO / work_dir_of(command)
     words = run_command(command, root)
@@ -245,8 +248,10 @@ def reproduce(root: Path, command: str, out: Path, skip_train: bool = False,
         if work_dir.is_dir():
             print(f"[reproduce_pretrained] {work_dir}: an unfinished earlier attempt; "
                   f"training again from the first iteration", flush=True)
-        timing = dict(train(words, work_dir, progress), torch_threads=torch.get_num_threads(),
-                      omp_num_threads=os.environ.get("OMP_NUM_THREADS"))
+        omp = str(threads) if threads else os.environ.get("OMP_NUM_THREADS")
+        timing = dict(train(words, work_dir, progress, threads),
+                      torch_threads=int(omp) if omp else torch.get_num_threads(),
+                      omp_num_threads=omp)
     measured = measure(work_dir, root, command, package_dir)
     shipped_test = shipped["test"]["measured"][shipped["dtype"]]
     payload = dict(
@@ -262,7 +267,7 @@ def reproduce(root: Path, command: str, out: Path, skip_train: bool = False,
         cpu=machine_description(), environment=environment(),
         work_dir=str(work_dir_of(command)),
         command=command_line("reproduce_pretrained", {
-            "300w_root": "data/300w", "skip_train": skip_train,
+            "300w_root": "data/300w", "skip_train": skip_train, "threads": threads,
             **({} if command == RECIPE_COMMAND else {"command": command})}))
     write_json(out, payload, "reproduce_pretrained", results_markdown)
     return payload
@@ -320,13 +325,16 @@ def main(argv: list[str] | None = None) -> None:
                         help="the command to run again (default: the model card's)")
     parser.add_argument("--skip-train", action="store_true",
                         help="read the finished run in the command's work dir, no training")
+    parser.add_argument("--threads", type=int, default=None,
+                        help="OMP_NUM_THREADS for the training command (default: as set here)")
     parser.add_argument("--package-dir", type=Path, default=PACKAGE_DIR)
     args = parser.parse_args(argv)
     ann = args.root / "annotations" / "face_landmarks_300w_common.json"
     if not ann.is_file():
         parser.error(f"--300w-root {args.root}: no {ann.relative_to(args.root)} "
                      f"(make it with `aan convert 300w RAW {args.root}`)")
-    reproduce(args.root, args.command, args.out, args.skip_train, args.package_dir)
+    reproduce(args.root, args.command, args.out, args.skip_train, args.package_dir,
+              threads=args.threads)
 
 
 if __name__ == "__main__":

@@ -60,6 +60,9 @@ def test_train_follows_the_log_of_this_attempt_and_names_the_log_when_it_fails(t
     timing = rp.train([sys.executable, "-c", script], tmp_path, progress=False)
     assert timing["wall_minutes"] >= 0 and timing["cpus"] >= 1
     assert rp.last_iteration(log) == (20, 20)
+    echo = "import os; print('threads', os.environ.get('OMP_NUM_THREADS'))"
+    rp.train([sys.executable, "-c", echo], tmp_path, progress=False, threads=1)
+    assert log.read_text().splitlines()[-1] == "threads 1"
     with pytest.raises(RuntimeError, match="train.log"):
         rp.train([sys.executable, "-c", "raise SystemExit(3)"], tmp_path, progress=False)
 
