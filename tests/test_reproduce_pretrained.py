@@ -113,3 +113,15 @@ def test_a_killed_tool_stops_its_training(tmp_path):
     assert proc.wait(timeout=10) != 0
     time.sleep(4)
     assert not marker.exists(), "the training command outlived the killed tool"
+
+
+def test_the_committed_one_thread_reproduction_is_the_shipped_file_bit_for_bit():
+    """The card says one thread makes the shipped file bit for bit: its JSON must say so,
+    of the file that ships now."""
+    payload = json.loads((REPO / "bench" / "results"
+                          / "reproduce_pretrained_one_thread.json").read_text())
+    shipped = json.loads((REPO / "bench" / "results" / "pretrained_model.json").read_text())
+    assert payload["timing"]["omp_num_threads"] == "1"
+    assert payload["shipped"]["sha256"] == shipped["sha256"]
+    w = payload["weights"]
+    assert w["bitwise_equal"] == w["tensors"] > 50 and w["max_abs_difference"] == 0
