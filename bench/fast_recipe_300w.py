@@ -384,9 +384,15 @@ def specs(calibration: dict, seeds=SEEDS) -> list[dict]:
             for seed in seeds for arm in ARMS]
 
 
+def combined_is_run(changes: list[str]) -> bool:
+    """Whether the combined arm of these changes is trained: with fewer than two it would be
+    one change's own arm."""
+    return len(changes) > 1
+
+
 def combined_specs(combined: dict, seeds=SEEDS) -> list[dict]:
     """The ``combined`` part's runs (none when the rule picked fewer than two changes)."""
-    if len(combined["changes"]) < 2:
+    if not combined_is_run(combined["changes"]):
         return []
     return [dict(part="combined", arm=COMBINED, label="base + " + " + ".join(combined["changes"]),
                  config=combined["config"], seed=seed,
@@ -475,8 +481,8 @@ def results_markdown(payload: dict) -> str:
         arm_runs = by_arm.get(arm, [])
         planned = (cal or {}).get("arms", {}).get(arm) or (
             payload.get("combined") if arm == COMBINED else None) or {}
-        if arm == COMBINED and len(planned.get("changes", [])) < 2:
-            planned = {}  # one change is its own arm: the combined arm is not run
+        if arm == COMBINED and not combined_is_run(planned.get("changes", [])):
+            planned = {}
         if not arm_runs and not planned:
             continue
         io = [r["nme_io"] for r in arm_runs]
@@ -505,8 +511,8 @@ def results_markdown(payload: dict) -> str:
     seeds = payload.get("seeds", SEEDS)
     best = best_arm(runs, seeds)
     if best is not None:
-        planned = [*ARMS, *([COMBINED] if len((payload.get("combined") or {}).get(
-            "changes", [])) > 1 else [])]
+        planned = [*ARMS, *([COMBINED] if combined_is_run(
+            (payload.get("combined") or {}).get("changes", [])) else [])]
         pending = [a for a in planned if a not in arms_on_every_seed(runs, seeds)]
         sections.append(
             f"Shipped (`{SHIPPED_CONFIG}` and the pretrained model): the arm with the lowest "
@@ -521,7 +527,7 @@ def results_markdown(payload: dict) -> str:
                      f"gain over base exceeds the sd of its paired differences; of the data "
                      f"paths {' and '.join(f'`{a}`' for a in DATA_PATHS)}, only the one that "
                      f"gains more): {picked}"
-                     + (" (fewer than two: not run)." if len(rule["changes"]) < 2 else "."),
+                     + ("." if combined_is_run(rule["changes"]) else " (fewer than two: not run)."),
                      markdown_table([dict(arm=f"`{a}`", gain=f"{v['gain']:.3f}",
                                           sd=f"{v['sd']:.3f}",
                                           chosen=_joins(v))

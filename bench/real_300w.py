@@ -211,6 +211,11 @@ def read_config(path: Path):
         return Config.fromfile(str(path), import_custom_modules=False)
 
 
+def mim_executable() -> str:
+    """`mim` from this Python's environment (a venv's ``bin``), else whichever is on PATH."""
+    return shutil.which("mim", path=str(Path(sys.executable).parent)) or "mim"
+
+
 def train_command(config: str, work_dir: Path, seed: int, root: Path,
                   options: tuple[str, ...] = (), resume: bool = False) -> list[str]:
     """`mim train` of ``config`` (a shipped config's name, or a path) with this seed, data
@@ -218,8 +223,7 @@ def train_command(config: str, work_dir: Path, seed: int, root: Path,
     checkpoint (MMPose's ``--resume``)."""
     config = config if "/" in config else f"mm_configs/{config}"  # a shipped config by name
     opts = [f"randomness.seed={seed}", *options, *data_root_options(REPO / config, root)]
-    mim = shutil.which("mim", path=str(Path(sys.executable).parent)) or "mim"
-    return [mim, "train", "mmpose", config, "--work-dir", str(work_dir),
+    return [mim_executable(), "train", "mmpose", config, "--work-dir", str(work_dir),
             *(["--resume"] if resume else []), "--cfg-options", *opts]
 
 

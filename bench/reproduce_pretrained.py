@@ -28,11 +28,9 @@ import json
 import os
 import re
 import shlex
-import shutil
 import signal
 import statistics
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -59,7 +57,7 @@ from .pretrained_model import (
     machine_description,
     training_checkpoint,
 )
-from .real_300w import data_root_options
+from .real_300w import data_root_options, mim_executable
 
 SHIPPED_RESULTS = REPO / "bench" / "results" / "pretrained_model.json"
 LOAD_EVERY_S = 30.0  # how often the load average is sampled while the command runs
@@ -85,7 +83,7 @@ def run_command(command: str, root: Path) -> list[str]:
     dataset at ``root`` (where the run ran, which :func:`check_command` does not compare)."""
     words = shlex.split(command)
     if words[0] == "mim":
-        words[0] = shutil.which("mim", path=str(Path(sys.executable).parent)) or "mim"
+        words[0] = mim_executable()
     if root.resolve() != (REPO / "data" / "300w").resolve():
         config = REPO / words[words.index("mmpose") + 1]
         if "--cfg-options" not in words:
