@@ -231,6 +231,13 @@ def measure(work_dir: Path, root: Path, command: str, package_dir: Path) -> dict
                 weights=compare_states(state, shipped["state_dict"]))
 
 
+def refuse_finished(work_dir: Path) -> None:
+    """Training into ``work_dir`` would overwrite the finished run it holds: refused."""
+    if (work_dir / "last_checkpoint").is_file():
+        raise FileExistsError(f"{work_dir}: holds a finished run; --skip-train reads it, or "
+                              f"remove the folder to train again")
+
+
 def reproduce(root: Path, command: str, out: Path, skip_train: bool = False,
               package_dir: Path = PACKAGE_DIR, shipped_results: Path = SHIPPED_RESULTS,
               progress: bool = True, threads: int | None = None) -> dict:
@@ -240,9 +247,7 @@ def reproduce(root: Path, command: str, out: Path, skip_train: bool = False,
     if skip_train:
         timing = None
     else:
-        if (work_dir / "last_checkpoint").is_file():
-            raise FileExistsError(f"{work_dir}: holds a finished run; --skip-train reads it, "
-                                  f"or remove the folder to train again")
+        refuse_finished(work_dir)
         if work_dir.is_dir():
             print(f"[reproduce_pretrained] {work_dir}: an unfinished earlier attempt; "
                   f"training again from the first iteration", flush=True)
@@ -331,6 +336,12 @@ def main(argv: list[str] | None = None) -> None:
     if not ann.is_file():
         parser.error(f"--300w-root {args.root}: no {ann.relative_to(args.root)} "
                      f"(make it with `aan convert 300w RAW {args.root}`)")
+    try:  # user errors found before anything runs: one line, exit 2
+        work_dir = REPO / work_dir_of(args.command)
+        if not args.skip_train:
+            refuse_finished(work_dir)
+    except (ValueError, FileExistsError) as err:
+        parser.error(f"--command: {err}")
     reproduce(args.root, args.command, args.out, args.skip_train, args.package_dir,
               threads=args.threads)
 

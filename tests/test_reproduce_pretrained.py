@@ -125,3 +125,24 @@ def test_the_committed_one_thread_reproduction_is_the_shipped_file_bit_for_bit()
     assert payload["shipped"]["sha256"] == shipped["sha256"]
     w = payload["weights"]
     assert w["bitwise_equal"] == w["tensors"] > 50 and w["max_abs_difference"] == 0
+
+
+def test_a_finished_work_dir_or_a_command_without_one_is_one_line(tmp_path, capsys,
+                                                                   monkeypatch):
+    """Training into a work dir that holds a finished run would overwrite it: refused in one
+    line (exit 2) naming it and --skip-train, before anything runs; so is a command with no
+    --work-dir. Wrong outcome caught: a traceback (FileExistsError, ValueError)."""
+    root = tmp_path / "300w"
+    (root / "annotations").mkdir(parents=True)
+    (root / "annotations" / "face_landmarks_300w_common.json").write_text("{}")
+    work = tmp_path / "done"
+    work.mkdir()
+    (work / "last_checkpoint").write_text("iter_10.pth")
+    monkeypatch.setattr(rp, "REPO", tmp_path)
+    for command, expected in [
+            ("mim train mmpose c.py --work-dir done", "--skip-train"),
+            ("mim train mmpose c.py", "no --work-dir")]:
+        with pytest.raises(SystemExit) as exit_:
+            rp.main(["--300w-root", str(root), "--command", command])
+        err = capsys.readouterr().err.strip().splitlines()
+        assert exit_.value.code == 2 and expected in err[-1]
